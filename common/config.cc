@@ -1,0 +1,102 @@
+#include "common/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace vytal {
+namespace {
+
+std::string trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+const ConfigKey* find_key(std::string_view name) {
+  for (const ConfigKey& k : config_keys())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+}  // namespace
+
+Config Config::from_text(const std::string& text, const std::string& origin, const EnvLookup& env) {
+  Config c;
+  for (const ConfigKey& k : config_keys()) c.values_[k.name] = k.default_value;
+
+  std::istringstream in(text);
+  std::string line;
+  std::map<std::string, int, std::less<>> seen;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    std::string t = trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    size_t eq = t.find('=');
+    std::string where = origin + ":" + std::to_string(lineno);
+    if (eq == std::string::npos) throw ConfigError(where + ": expected KEY = value");
+    std::string key = trim(std::string_view(t).substr(0, eq));
+    std::string value = trim(std::string_view(t).substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (!find_key(key)) throw ConfigError(key + ": unknown configuration key (" + where + ")");
+    if (seen.count(key)) throw ConfigError(key + ": set twice (" + where + ")");
+    seen[key] = lineno;
+    c.values_[key] = value;
+  }
+  for (const ConfigKey& k : config_keys()) {
+    if (const char* v = env(k.name)) c.values_[k.name] = trim(v);
+  }
+  return c;
+}
+
+Config Config::load(const std::string& path, const EnvLookup& env) {
+  std::string text;
+  if (!path.empty()) {
+    std::ifstream f(path);
+    if (!f) throw ConfigError("config file " + path + ": cannot be read");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    text = ss.str();
+  }
+  return from_text(text, path, env);
+}
+
+const std::string& Config::str(const char* key) const {
+  auto it = values_.find(key);
+  if (it == values_.end()) throw ConfigError(std::string(key) + ": not a known key (programming error)");
+  return it->second;
+}
+
+int64_t Config::integer(const char* key, int64_t min, int64_t max) const {
+  const std::string& v = str(key);
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE || n < min || n > max)
+    throw ConfigError(std::string(key) + ": expected an integer from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got '" + v + "'");
+  return n;
+}
+
+bool Config::boolean(const char* key) const {
+  const std::string& v = str(key);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  throw ConfigError(std::string(key) + ": expected true or false, got '" + v + "'");
+}
+
+std::vector<std::string> Config::list(const char* key) const {
+  std::vector<std::string> out;
+  std::string_view v = str(key);
+  while (!v.empty()) {
+    size_t comma = v.find(',');
+    std::string item = trim(v.substr(0, comma));
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+}  // namespace vytal

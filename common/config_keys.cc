@@ -1,0 +1,41 @@
+#include "common/config.h"
+
+namespace vytal {
+namespace {
+
+constexpr ConfigKey kKeys[] = {
+    {"PORT", "3000", "TCP port signald listens on for HTTP and WebSocket."},
+    {"VYTAL_BIND_ADDRESS", "127.0.0.1", "Address signald binds; nginx terminates TLS in front of it."},
+    {"VYTAL_DATA_DIR", "/var/lib/vytalwatch", "Directory holding the call log (calls.db)."},
+    {"LOG_LEVEL", "info", "debug, info, warn or error."},
+    {"FRONTEND_URL", "", "Comma-separated origins allowed by CORS (and the WebSocket Origin check)."},
+    {"JWT_ALGORITHM", "HS256", "Pinned JWT algorithm: HS256, RS256 or ES256. Tokens with another alg are refused."},
+    {"JWT_SECRET", "", "HS256 shared secret (the platform's JWT_SECRET). Required when JWT_ALGORITHM=HS256."},
+    {"JWT_PUBLIC_KEY_FILE", "", "PEM public key for RS256 (RSA) or ES256 (P-256). Required for those algorithms."},
+    {"JWT_AUDIENCE", "", "When set, the token's aud must contain this value."},
+    {"JWT_ISSUER", "", "When set, the token's iss must equal this value."},
+    {"JWT_LEEWAY_SECONDS", "30", "Clock skew tolerated on exp and nbf, 0 to 300."},
+    {"TURN_SHARED_SECRET", "", "TURN REST API secret shared with the TURN server (coturn static-auth-secret)."},
+    {"TURN_CREDENTIAL_TTL_SECONDS", "600", "Lifetime of minted TURN credentials, 60 to 86400."},
+    {"WEBRTC_STUN_SERVERS", "", "Comma-separated stun: URLs handed to browsers."},
+    {"WEBRTC_TURN_SERVERS", "", "Comma-separated turn:/turns: URLs handed to browsers with credentials."},
+    {"WEBRTC_TURN_USERNAME", "", "Static TURN username, used only when TURN_SHARED_SECRET is empty."},
+    {"WEBRTC_TURN_PASSWORD", "", "Static TURN password, used only when TURN_SHARED_SECRET is empty."},
+    {"VYTAL_MAX_HEADER_BYTES", "8192", "Largest request line plus headers accepted (431 beyond)."},
+    {"VYTAL_MAX_BODY_BYTES", "65536", "Largest request body accepted (413 beyond)."},
+    {"VYTAL_MAX_CONNECTIONS", "19500", "Open client connections signald accepts in all."},
+    {"VYTAL_MAX_CONNECTIONS_PER_IP", "2000", "Open client connections accepted from one address."},
+    {"VYTAL_REQUEST_TIMEOUT_SECONDS", "10", "Time a client has to send one complete request."},
+    {"VYTAL_KEEPALIVE_TIMEOUT_SECONDS", "75", "Idle time before a keep-alive connection is closed."},
+    {"VYTAL_WRITE_TIMEOUT_SECONDS", "30", "Time a client has to read a response before it is dropped."},
+    {"VYTAL_GROUP_COMMIT", "true", "Commit the writes of concurrent requests in one transaction."},
+    {"VYTAL_GROUP_COMMIT_MAX_BATCH", "512", "Most writes committed in one transaction."},
+    {"VYTAL_MAX_PENDING_WRITES", "20000", "Writes waiting for the call log before requests get 503."},
+    {"VYTAL_MAX_PARTICIPANTS", "6", "Participants per call, patient and provider included."},
+};
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+}  // namespace vytal

@@ -1,0 +1,31 @@
+// Crypto helpers on OpenSSL 3: HMAC, base64 / base64url, random, UUIDs.
+// All functions are thread-safe and do not block beyond the CPU work.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vytal {
+
+std::string hmac_sha1(std::string_view key, std::string_view data);
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+std::string base64_encode(std::string_view bytes);
+// Unpadded URL-safe alphabet (RFC 4648 section 5), as JWTs use it.
+std::string base64url_encode(std::string_view bytes);
+// Refuses padding, whitespace and characters outside the alphabet.
+std::optional<std::string> base64url_decode(std::string_view text);
+
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+// Cryptographically random bytes; aborts if the system has no entropy.
+std::string random_bytes(size_t n);
+
+// RFC 9562 UUID version 7: time-ordered, so rows created together sit
+// together in the index. unix_ms is the creation time.
+std::string uuid_v7(int64_t unix_ms);
+bool is_uuid(std::string_view text);
+
+}  // namespace vytal

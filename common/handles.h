@@ -1,0 +1,38 @@
+// RAII ownership of the C handles the appliance uses. Each alias is a
+// std::unique_ptr with a stateless deleter, so it costs one pointer.
+#pragma once
+
+#include <memory>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/ec.h>
+#include <openssl/bio.h>
+#include <sqlite3.h>
+
+namespace vytal {
+
+template <typename T, void (*Free)(T*)>
+struct CDeleter {
+  void operator()(T* p) const noexcept {
+    if (p) Free(p);
+  }
+};
+
+template <typename T, void (*Free)(T*)>
+using CHandle = std::unique_ptr<T, CDeleter<T, Free>>;
+
+inline void json_release(json_t* j) { json_decref(j); }
+inline void sqlite_close(sqlite3* db) { sqlite3_close_v2(db); }
+inline void stmt_finalize(sqlite3_stmt* s) { sqlite3_finalize(s); }
+
+using JsonPtr = CHandle<json_t, json_release>;
+using SqlitePtr = CHandle<sqlite3, sqlite_close>;
+using StmtPtr = CHandle<sqlite3_stmt, stmt_finalize>;
+using EvpPkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
+using EvpMdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
+using BioPtr = CHandle<BIO, BIO_free_all>;
+using EcdsaSigPtr = CHandle<ECDSA_SIG, ECDSA_SIG_free>;
+
+}  // namespace vytal

@@ -1,0 +1,44 @@
+#include "common/json.h"
+
+#include <cstdlib>
+
+namespace vytal {
+
+JsonPtr json_parse(std::string_view text, std::string* error) {
+  json_error_t err;
+  // REJECT_DUPLICATES: two "patientId" keys must not let the second win silently.
+  JsonPtr doc(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &err));
+  if (!doc && error) *error = std::string(err.text) + " at line " + std::to_string(err.line) + ", column " +
+                              std::to_string(err.column);
+  return doc;
+}
+
+std::string json_dump(const json_t* value) {
+  char* s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!s) std::abort();
+  std::string out(s);
+  free(s);
+  return out;
+}
+
+std::optional<std::string_view> json_string_field(const json_t* obj, const char* key) {
+  const json_t* v = json_object_get(obj, key);
+  if (!json_is_string(v)) return std::nullopt;
+  return std::string_view(json_string_value(v), json_string_length(v));
+}
+
+std::optional<int64_t> json_integer_field(const json_t* obj, const char* key) {
+  const json_t* v = json_object_get(obj, key);
+  if (json_is_integer(v)) return json_integer_value(v);
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    if (d >= -9.2e18 && d <= 9.2e18) return static_cast<int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+void json_put(json_t* obj, const char* key, json_t* value) {
+  json_object_set_new(obj, key, value ? value : json_null());
+}
+
+}  // namespace vytal

@@ -1,0 +1,120 @@
+#include "signald/call_log_schema.h"
+
+namespace vytal {
+namespace {
+
+// Migration 1: the platform's tables and indexes (names as in its guide),
+// plus the timeline and the audit log.
+constexpr const char* kInitialSchema = R"sql(
+CREATE TABLE calls (
+  id             TEXT PRIMARY KEY,
+  patient_id     TEXT NOT NULL,
+  provider_id    TEXT NOT NULL,
+  appointment_id TEXT,
+  type           TEXT NOT NULL CHECK (type IN ('video', 'audio')),
+  status         TEXT NOT NULL CHECK (status IN ('scheduled', 'active', 'ended', 'missed', 'cancelled', 'failed')),
+  scheduled_at   INTEGER,
+  started_at     INTEGER,
+  ended_at       INTEGER,
+  duration_ms    INTEGER,
+  end_reason     TEXT,
+  created_by     TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL,
+  version        INTEGER NOT NULL,
+  change_seq     INTEGER NOT NULL
+);
+CREATE INDEX idx_calls_patient_created ON calls(patient_id, created_at);
+CREATE INDEX idx_calls_provider_created ON calls(provider_id, created_at);
+CREATE INDEX idx_calls_status_scheduled ON calls(status, scheduled_at);
+CREATE INDEX idx_calls_appointment ON calls(appointment_id);
+CREATE INDEX idx_calls_created ON calls(created_at, id);
+CREATE UNIQUE INDEX idx_calls_change_seq ON calls(change_seq);
+
+CREATE TABLE call_participants (
+  id          TEXT PRIMARY KEY,
+  call_id     TEXT NOT NULL REFERENCES calls(id),
+  user_id     TEXT NOT NULL,
+  role        TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('invited', 'joined', 'reconnecting', 'left', 'removed')),
+  invited_by  TEXT,
+  joined_at   INTEGER,
+  left_at     INTEGER,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  version     INTEGER NOT NULL,
+  change_seq  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX idx_participants_call_user ON call_participants(call_id, user_id);
+CREATE INDEX idx_participants_call_status ON call_participants(call_id, status);
+CREATE INDEX idx_participants_user ON call_participants(user_id, call_id);
+CREATE UNIQUE INDEX idx_participants_change_seq ON call_participants(change_seq);
+
+CREATE TABLE call_recordings (
+  id          TEXT PRIMARY KEY,
+  call_id     TEXT NOT NULL REFERENCES calls(id),
+  status      TEXT NOT NULL,
+  storage_key TEXT,
+  size_bytes  INTEGER,
+  duration_ms INTEGER,
+  started_at  INTEGER,
+  ended_at    INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  version     INTEGER NOT NULL,
+  change_seq  INTEGER NOT NULL
+);
+CREATE INDEX idx_recordings_call_status ON call_recordings(call_id, status);
+CREATE INDEX idx_recordings_created ON call_recordings(created_at);
+CREATE UNIQUE INDEX idx_recordings_change_seq ON call_recordings(change_seq);
+
+CREATE TABLE call_events (
+  id          TEXT PRIMARY KEY,
+  call_id     TEXT NOT NULL REFERENCES calls(id),
+  type        TEXT NOT NULL,
+  actor_id    TEXT,
+  detail      TEXT,
+  occurred_at INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  version     INTEGER NOT NULL,
+  change_seq  INTEGER NOT NULL
+);
+CREATE INDEX idx_events_call ON call_events(call_id, occurred_at);
+CREATE UNIQUE INDEX idx_events_change_seq ON call_events(change_seq);
+
+CREATE TABLE audit_log (
+  id          TEXT PRIMARY KEY,
+  occurred_at INTEGER NOT NULL,
+  actor_id    TEXT NOT NULL,
+  actor_role  TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  outcome     TEXT NOT NULL,
+  call_id     TEXT,
+  remote_addr TEXT,
+  detail      TEXT,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  version     INTEGER NOT NULL,
+  change_seq  INTEGER NOT NULL
+);
+CREATE INDEX idx_audit_occurred ON audit_log(occurred_at);
+CREATE UNIQUE INDEX idx_audit_change_seq ON audit_log(change_seq);
+
+-- /readyz proves the call log is writable by committing here.
+CREATE TABLE readiness_probe (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  checked_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "initial call log", kInitialSchema},
+};
+
+}  // namespace
+
+std::span<const Migration> call_log_migrations() { return kMigrations; }
+
+}  // namespace vytal

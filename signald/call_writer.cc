@@ -1,0 +1,293 @@
+#include "signald/call_writer.h"
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "signald/call_access.h"
+#include "signald/call_log_schema.h"
+
+namespace vytal {
+namespace {
+
+bool done(Statement& s) {
+  int rc = s.step();
+  s.reset();
+  return rc == SQLITE_DONE;
+}
+
+bool is_open_session(const ParticipantRecord& p) { return p.status == "joined" || p.status == "reconnecting"; }
+
+}  // namespace
+
+CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
+    : db_(db),
+      clock_(clock),
+      max_participants_(max_participants),
+      reader_(db),
+      insert_call_(db,
+                   "INSERT INTO calls(id, patient_id, provider_id, appointment_id, type, status, scheduled_at, "
+                   "started_at, ended_at, duration_ms, end_reason, created_by, created_at, updated_at, version, "
+                   "change_seq) VALUES(:id, :patient, :provider, :appointment, :type, :status, :scheduled, :started, "
+                   ":ended, :duration, :reason, :created_by, :now, :now, :version, :seq)"),
+      update_call_(db,
+                   "UPDATE calls SET status = :status, started_at = :started, ended_at = :ended, duration_ms = "
+                   ":duration, end_reason = :reason, updated_at = :now, version = :version, change_seq = :seq "
+                   "WHERE id = :id"),
+      insert_participant_(db,
+                          "INSERT INTO call_participants(id, call_id, user_id, role, status, invited_by, joined_at, "
+                          "left_at, duration_ms, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
+                          ":user, :role, :status, :invited_by, :joined, :left, :duration, :now, :now, :version, :seq)"),
+      update_participant_(db,
+                          "UPDATE call_participants SET status = :status, joined_at = :joined, left_at = :left, "
+                          "duration_ms = :duration, updated_at = :now, version = :version, change_seq = :seq "
+                          "WHERE id = :id"),
+      insert_event_(db,
+                    "INSERT INTO call_events(id, call_id, type, actor_id, detail, occurred_at, created_at, "
+                    "updated_at, version, change_seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, 1, ?7)"),
+      insert_audit_(db,
+                    "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
+                    "remote_addr, detail, created_at, updated_at, version, change_seq) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?2, ?2, 1, ?9)"),
+      readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
+  // change_seq continues from the highest value in any synchronized table.
+  for (const char* table : kSyncedTables) {
+    Statement s(db, (std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table).c_str());
+    if (s.step() == SQLITE_ROW) seq_ = std::max(seq_, s.integer(0));
+  }
+}
+
+Error CallWriter::db_error() { return Error{"db_error", std::string("call log write failed: ") + sqlite3_errmsg(db_)}; }
+
+Error CallWriter::deny(const Actor& actor, std::string_view action, std::string_view call_id) {
+  audit(actor, action, "denied", call_id);
+  return Error{"forbidden", "you may not do this to this call"};
+}
+
+bool CallWriter::audit(const Actor& actor, std::string_view action, std::string_view outcome,
+                       std::optional<std::string_view> call_id) {
+  int64_t now = clock_.now_ms();
+  insert_audit_.bind(1, uuid_v7(now))
+      .bind(2, now)
+      .bind(3, actor.sub)
+      .bind(4, std::string_view(role_name(actor.role)))
+      .bind(5, action)
+      .bind(6, outcome)
+      .bind(8, actor.remote_addr)
+      .bind(9, next_seq());
+  if (call_id) insert_audit_.bind(7, *call_id);
+  return done(insert_audit_);
+}
+
+bool CallWriter::record_readiness() {
+  readiness_.bind(1, clock_.now_ms());
+  return done(readiness_);
+}
+
+Result<CallRecord> CallWriter::load(std::string_view call_id) {
+  auto got = reader_.get(call_id);
+  if (!got) return got.error();
+  if (!got.value()) return Error{"call_not_found", "no call with this id"};
+  return std::move(*got.value());
+}
+
+bool CallWriter::write_call(CallRecord& c, int64_t now, bool insert) {
+  if (!insert) ++c.version;
+  c.updated_at = now;
+  Statement& s = insert ? insert_call_ : update_call_;
+  s.bind(":id", c.id)
+      .bind(":status", std::string_view(call_status_name(c.status)))
+      .bind(":started", c.started_at)
+      .bind(":ended", c.ended_at)
+      .bind(":duration", c.duration_ms)
+      .bind(":reason", c.end_reason)
+      .bind(":now", now)
+      .bind(":version", c.version)
+      .bind(":seq", next_seq());
+  if (insert) {
+    s.bind(":patient", c.patient_id)
+        .bind(":provider", c.provider_id)
+        .bind(":appointment", c.appointment_id)
+        .bind(":type", c.type)
+        .bind(":scheduled", c.scheduled_at)
+        .bind(":created_by", c.created_by);
+  }
+  return done(s);
+}
+
+bool CallWriter::write_participant(ParticipantRecord& p, int64_t now, bool insert,
+                                   std::optional<std::string_view> invited_by) {
+  if (!insert) ++p.version;
+  p.updated_at = now;
+  Statement& s = insert ? insert_participant_ : update_participant_;
+  s.bind(":id", p.id)
+      .bind(":status", p.status)
+      .bind(":joined", p.joined_at)
+      .bind(":left", p.left_at)
+      .bind(":duration", p.duration_ms)
+      .bind(":now", now)
+      .bind(":version", p.version)
+      .bind(":seq", next_seq());
+  if (insert) {
+    s.bind(":call", p.call_id).bind(":user", p.user_id).bind(":role", p.role);
+    if (invited_by) s.bind(":invited_by", *invited_by);
+  }
+  return done(s);
+}
+
+bool CallWriter::write_event(std::string_view call_id, std::string_view type, std::string_view actor_id,
+                             const std::string& detail, int64_t now) {
+  insert_event_.bind(1, uuid_v7(now)).bind(2, call_id).bind(3, type).bind(4, actor_id).bind(6, now).bind(7, next_seq());
+  if (!detail.empty()) insert_event_.bind(5, detail);
+  return done(insert_event_);
+}
+
+void CallWriter::close_session(ParticipantRecord& p, int64_t now, const char* status) {
+  if (is_open_session(p) && p.joined_at) p.duration_ms += now - *p.joined_at;
+  p.left_at = now;
+  p.status = status;
+}
+
+Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
+  if (!can_create_call(actor, in.patient_id, in.provider_id)) return deny(actor, "call.create", "");
+  int64_t now = clock_.now_ms();
+  CallRecord c;
+  c.id = uuid_v7(now);
+  c.patient_id = in.patient_id;
+  c.provider_id = in.provider_id;
+  c.appointment_id = in.appointment_id;
+  c.type = in.type;
+  c.scheduled_at = in.scheduled_at;
+  c.created_by = actor.sub;
+  c.created_at = now;
+  if (!write_call(c, now, true)) return db_error();
+  for (auto [user, role] : {std::pair{&c.patient_id, "patient"}, std::pair{&c.provider_id, "provider"}}) {
+    if (role == std::string_view("provider") && *user == c.patient_id) break;  // one person, one slot
+    ParticipantRecord p;
+    p.id = uuid_v7(now);
+    p.call_id = c.id;
+    p.user_id = *user;
+    p.role = role;
+    p.status = "invited";
+    p.created_at = now;
+    if (!write_participant(p, now, true, actor.sub)) return db_error();
+    c.participants.push_back(std::move(p));
+  }
+  if (!write_event(c.id, "created", actor.sub, "", now) || !audit(actor, "call.create", "ok", c.id)) return db_error();
+  return CallUpdate{std::move(c), std::nullopt};
+}
+
+Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& actor, CallEvent event,
+                                      std::string_view action, std::string_view reason) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  if (!can_manage_call(actor, c)) return deny(actor, action, call_id);
+  auto next = next_call_status(c.status, event);
+  if (!next)
+    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " cannot " +
+                                           call_event_name(event)};
+  CallStatus from = c.status;
+  int64_t now = clock_.now_ms();
+  c.status = *next;
+  c.ended_at = now;
+  c.duration_ms = c.started_at ? now - *c.started_at : 0;
+  c.end_reason = reason.empty() ? (event == CallEvent::cancel ? "cancelled" : "hung_up") : std::string(reason);
+  if (!write_call(c, now, false)) return db_error();
+  for (ParticipantRecord& p : c.participants) {
+    if (!is_open_session(p)) continue;
+    close_session(p, now, "left");
+    if (!write_participant(p, now, false, std::nullopt)) return db_error();
+  }
+  JsonPtr detail(json_object());
+  json_put(detail.get(), "reason", json_str(*c.end_reason));
+  json_put(detail.get(), "status", json_string(call_status_name(c.status)));
+  if (!write_event(c.id, call_status_name(c.status), actor.sub, json_dump(detail.get()), now) ||
+      !audit(actor, action, "ok", c.id))
+    return db_error();
+  return CallUpdate{std::move(c), from};
+}
+
+Result<CallUpdate> CallWriter::end(std::string_view call_id, const Actor& actor, std::string_view reason) {
+  return finish(call_id, actor, CallEvent::end, "call.end", reason);
+}
+
+Result<CallUpdate> CallWriter::cancel(std::string_view call_id, const Actor& actor, std::string_view reason) {
+  return finish(call_id, actor, CallEvent::cancel, "call.cancel", reason);
+}
+
+Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
+                                               std::string_view role) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  if (!can_invite_to_call(actor, c)) return deny(actor, "participant.add", call_id);
+  if (is_terminal(c.status))
+    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) +
+                                           " takes no new participants"};
+  for (const ParticipantRecord& p : c.participants)
+    if (p.user_id == user_id) return Error{"already_participant", "this user is already a participant"};
+  if (static_cast<int>(c.participants.size()) >= max_participants_)
+    return Error{"call_full", "the call has its maximum of " + std::to_string(max_participants_) + " participants"};
+  int64_t now = clock_.now_ms();
+  ParticipantRecord p;
+  p.id = uuid_v7(now);
+  p.call_id = c.id;
+  p.user_id = user_id;
+  p.role = role;
+  p.status = "invited";
+  p.created_at = now;
+  if (!write_participant(p, now, true, actor.sub)) return db_error();
+  JsonPtr detail(json_object());
+  json_put(detail.get(), "userId", json_str(user_id));
+  json_put(detail.get(), "role", json_str(role));
+  c.participants.push_back(std::move(p));
+  if (!write_event(c.id, "participant_invited", actor.sub, json_dump(detail.get()), now) ||
+      !audit(actor, "participant.add", "ok", c.id))
+    return db_error();
+  CallStatus status = c.status;
+  return CallUpdate{std::move(c), status};
+}
+
+Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  ParticipantRecord* me = nullptr;
+  for (ParticipantRecord& p : c.participants)
+    if (p.user_id == actor.sub && p.status != "removed") me = &p;
+  if (!me) return deny(actor, "call.join", call_id);
+  if (is_terminal(c.status))
+    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " cannot be joined"};
+  int64_t now = clock_.now_ms();
+  CallStatus from = c.status;
+  if (!is_open_session(*me)) me->joined_at = now;
+  me->status = "joined";
+  me->left_at.reset();
+  if (!write_participant(*me, now, false, std::nullopt)) return db_error();
+  int in_call = 0;
+  for (const ParticipantRecord& p : c.participants) in_call += is_open_session(p);
+  if (c.status == CallStatus::scheduled && in_call >= 2) {
+    c.status = CallStatus::active;
+    c.started_at = now;
+    if (!write_call(c, now, false) || !write_event(c.id, "started", actor.sub, "", now)) return db_error();
+  }
+  if (!write_event(c.id, "participant_joined", actor.sub, "", now)) return db_error();
+  return CallUpdate{std::move(c), from};
+}
+
+Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  for (ParticipantRecord& p : c.participants) {
+    if (p.user_id != actor.sub || !is_open_session(p)) continue;
+    int64_t now = clock_.now_ms();
+    close_session(p, now, "left");
+    if (!write_participant(p, now, false, std::nullopt) || !write_event(c.id, "participant_left", actor.sub, "", now))
+      return db_error();
+    CallStatus status = c.status;
+    return CallUpdate{std::move(c), status};
+  }
+  return Error{"not_participant", "you are not in this call"};
+}
+
+}  // namespace vytal

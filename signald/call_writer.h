@@ -1,0 +1,72 @@
+// Every change to the call log: calls, participants, the timeline
+// (call_events) and the audit log. Runs on the commit thread only, inside the
+// transaction CommitQueue opens; each method either changes the call and
+// writes its event and audit rows, or returns an error and changes nothing
+// but the audit row of a refusal.
+//
+// Error codes: validation, forbidden, call_not_found, invalid_transition,
+// call_full, already_participant, not_participant, db_error.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "signald/call_reader.h"
+#include "signald/call_record.h"
+
+namespace vytal {
+
+struct NewCall {
+  std::string patient_id;
+  std::string provider_id;
+  std::string type;
+  std::optional<std::string> appointment_id;
+  std::optional<int64_t> scheduled_at;
+};
+
+class CallWriter {
+ public:
+  CallWriter(sqlite3* db, const Clock& clock, int max_participants);
+
+  Result<CallUpdate> create(const NewCall& call, const Actor& actor);
+  Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason);
+  Result<CallUpdate> cancel(std::string_view call_id, const Actor& actor, std::string_view reason);
+  Result<CallUpdate> add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
+                                     std::string_view role);
+  // A participant's media session starts or stops (signaling, part 2). The
+  // second participant in makes a scheduled call active.
+  Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
+  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor);
+
+  // An audit row for a refused read (the refusal itself is answered at once).
+  bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
+             std::optional<std::string_view> call_id);
+  bool record_readiness();
+
+ private:
+  Result<CallRecord> load(std::string_view call_id);
+  Result<CallUpdate> finish(std::string_view call_id, const Actor& actor, CallEvent event, std::string_view action,
+                            std::string_view reason);
+  Error deny(const Actor& actor, std::string_view action, std::string_view call_id);
+  Error db_error();
+  int64_t next_seq() { return ++seq_; }
+  bool write_call(CallRecord& c, int64_t now, bool insert);
+  bool write_participant(ParticipantRecord& p, int64_t now, bool insert, std::optional<std::string_view> invited_by);
+  bool write_event(std::string_view call_id, std::string_view type, std::string_view actor_id, const std::string& detail,
+                   int64_t now);
+  // Closes a participant's open session at `now`, adding to its duration.
+  static void close_session(ParticipantRecord& p, int64_t now, const char* status);
+
+  sqlite3* db_;
+  const Clock& clock_;
+  int max_participants_;
+  int64_t seq_ = 0;
+  CallReader reader_;
+  Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
+      readiness_;
+};
+
+}  // namespace vytal

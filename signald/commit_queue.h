@@ -1,0 +1,79 @@
+// Group commit: every write to the call log is queued here from the event
+// loop, run on one commit thread that owns the writer connection, and
+// committed together with the writes queued beside it in one transaction
+// (synchronous=FULL, so one fsync acknowledges a whole batch). Each write's
+// completion runs back on the event loop only after its transaction committed:
+// that is when signald answers 201.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <event2/event.h>
+
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "signald/call_writer.h"
+#include "signald/metrics.h"
+
+namespace vytal {
+
+struct CommitQueueOptions {
+  std::string db_path;
+  int max_batch = 512;  // 1 turns group commit off: one transaction per write
+  size_t max_pending = 20000;
+  int max_participants = 6;
+};
+
+class CommitQueue {
+ public:
+  // Runs on the commit thread inside the open transaction. Returning false
+  // means the database failed: that write alone is rolled back.
+  using Work = std::function<bool(CallWriter&)>;
+  // Runs on the event loop after the transaction ended: committed is false
+  // when it could not be committed (the write is not in the call log).
+  using Done = std::function<void(bool committed)>;
+
+  // Opens (creating if needed) the call log, applies migrations and starts
+  // the commit thread. Needs evthread_use_pthreads() before `base` was made.
+  static Result<std::unique_ptr<CommitQueue>> open(event_base* base, CommitQueueOptions options, const Clock& clock,
+                                                   Metrics& metrics);
+  ~CommitQueue();  // commits what is queued, then stops the thread
+
+  // False when max_pending writes are already waiting (the caller answers 503).
+  bool submit(Work work, Done done);
+
+ private:
+  struct Item {
+    Work work;
+    Done done;
+    bool committed = false;
+  };
+  CommitQueue() = default;
+  void run();
+  void commit_batch(std::vector<Item>& batch);
+  static void on_completed(evutil_socket_t, short, void* self);
+
+  CommitQueueOptions options_;
+  const Clock* clock_ = nullptr;
+  Metrics* metrics_ = nullptr;
+  SqlitePtr db_;
+  std::unique_ptr<CallWriter> writer_;
+  event* completed_event_ = nullptr;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Item> queued_;           // guarded by mu_
+  std::vector<Item> completed_;       // guarded by mu_
+  bool stopping_ = false;             // guarded by mu_
+  size_t in_flight_ = 0;              // loop thread only: submitted, not yet done
+  std::thread thread_;
+};
+
+}  // namespace vytal

@@ -1,0 +1,130 @@
+// signald's HTTP/1.1 server: http-parser on libevent bufferevents, with the
+// limits a daemon facing the network needs: header and body size, a deadline
+// to send a whole request, keep-alive idle time, write timeout, connections in
+// all and per address. A handler may answer later (after the call log has
+// committed): until it does, the connection stops reading, so a pipelining
+// client waits and nothing is answered out of order.
+//
+// Per idle connection signald keeps the bufferevent and one Connection
+// (about 120 bytes: the parser, a deadline, list links); the request being
+// read lives in a separate allocation that exists only while one is in flight.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+
+#include "signald/metrics.h"
+
+namespace vytal {
+
+struct HttpServerOptions {
+  std::string bind_address = "127.0.0.1";
+  int port = 0;  // 0: the kernel picks one (tests); port() tells which
+  size_t max_header_bytes = 8192;
+  size_t max_body_bytes = 65536;
+  int max_connections = 19500;
+  int max_connections_per_ip = 2000;
+  int request_timeout_s = 10;
+  int keepalive_timeout_s = 75;
+  int write_timeout_s = 30;
+};
+
+struct HttpRequest {
+  http_method method = HTTP_GET;
+  std::string path;   // percent-encoded, as sent
+  std::string query;  // after '?', without it
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string remote_addr;
+  bool keep_alive = true;
+
+  // The first header of that (lower-case) name, or null.
+  const std::string* header(std::string_view name) const;
+  const char* method_name() const { return http_method_str(method); }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct Connection;
+class HttpServer;
+
+// The right to answer one request. Call send() exactly once, now or later
+// from the event loop; the connection is kept until then even if the client
+// has gone (the answer is then dropped).
+class Responder {
+ public:
+  Responder(HttpServer* server, Connection* conn) : server_(server), conn_(conn) {}
+  void send(HttpResponse response) const;
+
+ private:
+  HttpServer* server_;
+  Connection* conn_;
+};
+
+using HttpHandler = std::function<void(HttpRequest& request, Responder responder)>;
+
+class HttpServer {
+ public:
+  HttpServer(event_base* base, HttpServerOptions options, Metrics& metrics, HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; false with *error set when the address is unusable.
+  bool start(std::string* error);
+  int port() const { return port_; }
+  size_t open_connections() const { return open_; }
+
+  // A JSON error body: {"error":{"code":...,"message":...}}.
+  static HttpResponse error_response(int status, std::string_view code, std::string_view message);
+
+ private:
+  friend class Responder;
+  friend struct ConnectionCallbacks;
+
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self);
+  static void on_read(bufferevent* bev, void* conn);
+  static void on_write(bufferevent* bev, void* conn);
+  static void on_event(bufferevent* bev, short what, void* conn);
+  static void on_sweep(evutil_socket_t, short, void* self);
+  static void on_reap(evutil_socket_t, short, void* self);
+
+  void process_input(Connection* c);
+  void dispatch(Connection* c);
+  void send(Connection* c, HttpResponse&& response);
+  void fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason);
+  void close(Connection* c);
+  void link(Connection* c);
+  void unlink(Connection* c);
+
+  event_base* base_;
+  HttpServerOptions options_;
+  Metrics& metrics_;
+  HttpHandler handler_;
+  evconnlistener* listener_ = nullptr;
+  event* sweep_ = nullptr;
+  event* reap_ = nullptr;
+  int port_ = 0;
+  size_t open_ = 0;
+  Connection* head_ = nullptr;  // every live connection, for the deadline sweep
+  std::vector<Connection*> closing_;
+  std::unordered_map<std::string, int> per_ip_;
+};
+
+}  // namespace vytal

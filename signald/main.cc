@@ -1,0 +1,109 @@
+// vytal-signald: signaling, the REST call API and the call log writer.
+// main parses options, builds the objects and runs the event loop; see
+// ARCHITECTURE.md for the path of one request through them.
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "signald/call_reader.h"
+#include "signald/commit_queue.h"
+#include "signald/http_server.h"
+#include "signald/metrics.h"
+#include "signald/rest_api.h"
+#include "signald/signald_config.h"
+
+namespace {
+
+const char kUsage[] =
+    "usage: vytal-signald [--config FILE]\n"
+    "Reads FILE (KEY = value lines) when given, then the environment; every key is in docs/CONFIG.md.\n";
+
+void stop_loop(evutil_socket_t, short, void* base) { event_base_loopexit(static_cast<event_base*>(base), nullptr); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vytal;
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--config") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::fputs(kUsage, stderr);
+      return std::strcmp(argv[i], "--help") ? 2 : 0;
+    }
+  }
+
+  SignaldSettings settings;
+  try {
+    settings = read_signald_settings(Config::load(config_path, [](const char* k) { return std::getenv(k); }));
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "vytal-signald: configuration error: %s\n", e.what());
+    return 2;
+  }
+  set_log_level(settings.log_level);
+  auto jwt = JwtVerifier::create(settings.jwt);
+  if (!jwt) {
+    std::fprintf(stderr, "vytal-signald: configuration error: %s\n", jwt.error().message.c_str());
+    return 2;
+  }
+
+  std::string dir = settings.call_log.db_path.substr(0, settings.call_log.db_path.rfind('/'));
+  if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "vytal-signald: VYTAL_DATA_DIR: cannot create %s: %s\n", dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  evthread_use_pthreads();  // the commit thread wakes the loop with event_active
+  std::unique_ptr<event_base, void (*)(event_base*)> base(event_base_new(), event_base_free);
+  Metrics metrics;
+  SystemClock clock;
+
+  auto commits = CommitQueue::open(base.get(), settings.call_log, clock, metrics);
+  if (!commits) {
+    std::fprintf(stderr, "vytal-signald: call log: %s\n", commits.error().message.c_str());
+    return 1;
+  }
+  auto read_db = sqlite_open(settings.call_log.db_path, SqliteOpenOptions{.read_only = true});
+  if (!read_db) {
+    std::fprintf(stderr, "vytal-signald: call log: %s\n", read_db.error().message.c_str());
+    return 1;
+  }
+  CallReader reader(read_db.value().get());
+  if (auto counts = reader.count_by_status()) metrics.set_call_counts(counts.value());
+
+  RestApi api(RestApiDeps{settings, jwt.value(), reader, *commits.value(), metrics, clock});
+  HttpServer server(base.get(), settings.http, metrics,
+                    [&api](HttpRequest& request, Responder responder) { api.handle(request, responder); });
+  std::string error;
+  if (!server.start(&error)) {
+    std::fprintf(stderr, "vytal-signald: %s\n", error.c_str());
+    return 1;
+  }
+
+  event* sigterm = evsignal_new(base.get(), SIGTERM, stop_loop, base.get());
+  event* sigint = evsignal_new(base.get(), SIGINT, stop_loop, base.get());
+  event_add(sigterm, nullptr);
+  event_add(sigint, nullptr);
+
+  const std::string& host = settings.http.bind_address;
+  LOG_INFO("signald: listening on http://%s%s%s:%d/ (call log %s)", host.find(':') == std::string::npos ? "" : "[",
+           host.c_str(), host.find(':') == std::string::npos ? "" : "]", server.port(),
+           settings.call_log.db_path.c_str());
+  event_base_dispatch(base.get());
+  LOG_INFO("signald: stopping");
+  event_free(sigterm);
+  event_free(sigint);
+  return 0;
+}

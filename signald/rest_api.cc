@@ -1,0 +1,450 @@
+#include "signald/rest_api.h"
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <cstring>
+#include <memory>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/time_format.h"
+#include "common/turn_credentials.h"
+#include "signald/call_access.h"
+
+namespace vytal {
+
+struct RestApi::Exchange {
+  Responder responder;
+  const char* route;
+  std::string method;
+  std::string cors_origin;  // echoed in Access-Control-Allow-Origin when allowed
+};
+
+namespace {
+
+constexpr int kMaxListLimit = 200;
+
+int status_for(std::string_view code) {
+  if (code == "forbidden") return 403;
+  if (code == "call_not_found") return 404;
+  if (code == "invalid_transition" || code == "call_full" || code == "already_participant" ||
+      code == "not_participant")
+    return 409;
+  if (code == "db_error") return 503;
+  return 400;
+}
+
+// Ids from the platform (patients, providers, appointments): UUIDs or
+// similar opaque tokens. Anything else is refused before it reaches a row.
+bool valid_id(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("._:@-", c)) return false;
+  return true;
+}
+
+bool one_of(std::string_view s, std::initializer_list<std::string_view> options) {
+  for (std::string_view o : options)
+    if (s == o) return true;
+  return false;
+}
+
+// Splits "/webrtc/calls/<id>/end" into its segments.
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    out.push_back(path.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) break;
+    i = j;
+  }
+  return out;
+}
+
+struct Body {
+  JsonPtr json;
+  Error error;
+};
+
+// Parses a JSON object body. An empty body is an empty object when allowed.
+Body parse_body(const HttpRequest& req, bool empty_ok) {
+  if (req.body.empty()) {
+    if (empty_ok) return {JsonPtr(json_object()), {}};
+    return {nullptr, {"invalid_json", "a JSON object body is required"}};
+  }
+  const std::string* type = req.header("content-type");
+  if (!type || strncasecmp(type->c_str(), "application/json", 16) != 0)
+    return {nullptr, {"unsupported_media_type", "Content-Type must be application/json"}};
+  std::string error;
+  JsonPtr doc = json_parse(req.body, &error);
+  if (!doc) return {nullptr, {"invalid_json", "body is not valid JSON: " + error}};
+  if (!json_is_object(doc.get())) return {nullptr, {"invalid_json", "body must be a JSON object"}};
+  return {std::move(doc), {}};
+}
+
+// An optional string field: absent or null gives nullopt; another type is an error.
+bool optional_string(const json_t* obj, const char* key, std::optional<std::string>* out, Error* err) {
+  const json_t* v = json_object_get(obj, key);
+  if (!v || json_is_null(v)) return true;
+  if (!json_is_string(v)) {
+    *err = {"validation", std::string(key) + " must be a string"};
+    return false;
+  }
+  *out = std::string(json_string_value(v), json_string_length(v));
+  return true;
+}
+
+std::string encode_cursor(const CallRecord& c) { return base64url_encode(std::to_string(c.created_at) + ":" + c.id); }
+
+std::optional<std::pair<int64_t, std::string>> decode_cursor(std::string_view text) {
+  auto raw = base64url_decode(text);
+  if (!raw) return std::nullopt;
+  size_t colon = raw->find(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  char* end = nullptr;
+  long long ts = std::strtoll(raw->c_str(), &end, 10);
+  if (end != raw->c_str() + colon) return std::nullopt;
+  std::string id = raw->substr(colon + 1);
+  if (!is_uuid(id)) return std::nullopt;
+  return std::make_pair(static_cast<int64_t>(ts), id);
+}
+
+}  // namespace
+
+void RestApi::respond(const Exchange& x, HttpResponse r) const {
+  if (!x.cors_origin.empty()) {
+    r.headers.emplace_back("Access-Control-Allow-Origin", x.cors_origin);
+    r.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+    r.headers.emplace_back("Vary", "Origin");
+  }
+  d_.metrics.count_request(x.route, x.method, r.status);
+  x.responder.send(std::move(r));
+}
+
+void RestApi::respond_error(const Exchange& x, int status, std::string_view code, std::string_view message) const {
+  if (status >= 400 && status != 404 && status != 409) d_.metrics.count_rejected(code);
+  respond(x, HttpServer::error_response(status, code, message));
+}
+
+void RestApi::respond_error(const Exchange& x, const Error& e) const {
+  respond_error(x, status_for(e.code), e.code, e.message);
+}
+
+void RestApi::handle(HttpRequest& req, Responder responder) {
+  Exchange x{responder, "other", req.method_name(), {}};
+  if (const std::string* origin = req.header("origin")) {
+    for (const std::string& allowed : d_.settings.allowed_origins)
+      if (*origin == allowed) x.cors_origin = allowed;
+  }
+  std::vector<std::string> seg = segments(req.path);
+  const bool get = req.method == HTTP_GET, post = req.method == HTTP_POST;
+
+  if (req.method == HTTP_OPTIONS) {  // CORS preflight
+    x.route = "preflight";
+    if (x.cors_origin.empty()) return respond_error(x, 403, "cors_origin_denied", "this origin is not allowed");
+    HttpResponse r;
+    r.status = 204;
+    r.headers = {{"Access-Control-Allow-Methods", "GET, POST, OPTIONS"},
+                 {"Access-Control-Allow-Headers", "Authorization, Content-Type"},
+                 {"Access-Control-Max-Age", "600"}};
+    return respond(x, std::move(r));
+  }
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    x.route = "/healthz";
+    HttpResponse r;
+    r.body = R"({"status":"ok"})";
+    return respond(x, std::move(r));
+  }
+  if (seg.size() == 1 && seg[0] == "readyz") {
+    x.route = "/readyz";
+    return ready(x);
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    x.route = "/metrics";
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = d_.metrics.render();
+    return respond(x, std::move(r));
+  }
+  if (seg.empty() || seg[0] != "webrtc") return respond_error(x, 404, "not_found", "no such route");
+
+  // Route first (so a 404/405 does not need a token), then authenticate.
+  enum class Op { none, create, list, get, end, cancel, add_participant, ice } op = Op::none;
+  bool method_ok = false;
+  if (seg.size() == 2 && seg[1] == "calls") {
+    x.route = "/webrtc/calls";
+    op = post ? Op::create : Op::list;
+    method_ok = get || post;
+  } else if (seg.size() == 3 && seg[1] == "calls") {
+    x.route = "/webrtc/calls/{id}";
+    op = Op::get;
+    method_ok = get;
+  } else if (seg.size() == 4 && seg[1] == "calls" && (seg[3] == "end" || seg[3] == "cancel")) {
+    x.route = seg[3] == "end" ? "/webrtc/calls/{id}/end" : "/webrtc/calls/{id}/cancel";
+    op = seg[3] == "end" ? Op::end : Op::cancel;
+    method_ok = post;
+  } else if (seg.size() == 4 && seg[1] == "calls" && seg[3] == "participants") {
+    x.route = "/webrtc/calls/{id}/participants";
+    op = Op::add_participant;
+    method_ok = post;
+  } else if (seg.size() == 2 && seg[1] == "ice-servers") {
+    x.route = "/webrtc/ice-servers";
+    op = Op::ice;
+    method_ok = get;
+  }
+  if (op == Op::none) return respond_error(x, 404, "not_found", "no such route");
+  if (!method_ok) return respond_error(x, 405, "method_not_allowed", "this route does not take " + x.method);
+
+  Actor actor;
+  if (!authenticate(req, x, &actor)) return;
+  switch (op) {
+    case Op::create: return create_call(req, x, actor);
+    case Op::list: return list_calls(req, x, actor);
+    case Op::get: return get_call(x, actor, seg[2]);
+    case Op::end: return finish_call(req, x, actor, seg[2], false);
+    case Op::cancel: return finish_call(req, x, actor, seg[2], true);
+    case Op::add_participant: return add_participant(req, x, actor, seg[2]);
+    case Op::ice: return ice_servers(x, actor);
+    case Op::none: break;
+  }
+}
+
+bool RestApi::authenticate(HttpRequest& req, const Exchange& x, Actor* actor) const {
+  const std::string* auth = req.header("authorization");
+  Error err{"token_missing", "an Authorization: Bearer token is required"};
+  if (auth && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0) {
+    auto claims = d_.jwt.verify(std::string_view(*auth).substr(7), d_.clock.now_s());
+    if (claims) {
+      actor->sub = std::move(claims->sub);
+      actor->role = claims->role;
+      actor->remote_addr = req.remote_addr;
+      return true;
+    }
+    err = claims.error();
+  }
+  d_.metrics.count_rejected(err.code);
+  HttpResponse r = HttpServer::error_response(401, err.code, err.message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  respond(x, std::move(r));
+  return false;
+}
+
+void RestApi::write(const Exchange& x, int success_status, std::function<Result<CallUpdate>(CallWriter&)> op) {
+  auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
+  bool queued = d_.commits.submit(
+      [op = std::move(op), outcome](CallWriter& w) {
+        *outcome = op(w);
+        return outcome->value().ok() || outcome->value().error().code != "db_error";
+      },
+      [this, x, success_status, outcome](bool committed) {
+        if (!committed || !outcome->has_value())
+          return respond_error(x, 503, "call_log_unavailable", "the call log could not record this; retry later");
+        Result<CallUpdate>& r = outcome->value();
+        if (!r) return respond_error(x, r.error());
+        d_.metrics.call_changed(r->from, r->call.status);
+        HttpResponse resp;
+        resp.status = success_status;
+        resp.body = json_dump(call_to_json(r->call, true).get());
+        respond(x, std::move(resp));
+      });
+  if (!queued) respond_error(x, 503, "overloaded", "too many writes are waiting; retry later");
+}
+
+void RestApi::create_call(HttpRequest& req, const Exchange& x, const Actor& actor) {
+  Body body = parse_body(req, false);
+  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                                       body.error.message);
+  const json_t* j = body.json.get();
+  NewCall call;
+  auto patient = json_string_field(j, "patientId");
+  auto provider = json_string_field(j, "providerId");
+  auto type = json_string_field(j, "type");
+  if (!patient || !valid_id(*patient))
+    return respond_error(x, 400, "validation", "patientId must be an id of 1 to 128 letters, digits or ._:@-");
+  if (!provider || !valid_id(*provider))
+    return respond_error(x, 400, "validation", "providerId must be an id of 1 to 128 letters, digits or ._:@-");
+  if (!type || !one_of(*type, {"video", "audio"}))
+    return respond_error(x, 400, "validation", "type must be \"video\" or \"audio\"");
+  call.patient_id = *patient;
+  call.provider_id = *provider;
+  call.type = *type;
+  Error err;
+  std::optional<std::string> scheduled;
+  if (!optional_string(j, "appointmentId", &call.appointment_id, &err) ||
+      !optional_string(j, "scheduledAt", &scheduled, &err))
+    return respond_error(x, err);
+  if (call.appointment_id && !valid_id(*call.appointment_id))
+    return respond_error(x, 400, "validation", "appointmentId must be an id of 1 to 128 letters, digits or ._:@-");
+  if (scheduled) {
+    call.scheduled_at = parse_timestamp(*scheduled);
+    if (!call.scheduled_at)
+      return respond_error(x, 400, "validation", "scheduledAt must be an RFC 3339 time such as 2026-11-24T15:00:00Z");
+  }
+  write(x, 201, [call = std::move(call), actor](CallWriter& w) { return w.create(call, actor); });
+}
+
+void RestApi::get_call(const Exchange& x, const Actor& actor, const std::string& id) {
+  if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
+  auto got = d_.reader.get(id);
+  if (!got) return respond_error(x, got.error());
+  if (!got.value()) return respond_error(x, 404, "call_not_found", "no call with this id");
+  const CallRecord& call = *got.value();
+  if (!can_view_call(actor, call)) {
+    d_.commits.submit([actor, id](CallWriter& w) { return w.audit(actor, "call.read", "denied", id); }, nullptr);
+    return respond_error(x, 403, "forbidden", "you may not see this call");
+  }
+  HttpResponse r;
+  r.body = json_dump(call_to_json(call, true).get());
+  respond(x, std::move(r));
+}
+
+void RestApi::list_calls(HttpRequest& req, const Exchange& x, const Actor& actor) {
+  CallFilter f;
+  evkeyvalq params;
+  params.tqh_first = nullptr;
+  params.tqh_last = &params.tqh_first;
+  if (!req.query.empty() && evhttp_parse_query_str(req.query.c_str(), &params) != 0)
+    return respond_error(x, 400, "validation", "the query string is malformed");
+  std::unique_ptr<evkeyvalq, void (*)(evkeyvalq*)> guard(&params, evhttp_clear_headers);
+  for (evkeyval* kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
+    std::string_view key = kv->key, value = kv->value;
+    if (key == "patientId" || key == "providerId") {
+      if (!valid_id(value)) return respond_error(x, 400, "validation", std::string(key) + " is not a valid id");
+      (key == "patientId" ? f.patient_id : f.provider_id) = std::string(value);
+    } else if (key == "status") {
+      f.status = parse_call_status(value);
+      if (!f.status) return respond_error(x, 400, "validation", "status is not a call status");
+    } else if (key == "from" || key == "to") {
+      auto t = parse_timestamp(value);
+      if (!t) return respond_error(x, 400, "validation", std::string(key) + " must be an RFC 3339 time");
+      (key == "from" ? f.created_from : f.created_to) = *t;
+    } else if (key == "limit") {
+      char* end = nullptr;
+      long n = std::strtol(kv->value, &end, 10);
+      if (*end || n < 1 || n > kMaxListLimit)
+        return respond_error(x, 400, "validation", "limit must be from 1 to " + std::to_string(kMaxListLimit));
+      f.limit = static_cast<int>(n);
+    } else if (key == "cursor") {
+      f.before = decode_cursor(value);
+      if (!f.before) return respond_error(x, 400, "validation", "cursor is not one this server issued");
+    } else {
+      return respond_error(x, 400, "validation", "unknown query parameter " + std::string(key));
+    }
+  }
+  // Patients and providers see only what is theirs; asking for someone
+  // else's calls by filter is refused rather than silently narrowed.
+  if (actor.role == Role::patient) {
+    if (f.patient_id && *f.patient_id != actor.sub)
+      return respond_error(x, 403, "forbidden", "patients may list only their own calls");
+    f.visible_to_patient = actor.sub;
+  } else if (actor.role == Role::provider) {
+    if (f.provider_id && *f.provider_id != actor.sub)
+      return respond_error(x, 403, "forbidden", "providers may list only their own calls");
+    f.visible_to_provider = actor.sub;
+  }
+  auto calls = d_.reader.list(f);
+  if (!calls) return respond_error(x, calls.error());
+  JsonPtr out(json_object());
+  json_t* arr = json_array();
+  for (const CallRecord& c : calls.value()) json_array_append_new(arr, call_to_json(c, false).release());
+  json_put(out.get(), "calls", arr);
+  bool more = static_cast<int>(calls->size()) == f.limit;
+  json_put(out.get(), "nextCursor", more ? json_str(encode_cursor(calls->back())) : nullptr);
+  HttpResponse r;
+  r.body = json_dump(out.get());
+  respond(x, std::move(r));
+}
+
+void RestApi::finish_call(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id,
+                          bool cancel) {
+  if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
+  Body body = parse_body(req, true);
+  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                                       body.error.message);
+  std::optional<std::string> reason;
+  Error err;
+  if (!optional_string(body.json.get(), "reason", &reason, &err)) return respond_error(x, err);
+  if (reason && (reason->empty() || reason->size() > 64 || !valid_id(*reason)))
+    return respond_error(x, 400, "validation", "reason must be a short code such as hung_up or no_show");
+  std::string why = reason.value_or("");
+  write(x, 200, [id, actor, why, cancel](CallWriter& w) {
+    return cancel ? w.cancel(id, actor, why) : w.end(id, actor, why);
+  });
+}
+
+void RestApi::add_participant(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id) {
+  if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
+  Body body = parse_body(req, false);
+  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                                       body.error.message);
+  auto user = json_string_field(body.json.get(), "userId");
+  auto role = json_string_field(body.json.get(), "role");
+  if (!user || !valid_id(*user))
+    return respond_error(x, 400, "validation", "userId must be an id of 1 to 128 letters, digits or ._:@-");
+  if (!role || !one_of(*role, {"patient", "provider", "interpreter", "family", "caregiver", "observer"}))
+    return respond_error(x, 400, "validation",
+                         "role must be patient, provider, interpreter, family, caregiver or observer");
+  write(x, 201, [id, actor, u = std::string(*user), r = std::string(*role)](CallWriter& w) {
+    return w.add_participant(id, actor, u, r);
+  });
+}
+
+void RestApi::ice_servers(const Exchange& x, const Actor& actor) {
+  const IceSettings& ice = d_.settings.ice;
+  JsonPtr out(json_object());
+  json_t* servers = json_array();
+  auto urls = [](const std::vector<std::string>& list) {
+    json_t* a = json_array();
+    for (const std::string& u : list) json_array_append_new(a, json_str(u));
+    return a;
+  };
+  if (!ice.stun_urls.empty()) {
+    json_t* s = json_object();
+    json_put(s, "urls", urls(ice.stun_urls));
+    json_array_append_new(servers, s);
+  }
+  std::optional<int64_t> expires;
+  if (!ice.turn_urls.empty()) {
+    json_t* s = json_object();
+    json_put(s, "urls", urls(ice.turn_urls));
+    if (!ice.turn_secret.empty()) {
+      TurnCredential c = mint_turn_credential(ice.turn_secret, actor.sub, d_.clock.now_s(), ice.ttl_s);
+      json_put(s, "username", json_str(c.username));
+      json_put(s, "credential", json_str(c.credential));
+      expires = c.expires_at_s;
+    } else {
+      json_put(s, "username", json_str(ice.static_username));
+      json_put(s, "credential", json_str(ice.static_password));
+    }
+    json_array_append_new(servers, s);
+  }
+  json_put(out.get(), "iceServers", servers);
+  json_put(out.get(), "ttlSeconds", expires ? json_integer(ice.ttl_s) : nullptr);
+  json_put(out.get(), "expiresAt", expires ? json_str(format_timestamp(*expires * 1000)) : nullptr);
+  HttpResponse r;
+  r.body = json_dump(out.get());
+  respond(x, std::move(r));
+}
+
+void RestApi::ready(const Exchange& x) {
+  // Ready means a write reaches the disk now: commit a probe row through the
+  // same queue the calls use.
+  bool queued = d_.commits.submit([](CallWriter& w) { return w.record_readiness(); },
+                                  [this, x](bool committed) {
+                                    if (!committed)
+                                      return respond_error(x, 503, "not_ready", "the call log is not writable");
+                                    HttpResponse r;
+                                    r.body = R"({"status":"ready"})";
+                                    respond(x, std::move(r));
+                                  });
+  if (!queued) respond_error(x, 503, "not_ready", "the call log is overloaded");
+}
+
+}  // namespace vytal

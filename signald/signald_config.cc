@@ -1,0 +1,81 @@
+#include "signald/signald_config.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace vytal {
+namespace {
+
+void check_urls(const Config& config, const char* key, std::initializer_list<std::string_view> schemes) {
+  for (const std::string& url : config.list(key)) {
+    bool ok = false;
+    for (std::string_view s : schemes) ok = ok || (url.size() > s.size() && url.compare(0, s.size(), s) == 0);
+    if (!ok) throw ConfigError(std::string(key) + ": '" + url + "' does not start with " + std::string(*schemes.begin()));
+  }
+}
+
+}  // namespace
+
+SignaldSettings read_signald_settings(const Config& config) {
+  SignaldSettings s;
+  auto level = parse_log_level(config.str("LOG_LEVEL"));
+  if (!level) throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
+  s.log_level = *level;
+
+  s.http.bind_address = config.str("VYTAL_BIND_ADDRESS");
+  s.http.port = static_cast<int>(config.integer("PORT", 0, 65535));
+  s.http.max_header_bytes = config.integer("VYTAL_MAX_HEADER_BYTES", 1024, 1 << 20);
+  s.http.max_body_bytes = config.integer("VYTAL_MAX_BODY_BYTES", 1024, 16 << 20);
+  s.http.max_connections = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS", 1, 1000000));
+  s.http.max_connections_per_ip = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS_PER_IP", 1, 1000000));
+  s.http.request_timeout_s = static_cast<int>(config.integer("VYTAL_REQUEST_TIMEOUT_SECONDS", 1, 3600));
+  s.http.keepalive_timeout_s = static_cast<int>(config.integer("VYTAL_KEEPALIVE_TIMEOUT_SECONDS", 1, 86400));
+  s.http.write_timeout_s = static_cast<int>(config.integer("VYTAL_WRITE_TIMEOUT_SECONDS", 1, 3600));
+
+  const std::string& dir = config.str("VYTAL_DATA_DIR");
+  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
+  s.call_log.db_path = dir + "/calls.db";
+  s.call_log.max_batch =
+      config.boolean("VYTAL_GROUP_COMMIT") ? static_cast<int>(config.integer("VYTAL_GROUP_COMMIT_MAX_BATCH", 1, 100000)) : 1;
+  s.call_log.max_pending = config.integer("VYTAL_MAX_PENDING_WRITES", 1, 10000000);
+  s.call_log.max_participants = static_cast<int>(config.integer("VYTAL_MAX_PARTICIPANTS", 2, 64));
+
+  auto alg = parse_jwt_algorithm(config.str("JWT_ALGORITHM"));
+  if (!alg) throw ConfigError("JWT_ALGORITHM: " + alg.error().message);
+  s.jwt.algorithm = alg.value();
+  s.jwt.secret = config.str("JWT_SECRET");
+  if (s.jwt.algorithm != JwtAlgorithm::hs256) {
+    const std::string& path = config.str("JWT_PUBLIC_KEY_FILE");
+    if (path.empty()) throw ConfigError("JWT_PUBLIC_KEY_FILE: required with JWT_ALGORITHM=" + config.str("JWT_ALGORITHM"));
+    std::ifstream f(path);
+    if (!f) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    s.jwt.public_key_pem = ss.str();
+  }
+  s.jwt.audience = config.str("JWT_AUDIENCE");
+  s.jwt.issuer = config.str("JWT_ISSUER");
+  s.jwt.leeway_s = config.integer("JWT_LEEWAY_SECONDS", 0, 300);
+
+  check_urls(config, "WEBRTC_STUN_SERVERS", {"stun:", "stuns:"});
+  check_urls(config, "WEBRTC_TURN_SERVERS", {"turn:", "turns:"});
+  s.ice.stun_urls = config.list("WEBRTC_STUN_SERVERS");
+  s.ice.turn_urls = config.list("WEBRTC_TURN_SERVERS");
+  s.ice.turn_secret = config.str("TURN_SHARED_SECRET");
+  s.ice.static_username = config.str("WEBRTC_TURN_USERNAME");
+  s.ice.static_password = config.str("WEBRTC_TURN_PASSWORD");
+  s.ice.ttl_s = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400);
+  if (!s.ice.turn_urls.empty() && s.ice.turn_secret.empty() &&
+      (s.ice.static_username.empty() || s.ice.static_password.empty()))
+    throw ConfigError("TURN_SHARED_SECRET: required when WEBRTC_TURN_SERVERS is set (or a static WEBRTC_TURN_USERNAME/PASSWORD)");
+
+  for (std::string origin : config.list("FRONTEND_URL")) {
+    while (!origin.empty() && origin.back() == '/') origin.pop_back();
+    if (origin.compare(0, 7, "http://") != 0 && origin.compare(0, 8, "https://") != 0)
+      throw ConfigError("FRONTEND_URL: '" + origin + "' is not an http(s) origin");
+    s.allowed_origins.push_back(origin);
+  }
+  return s;
+}
+
+}  // namespace vytal

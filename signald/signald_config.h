@@ -1,0 +1,36 @@
+// signald's settings, read once from the configuration at start-up.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/jwt.h"
+#include "common/log.h"
+#include "signald/commit_queue.h"
+#include "signald/http_server.h"
+
+namespace vytal {
+
+struct IceSettings {
+  std::vector<std::string> stun_urls;
+  std::vector<std::string> turn_urls;
+  std::string turn_secret;      // REST API credentials when set
+  std::string static_username;  // otherwise these, as the platform had them
+  std::string static_password;
+  int64_t ttl_s = 600;
+};
+
+struct SignaldSettings {
+  LogLevel log_level = LogLevel::info;
+  HttpServerOptions http;
+  CommitQueueOptions call_log;
+  JwtOptions jwt;
+  IceSettings ice;
+  std::vector<std::string> allowed_origins;
+};
+
+// Throws ConfigError naming the key on the first bad value.
+SignaldSettings read_signald_settings(const Config& config);
+
+}  // namespace vytal

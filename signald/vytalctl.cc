@@ -1,0 +1,83 @@
+// vytalctl: the admin's command line. For now it mints what a developer or
+// an admin needs to try the appliance: a JWT signed with JWT_SECRET and a
+// TURN REST credential signed with TURN_SHARED_SECRET.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "common/config.h"
+#include "common/json.h"
+#include "common/jwt.h"
+#include "common/turn_credentials.h"
+
+namespace {
+
+const char kUsage[] =
+    "usage: vytalctl [--config FILE] COMMAND [options]\n"
+    "commands:\n"
+    "  dev-token --sub ID --role patient|provider|admin|service [--ttl SECONDS]\n"
+    "      print an HS256 JWT signed with JWT_SECRET (development and testing)\n"
+    "  turn-credential --user ID [--ttl SECONDS]\n"
+    "      print a TURN REST username and password signed with TURN_SHARED_SECRET\n";
+
+int usage() {
+  std::fputs(kUsage, stderr);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vytal;
+  std::string config_path, command, sub, role, user;
+  long ttl = -1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    bool has_value = i + 1 < argc;
+    if (a == "--config" && has_value) config_path = argv[++i];
+    else if (a == "--sub" && has_value) sub = argv[++i];
+    else if (a == "--role" && has_value) role = argv[++i];
+    else if (a == "--user" && has_value) user = argv[++i];
+    else if (a == "--ttl" && has_value) ttl = std::strtol(argv[++i], nullptr, 10);
+    else if (command.empty() && a[0] != '-') command = a;
+    else return usage();
+  }
+  Config config;
+  try {
+    config = Config::load(config_path, [](const char* k) { return std::getenv(k); });
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "vytalctl: configuration error: %s\n", e.what());
+    return 2;
+  }
+  int64_t now = std::time(nullptr);
+  if (command == "dev-token") {
+    if (sub.empty() || role.empty()) return usage();
+    if (!config.is_set("JWT_SECRET")) {
+      std::fputs("vytalctl: JWT_SECRET: not set\n", stderr);
+      return 2;
+    }
+    JsonPtr claims(json_object());
+    json_put(claims.get(), "sub", json_str(sub));
+    json_put(claims.get(), "role", json_str(role));
+    json_put(claims.get(), "iat", json_integer(now));
+    json_put(claims.get(), "exp", json_integer(now + (ttl > 0 ? ttl : 3600)));
+    if (config.is_set("JWT_AUDIENCE")) json_put(claims.get(), "aud", json_str(config.str("JWT_AUDIENCE")));
+    if (config.is_set("JWT_ISSUER")) json_put(claims.get(), "iss", json_str(config.str("JWT_ISSUER")));
+    std::printf("%s\n", jwt_sign_hs256(config.str("JWT_SECRET"), claims.get()).c_str());
+    return 0;
+  }
+  if (command == "turn-credential") {
+    if (user.empty()) return usage();
+    if (!config.is_set("TURN_SHARED_SECRET")) {
+      std::fputs("vytalctl: TURN_SHARED_SECRET: not set\n", stderr);
+      return 2;
+    }
+    TurnCredential c = mint_turn_credential(config.str("TURN_SHARED_SECRET"), user, now,
+                                            ttl > 0 ? ttl : config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400));
+    std::printf("username=%s\npassword=%s\n", c.username.c_str(), c.credential.c_str());
+    return 0;
+  }
+  return usage();
+}
