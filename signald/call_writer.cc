@@ -159,18 +159,6 @@ Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
   c.created_by = actor.sub;
   c.created_at = now;
   if (!write_call(c, now, true)) return db_error();
-  for (auto [user, role] : {std::pair{&c.patient_id, "patient"}, std::pair{&c.provider_id, "provider"}}) {
-    if (role == std::string_view("provider") && *user == c.patient_id) break;  // one person, one slot
-    ParticipantRecord p;
-    p.id = uuid_v7(now);
-    p.call_id = c.id;
-    p.user_id = *user;
-    p.role = role;
-    p.status = "invited";
-    p.created_at = now;
-    if (!write_participant(p, now, true, actor.sub)) return db_error();
-    c.participants.push_back(std::move(p));
-  }
   if (!write_event(c.id, "created", actor.sub, "", now) || !audit(actor, "call.create", "ok", c.id)) return db_error();
   return CallUpdate{std::move(c), std::nullopt};
 }
@@ -223,9 +211,14 @@ Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const A
   if (is_terminal(c.status))
     return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) +
                                            " takes no new participants"};
-  for (const ParticipantRecord& p : c.participants)
+  int people = 2;  // the patient and the provider, whether or not they have joined yet
+  if (user_id == c.patient_id || user_id == c.provider_id)
+    return Error{"already_participant", "this user is already a participant"};
+  for (const ParticipantRecord& p : c.participants) {
     if (p.user_id == user_id) return Error{"already_participant", "this user is already a participant"};
-  if (static_cast<int>(c.participants.size()) >= max_participants_)
+    people += p.user_id != c.patient_id && p.user_id != c.provider_id;
+  }
+  if (people >= max_participants_)
     return Error{"call_full", "the call has its maximum of " + std::to_string(max_participants_) + " participants"};
   int64_t now = clock_.now_ms();
   ParticipantRecord p;
@@ -254,15 +247,27 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
   ParticipantRecord* me = nullptr;
   for (ParticipantRecord& p : c.participants)
     if (p.user_id == actor.sub && p.status != "removed") me = &p;
-  if (!me) return deny(actor, "call.join", call_id);
+  bool principal = actor.sub == c.patient_id || actor.sub == c.provider_id;
+  if (!me && !principal) return deny(actor, "call.join", call_id);
   if (is_terminal(c.status))
     return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " cannot be joined"};
   int64_t now = clock_.now_ms();
   CallStatus from = c.status;
+  bool first_join = !me;
+  if (first_join) {  // the patient's and provider's rows appear when they first join
+    ParticipantRecord p;
+    p.id = uuid_v7(now);
+    p.call_id = c.id;
+    p.user_id = actor.sub;
+    p.role = actor.sub == c.patient_id ? "patient" : "provider";
+    p.created_at = now;
+    c.participants.push_back(std::move(p));
+    me = &c.participants.back();
+  }
   if (!is_open_session(*me)) me->joined_at = now;
   me->status = "joined";
   me->left_at.reset();
-  if (!write_participant(*me, now, false, std::nullopt)) return db_error();
+  if (!write_participant(*me, now, first_join, std::nullopt)) return db_error();
   int in_call = 0;
   for (const ParticipantRecord& p : c.participants) in_call += is_open_session(p);
   if (c.status == CallStatus::scheduled && in_call >= 2) {

@@ -6,6 +6,9 @@
 #include "signald/call_log_schema.h"
 
 namespace vytal {
+namespace {
+constexpr int kWalRestartFrames = 8192;  // 32 MiB of 4 KiB pages
+}  // namespace
 
 Result<std::unique_ptr<CommitQueue>> CommitQueue::open(event_base* base, CommitQueueOptions options,
                                                        const Clock& clock, Metrics& metrics) {
@@ -16,11 +19,31 @@ Result<std::unique_ptr<CommitQueue>> CommitQueue::open(event_base* base, CommitQ
   if (migrated.value() > 0)
     LOG_INFO("call log: applied %d migration(s), schema version %d", migrated.value(), schema_version(db.value().get()));
 
+  std::string error;
+  if (!sqlite_exec(db.value().get(), "PRAGMA journal_size_limit=67108864", &error)) return Error{"sqlite_open", error};
+  // The checkpointer thread copies the log into the database as it grows. Under
+  // a steady stream of commits it can never catch up completely, so once the
+  // log is long the commit thread finishes the small remainder itself, which
+  // lets the next transaction start the log from its beginning again.
+  sqlite3_wal_hook(
+      db.value().get(),
+      [](void*, sqlite3* wdb, const char*, int frames) {
+        if (frames >= kWalRestartFrames) sqlite3_wal_checkpoint_v2(wdb, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        return SQLITE_OK;
+      },
+      nullptr);
+  auto checkpoint_db = sqlite_open(options.db_path, SqliteOpenOptions{});
+  if (!checkpoint_db) return checkpoint_db.error();
+
   std::unique_ptr<CommitQueue> q(new CommitQueue());
+  q->checkpointer_ = std::make_unique<WalCheckpointer>(std::move(checkpoint_db.value()), 100);
   q->options_ = std::move(options);
   q->clock_ = &clock;
   q->metrics_ = &metrics;
   q->db_ = std::move(db.value());
+  q->savepoint_ = Statement(q->db_.get(), "SAVEPOINT w");
+  q->release_ = Statement(q->db_.get(), "RELEASE w");
+  q->rollback_to_ = Statement(q->db_.get(), "ROLLBACK TO w");
   q->writer_ = std::make_unique<CallWriter>(q->db_.get(), clock, q->options_.max_participants);
   q->completed_event_ = event_new(base, -1, 0, &CommitQueue::on_completed, q.get());
   q->thread_ = std::thread([raw = q.get()] { raw->run(); });
@@ -83,13 +106,16 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
   }
   size_t writes = 0;
   for (Item& item : batch) {
-    sqlite_exec(db, "SAVEPOINT w", nullptr);
+    savepoint_.step();
+    savepoint_.reset();
     item.committed = item.work(*writer_);
     if (!item.committed) {
       LOG_ERROR("call log: write failed and was rolled back: %s", sqlite3_errmsg(db));
-      sqlite_exec(db, "ROLLBACK TO w", nullptr);
+      rollback_to_.step();
+      rollback_to_.reset();
     }
-    sqlite_exec(db, "RELEASE w", nullptr);
+    release_.step();
+    release_.reset();
     writes += item.committed;
   }
   auto t0 = std::chrono::steady_clock::now();

@@ -21,6 +21,7 @@
 #include "common/sqlite.h"
 #include "signald/call_writer.h"
 #include "signald/metrics.h"
+#include "signald/wal_checkpointer.h"
 
 namespace vytal {
 
@@ -65,6 +66,8 @@ class CommitQueue {
   Metrics* metrics_ = nullptr;
   SqlitePtr db_;
   std::unique_ptr<CallWriter> writer_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
+  Statement savepoint_, release_, rollback_to_;  // one write's own scope in the batch
   event* completed_event_ = nullptr;
 
   std::mutex mu_;

@@ -1,0 +1,31 @@
+// Copies the call log's write-ahead log back into the database from a thread
+// of its own, so the commit thread never pays for a checkpoint (SQLite's
+// automatic checkpoint would run inside a COMMIT, fsyncs included).
+// PASSIVE checkpoints never block the writer or readers.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/sqlite.h"
+
+namespace vytal {
+
+class WalCheckpointer {
+ public:
+  WalCheckpointer(SqlitePtr db, int interval_ms);
+  ~WalCheckpointer();  // a last checkpoint, then the thread stops
+
+ private:
+  void run();
+  SqlitePtr db_;
+  int interval_ms_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace vytal
