@@ -65,7 +65,7 @@ struct ConnectionCallbacks {
     r->reject_status = status;
     r->reject_code = code;
     r->reject_message = message;
-    return 1;  // stops the parser with HPE_CB_*
+    return -1;  // stops the parser with HPE_CB_* (on_headers_complete reads 1 as "no body")
   }
   static int count_header(http_parser* p, size_t n) {
     PendingRequest* r = conn(p)->pending.get();
@@ -91,19 +91,19 @@ struct ConnectionCallbacks {
     return 0;
   }
   static int on_url(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n)) return 1;
+    if (count_header(p, n)) return -1;
     conn(p)->pending->request.path.append(at, n);
     return 0;
   }
   static int on_header_field(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n + 4)) return 1;  // ": " and CRLF count too
+    if (count_header(p, n + 4)) return -1;  // ": " and CRLF count too
     PendingRequest* r = conn(p)->pending.get();
     flush_header(r);
     r->field.append(at, n);
     return 0;
   }
   static int on_header_value(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n)) return 1;
+    if (count_header(p, n)) return -1;
     PendingRequest* r = conn(p)->pending.get();
     r->value.append(at, n);
     r->in_value = true;
