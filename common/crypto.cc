@@ -1,11 +1,11 @@
 #include "common/crypto.h"
 
-#include <cstdlib>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+
+#include <cstdlib>
 
 namespace vytal {
 namespace {
@@ -18,7 +18,6 @@ std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) 
     std::abort();
   return std::string(reinterpret_cast<char*>(out), len);
 }
-
 
 }  // namespace
 
@@ -37,8 +36,10 @@ std::string base64url_encode(std::string_view bytes) {
   std::string out = base64_encode(bytes);
   while (!out.empty() && out.back() == '=') out.pop_back();
   for (char& c : out) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return out;
 }

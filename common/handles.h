@@ -2,14 +2,14 @@
 // std::unique_ptr with a stateless deleter, so it costs one pointer.
 #pragma once
 
-#include <memory>
-
 #include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/ec.h>
-#include <openssl/bio.h>
 #include <sqlite3.h>
+
+#include <memory>
 
 namespace vytal {
 

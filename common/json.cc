@@ -8,8 +8,8 @@ JsonPtr json_parse(std::string_view text, std::string* error) {
   json_error_t err;
   // REJECT_DUPLICATES: two "patientId" keys must not let the second win silently.
   JsonPtr doc(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &err));
-  if (!doc && error) *error = std::string(err.text) + " at line " + std::to_string(err.line) + ", column " +
-                              std::to_string(err.column);
+  if (!doc && error)
+    *error = std::string(err.text) + " at line " + std::to_string(err.line) + ", column " + std::to_string(err.column);
   return doc;
 }
 

@@ -1,11 +1,11 @@
 #include "common/jwt.h"
 
-#include <cstring>
-#include <vector>
-
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
+
+#include <cstring>
+#include <vector>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -28,8 +28,8 @@ bool parse_role(std::string_view s, Role* out) {
   static const struct {
     const char* name;
     Role role;
-  } kRoles[] = {{"patient", Role::patient}, {"provider", Role::provider}, {"admin", Role::admin},
-                {"service", Role::service}};
+  } kRoles[] = {
+      {"patient", Role::patient}, {"provider", Role::provider}, {"admin", Role::admin}, {"service", Role::service}};
   for (const auto& r : kRoles) {
     if (s.size() == std::strlen(r.name) && strncasecmp(s.data(), r.name, s.size()) == 0) {
       *out = r.role;
@@ -105,8 +105,7 @@ Result<JwtVerifier> JwtVerifier::create(JwtOptions options) {
     } else {
       char group[64] = {0};
       size_t len = 0;
-      if (type != EVP_PKEY_EC ||
-          !EVP_PKEY_get_utf8_string_param(v.key_.get(), "group", group, sizeof group, &len) ||
+      if (type != EVP_PKEY_EC || !EVP_PKEY_get_utf8_string_param(v.key_.get(), "group", group, sizeof group, &len) ||
           std::strcmp(group, "prime256v1") != 0)
         return fail("config", "JWT_PUBLIC_KEY_FILE: ES256 needs an EC key on P-256");
     }
@@ -117,8 +116,7 @@ Result<JwtVerifier> JwtVerifier::create(JwtOptions options) {
 }
 
 bool JwtVerifier::signature_ok(std::string_view input, std::string_view sig) const {
-  if (options_.algorithm == JwtAlgorithm::hs256)
-    return constant_time_equal(hmac_sha256(options_.secret, input), sig);
+  if (options_.algorithm == JwtAlgorithm::hs256) return constant_time_equal(hmac_sha256(options_.secret, input), sig);
   std::string der;
   if (options_.algorithm == JwtAlgorithm::es256) {
     if (sig.size() != 64) return false;
@@ -147,7 +145,8 @@ Result<JwtClaims> JwtVerifier::verify(std::string_view token, int64_t now_s) con
   // The pinned algorithm decides; the token's alg only has to agree (RFC 8725 section 3.1).
   if (!alg || *alg != alg_name(options_.algorithm))
     return fail("token_algorithm", std::string("token algorithm must be ") + alg_name(options_.algorithm));
-  if (json_object_get(header.get(), "crit")) return fail("token_malformed", "critical header parameters are not supported");
+  if (json_object_get(header.get(), "crit"))
+    return fail("token_malformed", "critical header parameters are not supported");
 
   auto sig = base64url_decode(token.substr(d2 + 1));
   if (!sig || sig->empty()) return fail("token_signature", "signature is missing or not base64url");

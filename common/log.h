@@ -16,8 +16,8 @@ void log_write(LogLevel level, const char* fmt, ...) __attribute__((format(print
 
 }  // namespace vytal
 
-#define VLOG(level, ...)                                                   \
-  do {                                                                     \
+#define VLOG(level, ...)                                                     \
+  do {                                                                       \
     if (::vytal::log_enabled(level)) ::vytal::log_write(level, __VA_ARGS__); \
   } while (0)
 #define LOG_DEBUG(...) VLOG(::vytal::LogLevel::debug, __VA_ARGS__)

@@ -11,8 +11,7 @@ Result<SqlitePtr> sqlite_open(const std::string& path, const SqliteOpenOptions& 
   flags |= SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   SqlitePtr db(raw);
-  if (rc != SQLITE_OK)
-    return Error{"sqlite_open", path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
+  if (rc != SQLITE_OK) return Error{"sqlite_open", path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
   sqlite3_extended_result_codes(db.get(), 1);
   std::string error;

@@ -171,8 +171,8 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
   if (!can_manage_call(actor, c)) return deny(actor, action, call_id);
   auto next = next_call_status(c.status, event);
   if (!next)
-    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " cannot " +
-                                           call_event_name(event)};
+    return Error{"invalid_transition",
+                 std::string("a call that is ") + call_status_name(c.status) + " cannot " + call_event_name(event)};
   CallStatus from = c.status;
   int64_t now = clock_.now_ms();
   c.status = *next;
@@ -209,8 +209,8 @@ Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const A
   CallRecord& c = loaded.value();
   if (!can_invite_to_call(actor, c)) return deny(actor, "participant.add", call_id);
   if (is_terminal(c.status))
-    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) +
-                                           " takes no new participants"};
+    return Error{"invalid_transition",
+                 std::string("a call that is ") + call_status_name(c.status) + " takes no new participants"};
   int people = 2;  // the patient and the provider, whether or not they have joined yet
   if (user_id == c.patient_id || user_id == c.provider_id)
     return Error{"already_participant", "this user is already a participant"};
@@ -250,7 +250,8 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
   bool principal = actor.sub == c.patient_id || actor.sub == c.provider_id;
   if (!me && !principal) return deny(actor, "call.join", call_id);
   if (is_terminal(c.status))
-    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " cannot be joined"};
+    return Error{"invalid_transition",
+                 std::string("a call that is ") + call_status_name(c.status) + " cannot be joined"};
   int64_t now = clock_.now_ms();
   CallStatus from = c.status;
   bool first_join = !me;

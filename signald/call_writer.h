@@ -55,8 +55,8 @@ class CallWriter {
   int64_t next_seq() { return ++seq_; }
   bool write_call(CallRecord& c, int64_t now, bool insert);
   bool write_participant(ParticipantRecord& p, int64_t now, bool insert, std::optional<std::string_view> invited_by);
-  bool write_event(std::string_view call_id, std::string_view type, std::string_view actor_id, const std::string& detail,
-                   int64_t now);
+  bool write_event(std::string_view call_id, std::string_view type, std::string_view actor_id,
+                   const std::string& detail, int64_t now);
   // Closes a participant's open session at `now`, adding to its duration.
   static void close_session(ParticipantRecord& p, int64_t now, const char* status);
 

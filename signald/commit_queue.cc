@@ -10,14 +10,15 @@ namespace {
 constexpr int kWalRestartFrames = 8192;  // 32 MiB of 4 KiB pages
 }  // namespace
 
-Result<std::unique_ptr<CommitQueue>> CommitQueue::open(event_base* base, CommitQueueOptions options,
-                                                       const Clock& clock, Metrics& metrics) {
+Result<std::unique_ptr<CommitQueue>> CommitQueue::open(event_base* base, CommitQueueOptions options, const Clock& clock,
+                                                       Metrics& metrics) {
   auto db = sqlite_open(options.db_path, SqliteOpenOptions{});
   if (!db) return db.error();
   auto migrated = apply_migrations(db.value().get(), call_log_migrations(), clock.now_ms());
   if (!migrated) return migrated.error();
   if (migrated.value() > 0)
-    LOG_INFO("call log: applied %d migration(s), schema version %d", migrated.value(), schema_version(db.value().get()));
+    LOG_INFO("call log: applied %d migration(s), schema version %d", migrated.value(),
+             schema_version(db.value().get()));
 
   std::string error;
   if (!sqlite_exec(db.value().get(), "PRAGMA journal_size_limit=67108864", &error)) return Error{"sqlite_open", error};
@@ -28,7 +29,8 @@ Result<std::unique_ptr<CommitQueue>> CommitQueue::open(event_base* base, CommitQ
   sqlite3_wal_hook(
       db.value().get(),
       [](void*, sqlite3* wdb, const char*, int frames) {
-        if (frames >= kWalRestartFrames) sqlite3_wal_checkpoint_v2(wdb, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if (frames >= kWalRestartFrames)
+          sqlite3_wal_checkpoint_v2(wdb, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         return SQLITE_OK;
       },
       nullptr);

@@ -6,6 +6,8 @@
 // that is when signald answers 201.
 #pragma once
 
+#include <event2/event.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -14,8 +16,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <event2/event.h>
 
 #include "common/clock.h"
 #include "common/sqlite.h"
@@ -72,10 +72,10 @@ class CommitQueue {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Item> queued_;           // guarded by mu_
-  std::vector<Item> completed_;       // guarded by mu_
-  bool stopping_ = false;             // guarded by mu_
-  size_t in_flight_ = 0;              // loop thread only: submitted, not yet done
+  std::deque<Item> queued_;      // guarded by mu_
+  std::vector<Item> completed_;  // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+  size_t in_flight_ = 0;         // loop thread only: submitted, not yet done
   std::thread thread_;
 };
 

@@ -1,6 +1,8 @@
 #include "signald/http_server.h"
 
 #include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -9,9 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/json.h"
 #include "common/log.h"
@@ -236,7 +235,7 @@ bool HttpServer::start(std::string* error) {
   socklen_t blen = sizeof bound;
   getsockname(evconnlistener_get_fd(listener_), reinterpret_cast<sockaddr*>(&bound), &blen);
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   sweep_ = event_new(base_, -1, EV_PERSIST, &HttpServer::on_sweep, this);
   timeval one_second{1, 0};
   event_add(sweep_, &one_second);
@@ -248,13 +247,16 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
   auto* self = static_cast<HttpServer*>(arg);
   std::string ip = address_of(addr);
   const char* refusal = nullptr;
-  if (self->open_ >= static_cast<size_t>(self->options_.max_connections)) refusal = "max_connections";
-  else if (self->per_ip_[ip] >= self->options_.max_connections_per_ip) refusal = "max_connections_per_ip";
+  if (self->open_ >= static_cast<size_t>(self->options_.max_connections))
+    refusal = "max_connections";
+  else if (self->per_ip_[ip] >= self->options_.max_connections_per_ip)
+    refusal = "max_connections_per_ip";
   if (refusal) {
     // Answer without allocating anything: a fixed response, then close.
     static const char kBusy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Content-Length: 76\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many connections\"}}";
+        "Content-Length: 76\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many "
+        "connections\"}}";
     ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)ignored;
     evutil_closesocket(fd);
@@ -422,8 +424,10 @@ void HttpServer::link(Connection* c) {
 }
 
 void HttpServer::unlink(Connection* c) {
-  if (c->prev) c->prev->next = c->next;
-  else head_ = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    head_ = c->next;
   if (c->next) c->next->prev = c->prev;
   c->prev = c->next = nullptr;
 }

@@ -10,6 +10,11 @@
 // read lives in a separate allocation that exists only while one is in flight.
 #pragma once
 
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,11 +23,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <event2/event.h>
-#include <event2/bufferevent.h>
-#include <event2/listener.h>
-#include <http_parser.h>
 
 #include "signald/metrics.h"
 
@@ -42,8 +42,8 @@ struct HttpServerOptions {
 
 struct HttpRequest {
   http_method method = HTTP_GET;
-  std::string path;   // percent-encoded, as sent
-  std::string query;  // after '?', without it
+  std::string path;                                          // percent-encoded, as sent
+  std::string query;                                         // after '?', without it
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_addr;

@@ -1,6 +1,8 @@
 // vytal-signald: signaling, the REST call API and the call log writer.
 // main parses options, builds the objects and runs the event loop; see
 // ARCHITECTURE.md for the path of one request through them.
+#include <event2/event.h>
+#include <event2/thread.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -9,9 +11,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-
-#include <event2/event.h>
-#include <event2/thread.h>
 
 #include "common/config.h"
 #include "common/log.h"

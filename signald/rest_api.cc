@@ -29,8 +29,7 @@ constexpr int kMaxListLimit = 200;
 int status_for(std::string_view code) {
   if (code == "forbidden") return 403;
   if (code == "call_not_found") return 404;
-  if (code == "invalid_transition" || code == "call_full" || code == "already_participant" ||
-      code == "not_participant")
+  if (code == "invalid_transition" || code == "call_full" || code == "already_participant" || code == "not_participant")
     return 409;
   if (code == "db_error") return 503;
   return 400;
@@ -259,8 +258,9 @@ void RestApi::write(const Exchange& x, int success_status, std::function<Result<
 
 void RestApi::create_call(HttpRequest& req, const Exchange& x, const Actor& actor) {
   Body body = parse_body(req, false);
-  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                                       body.error.message);
+  if (!body.json)
+    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                         body.error.message);
   const json_t* j = body.json.get();
   NewCall call;
   auto patient = json_string_field(j, "patientId");
@@ -362,28 +362,28 @@ void RestApi::list_calls(HttpRequest& req, const Exchange& x, const Actor& actor
   respond(x, std::move(r));
 }
 
-void RestApi::finish_call(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id,
-                          bool cancel) {
+void RestApi::finish_call(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id, bool cancel) {
   if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
   Body body = parse_body(req, true);
-  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                                       body.error.message);
+  if (!body.json)
+    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                         body.error.message);
   std::optional<std::string> reason;
   Error err;
   if (!optional_string(body.json.get(), "reason", &reason, &err)) return respond_error(x, err);
   if (reason && (reason->empty() || reason->size() > 64 || !valid_id(*reason)))
     return respond_error(x, 400, "validation", "reason must be a short code such as hung_up or no_show");
   std::string why = reason.value_or("");
-  write(x, 200, [id, actor, why, cancel](CallWriter& w) {
-    return cancel ? w.cancel(id, actor, why) : w.end(id, actor, why);
-  });
+  write(x, 200,
+        [id, actor, why, cancel](CallWriter& w) { return cancel ? w.cancel(id, actor, why) : w.end(id, actor, why); });
 }
 
 void RestApi::add_participant(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id) {
   if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
   Body body = parse_body(req, false);
-  if (!body.json) return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                                       body.error.message);
+  if (!body.json)
+    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
+                         body.error.message);
   auto user = json_string_field(body.json.get(), "userId");
   auto role = json_string_field(body.json.get(), "role");
   if (!user || !valid_id(*user))

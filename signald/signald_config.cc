@@ -10,7 +10,8 @@ void check_urls(const Config& config, const char* key, std::initializer_list<std
   for (const std::string& url : config.list(key)) {
     bool ok = false;
     for (std::string_view s : schemes) ok = ok || (url.size() > s.size() && url.compare(0, s.size(), s) == 0);
-    if (!ok) throw ConfigError(std::string(key) + ": '" + url + "' does not start with " + std::string(*schemes.begin()));
+    if (!ok)
+      throw ConfigError(std::string(key) + ": '" + url + "' does not start with " + std::string(*schemes.begin()));
   }
 }
 
@@ -19,7 +20,8 @@ void check_urls(const Config& config, const char* key, std::initializer_list<std
 SignaldSettings read_signald_settings(const Config& config) {
   SignaldSettings s;
   auto level = parse_log_level(config.str("LOG_LEVEL"));
-  if (!level) throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
+  if (!level)
+    throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
   s.log_level = *level;
 
   s.http.bind_address = config.str("VYTAL_BIND_ADDRESS");
@@ -35,8 +37,9 @@ SignaldSettings read_signald_settings(const Config& config) {
   const std::string& dir = config.str("VYTAL_DATA_DIR");
   if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
   s.call_log.db_path = dir + "/calls.db";
-  s.call_log.max_batch =
-      config.boolean("VYTAL_GROUP_COMMIT") ? static_cast<int>(config.integer("VYTAL_GROUP_COMMIT_MAX_BATCH", 1, 100000)) : 1;
+  s.call_log.max_batch = config.boolean("VYTAL_GROUP_COMMIT")
+                             ? static_cast<int>(config.integer("VYTAL_GROUP_COMMIT_MAX_BATCH", 1, 100000))
+                             : 1;
   s.call_log.max_pending = config.integer("VYTAL_MAX_PENDING_WRITES", 1, 10000000);
   s.call_log.max_participants = static_cast<int>(config.integer("VYTAL_MAX_PARTICIPANTS", 2, 64));
 
@@ -46,7 +49,8 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.jwt.secret = config.str("JWT_SECRET");
   if (s.jwt.algorithm != JwtAlgorithm::hs256) {
     const std::string& path = config.str("JWT_PUBLIC_KEY_FILE");
-    if (path.empty()) throw ConfigError("JWT_PUBLIC_KEY_FILE: required with JWT_ALGORITHM=" + config.str("JWT_ALGORITHM"));
+    if (path.empty())
+      throw ConfigError("JWT_PUBLIC_KEY_FILE: required with JWT_ALGORITHM=" + config.str("JWT_ALGORITHM"));
     std::ifstream f(path);
     if (!f) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + path);
     std::stringstream ss;
@@ -67,7 +71,8 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.ice.ttl_s = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400);
   if (!s.ice.turn_urls.empty() && s.ice.turn_secret.empty() &&
       (s.ice.static_username.empty() || s.ice.static_password.empty()))
-    throw ConfigError("TURN_SHARED_SECRET: required when WEBRTC_TURN_SERVERS is set (or a static WEBRTC_TURN_USERNAME/PASSWORD)");
+    throw ConfigError(
+        "TURN_SHARED_SECRET: required when WEBRTC_TURN_SERVERS is set (or a static WEBRTC_TURN_USERNAME/PASSWORD)");
 
   for (std::string origin : config.list("FRONTEND_URL")) {
     while (!origin.empty() && origin.back() == '/') origin.pop_back();

@@ -36,13 +36,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has_value = i + 1 < argc;
-    if (a == "--config" && has_value) config_path = argv[++i];
-    else if (a == "--sub" && has_value) sub = argv[++i];
-    else if (a == "--role" && has_value) role = argv[++i];
-    else if (a == "--user" && has_value) user = argv[++i];
-    else if (a == "--ttl" && has_value) ttl = std::strtol(argv[++i], nullptr, 10);
-    else if (command.empty() && a[0] != '-') command = a;
-    else return usage();
+    if (a == "--config" && has_value)
+      config_path = argv[++i];
+    else if (a == "--sub" && has_value)
+      sub = argv[++i];
+    else if (a == "--role" && has_value)
+      role = argv[++i];
+    else if (a == "--user" && has_value)
+      user = argv[++i];
+    else if (a == "--ttl" && has_value)
+      ttl = std::strtol(argv[++i], nullptr, 10);
+    else if (command.empty() && a[0] != '-')
+      command = a;
+    else
+      return usage();
   }
   Config config;
   try {

@@ -28,8 +28,7 @@ void WalCheckpointer::run() {
     }
     int wal_frames = 0, copied = 0;
     int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-      LOG_WARN("call log: checkpoint failed: %s", sqlite3_errmsg(db_.get()));
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) LOG_WARN("call log: checkpoint failed: %s", sqlite3_errmsg(db_.get()));
     if (last) return;
   }
 }
