@@ -15,8 +15,7 @@ class CallStateTest : public ::testing::TestWithParam<Transition> {};
 
 TEST_P(CallStateTest, FollowsTheTable) {
   const Transition& t = GetParam();
-  EXPECT_EQ(next_call_status(t.from, t.event), t.to)
-      << call_status_name(t.from) << " + " << call_event_name(t.event);
+  EXPECT_EQ(next_call_status(t.from, t.event), t.to) << call_status_name(t.from) << " + " << call_event_name(t.event);
 }
 
 using S = CallStatus;
