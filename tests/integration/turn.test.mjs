@@ -1,0 +1,436 @@
+// The ICE servers signald hands out are accepted by a real TURN server.
+//
+// The test starts Debian's stock coturn `turnserver` (REST API mode,
+// use-auth-secret with the same secret as signald) and `turnutils_peer` on
+// loopback, asks signald for /webrtc/ice-servers, and runs coturn's own
+// `turnutils_uclient` with the returned username/credential over UDP and TCP:
+// the allocation must succeed and packets must be relayed to the peer and
+// back. A credential whose REST timestamp has passed, and one signed with the
+// wrong secret, must both be refused with 401 Unauthorized.
+//
+// What the tools print (coturn 4.6.1):
+//  - uclient success: with -v it logs "Received relay addr: 127.0.0.1:<port>"
+//    after "allocate response received: / success", and at the end
+//    "start_mclient: tot_send_msgs=N, tot_recv_msgs=N" and
+//    "Total lost packets 0 (...)"; exit status 0.
+//  - uclient refusal: uclient treats each 401 as a fresh challenge and retries
+//    (about 30 times) without ever printing the status code; it ends with
+//    "ERROR: Cannot complete Allocation" and exit status 255. The 401 itself is
+//    only visible in the server's verbose log:
+//    "user <USERNAME>: incoming packet message processed, error 401: Unauthorized"
+//    preceded by "check_stun_auth: Cannot find credentials of user <USERNAME>"
+//    (the same text for an expired timestamp and a wrong HMAC). Note that every
+//    successful allocation also starts with one 401 for user <> (the nonce
+//    challenge), so the assertions key on the username.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSignald, token, api, tempDir } from './lib/signald.mjs';
+
+const HOST = '127.0.0.1';
+const SECRET = 'turn-integration-secret-5f1c0a9e';
+const REALM = 'vytal.test';
+const TTL = 900; // not the default 600, to see that signald honours it
+const SUB = 'nurse-station-7';
+const MESSAGES = 5; // per uclient session; -m 1 runs an RTP and an RTCP session
+const CLIENT_TIMEOUT_MS = 20000;
+
+const hmacB64 = (secret, username) => createHmac('sha1', secret).update(username).digest('base64');
+const nowS = () => Math.floor(Date.now() / 1000);
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// ---------------------------------------------------------------- processes
+
+const children = new Set();
+
+function track(proc) {
+  children.add(proc);
+  proc.on('exit', () => children.delete(proc));
+  return proc;
+}
+
+// Safety net: never leave a child behind, even if the run is interrupted.
+function killChildren() {
+  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+process.on('exit', () => {
+  killChildren();
+  for (const d of [state.dir, state.signald?.dataDir]) if (d) rmSync(d, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    killChildren();
+    // Nobody else handles it (the test runner may): die of it as usual.
+    if (process.listenerCount(sig) === 1) {
+      process.removeAllListeners(sig);
+      process.kill(process.pid, sig);
+    }
+  });
+}
+
+function stopChild(proc, graceMs = 3000) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      res();
+    });
+    proc.kill('SIGTERM');
+  });
+}
+
+// ---------------------------------------------------------------- ports
+
+function udpFree(port) {
+  return new Promise((res) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => res(false));
+    s.bind(port, HOST, () => s.close(() => res(true)));
+  });
+}
+
+function tcpFree(port) {
+  return new Promise((res) => {
+    const s = net.createServer();
+    s.once('error', () => res(false));
+    s.listen(port, HOST, () => s.close(() => res(true)));
+  });
+}
+
+function ephemeralUdpPort() {
+  return new Promise((res, rej) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', rej);
+    s.bind(0, HOST, () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+// A port free for both UDP and TCP (the TURN listener uses both).
+async function freeUdpTcpPort(avoid = []) {
+  for (let i = 0; i < 50; i++) {
+    const p = await ephemeralUdpPort();
+    if (!avoid.includes(p) && (await tcpFree(p))) return p;
+  }
+  throw new Error('no free UDP+TCP port');
+}
+
+// turnutils_peer listens on p (RTP) and p+1 (RTCP).
+async function freeUdpPair(avoid = []) {
+  for (let i = 0; i < 50; i++) {
+    const p = await ephemeralUdpPort();
+    if (p < 65535 && !avoid.includes(p) && !avoid.includes(p + 1) && (await udpFree(p + 1))) return p;
+  }
+  throw new Error('no free UDP port pair');
+}
+
+// A narrow relay range below Linux's default ephemeral range (32768+), so it
+// does not collide with the ports picked above.
+function relayRange() {
+  const min = 20000 + 40 * Math.floor(Math.random() * 300);
+  return { min, max: min + 39 };
+}
+
+// ---------------------------------------------------------------- turnserver
+
+function startTurnserver(dir, port, relay) {
+  const args = [
+    '-n', // no configuration file: the stock /etc/turnserver.conf says `syslog`
+    '--listening-ip', HOST,
+    '--listening-port', String(port),
+    '--relay-ip', HOST,
+    '--min-port', String(relay.min),
+    '--max-port', String(relay.max),
+    '--use-auth-secret',
+    `--static-auth-secret=${SECRET}`,
+    '--realm', REALM,
+    '--no-cli',
+    '--no-tls',
+    '--no-dtls',
+    '--log-file=stdout',
+    '--simple-log',
+    '--verbose', // session lines (new/ALLOCATE success/error 401) are only logged verbosely
+    '--allow-loopback-peers', // test only: the peer is on loopback
+    '--no-multicast-peers',
+    '--pidfile', join(dir, 'turnserver.pid'),
+    '--db', join(dir, 'turndb'), // keep the (unused) SQLite userdb out of /var/lib/turn
+  ];
+  const proc = track(spawn('turnserver', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const server = { proc, port, relay, args, log: '', stderr: '' };
+  proc.stdout.setEncoding('utf8');
+  proc.stderr.setEncoding('utf8');
+  proc.stdout.on('data', (c) => (server.log += c));
+  // On hosts without SCTP it prints "socket: Protocol not supported" here; harmless.
+  proc.stderr.on('data', (c) => (server.stderr += c));
+  const udpLine = `UDP listener opened on: ${HOST}:${port}`;
+  const tcpLine = new RegExp(`TCP listener opened on ?: ${escapeRe(HOST)}:${port}\\b`);
+  return new Promise((res, rej) => {
+    const deadline = Date.now() + 8000;
+    const poll = () => {
+      if (server.log.includes(udpLine) && tcpLine.test(server.log)) return res(server);
+      const died = proc.exitCode !== null || proc.signalCode !== null;
+      if (died || Date.now() > deadline || /Cannot bind/i.test(server.log)) {
+        stopChild(proc).then(() =>
+          rej(new Error(`turnserver did not start (exit ${proc.exitCode}):\n${server.log}\n${server.stderr}`)),
+        );
+        return;
+      }
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+// ---------------------------------------------------------------- peer
+
+async function startPeer(port) {
+  const proc = track(spawn('turnutils_peer', ['-L', HOST, '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', (c) => (out += c));
+  // It is a UDP reflector: ready once it echoes a datagram back.
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise((res, rej) => {
+      let done = false;
+      const finish = (err) => {
+        if (done) return;
+        done = true;
+        clearInterval(tick);
+        clearTimeout(timer);
+        err ? rej(err) : res();
+      };
+      sock.on('message', () => finish());
+      sock.on('error', () => {}); // ICMP port unreachable before it binds
+      const tick = setInterval(() => sock.send('ping', port, HOST), 50);
+      const timer = setTimeout(() => finish(new Error(`turnutils_peer did not echo:\n${out}`)), 5000);
+      proc.on('exit', (code) => finish(new Error(`turnutils_peer exited with ${code}:\n${out}`)));
+    });
+  } finally {
+    sock.close();
+  }
+  return { proc, port };
+}
+
+// ---------------------------------------------------------------- uclient
+
+// Runs turnutils_uclient; resolves with { code, signal, timedOut, out } where
+// out is stdout and stderr interleaved. Killed after CLIENT_TIMEOUT_MS.
+function uclient({ username, password, host, port, tcp = false }) {
+  const args = ['-v'];
+  if (tcp) args.push('-t');
+  args.push(
+    '-u', username,
+    '-w', password,
+    '-p', String(port),
+    '-e', HOST,
+    '-r', String(state.peer.port),
+    '-n', String(MESSAGES),
+    '-m', '1',
+    host,
+  );
+  return new Promise((res) => {
+    const proc = track(spawn('turnutils_uclient', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.on('data', (c) => (out += c));
+    proc.stderr.on('data', (c) => (out += c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, CLIENT_TIMEOUT_MS);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, timedOut, out, cmd: `turnutils_uclient ${args.join(' ')}` });
+    });
+  });
+}
+
+const report = (r, serverLog) =>
+  `\n$ ${r.cmd}\nexit=${r.code} signal=${r.signal} timedOut=${r.timedOut}\n--- uclient output ---\n${r.out}` +
+  (serverLog === undefined ? '' : `--- turnserver log (this run) ---\n${serverLog}`);
+
+// The part of the server log written since `from`, once `re` shows up in it
+// (the server may log a moment after the client has exited).
+async function serverLogSince(from, re, ms = 3000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const slice = state.turn.log.slice(from);
+    if (re.test(slice) || Date.now() > deadline) return slice;
+    await sleep(50);
+  }
+}
+
+function parseTurnUrl(url) {
+  const m = url.match(/^turn:([^:?]+):(\d+)(?:\?transport=(udp|tcp))?$/);
+  assert.ok(m, `unexpected TURN URL ${url}`);
+  return { host: m[1], port: Number(m[2]), transport: m[3] ?? 'udp' };
+}
+
+async function assertAllocates({ username, password, url }) {
+  const { host, port, transport } = parseTurnUrl(url);
+  const from = state.turn.log.length;
+  const r = await uclient({ username, password, host, port, tcp: transport === 'tcp' });
+  const u = escapeRe(username);
+  const log = await serverLogSince(from, new RegExp(`user <${u}>: incoming packet ALLOCATE processed, success`));
+  const why = report(r, log);
+
+  assert.equal(r.timedOut, false, `uclient hung${why}`);
+  assert.equal(r.code, 0, `uclient failed${why}`);
+  assert.doesNotMatch(r.out, /Cannot complete Allocation/, why);
+  // The allocation: a relayed address from the configured range.
+  assert.match(r.out, /allocate response received: \n(?:\d+: : )?success\n/, why);
+  const relay = [...r.out.matchAll(/Received relay addr: ([\d.]+):(\d+)/g)];
+  assert.ok(relay.length >= 1, `no relay address${why}`);
+  for (const [, ip, p] of relay) {
+    assert.equal(ip, HOST, why);
+    assert.ok(Number(p) >= state.turn.relay.min && Number(p) <= state.turn.relay.max, `relay port ${p} out of range${why}`);
+  }
+  // The data: every message went to the peer through the relay and came back.
+  const totals = r.out.match(/start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/);
+  assert.ok(totals, `no final counters${why}`);
+  const [sent, received] = [Number(totals[1]), Number(totals[2])];
+  assert.equal(sent, 2 * MESSAGES, `sent (RTP + RTCP sessions)${why}`);
+  assert.equal(received, sent, `received${why}`);
+  assert.match(r.out, /Total lost packets 0 \(/, why);
+  // And the server saw this user allocate.
+  assert.match(log, new RegExp(`new, realm=<${escapeRe(REALM)}>, username=<${u}>`), why);
+  assert.match(log, new RegExp(`user <${u}>: incoming packet ALLOCATE processed, success`), why);
+  assert.doesNotMatch(log, new RegExp(`user <${u}>: [^\\n]*error 401`), why);
+}
+
+async function assertRefused({ username, password, url }) {
+  const { host, port, transport } = parseTurnUrl(url);
+  const from = state.turn.log.length;
+  const r = await uclient({ username, password, host, port, tcp: transport === 'tcp' });
+  const u = escapeRe(username);
+  const refusal = new RegExp(`user <${u}>: incoming packet message processed, error 401: Unauthorized`);
+  const log = await serverLogSince(from, refusal);
+  const why = report(r, log);
+
+  assert.equal(r.timedOut, false, `uclient hung${why}`);
+  assert.notEqual(r.code, 0, `uclient should have failed${why}`);
+  assert.match(r.out, /ERROR: Cannot complete Allocation/, why);
+  assert.doesNotMatch(r.out, /Received relay addr/, why);
+  assert.doesNotMatch(r.out, /^(?:\d+: : )?success/m, why);
+  assert.doesNotMatch(r.out, /tot_send_msgs=[1-9]/, why);
+  // The server's side: 401 for exactly this username, never an allocation.
+  assert.match(log, refusal, why);
+  assert.match(log, new RegExp(`check_stun_auth: Cannot find credentials of user <${u}>`), why);
+  // (Not just any `username=<u>`: the wrong-secret case reuses a username whose
+  // earlier, successful sessions may still log usage/close lines.)
+  assert.doesNotMatch(log, new RegExp(`new, realm=<${escapeRe(REALM)}>, username=<${u}>`), why);
+  assert.doesNotMatch(log, new RegExp(`user <${u}>: incoming packet ALLOCATE processed, success`), why);
+}
+
+// ---------------------------------------------------------------- fixture
+
+const state = {};
+
+before(async () => {
+  state.dir = tempDir('vytal-turn-');
+  let lastError;
+  for (let attempt = 0; attempt < 3 && !state.turn; attempt++) {
+    try {
+      const port = await freeUdpTcpPort();
+      state.turn = await startTurnserver(state.dir, port, relayRange());
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  if (!state.turn) throw lastError;
+  for (let attempt = 0; attempt < 3 && !state.peer; attempt++) {
+    try {
+      state.peer = await startPeer(await freeUdpPair([state.turn.port]));
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  if (!state.peer) throw lastError;
+
+  state.stunUrl = `stun:${HOST}:${state.turn.port}`;
+  state.turnUrls = [`turn:${HOST}:${state.turn.port}?transport=udp`, `turn:${HOST}:${state.turn.port}?transport=tcp`];
+  state.signald = await startSignald({
+    TURN_SHARED_SECRET: SECRET,
+    WEBRTC_TURN_SERVERS: state.turnUrls.join(','),
+    WEBRTC_STUN_SERVERS: state.stunUrl,
+    TURN_CREDENTIAL_TTL_SECONDS: String(TTL),
+  });
+  track(state.signald.proc);
+
+  state.requestedAt = nowS();
+  state.ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token(SUB, 'provider') });
+  state.respondedAt = nowS();
+}, { timeout: 30000 });
+
+after(async () => {
+  await Promise.all([
+    state.signald?.stop(),
+    stopChild(state.turn?.proc),
+    stopChild(state.peer?.proc),
+  ]);
+  state.signald?.cleanup();
+  if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+});
+
+const turnEntry = () => {
+  const entry = state.ice.body?.iceServers?.find((s) => s.urls?.some((u) => u.startsWith('turn:')));
+  assert.ok(entry, `no TURN entry in ${state.ice.text}`);
+  return entry;
+};
+
+// ---------------------------------------------------------------- tests
+
+test('ice-servers returns a TURN REST credential that Node recomputes from the shared secret', () => {
+  const { status, body, text } = state.ice;
+  assert.equal(status, 200, text);
+  assert.equal(body.iceServers.length, 2, text);
+  assert.deepEqual(body.iceServers[0], { urls: [state.stunUrl] });
+  const turn = turnEntry();
+  assert.deepEqual(turn.urls, state.turnUrls);
+
+  const m = turn.username.match(/^(\d+):(.+)$/);
+  assert.ok(m, `username ${turn.username} is not <expiry>:<sub>`);
+  const [expiry, sub] = [Number(m[1]), m[2]];
+  assert.equal(sub, SUB, 'the user part is the JWT sub');
+  assert.ok(
+    expiry >= state.requestedAt + TTL && expiry <= state.respondedAt + TTL,
+    `expiry ${expiry} is not now + ${TTL} (${state.requestedAt}..${state.respondedAt})`,
+  );
+  assert.equal(turn.credential, hmacB64(SECRET, turn.username), 'credential = base64(HMAC-SHA1(secret, username))');
+
+  assert.equal(body.ttlSeconds, TTL);
+  assert.equal(Date.parse(body.expiresAt), expiry * 1000, `expiresAt ${body.expiresAt}`);
+});
+
+test('coturn allocates with the issued credential over UDP and relays to the peer', { timeout: 30000 }, async () => {
+  const { username, credential, urls } = turnEntry();
+  await assertAllocates({ username, password: credential, url: urls.find((u) => u.endsWith('transport=udp')) });
+});
+
+test('coturn allocates with the issued credential over TCP and relays to the peer', { timeout: 30000 }, async () => {
+  const { username, credential, urls } = turnEntry();
+  await assertAllocates({ username, password: credential, url: urls.find((u) => u.endsWith('transport=tcp')) });
+});
+
+test('coturn refuses an expired credential (correct HMAC, timestamp in the past) with 401', { timeout: 30000 }, async () => {
+  const username = `${nowS() - 60}:${SUB}`;
+  await assertRefused({ username, password: hmacB64(SECRET, username), url: turnEntry().urls[0] });
+});
+
+test('coturn refuses a credential signed with the wrong secret with 401', { timeout: 30000 }, async () => {
+  // The very username signald issued (still valid), with a password from another secret.
+  const { username, urls } = turnEntry();
+  await assertRefused({ username, password: hmacB64(`${SECRET}-wrong`, username), url: urls[0] });
+});
