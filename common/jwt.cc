@@ -159,12 +159,15 @@ Result<JwtClaims> JwtVerifier::verify(std::string_view token, int64_t now_s) con
 
   const json_t* exp = json_object_get(payload.get(), "exp");
   if (!json_is_number(exp)) return fail("token_claims", "token has no numeric exp claim");
-  auto exp_s = static_cast<int64_t>(json_number_value(exp));
-  if (now_s >= exp_s + options_.leeway_s) return fail("token_expired", "token has expired");
+  // Compared as doubles: an exp beyond int64 must not overflow a cast.
+  double exp_d = json_number_value(exp);
+  if (static_cast<double>(now_s) >= exp_d + static_cast<double>(options_.leeway_s))
+    return fail("token_expired", "token has expired");
+  auto exp_s = exp_d > 4e18 ? int64_t{4000000000000000000} : static_cast<int64_t>(exp_d);
   const json_t* nbf = json_object_get(payload.get(), "nbf");
   if (nbf) {
     if (!json_is_number(nbf)) return fail("token_claims", "nbf is not numeric");
-    if (now_s + options_.leeway_s < static_cast<int64_t>(json_number_value(nbf)))
+    if (static_cast<double>(now_s + options_.leeway_s) < json_number_value(nbf))
       return fail("token_not_yet_valid", "token is not valid yet (nbf)");
   }
   if (!options_.audience.empty() && !aud_matches(json_object_get(payload.get(), "aud"), options_.audience))

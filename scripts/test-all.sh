@@ -3,7 +3,7 @@
 # integration) with CTest. Used as is by CI (.ci/run).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl coturn clang-format git)
+TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl coturn clang-format git clang libclang-rt-14-dev libwslay-dev)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
 had_coturn=$(dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -c "install ok installed" || true)
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"

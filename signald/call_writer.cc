@@ -1,5 +1,7 @@
 #include "signald/call_writer.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
 #include "common/json.h"
 #include "signald/call_access.h"
@@ -57,7 +59,7 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
 
 Error CallWriter::db_error() { return Error{"db_error", std::string("call log write failed: ") + sqlite3_errmsg(db_)}; }
 
-Error CallWriter::deny(const Actor& actor, std::string_view action, std::string_view call_id) {
+Error CallWriter::deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id) {
   audit(actor, action, "denied", call_id);
   return Error{"forbidden", "you may not do this to this call"};
 }
@@ -140,14 +142,17 @@ bool CallWriter::write_event(std::string_view call_id, std::string_view type, st
   return done(insert_event_);
 }
 
-void CallWriter::close_session(ParticipantRecord& p, int64_t now, const char* status) {
-  if (is_open_session(p) && p.joined_at) p.duration_ms += now - *p.joined_at;
+void CallWriter::close_session(ParticipantRecord& p, const CallRecord& call, int64_t now, const char* status) {
+  if (is_open_session(p) && p.joined_at && call.started_at) {
+    int64_t from = std::max(*p.joined_at, *call.started_at);
+    if (now > from) p.duration_ms += now - from;
+  }
   p.left_at = now;
   p.status = status;
 }
 
 Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
-  if (!can_create_call(actor, in.patient_id, in.provider_id)) return deny(actor, "call.create", "");
+  if (!can_create_call(actor, in.patient_id, in.provider_id)) return deny(actor, "call.create", std::nullopt);
   int64_t now = clock_.now_ms();
   CallRecord c;
   c.id = uuid_v7(now);
@@ -182,7 +187,7 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
   if (!write_call(c, now, false)) return db_error();
   for (ParticipantRecord& p : c.participants) {
     if (!is_open_session(p)) continue;
-    close_session(p, now, "left");
+    close_session(p, c, now, "left");
     if (!write_participant(p, now, false, std::nullopt)) return db_error();
   }
   JsonPtr detail(json_object());
@@ -287,7 +292,7 @@ Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& acto
   for (ParticipantRecord& p : c.participants) {
     if (p.user_id != actor.sub || !is_open_session(p)) continue;
     int64_t now = clock_.now_ms();
-    close_session(p, now, "left");
+    close_session(p, c, now, "left");
     if (!write_participant(p, now, false, std::nullopt) || !write_event(c.id, "participant_left", actor.sub, "", now))
       return db_error();
     CallStatus status = c.status;

@@ -50,15 +50,17 @@ class CallWriter {
   Result<CallRecord> load(std::string_view call_id);
   Result<CallUpdate> finish(std::string_view call_id, const Actor& actor, CallEvent event, std::string_view action,
                             std::string_view reason);
-  Error deny(const Actor& actor, std::string_view action, std::string_view call_id);
+  Error deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
   Error db_error();
   int64_t next_seq() { return ++seq_; }
   bool write_call(CallRecord& c, int64_t now, bool insert);
   bool write_participant(ParticipantRecord& p, int64_t now, bool insert, std::optional<std::string_view> invited_by);
   bool write_event(std::string_view call_id, std::string_view type, std::string_view actor_id,
                    const std::string& detail, int64_t now);
-  // Closes a participant's open session at `now`, adding to its duration.
-  static void close_session(ParticipantRecord& p, int64_t now, const char* status);
+  // Closes a participant's open session at `now`, adding to its duration the
+  // part of the session during which the call was active (waiting alone for
+  // the other side is not call time).
+  static void close_session(ParticipantRecord& p, const CallRecord& call, int64_t now, const char* status);
 
   sqlite3* db_;
   const Clock& clock_;

@@ -1,0 +1,317 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "signald/signald_config.h"
+
+namespace vytal {
+namespace {
+
+// An injected environment: only the variables a test sets exist.
+class FakeEnv {
+ public:
+  FakeEnv() = default;
+  FakeEnv(std::initializer_list<std::pair<const std::string, std::string>> vars) : vars_(vars) {}
+  EnvLookup lookup() const {
+    return [this](const char* name) -> const char* {
+      auto it = vars_.find(name);
+      return it == vars_.end() ? nullptr : it->second.c_str();
+    };
+  }
+
+ private:
+  std::map<std::string, std::string> vars_;
+};
+
+Config parse(const std::string& text, const FakeEnv& env = FakeEnv()) {
+  return Config::from_text(text, "test.conf", env.lookup());
+}
+
+// The ConfigError's message, or "" when parsing (and `then`) did not throw.
+template <typename F>
+std::string config_error(F&& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+TEST(ConfigTest, EveryKeyStartsAtItsDefault) {
+  Config c = parse("");
+  for (const ConfigKey& k : config_keys()) EXPECT_EQ(c.str(k.name), k.default_value) << k.name;
+  EXPECT_EQ(c.integer("PORT", 0, 65535), 3000);
+  EXPECT_TRUE(c.boolean("VYTAL_GROUP_COMMIT"));
+  EXPECT_EQ(c.integer("VYTAL_MAX_PARTICIPANTS", 2, 64), 6);
+  EXPECT_FALSE(c.is_set("FRONTEND_URL"));
+  EXPECT_TRUE(c.is_set("VYTAL_DATA_DIR"));
+}
+
+TEST(ConfigTest, FileValuesReplaceDefaults) {
+  Config c = parse("PORT = 8080\nLOG_LEVEL=debug\nJWT_SECRET=abc==\n");
+  EXPECT_EQ(c.str("PORT"), "8080");
+  EXPECT_EQ(c.str("LOG_LEVEL"), "debug");
+  EXPECT_EQ(c.str("JWT_SECRET"), "abc==") << "the value is everything after the first '='";
+  EXPECT_EQ(c.str("VYTAL_BIND_ADDRESS"), "127.0.0.1") << "keys the file does not set keep their default";
+}
+
+TEST(ConfigTest, EnvironmentOverridesFile) {
+  FakeEnv env{{"PORT", "9090"}, {"JWT_ISSUER", "  https://auth.example  "}, {"NOT_A_KEY", "x"}};
+  Config c = parse("PORT=8080\nLOG_LEVEL=warn\n", env);
+  EXPECT_EQ(c.str("PORT"), "9090");
+  EXPECT_EQ(c.str("LOG_LEVEL"), "warn");
+  EXPECT_EQ(c.str("JWT_ISSUER"), "https://auth.example") << "environment values are trimmed";
+}
+
+TEST(ConfigTest, EnvironmentCanClearAFileValue) {
+  Config c = parse("FRONTEND_URL=https://portal.example\n", FakeEnv{{"FRONTEND_URL", ""}});
+  EXPECT_FALSE(c.is_set("FRONTEND_URL"));
+}
+
+TEST(ConfigTest, CommentsBlankLinesAndQuotes) {
+  Config c = parse(
+      "# a comment\n"
+      "\n"
+      "   \t \n"
+      "   # an indented comment, PORT=1\n"
+      "JWT_SECRET = \"a secret # with spaces\"  \r\n"
+      "JWT_ISSUER=\"\"\n"
+      "JWT_AUDIENCE = \"half-quoted\n"
+      "LOG_LEVEL=error\r\n");
+  EXPECT_EQ(c.str("JWT_SECRET"), "a secret # with spaces");
+  EXPECT_EQ(c.str("JWT_ISSUER"), "");
+  EXPECT_EQ(c.str("JWT_AUDIENCE"), "\"half-quoted") << "only a value quoted at both ends is unquoted";
+  EXPECT_EQ(c.str("LOG_LEVEL"), "error") << "CRLF line endings";
+  EXPECT_EQ(c.str("PORT"), "3000") << "a commented-out key is not read";
+}
+
+struct BadFile {
+  const char* name;
+  const char* text;
+  const char* message_prefix;
+  const char* message_contains;
+};
+
+class ConfigBadFileTest : public ::testing::TestWithParam<BadFile> {};
+
+TEST_P(ConfigBadFileTest, ThrowsNamingTheKeyAndLine) {
+  const BadFile& t = GetParam();
+  std::string message = config_error([&] { parse(t.text); });
+  ASSERT_FALSE(message.empty()) << "no ConfigError for: " << t.text;
+  EXPECT_TRUE(starts_with(message, t.message_prefix)) << message;
+  EXPECT_NE(message.find(t.message_contains), std::string::npos) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rejections, ConfigBadFileTest,
+    ::testing::Values(BadFile{"unknown_key", "PORT=1\nPORTT=2\n", "PORTT:", "test.conf:2"},
+                      BadFile{"lower_case_key", "port=1\n", "port:", "test.conf:1"},
+                      BadFile{"duplicate_key", "PORT=1\nLOG_LEVEL=info\nPORT = 2\n", "PORT:", "test.conf:3"},
+                      BadFile{"duplicate_key_same_value", "JWT_SECRET=a\nJWT_SECRET=a\n", "JWT_SECRET:", "twice"},
+                      BadFile{"line_without_equals", "PORT=1\nLOG_LEVEL debug\n", "test.conf:2", "KEY = value"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+struct IntegerCase {
+  const char* name;
+  const char* value;
+  int64_t min;
+  int64_t max;
+  std::optional<int64_t> expected;  // nullopt: must throw naming the key
+};
+
+class ConfigIntegerTest : public ::testing::TestWithParam<IntegerCase> {};
+
+TEST_P(ConfigIntegerTest, ParsesOrNamesTheKey) {
+  const IntegerCase& t = GetParam();
+  Config c = parse("", FakeEnv{{"VYTAL_MAX_BODY_BYTES", t.value}});
+  if (t.expected) {
+    EXPECT_EQ(c.integer("VYTAL_MAX_BODY_BYTES", t.min, t.max), *t.expected);
+    return;
+  }
+  std::string message = config_error([&] { c.integer("VYTAL_MAX_BODY_BYTES", t.min, t.max); });
+  ASSERT_FALSE(message.empty()) << "'" << t.value << "' was accepted";
+  EXPECT_TRUE(starts_with(message, "VYTAL_MAX_BODY_BYTES:")) << message;
+  EXPECT_NE(message.find(std::string("'") + t.value + "'"), std::string::npos) << "quotes the bad value: " << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, ConfigIntegerTest,
+    ::testing::Values(
+        IntegerCase{"plain", "65536", 1024, 1 << 20, 65536}, IntegerCase{"at_min", "1024", 1024, 2048, 1024},
+        IntegerCase{"at_max", "2048", 1024, 2048, 2048}, IntegerCase{"negative_in_range", "-5", -10, 10, -5},
+        IntegerCase{"below_min", "1023", 1024, 2048, std::nullopt},
+        IntegerCase{"above_max", "2049", 1024, 2048, std::nullopt}, IntegerCase{"negative", "-1", 0, 10, std::nullopt},
+        IntegerCase{"trailing_letters", "64k", 0, 1 << 20, std::nullopt},
+        IntegerCase{"hex", "0x400", 0, 1 << 20, std::nullopt}, IntegerCase{"decimal_point", "1.5", 0, 10, std::nullopt},
+        IntegerCase{"words", "lots", 0, 10, std::nullopt}, IntegerCase{"empty", "", 0, 10, std::nullopt},
+        IntegerCase{"overflows_int64", "99999999999999999999", 0, INT64_MAX, std::nullopt}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+struct BooleanCase {
+  const char* value;
+  std::optional<bool> expected;
+};
+
+class ConfigBooleanTest : public ::testing::TestWithParam<BooleanCase> {};
+
+TEST_P(ConfigBooleanTest, ParsesOrNamesTheKey) {
+  const BooleanCase& t = GetParam();
+  Config c = parse(std::string("VYTAL_GROUP_COMMIT=") + t.value + "\n");
+  if (t.expected) {
+    EXPECT_EQ(c.boolean("VYTAL_GROUP_COMMIT"), *t.expected) << t.value;
+    return;
+  }
+  std::string message = config_error([&] { c.boolean("VYTAL_GROUP_COMMIT"); });
+  EXPECT_TRUE(starts_with(message, "VYTAL_GROUP_COMMIT:")) << "'" << t.value << "': " << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Values, ConfigBooleanTest,
+                         ::testing::Values(BooleanCase{"true", true}, BooleanCase{"1", true}, BooleanCase{"yes", true},
+                                           BooleanCase{"on", true}, BooleanCase{"false", false},
+                                           BooleanCase{"0", false}, BooleanCase{"no", false}, BooleanCase{"off", false},
+                                           BooleanCase{"maybe", std::nullopt}, BooleanCase{"2", std::nullopt},
+                                           BooleanCase{"", std::nullopt}));
+
+TEST(ConfigTest, ListTrimsAndDropsEmptyItems) {
+  Config c = parse("WEBRTC_STUN_SERVERS = stun:a.example:3478 , ,stun:b.example,,\tstun:c.example \n");
+  EXPECT_EQ(c.list("WEBRTC_STUN_SERVERS"),
+            (std::vector<std::string>{"stun:a.example:3478", "stun:b.example", "stun:c.example"}));
+  EXPECT_TRUE(c.list("WEBRTC_TURN_SERVERS").empty());
+  EXPECT_TRUE(parse("FRONTEND_URL= , ,\n").list("FRONTEND_URL").empty());
+  EXPECT_EQ(parse("FRONTEND_URL=https://one.example\n").list("FRONTEND_URL"),
+            std::vector<std::string>{"https://one.example"});
+}
+
+// --- read_signald_settings ---------------------------------------------------
+
+TEST(SignaldSettingsTest, DefaultsAreValid) {
+  SignaldSettings s = read_signald_settings(parse(""));
+  EXPECT_EQ(s.http.port, 3000);
+  EXPECT_EQ(s.http.bind_address, "127.0.0.1");
+  EXPECT_EQ(s.call_log.db_path, "/var/lib/vytalwatch/calls.db");
+  EXPECT_EQ(s.call_log.max_batch, 512);
+  EXPECT_EQ(s.call_log.max_participants, 6);
+  EXPECT_EQ(s.jwt.algorithm, JwtAlgorithm::hs256);
+  EXPECT_EQ(s.jwt.leeway_s, 30);
+  EXPECT_EQ(s.ice.ttl_s, 600);
+  EXPECT_TRUE(s.allowed_origins.empty());
+}
+
+TEST(SignaldSettingsTest, ReadsAFullConfiguration) {
+  SignaldSettings s =
+      read_signald_settings(parse("PORT=8443\n"
+                                  "VYTAL_DATA_DIR=/srv/vytal\n"
+                                  "VYTAL_GROUP_COMMIT=false\n"
+                                  "FRONTEND_URL=https://portal.example/, http://localhost:5173\n"
+                                  "WEBRTC_STUN_SERVERS=stun:stun.example:3478, stuns:stun.example:5349\n"
+                                  "WEBRTC_TURN_SERVERS=turn:turn.example:3478?transport=udp, turns:turn.example:5349\n"
+                                  "TURN_SHARED_SECRET=north\n"
+                                  "TURN_CREDENTIAL_TTL_SECONDS=3600\n"
+                                  "JWT_SECRET=s3cret\n"
+                                  "JWT_AUDIENCE=vytal\n"));
+  EXPECT_EQ(s.http.port, 8443);
+  EXPECT_EQ(s.call_log.db_path, "/srv/vytal/calls.db");
+  EXPECT_EQ(s.call_log.max_batch, 1) << "group commit off means one write per transaction";
+  EXPECT_EQ(s.allowed_origins, (std::vector<std::string>{"https://portal.example", "http://localhost:5173"}));
+  EXPECT_EQ(s.ice.stun_urls.size(), 2u);
+  EXPECT_EQ(s.ice.turn_urls.size(), 2u);
+  EXPECT_EQ(s.ice.turn_secret, "north");
+  EXPECT_EQ(s.ice.ttl_s, 3600);
+  EXPECT_EQ(s.jwt.secret, "s3cret");
+  EXPECT_EQ(s.jwt.audience, "vytal");
+}
+
+TEST(SignaldSettingsTest, StaticTurnCredentialsReplaceTheSharedSecret) {
+  SignaldSettings s = read_signald_settings(
+      parse("WEBRTC_TURN_SERVERS=turn:turn.example:3478\nWEBRTC_TURN_USERNAME=user\nWEBRTC_TURN_PASSWORD=pass\n"));
+  EXPECT_EQ(s.ice.static_username, "user");
+  EXPECT_EQ(s.ice.static_password, "pass");
+}
+
+struct BadSetting {
+  const char* name;
+  const char* text;
+  const char* key;  // what() must start with "<key>:"
+};
+
+class SignaldSettingsBadTest : public ::testing::TestWithParam<BadSetting> {};
+
+TEST_P(SignaldSettingsBadTest, ThrowsNamingTheKey) {
+  const BadSetting& t = GetParam();
+  std::string message = config_error([&] { read_signald_settings(parse(t.text)); });
+  ASSERT_FALSE(message.empty()) << "accepted: " << t.text;
+  EXPECT_TRUE(starts_with(message, std::string(t.key) + ":")) << message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rejections, SignaldSettingsBadTest,
+    ::testing::Values(
+        BadSetting{"port_not_a_number", "PORT=http\n", "PORT"}, BadSetting{"port_too_large", "PORT=65536\n", "PORT"},
+        BadSetting{"port_negative", "PORT=-1\n", "PORT"},
+        BadSetting{"jwt_algorithm_hs512", "JWT_ALGORITHM=HS512\n", "JWT_ALGORITHM"},
+        BadSetting{"jwt_algorithm_none", "JWT_ALGORITHM=none\n", "JWT_ALGORITHM"},
+        BadSetting{"turn_servers_without_secret", "WEBRTC_TURN_SERVERS=turn:turn.example:3478\n", "TURN_SHARED_SECRET"},
+        BadSetting{"turn_servers_with_username_only",
+                   "WEBRTC_TURN_SERVERS=turn:turn.example:3478\nWEBRTC_TURN_USERNAME=u\n", "TURN_SHARED_SECRET"},
+        BadSetting{"frontend_url_ftp", "FRONTEND_URL=ftp://portal.example\n", "FRONTEND_URL"},
+        BadSetting{"frontend_url_bare_host", "FRONTEND_URL=https://ok.example, portal.example\n", "FRONTEND_URL"},
+        BadSetting{"stun_entry_is_turn", "WEBRTC_STUN_SERVERS=turn:turn.example:3478\n", "WEBRTC_STUN_SERVERS"},
+        BadSetting{"stun_second_entry_http", "WEBRTC_STUN_SERVERS=stun:a.example, http://b.example\n",
+                   "WEBRTC_STUN_SERVERS"},
+        BadSetting{"stun_scheme_only", "WEBRTC_STUN_SERVERS=stun:\n", "WEBRTC_STUN_SERVERS"},
+        BadSetting{"turn_entry_is_stun", "WEBRTC_TURN_SERVERS=stun:a.example\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"leeway_too_large", "JWT_LEEWAY_SECONDS=301\n", "JWT_LEEWAY_SECONDS"},
+        BadSetting{"ttl_too_short", "TURN_CREDENTIAL_TTL_SECONDS=59\n", "TURN_CREDENTIAL_TTL_SECONDS"},
+        BadSetting{"max_participants_one", "VYTAL_MAX_PARTICIPANTS=1\n", "VYTAL_MAX_PARTICIPANTS"},
+        BadSetting{"log_level_verbose", "LOG_LEVEL=verbose\n", "LOG_LEVEL"},
+        BadSetting{"empty_data_dir", "VYTAL_DATA_DIR=\n", "VYTAL_DATA_DIR"},
+        BadSetting{"group_commit_not_boolean", "VYTAL_GROUP_COMMIT=sometimes\n", "VYTAL_GROUP_COMMIT"},
+        BadSetting{"rs256_without_key_file", "JWT_ALGORITHM=RS256\n", "JWT_PUBLIC_KEY_FILE"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// --- documentation -----------------------------------------------------------
+
+std::filesystem::path source_dir() {
+  if (const char* dir = std::getenv("VYTAL_SOURCE_DIR")) return dir;
+  // Run outside ctest: this file sits in <source>/tests/unit/.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+}
+
+bool is_key_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+
+// True when `key` occurs in `text` as a whole name, not as part of a longer
+// one (VYTAL_MAX_CONNECTIONS inside VYTAL_MAX_CONNECTIONS_PER_IP does not count).
+bool mentions_key(const std::string& text, const std::string& key) {
+  for (size_t pos = text.find(key); pos != std::string::npos; pos = text.find(key, pos + 1)) {
+    bool before_ok = pos == 0 || !is_key_char(text[pos - 1]);
+    size_t end = pos + key.size();
+    bool after_ok = end == text.size() || !is_key_char(text[end]);
+    if (before_ok && after_ok) return true;
+  }
+  return false;
+}
+
+TEST(ConfigDocsTest, EveryKeyIsDocumentedInConfigMd) {
+  std::filesystem::path path = source_dir() / "docs" / "CONFIG.md";
+  std::ifstream f(path);
+  ASSERT_TRUE(f) << path << " cannot be read";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  for (const ConfigKey& k : config_keys())
+    EXPECT_TRUE(mentions_key(text, k.name)) << k.name << " is missing from " << path;
+}
+
+}  // namespace
+}  // namespace vytal
