@@ -32,6 +32,15 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_GROUP_COMMIT_MAX_BATCH", "512", "Most writes committed in one transaction."},
     {"VYTAL_MAX_PENDING_WRITES", "20000", "Writes waiting for the call log before requests get 503."},
     {"VYTAL_MAX_PARTICIPANTS", "6", "Participants per call, patient and provider included."},
+    {"VYTAL_WS_MAX_MESSAGE_BYTES", "65536",
+     "Largest WebSocket message accepted (close 1009 beyond), checked per frame header."},
+    {"VYTAL_WS_PING_INTERVAL_SECONDS", "20",
+     "Idle time before signald pings a WebSocket client; no answer within half of it closes."},
+    {"VYTAL_WS_MESSAGE_RATE", "50", "Signaling messages per second allowed per connection (token bucket rate)."},
+    {"VYTAL_WS_MESSAGE_BURST", "100", "Signaling messages a connection may send at once above the rate."},
+    {"VYTAL_RECONNECT_GRACE_SECONDS", "30", "Time a dropped participant keeps its slot in the call."},
+    {"VYTAL_QUALITY_SAMPLE_SECONDS", "10", "At most one quality report per participant is recorded in this interval."},
+    {"VYTAL_QUALITY_SAMPLES_PER_CALL", "2000", "Quality reports recorded per call at most."},
 };
 
 }  // namespace

@@ -21,6 +21,13 @@ std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) 
 
 }  // namespace
 
+std::string sha1(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha1(), nullptr) != 1) std::abort();
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
 std::string hmac_sha1(std::string_view key, std::string_view data) { return hmac(EVP_sha1(), key, data); }
 std::string hmac_sha256(std::string_view key, std::string_view data) { return hmac(EVP_sha256(), key, data); }
 

@@ -9,6 +9,7 @@
 
 namespace vytal {
 
+std::string sha1(std::string_view data);
 std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
 

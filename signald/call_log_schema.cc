@@ -109,8 +109,29 @@ CREATE TABLE readiness_probe (
 );
 )sql";
 
+// Migration 2: quality reports from the browsers (getStats), sampled.
+constexpr const char* kQualitySamples = R"sql(
+CREATE TABLE call_quality_samples (
+  id                   TEXT PRIMARY KEY,
+  call_id              TEXT NOT NULL REFERENCES calls(id),
+  user_id              TEXT NOT NULL,
+  rtt_ms               INTEGER,
+  jitter_ms            INTEGER,
+  packet_loss_permille INTEGER,
+  bitrate_kbps         INTEGER,
+  sampled_at           INTEGER NOT NULL,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL,
+  version              INTEGER NOT NULL,
+  change_seq           INTEGER NOT NULL
+);
+CREATE INDEX idx_quality_call ON call_quality_samples(call_id, sampled_at);
+CREATE UNIQUE INDEX idx_quality_change_seq ON call_quality_samples(change_seq);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial call log", kInitialSchema},
+    {2, "quality samples", kQualitySamples},
 };
 
 }  // namespace

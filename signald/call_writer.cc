@@ -16,7 +16,10 @@ bool done(Statement& s) {
   return rc == SQLITE_DONE;
 }
 
-bool is_open_session(const ParticipantRecord& p) { return p.status == "joined" || p.status == "reconnecting"; }
+// In the call now (time counts).
+bool is_open_session(const ParticipantRecord& p) { return p.status == "joined"; }
+// Holding a slot: in the call, or dropped and within the reconnect grace period.
+bool holds_slot(const ParticipantRecord& p) { return p.status == "joined" || p.status == "reconnecting"; }
 
 }  // namespace
 
@@ -49,6 +52,10 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                     "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
                     "remote_addr, detail, created_at, updated_at, version, change_seq) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?2, ?2, 1, ?9)"),
+      insert_quality_(db,
+                      "INSERT INTO call_quality_samples(id, call_id, user_id, rtt_ms, jitter_ms, packet_loss_permille, "
+                      "bitrate_kbps, sampled_at, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
+                      ":user, :rtt, :jitter, :loss, :bitrate, :now, :now, :now, 1, :seq)"),
       readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
   // change_seq continues from the highest value in any synchronized table.
   for (const char* table : kSyncedTables) {
@@ -147,7 +154,7 @@ void CallWriter::close_session(ParticipantRecord& p, const CallRecord& call, int
     int64_t from = std::max(*p.joined_at, *call.started_at);
     if (now > from) p.duration_ms += now - from;
   }
-  p.left_at = now;
+  if (is_open_session(p)) p.left_at = now;  // a reconnecting participant left when it dropped
   p.status = status;
 }
 
@@ -186,7 +193,7 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
   c.end_reason = reason.empty() ? (event == CallEvent::cancel ? "cancelled" : "hung_up") : std::string(reason);
   if (!write_call(c, now, false)) return db_error();
   for (ParticipantRecord& p : c.participants) {
-    if (!is_open_session(p)) continue;
+    if (!holds_slot(p)) continue;
     close_session(p, c, now, "left");
     if (!write_participant(p, now, false, std::nullopt)) return db_error();
   }
@@ -274,31 +281,65 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
   me->status = "joined";
   me->left_at.reset();
   if (!write_participant(*me, now, first_join, std::nullopt)) return db_error();
+  if (!write_event(c.id, "participant_joined", actor.sub, "", now)) return db_error();
   int in_call = 0;
   for (const ParticipantRecord& p : c.participants) in_call += is_open_session(p);
-  if (c.status == CallStatus::scheduled && in_call >= 2) {
+  if (c.status == CallStatus::scheduled && in_call >= 2) {  // the second one in: the call starts
     c.status = CallStatus::active;
     c.started_at = now;
     if (!write_call(c, now, false) || !write_event(c.id, "started", actor.sub, "", now)) return db_error();
   }
-  if (!write_event(c.id, "participant_joined", actor.sub, "", now)) return db_error();
   return CallUpdate{std::move(c), from};
 }
 
-Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor) {
+Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor, std::string_view reason) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  for (ParticipantRecord& p : c.participants) {
+    if (p.user_id != actor.sub || !holds_slot(p)) continue;
+    int64_t now = clock_.now_ms();
+    close_session(p, c, now, "left");
+    JsonPtr detail(json_object());
+    json_put(detail.get(), "reason", json_str(reason));
+    if (!write_participant(p, now, false, std::nullopt) ||
+        !write_event(c.id, "participant_left", actor.sub, json_dump(detail.get()), now))
+      return db_error();
+    CallStatus status = c.status;
+    return CallUpdate{std::move(c), status};
+  }
+  return Error{"not_participant", "you are not in this call"};
+}
+
+Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor& actor) {
   auto loaded = load(call_id);
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
   for (ParticipantRecord& p : c.participants) {
     if (p.user_id != actor.sub || !is_open_session(p)) continue;
     int64_t now = clock_.now_ms();
-    close_session(p, c, now, "left");
-    if (!write_participant(p, now, false, std::nullopt) || !write_event(c.id, "participant_left", actor.sub, "", now))
+    close_session(p, c, now, "reconnecting");
+    if (!write_participant(p, now, false, std::nullopt) ||
+        !write_event(c.id, "participant_disconnected", actor.sub, "", now))
       return db_error();
     CallStatus status = c.status;
     return CallUpdate{std::move(c), status};
   }
   return Error{"not_participant", "you are not in this call"};
+}
+
+bool CallWriter::record_quality(std::string_view call_id, const Actor& actor, const QualitySample& q) {
+  int64_t now = clock_.now_ms();
+  insert_quality_.bind(":id", uuid_v7(now))
+      .bind(":call", call_id)
+      .bind(":user", actor.sub)
+      .bind(":rtt", q.rtt_ms)
+      .bind(":jitter", q.jitter_ms)
+      .bind(":loss", q.packet_loss_permille)
+      .bind(":bitrate", q.bitrate_kbps)
+      .bind(":now", now)
+      .bind(":seq", next_seq());
+  return done(insert_quality_);
 }
 
 }  // namespace vytal

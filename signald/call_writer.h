@@ -27,6 +27,14 @@ struct NewCall {
   std::optional<int64_t> scheduled_at;
 };
 
+// One sampled quality report (getStats figures a browser sends).
+struct QualitySample {
+  std::optional<int64_t> rtt_ms;
+  std::optional<int64_t> jitter_ms;
+  std::optional<int64_t> packet_loss_permille;  // lost / expected, in thousandths
+  std::optional<int64_t> bitrate_kbps;
+};
+
 class CallWriter {
  public:
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
@@ -36,10 +44,13 @@ class CallWriter {
   Result<CallUpdate> cancel(std::string_view call_id, const Actor& actor, std::string_view reason);
   Result<CallUpdate> add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
                                      std::string_view role);
-  // A participant's media session starts or stops (signaling, part 2). The
-  // second participant in makes a scheduled call active.
+  // A participant's session starts (the second one in makes a scheduled call
+  // active), drops (the slot is kept: status reconnecting, time stops) or
+  // ends (reason: left, timeout).
   Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
-  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor);
+  Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
+  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
+  bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
 
   // An audit row for a refused read (the refusal itself is answered at once).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
@@ -68,7 +79,7 @@ class CallWriter {
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
-      readiness_;
+      insert_quality_, readiness_;
 };
 
 }  // namespace vytal

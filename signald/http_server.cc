@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
+#include "common/crypto.h"
 #include "common/json.h"
 #include "common/log.h"
 
@@ -39,17 +41,23 @@ struct PendingRequest {
 };
 
 struct Connection {
-  enum class State : uint8_t { reading, waiting, writing, closed };
+  // reading -> waiting (handler has the request) -> writing -> reading ...;
+  // after an upgrade: websocket, until closing (close frame queued) or closed.
+  enum class State : uint8_t { reading, waiting, writing, websocket, closing, closed };
 
   HttpServer* server;
   bufferevent* bev;
   http_parser parser;
   std::unique_ptr<PendingRequest> pending;
   std::string ip;
-  int64_t deadline_ms = 0;  // monotonic; 0: none
+  int64_t deadline_ms = 0;  // monotonic; 0: none. WebSocket: when to ping, or (ping_outstanding) to give up
   State state = State::reading;
   bool message_done = false;
   bool close_after_write = false;
+  bool ping_outstanding = false;
+  WsReadState ws;
+  WsHandler* ws_handler = nullptr;
+  void* ws_user = nullptr;
   Connection* prev = nullptr;
   Connection* next = nullptr;
 };
@@ -137,6 +145,7 @@ struct ConnectionCallbacks {
     Connection* c = conn(p);
     c->message_done = true;
     c->pending->request.keep_alive = http_should_keep_alive(p) != 0;
+    c->pending->request.upgrade = p->upgrade;
     http_parser_pause(p, 1);  // one request at a time: the rest waits in the buffer
     return 0;
   }
@@ -177,6 +186,46 @@ const std::string* HttpRequest::header(std::string_view name) const {
 }
 
 void Responder::send(HttpResponse response) const { server_->send(conn_, std::move(response)); }
+
+WsLink Responder::upgrade(std::string_view key, std::string_view protocol, WsHandler* handler, void* user) const {
+  Connection* c = conn_;
+  if (c->state == Connection::State::closed) {  // the client left before its upgrade was accepted
+    delete c;
+    return {};
+  }
+  // RFC 6455 section 4.2.2: accept = base64(SHA-1(key + GUID)).
+  std::string accept = base64_encode(sha1(std::string(key) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+  evbuffer* out = bufferevent_get_output(c->bev);
+  evbuffer_add_printf(out,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: %s\r\n",
+                      accept.c_str());
+  if (!protocol.empty())
+    evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %.*s\r\n", static_cast<int>(protocol.size()), protocol.data());
+  evbuffer_add(out, "\r\n", 2);
+  server_->metrics_.count_request("/webrtc/ws", "GET", 101);
+  c->state = Connection::State::websocket;
+  c->ws_handler = handler;
+  c->ws_user = user;
+  c->ping_outstanding = false;
+  c->deadline_ms = monotonic_ms() + server_->options_.ws_ping_interval_s * 1000LL;
+  bufferevent_enable(c->bev, EV_READ);
+  // Bytes the client sent right after its request are already buffered.
+  server_->process_websocket(c);
+  return WsLink(server_, c);
+}
+
+void WsLink::send(std::string_view text) const { server_->ws_send(conn_, kWsText, text); }
+
+void WsLink::close(uint16_t code, std::string_view reason) const {
+  if (conn_->state != Connection::State::websocket) return;
+  ws_write_close(bufferevent_get_output(conn_->bev), code, reason);
+  conn_->state = Connection::State::closing;
+  bufferevent_disable(conn_->bev, EV_READ);
+}
+
+void* WsLink::user() const { return conn_->ws_user; }
+const std::string& WsLink::remote_addr() const { return conn_->ip; }
 
 HttpServer::HttpServer(event_base* base, HttpServerOptions options, Metrics& metrics, HttpHandler handler)
     : base_(base), options_(std::move(options)), metrics_(metrics), handler_(std::move(handler)) {}
@@ -237,8 +286,8 @@ bool HttpServer::start(std::string* error) {
   port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   sweep_ = event_new(base_, -1, EV_PERSIST, &HttpServer::on_sweep, this);
-  timeval one_second{1, 0};
-  event_add(sweep_, &one_second);
+  timeval quarter_second{0, 250000};  // deadlines and WebSocket pings are checked at this grain
+  event_add(sweep_, &quarter_second);
   reap_ = event_new(base_, -1, 0, &HttpServer::on_reap, this);
   return true;
 }
@@ -287,7 +336,69 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
 
 void HttpServer::on_read(bufferevent*, void* arg) {
   auto* c = static_cast<Connection*>(arg);
-  c->server->process_input(c);
+  if (c->state == Connection::State::websocket)
+    c->server->process_websocket(c);
+  else
+    c->server->process_input(c);
+}
+
+void HttpServer::process_websocket(Connection* c) {
+  evbuffer* in = bufferevent_get_input(c->bev);
+  if (evbuffer_get_length(in) == 0) return;
+  // Any frame from the client shows it is alive: the next ping can wait.
+  c->ping_outstanding = false;
+  c->deadline_ms = monotonic_ms() + options_.ws_ping_interval_s * 1000LL;
+  while (c->state == Connection::State::websocket) {
+    WsEvent e = ws_read(in, c->ws, options_.ws_max_message_bytes);
+    switch (e.kind) {
+      case WsEvent::Kind::need_more: return;
+      case WsEvent::Kind::message:
+        if (e.opcode != kWsText) {
+          ws_fail(c, kWsCloseUnsupported, "text messages only", "ws_binary_message");
+          return;
+        }
+        c->ws_handler->on_ws_message(WsLink(this, c), e.payload);
+        break;
+      case WsEvent::Kind::ping: ws_send(c, kWsPong, e.payload); break;
+      case WsEvent::Kind::pong: break;
+      case WsEvent::Kind::close:
+        // RFC 6455 section 5.5.1: answer with a close (echoing the code), then close.
+        ws_write_close(bufferevent_get_output(c->bev), e.close_code == kWsCloseNoStatus ? kWsCloseNormal : e.close_code,
+                       "");
+        c->state = Connection::State::closing;
+        bufferevent_disable(c->bev, EV_READ);
+        return;
+      case WsEvent::Kind::error:
+        ws_fail(c, e.close_code, "",
+                e.close_code == kWsCloseTooBig        ? "ws_message_too_big"
+                : e.close_code == kWsCloseInvalidData ? "ws_invalid_utf8"
+                                                      : "ws_protocol_error");
+        return;
+    }
+  }
+}
+
+void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload) {
+  if (c->state != Connection::State::websocket) return;
+  evbuffer* out = bufferevent_get_output(c->bev);
+  if (evbuffer_get_length(out) + payload.size() > options_.ws_max_output_bytes) {
+    // It stopped reading: drop it rather than buffer without bound. Closed
+    // from the reaper, not here: the caller may be broadcasting to a room.
+    metrics_.count_rejected("ws_slow_consumer");
+    c->state = Connection::State::closing;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    to_close_.push_back(c);
+    event_active(reap_, 0, 0);
+    return;
+  }
+  ws_write_frame(out, opcode, payload);
+}
+
+void HttpServer::ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric) {
+  metrics_.count_rejected(metric);
+  ws_write_close(bufferevent_get_output(c->bev), code, reason);
+  c->state = Connection::State::closing;
+  bufferevent_disable(c->bev, EV_READ);
 }
 
 void HttpServer::process_input(Connection* c) {
@@ -359,6 +470,10 @@ void HttpServer::fail(Connection* c, int status, std::string_view code, std::str
 void HttpServer::on_write(bufferevent*, void* arg) {
   auto* c = static_cast<Connection*>(arg);
   HttpServer* self = c->server;
+  if (c->state == Connection::State::closing) {  // the close frame is out
+    self->close(c);
+    return;
+  }
   if (c->state != Connection::State::writing) return;
   if (c->close_after_write) {
     self->close(c);
@@ -384,7 +499,17 @@ void HttpServer::on_sweep(evutil_socket_t, short, void* arg) {
   int64_t now = monotonic_ms();
   for (Connection* c = self->head_; c;) {
     Connection* next = c->next;
-    if (c->state == Connection::State::reading && c->deadline_ms && now > c->deadline_ms) {
+    if (c->state == Connection::State::websocket && now >= c->deadline_ms) {
+      if (c->ping_outstanding) {
+        // No frame since the ping: the client is gone or stuck (RFC 6455 5.5.2).
+        self->metrics_.count_rejected("ws_ping_timeout");
+        self->close(c);
+      } else {
+        self->ws_send(c, kWsPing, "");
+        c->ping_outstanding = true;
+        c->deadline_ms = now + std::max(1000LL, self->options_.ws_ping_interval_s * 500LL);
+      }
+    } else if (c->state == Connection::State::reading && c->deadline_ms && now > c->deadline_ms) {
       if (c->pending)
         self->fail(c, 408, "request_timeout", "the request was not received in time", "request_timeout");
       else
@@ -397,6 +522,7 @@ void HttpServer::on_sweep(evutil_socket_t, short, void* arg) {
 void HttpServer::close(Connection* c) {
   if (c->state == Connection::State::closed) return;
   bool handler_owns = c->state == Connection::State::waiting;
+  bool was_websocket = c->ws_handler && c->state != Connection::State::closed;
   unlink(c);
   if (--per_ip_[c->ip] <= 0) per_ip_.erase(c->ip);
   --open_;
@@ -404,6 +530,7 @@ void HttpServer::close(Connection* c) {
   bufferevent_free(c->bev);
   c->bev = nullptr;
   c->state = Connection::State::closed;
+  if (was_websocket) c->ws_handler->on_ws_closed(WsLink(this, c));
   // A handler holding a Responder frees the connection when it answers.
   if (!handler_owns) {
     closing_.push_back(c);
@@ -413,6 +540,9 @@ void HttpServer::close(Connection* c) {
 
 void HttpServer::on_reap(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<HttpServer*>(arg);
+  std::vector<Connection*> to_close;
+  to_close.swap(self->to_close_);
+  for (Connection* c : to_close) self->close(c);
   for (Connection* c : self->closing_) delete c;
   self->closing_.clear();
 }

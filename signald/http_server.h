@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "signald/metrics.h"
+#include "signald/ws_codec.h"
 
 namespace vytal {
 
@@ -38,6 +39,10 @@ struct HttpServerOptions {
   int request_timeout_s = 10;
   int keepalive_timeout_s = 75;
   int write_timeout_s = 30;
+  // WebSocket connections (after an upgrade).
+  size_t ws_max_message_bytes = 65536;
+  int ws_ping_interval_s = 20;
+  size_t ws_max_output_bytes = 1 << 20;  // a client this far behind is dropped
 };
 
 struct HttpRequest {
@@ -48,6 +53,7 @@ struct HttpRequest {
   std::string body;
   std::string remote_addr;
   bool keep_alive = true;
+  bool upgrade = false;  // Connection: Upgrade was asked for
 
   // The first header of that (lower-case) name, or null.
   const std::string* header(std::string_view name) const;
@@ -64,6 +70,36 @@ struct HttpResponse {
 struct Connection;
 class HttpServer;
 
+// A handle to an upgraded (WebSocket) connection, valid from the upgrade
+// until the handler's on_ws_closed for it returns.
+class WsLink {
+ public:
+  WsLink() = default;
+  WsLink(HttpServer* server, Connection* conn) : server_(server), conn_(conn) {}
+  // Sends one text message; a client that lets more than
+  // ws_max_output_bytes pile up unread is dropped instead.
+  void send(std::string_view text) const;
+  // Sends a close frame and closes once it is written.
+  void close(uint16_t code, std::string_view reason) const;
+  void* user() const;
+  const std::string& remote_addr() const;
+  explicit operator bool() const { return conn_ != nullptr; }
+  bool operator==(const WsLink& o) const { return conn_ == o.conn_; }
+
+ private:
+  HttpServer* server_ = nullptr;
+  Connection* conn_ = nullptr;
+};
+
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  // One whole text message (binary messages are refused with close 1003).
+  virtual void on_ws_message(WsLink link, std::string_view text) = 0;
+  // The connection is gone, whoever closed it; called exactly once.
+  virtual void on_ws_closed(WsLink link) = 0;
+};
+
 // The right to answer one request. Call send() exactly once, now or later
 // from the event loop; the connection is kept until then even if the client
 // has gone (the answer is then dropped).
@@ -71,6 +107,11 @@ class Responder {
  public:
   Responder(HttpServer* server, Connection* conn) : server_(server), conn_(conn) {}
   void send(HttpResponse response) const;
+  // Completes a WebSocket handshake (RFC 6455 section 4.2.2) with the
+  // client's Sec-WebSocket-Key and the subprotocol to confirm (may be empty);
+  // from now on the connection's messages go to `handler`. `user` is the
+  // handler's own pointer for this connection (WsLink::user).
+  WsLink upgrade(std::string_view websocket_key, std::string_view protocol, WsHandler* handler, void* user) const;
 
  private:
   HttpServer* server_;
@@ -96,6 +137,7 @@ class HttpServer {
 
  private:
   friend class Responder;
+  friend class WsLink;
   friend struct ConnectionCallbacks;
 
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self);
@@ -106,6 +148,9 @@ class HttpServer {
   static void on_reap(evutil_socket_t, short, void* self);
 
   void process_input(Connection* c);
+  void process_websocket(Connection* c);
+  void ws_send(Connection* c, uint8_t opcode, std::string_view payload);
+  void ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric);
   void dispatch(Connection* c);
   void send(Connection* c, HttpResponse&& response);
   void fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason);
@@ -122,8 +167,9 @@ class HttpServer {
   event* reap_ = nullptr;
   int port_ = 0;
   size_t open_ = 0;
-  Connection* head_ = nullptr;  // every live connection, for the deadline sweep
-  std::vector<Connection*> closing_;
+  Connection* head_ = nullptr;         // every live connection, for the deadline sweep
+  std::vector<Connection*> closing_;   // closed, to be freed
+  std::vector<Connection*> to_close_;  // to be closed from the top of the loop
   std::unordered_map<std::string, int> per_ip_;
 };
 

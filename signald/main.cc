@@ -20,6 +20,7 @@
 #include "signald/metrics.h"
 #include "signald/rest_api.h"
 #include "signald/signald_config.h"
+#include "signald/signaling.h"
 
 namespace {
 
@@ -82,7 +83,8 @@ int main(int argc, char** argv) {
   CallReader reader(read_db.value().get());
   if (auto counts = reader.count_by_status()) metrics.set_call_counts(counts.value());
 
-  RestApi api(RestApiDeps{settings, jwt.value(), reader, *commits.value(), metrics, clock});
+  Signaling signaling(SignalingDeps{settings, jwt.value(), *commits.value(), metrics, clock, base.get()});
+  RestApi api(RestApiDeps{settings, jwt.value(), reader, *commits.value(), metrics, clock, signaling});
   HttpServer server(base.get(), settings.http, metrics,
                     [&api](HttpRequest& request, Responder responder) { api.handle(request, responder); });
   std::string error;

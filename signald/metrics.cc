@@ -55,6 +55,18 @@ uint64_t Metrics::rejected(std::string_view reason) const {
   return it == rejected_.end() ? 0 : it->second;
 }
 
+void Metrics::count_ws_message(std::string_view type) {
+  static constexpr std::string_view kKnown[] = {"join",          "leave",       "offer",          "answer",
+                                                "ice-candidate", "media-state", "quality-report", "end-call"};
+  // Only known types become labels: a client must not mint series.
+  std::string_view label = "other";
+  for (std::string_view k : kKnown)
+    if (type == k) label = k;
+  auto it = ws_messages_.find(label);
+  if (it == ws_messages_.end()) it = ws_messages_.emplace(std::string(label), 0).first;
+  ++it->second;
+}
+
 void Metrics::set_call_counts(const std::map<CallStatus, int64_t>& counts) { calls_ = counts; }
 
 void Metrics::call_changed(std::optional<CallStatus> from, CallStatus to) {
@@ -79,6 +91,12 @@ std::string Metrics::render() const {
     line(out, "vytal_rejected_total{reason=\"%s\"} %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
   line(out, "# HELP vytal_open_connections Client connections open now.\n# TYPE vytal_open_connections gauge\n");
   line(out, "vytal_open_connections %lld\n", static_cast<long long>(open_connections_));
+  line(out, "# HELP vytal_ws_sessions Signaling WebSocket connections open now.\n# TYPE vytal_ws_sessions gauge\n");
+  line(out, "vytal_ws_sessions %zu\n", ws_sessions);
+  line(out, "# HELP vytal_ws_messages_total Signaling messages received, by type.\n");
+  line(out, "# TYPE vytal_ws_messages_total counter\n");
+  for (const auto& [type, n] : ws_messages_)
+    line(out, "vytal_ws_messages_total{type=\"%s\"} %llu\n", type.c_str(), static_cast<unsigned long long>(n));
   line(out, "# HELP vytal_calls Calls in the call log, by status.\n# TYPE vytal_calls gauge\n");
   for (CallStatus s : kAllCallStatuses) {
     auto it = calls_.find(s);

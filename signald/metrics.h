@@ -38,6 +38,8 @@ class Metrics {
   void set_call_counts(const std::map<CallStatus, int64_t>& counts);
   void call_changed(std::optional<CallStatus> from, CallStatus to);
   uint64_t rejected(std::string_view reason) const;
+  void count_ws_message(std::string_view type);
+  size_t ws_sessions = 0;
 
   Histogram db_commit_seconds;
   std::atomic<uint64_t> db_transactions{0};
@@ -50,6 +52,7 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
   std::map<std::string, uint64_t, std::less<>> rejected_;
   std::map<CallStatus, int64_t> calls_;
+  std::map<std::string, uint64_t, std::less<>> ws_messages_;
   int64_t open_connections_ = 0;
 };
 

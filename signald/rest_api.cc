@@ -10,8 +10,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/time_format.h"
-#include "common/turn_credentials.h"
 #include "signald/call_access.h"
+#include "signald/ice_servers.h"
+#include "signald/web_assets.h"
 
 namespace vytal {
 
@@ -20,6 +21,7 @@ struct RestApi::Exchange {
   const char* route;
   std::string method;
   std::string cors_origin;  // echoed in Access-Control-Allow-Origin when allowed
+  std::string actor_sub;    // who is asking, once authenticated
 };
 
 namespace {
@@ -173,6 +175,12 @@ void RestApi::handle(HttpRequest& req, Responder responder) {
     return respond(x, std::move(r));
   }
   if (seg.empty() || seg[0] != "webrtc") return respond_error(x, 404, "not_found", "no such route");
+  if (seg.size() == 2 && seg[1] == "ws") return d_.signaling.accept(req, responder);  // authenticates itself
+  if (seg.size() >= 2 && seg[1] == "demo") {
+    x.route = "/webrtc/demo";
+    if (!get) return respond_error(x, 405, "method_not_allowed", "this route takes GET");
+    return web_asset(x, seg.size() == 2 ? "index.html" : seg[2]);
+  }
 
   // Route first (so a 404/405 does not need a token), then authenticate.
   enum class Op { none, create, list, get, end, cancel, add_participant, ice } op = Op::none;
@@ -203,6 +211,7 @@ void RestApi::handle(HttpRequest& req, Responder responder) {
 
   Actor actor;
   if (!authenticate(req, x, &actor)) return;
+  x.actor_sub = actor.sub;
   switch (op) {
     case Op::create: return create_call(req, x, actor);
     case Op::list: return list_calls(req, x, actor);
@@ -248,6 +257,8 @@ void RestApi::write(const Exchange& x, int success_status, std::function<Result<
         Result<CallUpdate>& r = outcome->value();
         if (!r) return respond_error(x, r.error());
         d_.metrics.call_changed(r->from, r->call.status);
+        if (is_terminal(r->call.status) && r->from && !is_terminal(*r->from))
+          d_.signaling.call_finished(r->call, x.actor_sub);
         HttpResponse resp;
         resp.status = success_status;
         resp.body = json_dump(call_to_json(r->call, true).get());
@@ -397,39 +408,17 @@ void RestApi::add_participant(HttpRequest& req, const Exchange& x, const Actor& 
 }
 
 void RestApi::ice_servers(const Exchange& x, const Actor& actor) {
-  const IceSettings& ice = d_.settings.ice;
-  JsonPtr out(json_object());
-  json_t* servers = json_array();
-  auto urls = [](const std::vector<std::string>& list) {
-    json_t* a = json_array();
-    for (const std::string& u : list) json_array_append_new(a, json_str(u));
-    return a;
-  };
-  if (!ice.stun_urls.empty()) {
-    json_t* s = json_object();
-    json_put(s, "urls", urls(ice.stun_urls));
-    json_array_append_new(servers, s);
-  }
-  std::optional<int64_t> expires;
-  if (!ice.turn_urls.empty()) {
-    json_t* s = json_object();
-    json_put(s, "urls", urls(ice.turn_urls));
-    if (!ice.turn_secret.empty()) {
-      TurnCredential c = mint_turn_credential(ice.turn_secret, actor.sub, d_.clock.now_s(), ice.ttl_s);
-      json_put(s, "username", json_str(c.username));
-      json_put(s, "credential", json_str(c.credential));
-      expires = c.expires_at_s;
-    } else {
-      json_put(s, "username", json_str(ice.static_username));
-      json_put(s, "credential", json_str(ice.static_password));
-    }
-    json_array_append_new(servers, s);
-  }
-  json_put(out.get(), "iceServers", servers);
-  json_put(out.get(), "ttlSeconds", expires ? json_integer(ice.ttl_s) : nullptr);
-  json_put(out.get(), "expiresAt", expires ? json_str(format_timestamp(*expires * 1000)) : nullptr);
   HttpResponse r;
-  r.body = json_dump(out.get());
+  r.body = json_dump(ice_servers_json(d_.settings.ice, actor.sub, d_.clock.now_s()).get());
+  respond(x, std::move(r));
+}
+
+void RestApi::web_asset(const Exchange& x, const std::string& name) {
+  const WebAsset* asset = find_web_asset(name);
+  if (!asset) return respond_error(x, 404, "not_found", "no such file");
+  HttpResponse r;
+  r.content_type = asset->content_type;
+  r.body.assign(asset->data, asset->size);
   respond(x, std::move(r));
 }
 

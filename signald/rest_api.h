@@ -14,6 +14,7 @@
 #include "signald/http_server.h"
 #include "signald/metrics.h"
 #include "signald/signald_config.h"
+#include "signald/signaling.h"
 
 namespace vytal {
 
@@ -24,6 +25,7 @@ struct RestApiDeps {
   CommitQueue& commits;
   Metrics& metrics;
   const Clock& clock;
+  Signaling& signaling;
 };
 
 class RestApi {
@@ -37,7 +39,10 @@ class RestApi {
   void respond_error(const Exchange& x, int status, std::string_view code, std::string_view message) const;
   void respond_error(const Exchange& x, const Error& error) const;
   bool authenticate(HttpRequest& request, const Exchange& x, Actor* actor) const;
+  // Queues a call change; answers after commit. A change that ends the call
+  // is also told to the call's signaling room.
   void write(const Exchange& x, int success_status, std::function<Result<CallUpdate>(CallWriter&)> op);
+  void web_asset(const Exchange& x, const std::string& path);
 
   void create_call(HttpRequest& request, const Exchange& x, const Actor& actor);
   void get_call(const Exchange& x, const Actor& actor, const std::string& id);

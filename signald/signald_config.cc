@@ -34,6 +34,15 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.http.keepalive_timeout_s = static_cast<int>(config.integer("VYTAL_KEEPALIVE_TIMEOUT_SECONDS", 1, 86400));
   s.http.write_timeout_s = static_cast<int>(config.integer("VYTAL_WRITE_TIMEOUT_SECONDS", 1, 3600));
 
+  s.http.ws_max_message_bytes = config.integer("VYTAL_WS_MAX_MESSAGE_BYTES", 1024, 16 << 20);
+  s.http.ws_ping_interval_s = static_cast<int>(config.integer("VYTAL_WS_PING_INTERVAL_SECONDS", 2, 3600));
+
+  s.signaling.reconnect_grace_s = config.integer("VYTAL_RECONNECT_GRACE_SECONDS", 1, 3600);
+  s.signaling.message_rate = static_cast<double>(config.integer("VYTAL_WS_MESSAGE_RATE", 1, 10000));
+  s.signaling.message_burst = static_cast<double>(config.integer("VYTAL_WS_MESSAGE_BURST", 1, 100000));
+  s.signaling.quality_sample_s = config.integer("VYTAL_QUALITY_SAMPLE_SECONDS", 0, 3600);
+  s.signaling.quality_samples_per_call = static_cast<int>(config.integer("VYTAL_QUALITY_SAMPLES_PER_CALL", 0, 1000000));
+
   const std::string& dir = config.str("VYTAL_DATA_DIR");
   if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
   s.call_log.db_path = dir + "/calls.db";
@@ -42,6 +51,7 @@ SignaldSettings read_signald_settings(const Config& config) {
                              : 1;
   s.call_log.max_pending = config.integer("VYTAL_MAX_PENDING_WRITES", 1, 10000000);
   s.call_log.max_participants = static_cast<int>(config.integer("VYTAL_MAX_PARTICIPANTS", 2, 64));
+  s.signaling.max_participants = s.call_log.max_participants;
 
   auto alg = parse_jwt_algorithm(config.str("JWT_ALGORITHM"));
   if (!alg) throw ConfigError("JWT_ALGORITHM: " + alg.error().message);

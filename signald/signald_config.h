@@ -21,12 +21,22 @@ struct IceSettings {
   int64_t ttl_s = 600;
 };
 
+struct SignalingSettings {
+  int64_t reconnect_grace_s = 30;
+  double message_rate = 50;
+  double message_burst = 100;
+  int64_t quality_sample_s = 10;
+  int quality_samples_per_call = 2000;
+  int max_participants = 6;
+};
+
 struct SignaldSettings {
   LogLevel log_level = LogLevel::info;
   HttpServerOptions http;
   CommitQueueOptions call_log;
   JwtOptions jwt;
   IceSettings ice;
+  SignalingSettings signaling;
   std::vector<std::string> allowed_origins;
 };
 

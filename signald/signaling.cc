@@ -1,0 +1,559 @@
+#include "signald/signaling.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "signald/ice_servers.h"
+
+namespace vytal {
+namespace {
+
+using JsonRef = std::shared_ptr<json_t>;  // shareable between the two halves of a queued write
+JsonRef share(const json_t* j) { return j ? JsonRef(json_incref(const_cast<json_t*>(j)), json_decref) : nullptr; }
+
+const Actor kSystem{"vytal-signald", Role::service, ""};
+
+// A browser always sends Origin; a page from another site must not drive a
+// user's signaling (cross-site WebSocket hijacking). The page signald serves
+// itself is same-origin.
+bool origin_allowed(const std::vector<std::string>& allowed, const std::string& origin, const std::string* host) {
+  for (const std::string& a : allowed)
+    if (origin == a) return true;
+  return host && (origin == "http://" + *host || origin == "https://" + *host);
+}
+
+// Sec-WebSocket-Key: base64 of 16 bytes (RFC 6455 section 4.1).
+bool valid_websocket_key(const std::string& key) {
+  if (key.size() != 24 || key[22] != '=' || key[23] != '=') return false;
+  for (size_t i = 0; i < 22; ++i) {
+    char c = key[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') return false;
+  }
+  return true;
+}
+
+bool short_id(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("._:@-", c)) return false;
+  return true;
+}
+
+// The error codes of CallWriter as signaling reports them.
+std::string_view signaling_code(const std::string& code) {
+  if (code == "invalid_transition") return "call_ended";
+  return code;
+}
+
+json_t* message(std::string_view type) {
+  json_t* m = json_object();
+  json_put(m, "type", json_str(type));
+  return m;
+}
+
+}  // namespace
+
+struct Signaling::Session {
+  uint64_t id = 0;
+  WsLink link;
+  std::string user;
+  Role role = Role::patient;
+  std::string remote_addr;
+  std::string call_id;  // the room this connection is in; empty when none
+  bool joining = false;
+  double tokens = 0;
+  int64_t refill_ms = 0;
+  int64_t flood_window_ms = 0;
+  uint32_t dropped_in_window = 0;
+  int64_t ice_refresh_ms = 0;
+  int64_t last_quality_ms = 0;
+
+  Actor actor() const { return Actor{user, role, remote_addr}; }
+};
+
+Signaling::Signaling(SignalingDeps deps) : d_(deps) {
+  tick_ = event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this);
+  timeval one_second{1, 0};
+  event_add(tick_, &one_second);
+}
+
+Signaling::~Signaling() {
+  if (tick_) event_free(tick_);
+}
+
+void Signaling::accept(HttpRequest& req, Responder responder) {
+  auto refuse = [&](int status, const char* code, const char* msg,
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    d_.metrics.count_rejected(code);
+    d_.metrics.count_request("/webrtc/ws", req.method_name(), status);
+    HttpResponse r = HttpServer::error_response(status, code, msg);
+    r.headers = std::move(headers);
+    responder.send(std::move(r));
+  };
+  const std::string* upgrade = req.header("upgrade");
+  if (req.method != HTTP_GET || !req.upgrade || !upgrade || strcasecmp(upgrade->c_str(), "websocket") != 0)
+    return refuse(426, "websocket_required", "this endpoint takes a WebSocket upgrade", {{"Upgrade", "websocket"}});
+  if (const std::string* origin = req.header("origin");
+      origin && !origin_allowed(d_.settings.allowed_origins, *origin, req.header("host")))
+    return refuse(403, "origin_not_allowed", "this origin may not open signaling connections");
+  const std::string* version = req.header("sec-websocket-version");
+  if (!version || *version != "13")
+    return refuse(426, "websocket_version", "WebSocket version 13 is required", {{"Sec-WebSocket-Version", "13"}});
+  const std::string* key = req.header("sec-websocket-key");
+  if (!key || !valid_websocket_key(*key))
+    return refuse(400, "websocket_key", "Sec-WebSocket-Key is missing or malformed");
+
+  // The token: from the subprotocol list (browsers cannot set headers on a
+  // WebSocket) as "bearer.<jwt>" next to "vytal.v1", or an Authorization header.
+  std::string token;
+  bool offered_v1 = false, offered_any = false;
+  if (const std::string* protocols = req.header("sec-websocket-protocol")) {
+    std::string_view rest = *protocols;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      offered_any = offered_any || !item.empty();
+      if (item == "vytal.v1") offered_v1 = true;
+      if (item.size() > 7 && item.substr(0, 7) == "bearer.") token = std::string(item.substr(7));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (offered_any && !offered_v1) return refuse(400, "websocket_protocol", "offer the vytal.v1 subprotocol");
+  }
+  if (token.empty()) {
+    if (const std::string* auth = req.header("authorization");
+        auth && auth->size() > 7 && strncasecmp(auth->c_str(), "Bearer ", 7) == 0)
+      token = auth->substr(7);
+  }
+  if (token.empty()) return refuse(401, "token_missing", "a token is required to open signaling");
+  auto claims = d_.jwt.verify(token, d_.clock.now_s());
+  if (!claims) {
+    d_.metrics.count_rejected(claims.error().code);
+    d_.metrics.count_request("/webrtc/ws", req.method_name(), 401);
+    responder.send(HttpServer::error_response(401, claims.error().code, claims.error().message));
+    return;
+  }
+
+  auto session = std::make_unique<Session>();
+  Session* s = session.get();
+  s->id = next_session_id_++;
+  s->user = std::move(claims->sub);
+  s->role = claims->role;
+  s->remote_addr = req.remote_addr;
+  s->tokens = d_.settings.signaling.message_burst;
+  s->refill_ms = d_.clock.now_ms();
+  sessions_.emplace(s->id, std::move(session));
+  WsLink link = responder.upgrade(*key, offered_v1 ? "vytal.v1" : "", this, s);
+  if (!link) {
+    sessions_.erase(s->id);
+    return;
+  }
+  s->link = link;
+  d_.metrics.ws_sessions = sessions_.size();
+}
+
+void Signaling::send(Session& s, const json_t* m) { s.link.send(json_dump(m)); }
+
+void Signaling::send_error(Session& s, std::string_view code, std::string_view text, const json_t* request_id) {
+  JsonPtr m(message("error"));
+  json_put(m.get(), "code", json_str(code));
+  json_put(m.get(), "message", json_str(text));
+  if (request_id) json_put(m.get(), "requestId", json_incref(const_cast<json_t*>(request_id)));
+  send(s, m.get());
+}
+
+void Signaling::broadcast(Room& room, const json_t* m, const std::string& except_user) {
+  std::string text = json_dump(m);
+  // Collected first: sending may drop a slow client, which changes nothing
+  // here (drops are handled from the top of the loop) but keeps this simple.
+  std::vector<WsLink> links;
+  for (auto& [user, member] : room.members)
+    if (member.session && user != except_user) links.push_back(member.session->link);
+  for (const WsLink& l : links) l.send(text);
+}
+
+bool Signaling::rate_allows(Session& s) {
+  const SignalingSettings& cfg = d_.settings.signaling;
+  int64_t now = d_.clock.now_ms();
+  s.tokens = std::min(cfg.message_burst, s.tokens + static_cast<double>(now - s.refill_ms) * cfg.message_rate / 1000.0);
+  s.refill_ms = now;
+  if (s.tokens >= 1.0) {
+    s.tokens -= 1.0;
+    return true;
+  }
+  d_.metrics.count_rejected("ws_rate_limited");
+  if (now - s.flood_window_ms > 1000) {  // one error message per second of flooding
+    s.flood_window_ms = now;
+    s.dropped_in_window = 0;
+    send_error(s, "rate_limited", "too many messages; they are being dropped", nullptr);
+  }
+  // A client that keeps flooding far past the limit is cut off.
+  if (++s.dropped_in_window > 10 * cfg.message_burst) s.link.close(kWsClosePolicy, "rate limit");
+  return false;
+}
+
+void Signaling::on_ws_message(WsLink link, std::string_view text) {
+  Session& s = *static_cast<Session*>(link.user());
+  if (!s.link) s.link = link;  // messages that came with the handshake arrive before upgrade() returns
+  if (!rate_allows(s)) return;
+  std::string error;
+  JsonPtr msg = json_parse(text, &error);
+  if (!json_is_object(msg.get())) {
+    d_.metrics.count_rejected("ws_invalid_json");
+    return send_error(s, "invalid_json", msg ? "a message is a JSON object" : "not valid JSON: " + error, nullptr);
+  }
+  const json_t* rid = json_object_get(msg.get(), "requestId");
+  if (rid && !json_is_integer(rid) && !(json_is_string(rid) && json_string_length(rid) <= 64)) rid = nullptr;
+  auto type = json_string_field(msg.get(), "type");
+  if (!type) {
+    d_.metrics.count_rejected("ws_invalid_message");
+    return send_error(s, "validation", "a message needs a type", rid);
+  }
+  d_.metrics.count_ws_message(*type);
+  if (*type == "join") return join(s, msg.get(), rid);
+  if (*type == "leave") return leave(s, rid);
+  if (*type == "offer" || *type == "answer" || *type == "ice-candidate" || *type == "media-state")
+    return relay(s, *type, msg.get(), rid);
+  if (*type == "quality-report") return quality_report(s, msg.get());
+  if (*type == "end-call") return end_call(s, msg.get(), rid);
+  d_.metrics.count_rejected("ws_unknown_type");
+  send_error(s, "unknown_type", "unknown message type", rid);
+}
+
+void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
+  if (s.joining) return send_error(s, "join_in_progress", "a join is already in progress", rid);
+  if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
+  auto call_id = json_string_field(msg, "callId");
+  if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
+  s.joining = true;
+  Actor actor = s.actor();
+  auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
+  bool queued = d_.commits.submit(
+      [outcome, id = std::string(*call_id), actor](CallWriter& w) {
+        *outcome = w.join(id, actor);
+        return outcome->value().ok() || outcome->value().error().code != "db_error";
+      },
+      [this, outcome, session_id = s.id, actor, request_id = share(rid)](bool committed) {
+        auto it = sessions_.find(session_id);
+        Session* sp = it == sessions_.end() ? nullptr : it->second.get();
+        if (sp) sp->joining = false;
+        if (!committed || !outcome->has_value()) {
+          if (sp) send_error(*sp, "call_log_unavailable", "the join could not be recorded; retry", request_id.get());
+          return;
+        }
+        Result<CallUpdate>& r = outcome->value();
+        if (!r) {
+          d_.metrics.count_rejected(std::string("ws_join_") + r.error().code);
+          if (sp) send_error(*sp, signaling_code(r.error().code), r.error().message, request_id.get());
+          return;
+        }
+        d_.metrics.call_changed(r->from, r->call.status);
+        enter_room(session_id, actor, r.value(), request_id.get());
+      });
+  if (!queued) {
+    s.joining = false;
+    send_error(s, "overloaded", "the call log is overloaded; retry", rid);
+  }
+}
+
+void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* rid) {
+  auto it = sessions_.find(session_id);
+  Session* s = it == sessions_.end() ? nullptr : it->second.get();
+  const CallRecord& call = update.call;
+  int64_t now = d_.clock.now_ms();
+  Room& room = rooms_[call.id];
+  room.active = call.status == CallStatus::active;
+  std::string role = actor.role == Role::patient ? "patient" : "provider";
+  for (const ParticipantRecord& p : call.participants)
+    if (p.user_id == actor.sub) role = p.role;
+
+  Member& m = room.members[actor.sub];
+  bool reconnected = !m.session && m.grace_until_ms > 0;
+  if (m.session && m.session != s) {  // the same user from another tab or device: the newest wins
+    Session* old = m.session;
+    send_error(*old, "replaced", "you joined this call from another connection", nullptr);
+    old->call_id.clear();
+    old->link.close(4000, "replaced");
+  }
+  m.role = role;
+  if (!s) {  // the connection dropped while the join was being recorded
+    m.session = nullptr;
+    m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
+    d_.commits.submit([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); }, nullptr);
+    return;
+  }
+  m.session = s;
+  m.grace_until_ms = 0;
+  s->call_id = call.id;
+  s->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;  // at 80 % of the credentials' lifetime
+
+  JsonPtr joined = ice_servers_message(*s);
+  json_put(joined.get(), "type", json_string("joined"));
+  if (rid) json_put(joined.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  json_put(joined.get(), "callId", json_str(call.id));
+  json_put(joined.get(), "userId", json_str(s->user));
+  json_put(joined.get(), "role", json_str(role));
+  json_put(joined.get(), "callStatus", json_string(call_status_name(call.status)));
+  json_t* others = json_array();
+  for (const auto& [user, member] : room.members) {
+    if (user == s->user) continue;
+    json_t* p = json_object();
+    json_put(p, "userId", json_str(user));
+    json_put(p, "role", json_str(member.role));
+    json_put(p, "state", json_string(member.session ? "connected" : "reconnecting"));
+    json_array_append_new(others, p);
+  }
+  json_put(joined.get(), "participants", others);
+  send(*s, joined.get());
+
+  JsonPtr note(message("participant-joined"));
+  json_put(note.get(), "callId", json_str(call.id));
+  json_put(note.get(), "userId", json_str(s->user));
+  json_put(note.get(), "role", json_str(role));
+  json_put(note.get(), "reconnected", json_boolean(reconnected));
+  json_put(note.get(), "callStatus", json_string(call_status_name(call.status)));
+  broadcast(room, note.get(), s->user);
+}
+
+void Signaling::leave(Session& s, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  std::string call_id = std::move(s.call_id);
+  s.call_id.clear();
+  auto room = rooms_.find(call_id);
+  std::string role;
+  if (room != rooms_.end()) {
+    auto m = room->second.members.find(s.user);
+    if (m != room->second.members.end() && m->second.session == &s) {
+      role = m->second.role;
+      room->second.members.erase(m);
+    }
+  }
+  JsonPtr left(message("left"));
+  json_put(left.get(), "callId", json_str(call_id));
+  if (rid) json_put(left.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  send(s, left.get());
+  member_gone(call_id, s.user, s.role, "left");
+}
+
+void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason) {
+  Actor actor{user, role, ""};
+  d_.commits.submit(
+      [call_id, actor, why = std::string(reason)](CallWriter& w) {
+        auto r = w.leave(call_id, actor, why);
+        return r.ok() || r.error().code != "db_error";
+      },
+      nullptr);
+  auto room = rooms_.find(call_id);
+  if (room == rooms_.end()) return;
+  JsonPtr note(message("participant-left"));
+  json_put(note.get(), "callId", json_str(call_id));
+  json_put(note.get(), "userId", json_str(user));
+  json_put(note.get(), "reason", json_str(reason));
+  broadcast(room->second, note.get(), user);
+  close_room_if_empty(call_id);
+}
+
+void Signaling::close_room_if_empty(const std::string& call_id) {
+  auto room = rooms_.find(call_id);
+  if (room == rooms_.end() || !room->second.members.empty()) return;
+  bool active = room->second.active;
+  rooms_.erase(room);
+  if (!active) return;  // nobody answered yet: the call stays scheduled for them
+  // Everyone has gone: the call is over.
+  auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
+  d_.commits.submit(
+      [outcome, call_id](CallWriter& w) {
+        *outcome = w.end(call_id, kSystem, "all_left");
+        return outcome->value().ok() || outcome->value().error().code != "db_error";
+      },
+      [this, outcome](bool committed) {
+        if (committed && outcome->has_value() && outcome->value().ok())
+          d_.metrics.call_changed(outcome->value()->from, outcome->value()->call.status);
+      });
+}
+
+void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  auto room = rooms_.find(s.call_id);
+  if (room == rooms_.end()) return send_error(s, "not_joined", "join a call first", rid);
+  JsonPtr out(message(type));
+  json_put(out.get(), "callId", json_str(s.call_id));
+  json_put(out.get(), "from", json_str(s.user));
+  const json_t* to = json_object_get(msg, "to");
+  if (to && !json_is_string(to)) return send_error(s, "validation", "to must be a user id", rid);
+  if (type == "offer" || type == "answer") {
+    const json_t* sdp = json_object_get(msg, "sdp");
+    if (!json_is_object(sdp) || !json_is_string(json_object_get(sdp, "sdp")))
+      return send_error(s, "validation", "sdp must be a session description {type, sdp}", rid);
+    if (!to) return send_error(s, "validation", "an offer or answer goes to one participant (to)", rid);
+    json_put(out.get(), "sdp", json_incref(const_cast<json_t*>(sdp)));
+  } else if (type == "ice-candidate") {
+    const json_t* cand = json_object_get(msg, "candidate");
+    if (!cand || !(json_is_object(cand) || json_is_null(cand)))
+      return send_error(s, "validation", "candidate must be an ICE candidate object or null", rid);
+    json_put(out.get(), "candidate", json_incref(const_cast<json_t*>(cand)));
+  } else {  // media-state
+    const json_t* audio = json_object_get(msg, "audio");
+    const json_t* video = json_object_get(msg, "video");
+    if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)) || (!audio && !video))
+      return send_error(s, "validation", "media-state carries audio and/or video booleans", rid);
+    if (audio) json_put(out.get(), "audio", json_incref(const_cast<json_t*>(audio)));
+    if (video) json_put(out.get(), "video", json_incref(const_cast<json_t*>(video)));
+  }
+  if (to) {
+    auto target = room->second.members.find(json_string_value(to));
+    if (target == room->second.members.end() || !target->second.session || target->first == s.user)
+      return send_error(s, "participant_not_found", "no such participant connected in this call", rid);
+    send(*target->second.session, out.get());
+  } else {
+    broadcast(room->second, out.get(), s.user);
+  }
+}
+
+void Signaling::quality_report(Session& s, const json_t* msg) {
+  if (s.call_id.empty()) return;
+  auto room = rooms_.find(s.call_id);
+  if (room == rooms_.end()) return;
+  const SignalingSettings& cfg = d_.settings.signaling;
+  int64_t now = d_.clock.now_ms();
+  // Sampled and bounded: browsers may report every second for hours.
+  if (now - s.last_quality_ms < cfg.quality_sample_s * 1000 ||
+      room->second.quality_samples >= cfg.quality_samples_per_call) {
+    d_.metrics.count_rejected("quality_report_sampled_out");
+    return;
+  }
+  auto field = [&](const char* key, double scale, double max) -> std::optional<int64_t> {
+    const json_t* v = json_object_get(msg, key);
+    if (!json_is_number(v)) return std::nullopt;
+    double d = json_number_value(v) * scale;
+    if (!(d >= 0 && d <= max)) return std::nullopt;
+    return static_cast<int64_t>(std::llround(d));
+  };
+  QualitySample q{field("rttMs", 1, 600000), field("jitterMs", 1, 600000), field("packetLoss", 1000, 1000),
+                  field("bitrateKbps", 1, 10000000)};
+  if (!q.rtt_ms && !q.jitter_ms && !q.packet_loss_permille && !q.bitrate_kbps) return;
+  s.last_quality_ms = now;
+  ++room->second.quality_samples;
+  d_.commits.submit(
+      [call_id = s.call_id, actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); },
+      nullptr);
+}
+
+void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  std::string reason = "hung_up";
+  if (auto r = json_string_field(msg, "reason")) {
+    if (!short_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
+    reason = *r;
+  }
+  auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
+  Actor actor = s.actor();
+  d_.commits.submit(
+      [outcome, call_id = s.call_id, actor, reason](CallWriter& w) {
+        *outcome = w.end(call_id, actor, reason);
+        return outcome->value().ok() || outcome->value().error().code != "db_error";
+      },
+      [this, outcome, session_id = s.id, actor, request_id = share(rid)](bool committed) {
+        auto it = sessions_.find(session_id);
+        Session* sp = it == sessions_.end() ? nullptr : it->second.get();
+        if (!committed || !outcome->has_value()) {
+          if (sp) send_error(*sp, "call_log_unavailable", "the end could not be recorded; retry", request_id.get());
+          return;
+        }
+        Result<CallUpdate>& r = outcome->value();
+        if (!r) {
+          if (sp) send_error(*sp, signaling_code(r.error().code), r.error().message, request_id.get());
+          return;
+        }
+        d_.metrics.call_changed(r->from, r->call.status);
+        call_finished(r->call, actor.sub);
+      });
+}
+
+void Signaling::call_finished(const CallRecord& call, std::string_view ended_by) {
+  auto room = rooms_.find(call.id);
+  if (room == rooms_.end()) return;
+  JsonPtr note(message("call-ended"));
+  json_put(note.get(), "callId", json_str(call.id));
+  json_put(note.get(), "status", json_string(call_status_name(call.status)));
+  json_put(note.get(), "reason", call.end_reason ? json_str(*call.end_reason) : nullptr);
+  json_put(note.get(), "endedBy", json_str(ended_by));
+  json_put(note.get(), "durationMs", call.duration_ms ? json_integer(*call.duration_ms) : nullptr);
+  broadcast(room->second, note.get(), "");
+  for (auto& [user, member] : room->second.members)
+    if (member.session) member.session->call_id.clear();
+  rooms_.erase(room);
+}
+
+void Signaling::on_ws_closed(WsLink link) {
+  auto* s = static_cast<Session*>(link.user());
+  if (!s->call_id.empty()) {
+    auto room = rooms_.find(s->call_id);
+    if (room != rooms_.end()) {
+      auto m = room->second.members.find(s->user);
+      if (m != room->second.members.end() && m->second.session == s) {
+        // The slot is kept for the grace period; time stops until it returns.
+        m->second.session = nullptr;
+        m->second.grace_until_ms = d_.clock.now_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+        d_.commits.submit(
+            [call_id = s->call_id, actor = s->actor()](CallWriter& w) {
+              auto r = w.disconnect(call_id, actor);
+              return r.ok() || r.error().code != "db_error";
+            },
+            nullptr);
+        JsonPtr note(message("participant-reconnecting"));
+        json_put(note.get(), "callId", json_str(s->call_id));
+        json_put(note.get(), "userId", json_str(s->user));
+        json_put(note.get(), "graceSeconds", json_integer(d_.settings.signaling.reconnect_grace_s));
+        broadcast(room->second, note.get(), s->user);
+      }
+    }
+  }
+  sessions_.erase(s->id);
+  d_.metrics.ws_sessions = sessions_.size();
+}
+
+JsonPtr Signaling::ice_servers_message(const Session& s) {
+  return ice_servers_json(d_.settings.ice, s.user, d_.clock.now_s());
+}
+
+void Signaling::on_tick(evutil_socket_t, short, void* self) { static_cast<Signaling*>(self)->tick(); }
+
+void Signaling::tick() {
+  int64_t now = d_.clock.now_ms();
+  struct Expired {
+    std::string call_id, user;
+    Role role;
+  };
+  std::vector<Expired> expired;
+  for (auto& [call_id, room] : rooms_) {
+    for (auto it = room.members.begin(); it != room.members.end();) {
+      Member& m = it->second;
+      if (!m.session && now >= m.grace_until_ms) {
+        expired.push_back({call_id, it->first, m.role == "patient" ? Role::patient : Role::provider});
+        it = room.members.erase(it);
+        continue;
+      }
+      if (m.session && now >= m.session->ice_refresh_ms) {
+        // Fresh TURN credentials before the current ones expire.
+        JsonPtr push = ice_servers_message(*m.session);
+        json_put(push.get(), "type", json_string("ice-servers"));
+        send(*m.session, push.get());
+        m.session->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;
+      }
+      ++it;
+    }
+  }
+  for (const Expired& e : expired) member_gone(e.call_id, e.user, e.role, "timeout");
+}
+
+}  // namespace vytal

@@ -1,0 +1,301 @@
+// VytalWatch call client: signaling with vytal-signald over /webrtc/ws and one
+// RTCPeerConnection per other participant, negotiated with the "perfect
+// negotiation" pattern of the W3C WebRTC specification, so that either side
+// may (re)negotiate at any time without glare.
+//
+//   const call = new VytalCall({ url, token, callId, localStream });
+//   call.addEventListener('track', (e) => show(e.detail.userId, e.detail.stream));
+//   await call.join();
+//   ...
+//   call.leave();            // or call.endCall('completed') for everyone (providers)
+//
+// Events (CustomEvent detail): joined, participant-joined, participant-left,
+// participant-reconnecting, track, media-state, call-ended, error, state.
+// The wire protocol is documented in docs/PROTOCOL.md.
+
+const PROTOCOL = 'vytal.v1';
+
+export class VytalCall extends EventTarget {
+  constructor({ url, token, callId, localStream, iceTransportPolicy = 'all', qualityIntervalMs = 10000 }) {
+    super();
+    this.url = url;
+    this.token = token;
+    this.callId = callId;
+    this.localStream = localStream;
+    this.iceTransportPolicy = iceTransportPolicy;
+    this.qualityIntervalMs = qualityIntervalMs;
+    this.iceServers = [];
+    this.peers = new Map(); // userId -> { pc, polite, makingOffer, ignoreOffer, settingAnswer, queue, stream }
+    this.pending = new Map(); // requestId -> { resolve, reject }
+    this.nextRequest = 1;
+    this.userId = null;
+    this.closedByUs = false;
+    this.reconnectUntil = 0;
+  }
+
+  // Opens the connection and joins the call; resolves with the 'joined' message.
+  async join() {
+    await this.#connect();
+    const joined = await this.#request({ type: 'join', callId: this.callId });
+    this.#onJoined(joined);
+    return joined;
+  }
+
+  leave() {
+    this.closedByUs = true;
+    this.#send({ type: 'leave' });
+    this.#teardown();
+    this.ws?.close(1000, 'left');
+  }
+
+  // Ends the call for everyone (the call's provider; patients may end their own).
+  endCall(reason = 'completed') {
+    return this.#request({ type: 'end-call', reason });
+  }
+
+  setMedia({ audio, video }) {
+    for (const t of this.localStream?.getTracks() ?? []) {
+      if (t.kind === 'audio' && audio !== undefined) t.enabled = audio;
+      if (t.kind === 'video' && video !== undefined) t.enabled = video;
+    }
+    this.#send({ type: 'media-state', audio, video });
+  }
+
+  // Inbound media counters over all peers, from getStats().
+  async stats() {
+    const out = { video: { framesDecoded: 0, packetsReceived: 0 }, audio: { packetsReceived: 0 }, candidates: [] };
+    for (const { pc } of this.peers.values()) {
+      const report = await pc.getStats();
+      for (const s of report.values()) {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') {
+          out.video.framesDecoded += s.framesDecoded ?? 0;
+          out.video.packetsReceived += s.packetsReceived ?? 0;
+        } else if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+          out.audio.packetsReceived += s.packetsReceived ?? 0;
+        } else if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+          const local = report.get(s.localCandidateId);
+          out.candidates.push(local?.candidateType);
+        }
+      }
+    }
+    return out;
+  }
+
+  // --- connection ---------------------------------------------------------
+
+  #connect() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url, [PROTOCOL, `bearer.${this.token}`]);
+      this.ws = ws;
+      ws.onopen = () => {
+        this.#emit('state', { state: 'connected' });
+        resolve();
+      };
+      ws.onerror = () => reject(new Error('signaling connection failed'));
+      ws.onmessage = (e) => this.#onMessage(JSON.parse(e.data));
+      ws.onclose = (e) => this.#onClose(e);
+    });
+  }
+
+  #onClose(e) {
+    for (const { reject } of this.pending.values()) reject(new Error(`connection closed (${e.code})`));
+    this.pending.clear();
+    this.#emit('state', { state: 'disconnected', code: e.code });
+    if (this.closedByUs || e.code === 4000 /* replaced by another connection */) return;
+    // The server keeps our slot for its grace period: come back within it.
+    if (!this.reconnectUntil) this.reconnectUntil = Date.now() + 25000;
+    this.#reconnect(500);
+  }
+
+  async #reconnect(delayMs) {
+    if (this.closedByUs || Date.now() > this.reconnectUntil) {
+      this.#teardown();
+      this.#emit('state', { state: 'gone' });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, delayMs));
+    try {
+      await this.#connect();
+      const joined = await this.#request({ type: 'join', callId: this.callId });
+      this.reconnectUntil = 0;
+      this.#onJoined(joined);
+      for (const peer of this.peers.values()) peer.pc.restartIce(); // the network may have changed too
+    } catch {
+      this.#reconnect(Math.min(delayMs * 2, 4000));
+    }
+  }
+
+  #send(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  #request(message) {
+    const requestId = String(this.nextRequest++);
+    return new Promise((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject });
+      this.#send({ ...message, requestId });
+    });
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  #onMessage(msg) {
+    const waiting = msg.requestId !== undefined && this.pending.get(String(msg.requestId));
+    if (waiting) {
+      this.pending.delete(String(msg.requestId));
+      if (msg.type === 'error') waiting.reject(Object.assign(new Error(msg.message), { code: msg.code }));
+      else waiting.resolve(msg);
+      if (msg.type === 'joined') return; // handled by the caller of #request
+    }
+    switch (msg.type) {
+      case 'participant-joined':
+        this.#peer(msg.userId);
+        this.#emit('participant-joined', msg);
+        break;
+      case 'participant-left':
+        this.#dropPeer(msg.userId);
+        this.#emit('participant-left', msg);
+        break;
+      case 'participant-reconnecting':
+        this.#emit('participant-reconnecting', msg);
+        break;
+      case 'offer':
+      case 'answer':
+        this.#inOrder(msg.from, () => this.#onDescription(msg.from, msg.sdp));
+        break;
+      case 'ice-candidate':
+        this.#inOrder(msg.from, () => this.#onCandidate(msg.from, msg.candidate));
+        break;
+      case 'media-state':
+        this.#emit('media-state', msg);
+        break;
+      case 'ice-servers':
+        this.iceServers = msg.iceServers;
+        for (const { pc } of this.peers.values()) pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers });
+        break;
+      case 'call-ended':
+        this.closedByUs = true;
+        this.#teardown();
+        this.#emit('call-ended', msg);
+        this.ws?.close(1000, 'call ended');
+        break;
+      case 'error':
+        if (!waiting) this.#emit('error', msg);
+        break;
+    }
+  }
+
+  #onJoined(joined) {
+    this.userId = joined.userId;
+    this.iceServers = joined.iceServers;
+    this.#emit('joined', joined);
+    // Newcomer or returning: a connection to everyone already there.
+    for (const p of joined.participants) if (p.state === 'connected') this.#peer(p.userId);
+    this.#startQualityReports();
+  }
+
+  // --- peers (perfect negotiation) ----------------------------------------
+
+  #peer(userId) {
+    let peer = this.peers.get(userId);
+    if (peer) return peer;
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
+    // The polite peer yields on an offer collision; the order is the same on both sides.
+    peer = { pc, polite: this.userId > userId, makingOffer: false, ignoreOffer: false, settingAnswer: false, queue: Promise.resolve(), stream: null };
+    this.peers.set(userId, peer);
+    pc.onnegotiationneeded = async () => {
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        this.#send({ type: 'offer', to: userId, sdp: pc.localDescription.toJSON() });
+      } catch (err) {
+        this.#emit('error', { code: 'negotiation', message: String(err) });
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => this.#send({ type: 'ice-candidate', to: userId, candidate: candidate ? candidate.toJSON() : null });
+    pc.oniceconnectionstatechange = () => {
+      if (pc.iceConnectionState === 'failed') pc.restartIce();
+    };
+    pc.ontrack = ({ track, streams }) => {
+      peer.stream = streams[0] ?? peer.stream ?? new MediaStream();
+      if (!streams[0]) peer.stream.addTrack(track);
+      this.#emit('track', { userId, track, stream: peer.stream });
+    };
+    for (const track of this.localStream?.getTracks() ?? []) pc.addTrack(track, this.localStream);
+    return peer;
+  }
+
+  #inOrder(userId, work) {
+    const peer = this.#peer(userId);
+    peer.queue = peer.queue.then(work).catch((err) => this.#emit('error', { code: 'negotiation', message: String(err) }));
+  }
+
+  async #onDescription(from, description) {
+    const peer = this.#peer(from);
+    const { pc } = peer;
+    const readyForOffer = !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingAnswer);
+    const collision = description.type === 'offer' && !readyForOffer;
+    peer.ignoreOffer = !peer.polite && collision;
+    if (peer.ignoreOffer) return;
+    peer.settingAnswer = description.type === 'answer';
+    await pc.setRemoteDescription(description);
+    peer.settingAnswer = false;
+    if (description.type === 'offer') {
+      await pc.setLocalDescription();
+      this.#send({ type: 'answer', to: from, sdp: pc.localDescription.toJSON() });
+    }
+  }
+
+  async #onCandidate(from, candidate) {
+    const peer = this.#peer(from);
+    try {
+      await peer.pc.addIceCandidate(candidate ?? undefined);
+    } catch (err) {
+      if (!peer.ignoreOffer) throw err;
+    }
+  }
+
+  #dropPeer(userId) {
+    const peer = this.peers.get(userId);
+    if (!peer) return;
+    peer.pc.close();
+    this.peers.delete(userId);
+  }
+
+  #teardown() {
+    clearInterval(this.qualityTimer);
+    for (const userId of [...this.peers.keys()]) this.#dropPeer(userId);
+  }
+
+  // --- quality reports ----------------------------------------------------
+
+  #startQualityReports() {
+    clearInterval(this.qualityTimer);
+    let last = null;
+    this.qualityTimer = setInterval(async () => {
+      let rtt = null, jitter = null, lost = 0, received = 0, bytes = 0;
+      for (const { pc } of this.peers.values()) {
+        for (const s of (await pc.getStats()).values()) {
+          if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime * 1000;
+          if (s.type === 'inbound-rtp') {
+            lost += s.packetsLost ?? 0;
+            received += s.packetsReceived ?? 0;
+            bytes += s.bytesReceived ?? 0;
+            if (s.kind === 'audio' && s.jitter !== undefined) jitter = s.jitter * 1000;
+          }
+        }
+      }
+      const now = Date.now();
+      const report = { type: 'quality-report', packetLoss: lost + received > 0 ? lost / (lost + received) : 0 };
+      if (rtt !== null) report.rttMs = Math.round(rtt);
+      if (jitter !== null) report.jitterMs = Math.round(jitter);
+      if (last) report.bitrateKbps = Math.round(((bytes - last.bytes) * 8) / (now - last.at));
+      last = { bytes, at: now };
+      if (this.peers.size) this.#send(report);
+    }, this.qualityIntervalMs);
+  }
+}
