@@ -45,8 +45,8 @@ struct Connection {
   // after an upgrade: websocket, until closing (close frame queued) or closed.
   enum class State : uint8_t { reading, waiting, writing, websocket, closing, closed };
 
-  HttpServer* server;
-  bufferevent* bev;
+  HttpServer* server = nullptr;
+  bufferevent* bev = nullptr;
   http_parser parser;
   std::unique_ptr<PendingRequest> pending;
   std::string ip;
@@ -320,7 +320,10 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
     evutil_closesocket(fd);
     return;
   }
-  auto* c = new Connection{self, bev, {}, nullptr, std::move(ip)};
+  auto* c = new Connection();
+  c->server = self;
+  c->bev = bev;
+  c->ip = std::move(ip);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   c->deadline_ms = monotonic_ms() + self->options_.request_timeout_s * 1000LL;
@@ -363,8 +366,8 @@ void HttpServer::process_websocket(Connection* c) {
       case WsEvent::Kind::pong: break;
       case WsEvent::Kind::close:
         // RFC 6455 section 5.5.1: answer with a close (echoing the code), then close.
-        ws_write_close(bufferevent_get_output(c->bev), e.close_code == kWsCloseNoStatus ? kWsCloseNormal : e.close_code,
-                       "");
+        ws_write_close(bufferevent_get_output(c->bev),
+                       e.close_code == kWsCloseNoStatus ? uint16_t{kWsCloseNormal} : e.close_code, "");
         c->state = Connection::State::closing;
         bufferevent_disable(c->bev, EV_READ);
         return;

@@ -139,7 +139,7 @@ void RestApi::respond_error(const Exchange& x, const Error& e) const {
 }
 
 void RestApi::handle(HttpRequest& req, Responder responder) {
-  Exchange x{responder, "other", req.method_name(), {}};
+  Exchange x{responder, "other", req.method_name(), {}, {}};
   if (const std::string* origin = req.header("origin")) {
     for (const std::string& allowed : d_.settings.allowed_origins)
       if (*origin == allowed) x.cors_origin = allowed;

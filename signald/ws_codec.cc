@@ -40,10 +40,16 @@ bool ws_close_code_valid(uint16_t c) {
 bool utf8_feed(Utf8State& st, std::string_view bytes) {
   for (unsigned char c : bytes) {
     if (st.need) {
-      if (c < st.lo || c > st.hi) return false;
+      unsigned char lo = 0x80, hi = 0xBF;
+      switch (st.bound) {
+        case 0xE0: lo = 0xA0; break;  // no overlong three-byte forms
+        case 0xED: hi = 0x9F; break;  // no surrogates
+        case 0xF0: lo = 0x90; break;  // no overlong four-byte forms
+        case 0xF4: hi = 0x8F; break;  // nothing above U+10FFFF
+      }
+      if (c < lo || c > hi) return false;
       --st.need;
-      st.lo = 0x80;
-      st.hi = 0xBF;
+      st.bound = 0;
       continue;
     }
     if (c < 0x80) continue;
@@ -51,15 +57,12 @@ bool utf8_feed(Utf8State& st, std::string_view bytes) {
       st.need = 1;
     } else if (c >= 0xE0 && c <= 0xEF) {
       st.need = 2;
-      if (c == 0xE0) st.lo = 0xA0;  // no overlong forms
-      if (c == 0xED) st.hi = 0x9F;  // no surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
       st.need = 3;
-      if (c == 0xF0) st.lo = 0x90;
-      if (c == 0xF4) st.hi = 0x8F;  // nothing above U+10FFFF
     } else {
       return false;
     }
+    if (c == 0xE0 || c == 0xED || c == 0xF0 || c == 0xF4) st.bound = c;
   }
   return true;
 }

@@ -51,8 +51,7 @@ enum WsCloseCode : uint16_t {
 // nothing above U+10FFFF), so a text message is judged fragment by fragment.
 struct Utf8State {
   uint8_t need = 0;   // continuation bytes still expected
-  uint8_t lo = 0x80;  // bounds of the next continuation byte
-  uint8_t hi = 0xBF;
+  uint8_t bound = 0;  // narrows the next one: 0 none, else the lead byte E0, ED, F0 or F4
 };
 bool utf8_feed(Utf8State& state, std::string_view bytes);
 

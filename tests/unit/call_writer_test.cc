@@ -50,7 +50,7 @@ class CallLogTest : public ::testing::Test {
     db_ = std::move(db.value());
     auto applied = apply_migrations(db_.get(), call_log_migrations(), clock_.now_ms());
     ASSERT_TRUE(applied.ok()) << applied.error().message;
-    ASSERT_EQ(applied.value(), 1);
+    ASSERT_EQ(applied.value(), static_cast<int>(call_log_migrations().size()));
     writer_ = std::make_unique<CallWriter>(db_.get(), clock_, max_participants_);
     reader_ = std::make_unique<CallReader>(db_.get());
   }
@@ -198,12 +198,18 @@ TEST_F(CallLogTest, GetUnknownCallIsEmpty) {
 }
 
 TEST_F(CallLogTest, MigrationsApplyOnce) {
-  EXPECT_EQ(schema_version(db()), 1);
+  const int latest = call_log_migrations().back().version;
+  EXPECT_EQ(schema_version(db()), latest);
   auto again = apply_migrations(db(), call_log_migrations(), kT0 + 1);
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(again.value(), 0);
-  EXPECT_EQ(schema_version(db()), 1);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), 1);
+  EXPECT_EQ(schema_version(db()), latest);
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), static_cast<int64_t>(call_log_migrations().size()));
+}
+
+TEST_F(CallLogTest, MigrationsAreNumberedInOrder) {
+  int expected = 1;
+  for (const Migration& m : call_log_migrations()) EXPECT_EQ(m.version, expected++) << m.name;
 }
 
 struct CreateRight {
@@ -588,6 +594,9 @@ TEST_F(CallLogTest, RowsHaveUuidIdsAndVersionsCountUpdates) {
   EXPECT_EQ(participant(c, "pat-1")->version, 4);
   EXPECT_EQ(participant(c, "prov-1")->version, 2);
   EXPECT_EQ(scalar("SELECT version FROM calls WHERE id = '" + id + "'"), 3);
+  ASSERT_TRUE(sqlite_exec(db(), "BEGIN", nullptr));
+  ASSERT_TRUE(writer_->record_quality(id, kPatient, QualitySample{42, 7, 3, 900}));
+  ASSERT_TRUE(sqlite_exec(db(), "COMMIT", nullptr));
 
   for (const char* table : kSyncedTables) {
     std::vector<std::string> ids = texts(std::string("SELECT id FROM ") + table);
