@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl coturn clang-format git clang libclang-rt-14-dev libwslay-dev
   chromium)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
+command -v npm >/dev/null || TEST_PACKAGES+=(npm)
 had_coturn=$(dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -c "install ok installed" || true)
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 # The tests start their own TURN servers on free ports; the coturn service the
