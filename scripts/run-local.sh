@@ -21,8 +21,9 @@ FRONTEND_URL = http://localhost:${PORT:-3000}
 JWT_ALGORITHM = HS256
 JWT_SECRET = $(head -c 32 /dev/urandom | base64 | tr -d '/+=')
 TURN_SHARED_SECRET = $(head -c 32 /dev/urandom | base64 | tr -d '/+=')
-WEBRTC_STUN_SERVERS = stun:127.0.0.1:3478
-WEBRTC_TURN_SERVERS = turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp
+# No TURN server runs locally yet: browsers on this machine connect directly.
+# WEBRTC_STUN_SERVERS = stun:127.0.0.1:3478
+# WEBRTC_TURN_SERVERS = turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp
 CONF
   chmod 600 "$CONF"
 fi
@@ -34,6 +35,14 @@ PROVIDER_TOKEN=$($CTL dev-token --sub provider-uuid --role provider --ttl 86400)
 PORT_IN_CONF=$(sed -n 's/^PORT = //p' "$CONF")
 URL=http://localhost:$PORT_IN_CONF
 
+"$BUILD_DIR/signald/vytal-signald" --config "$CONF" &
+SIGNALD_PID=$!
+trap 'kill $SIGNALD_PID 2>/dev/null; wait $SIGNALD_PID 2>/dev/null' EXIT INT TERM
+for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
+CALL_ID=$(curl -sf -X POST "$URL/webrtc/calls" -H "Content-Type: application/json" \
+  -H "Authorization: Bearer $SERVICE_TOKEN" \
+  -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+
 cat <<EOT
 
 VytalWatch appliance (development) on loopback
@@ -41,16 +50,21 @@ VytalWatch appliance (development) on loopback
   metrics:   $URL/metrics
   config:    $CONF
 
+A call was created for you ($CALL_ID). Open these two in two browser tabs:
+  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID
+  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID
+
 Development JWTs (valid 24 h):
   service:   $SERVICE_TOKEN
   patient:   $PATIENT_TOKEN
   provider:  $PROVIDER_TOKEN
 
-Try it:
+Try the REST API:
   curl -X POST $URL/webrtc/calls -H "Content-Type: application/json" \\
        -H "Authorization: Bearer $SERVICE_TOKEN" \\
        -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}'
-  curl $URL/webrtc/ice-servers -H "Authorization: Bearer $PATIENT_TOKEN"
+  curl $URL/webrtc/calls/$CALL_ID -H "Authorization: Bearer $PATIENT_TOKEN"
 
+Ctrl-C stops it.
 EOT
-exec "$BUILD_DIR/signald/vytal-signald" --config "$CONF"
+wait $SIGNALD_PID
