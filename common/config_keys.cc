@@ -41,6 +41,22 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_RECONNECT_GRACE_SECONDS", "30", "Time a dropped participant keeps its slot in the call."},
     {"VYTAL_QUALITY_SAMPLE_SECONDS", "10", "At most one quality report per participant is recorded in this interval."},
     {"VYTAL_QUALITY_SAMPLES_PER_CALL", "2000", "Quality reports recorded per call at most."},
+    {"DATABASE_HOST", "localhost", "Central PostgreSQL host (vytal-syncd)."},
+    {"DATABASE_PORT", "5432", "Central PostgreSQL port."},
+    {"DATABASE_NAME", "vytalwatch", "Central PostgreSQL database."},
+    {"DATABASE_USER", "vytalwatch", "Central PostgreSQL user."},
+    {"DATABASE_PASSWORD", "", "Central PostgreSQL password (never logged)."},
+    {"DATABASE_SSLMODE", "require",
+     "libpq sslmode: disable, require, verify-ca or verify-full (recommended, with DATABASE_SSLROOTCERT)."},
+    {"DATABASE_SSLROOTCERT", "", "CA certificate file that signs the central PostgreSQL's certificate."},
+    {"VYTAL_SITE_ID", "", "This appliance's site id, written on every row it syncs. Required by vytal-syncd."},
+    {"VYTAL_SYNC_BATCH_ROWS", "5000", "Changes pushed per PostgreSQL transaction."},
+    {"VYTAL_SYNC_METHOD", "copy", "copy (COPY into a staging table, then one upsert) or insert (multi-row upserts)."},
+    {"VYTAL_SYNC_POLL_MS", "200", "How often vytal-syncd looks for new changes when it has caught up."},
+    {"VYTAL_SYNC_BACKOFF_MAX_SECONDS", "30", "Longest wait between attempts while PostgreSQL is unreachable."},
+    {"VYTAL_SYNC_RETENTION_DAYS", "0", "Synced rows older than this are pruned from the call log; 0 keeps them."},
+    {"VYTAL_SYNC_METRICS_PORT", "9102",
+     "Port of vytal-syncd's /metrics and /healthz (on VYTAL_BIND_ADDRESS); 0 picks one."},
 };
 
 }  // namespace

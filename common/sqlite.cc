@@ -115,6 +115,12 @@ Result<int> apply_migrations(sqlite3* db, std::span<const Migration> migrations,
   for (const Migration& m : migrations) {
     if (m.version <= current) continue;
     if (!sqlite_exec(db, "BEGIN IMMEDIATE", &error)) return Error{"migration", error};
+    // Another process (signald and syncd share the call log) may have applied
+    // it while this one waited for the write lock.
+    if (schema_version(db) >= m.version) {
+      sqlite_exec(db, "ROLLBACK", nullptr);
+      continue;
+    }
     bool ok = sqlite_exec(db, m.sql, &error);
     if (ok) {
       Statement record(db, "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?,?,?)");

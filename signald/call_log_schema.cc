@@ -129,9 +129,29 @@ CREATE INDEX idx_quality_call ON call_quality_samples(call_id, sampled_at);
 CREATE UNIQUE INDEX idx_quality_change_seq ON call_quality_samples(change_seq);
 )sql";
 
+// Migration 3: vytal-syncd's local bookkeeping. sync_state mirrors the
+// high-water mark PostgreSQL confirmed (retention never prunes above it);
+// sync_parked lists rows PostgreSQL refused for their content.
+constexpr const char* kSyncState = R"sql(
+CREATE TABLE sync_state (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  high_water INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE sync_parked (
+  table_name TEXT NOT NULL,
+  row_id     TEXT NOT NULL,
+  change_seq INTEGER NOT NULL,
+  error      TEXT NOT NULL,
+  parked_at  INTEGER NOT NULL,
+  PRIMARY KEY (table_name, row_id, change_seq)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial call log", kInitialSchema},
     {2, "quality samples", kQualitySamples},
+    {3, "sync bookkeeping", kSyncState},
 };
 
 }  // namespace

@@ -11,8 +11,4 @@ namespace vytal {
 
 std::span<const Migration> call_log_migrations();
 
-// Tables vytal-syncd pushes to PostgreSQL, in dependency order.
-inline constexpr const char* kSyncedTables[] = {"calls",       "call_participants", "call_recordings",
-                                                "call_events", "audit_log",         "call_quality_samples"};
-
 }  // namespace vytal

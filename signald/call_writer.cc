@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "signald/call_access.h"
 #include "signald/call_log_schema.h"
+#include "signald/sync_tables.h"
 
 namespace vytal {
 namespace {
@@ -58,8 +59,8 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                       ":user, :rtt, :jitter, :loss, :bitrate, :now, :now, :now, 1, :seq)"),
       readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
   // change_seq continues from the highest value in any synchronized table.
-  for (const char* table : kSyncedTables) {
-    Statement s(db, (std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table).c_str());
+  for (const SyncTable& table : sync_tables()) {
+    Statement s(db, (std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table.name).c_str());
     if (s.step() == SQLITE_ROW) seq_ = std::max(seq_, s.integer(0));
   }
 }

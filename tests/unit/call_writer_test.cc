@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "signald/call_log_schema.h"
 #include "signald/call_reader.h"
+#include "signald/sync_tables.h"
 
 // CallWriter and CallReader against a real SQLite call log in a temporary
 // directory, with a ManualClock so every duration is exact.
@@ -143,8 +144,8 @@ class CallLogTest : public ::testing::Test {
   // The highest change_seq in any synchronized table.
   int64_t max_change_seq() {
     int64_t m = 0;
-    for (const char* table : kSyncedTables)
-      m = std::max(m, scalar(std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table));
+    for (const SyncTable& table : sync_tables())
+      m = std::max(m, scalar(std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table.name));
     return m;
   }
 
@@ -552,9 +553,9 @@ TEST_F(CallLogTest, ChangeSeqStrictlyIncreasesAcrossAllWrites) {
   step("end", true, [&] { return end(id, kProvider); });
 
   std::string all_seqs;
-  for (const char* table : kSyncedTables) {
+  for (const SyncTable& table : sync_tables()) {
     if (!all_seqs.empty()) all_seqs += " UNION ALL ";
-    all_seqs += std::string("SELECT change_seq FROM ") + table;
+    all_seqs += std::string("SELECT change_seq FROM ") + table.name;
   }
   EXPECT_EQ(scalar("SELECT count(*) FROM (" + all_seqs + ")"),
             scalar("SELECT count(DISTINCT change_seq) FROM (" + all_seqs + ")"))
@@ -598,7 +599,8 @@ TEST_F(CallLogTest, RowsHaveUuidIdsAndVersionsCountUpdates) {
   ASSERT_TRUE(writer_->record_quality(id, kPatient, QualitySample{42, 7, 3, 900}));
   ASSERT_TRUE(sqlite_exec(db(), "COMMIT", nullptr));
 
-  for (const char* table : kSyncedTables) {
+  for (const SyncTable& synced : sync_tables()) {
+    const char* table = synced.name;
     std::vector<std::string> ids = texts(std::string("SELECT id FROM ") + table);
     for (const std::string& row_id : ids) EXPECT_TRUE(is_uuid(row_id)) << table << ": " << row_id;
     if (std::string(table) != "call_recordings") {
