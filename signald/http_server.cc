@@ -43,7 +43,8 @@ struct PendingRequest {
 struct Connection {
   // reading -> waiting (handler has the request) -> writing -> reading ...;
   // after an upgrade: websocket, until closing (close frame queued) or closed.
-  enum class State : uint8_t { reading, waiting, writing, websocket, closing, closed };
+  // Either side's end: closing (last bytes queued) -> lingering (sent, draining) -> closed.
+  enum class State : uint8_t { reading, waiting, writing, websocket, closing, lingering, closed };
 
   HttpServer* server = nullptr;
   bufferevent* bev = nullptr;
@@ -341,8 +342,24 @@ void HttpServer::on_read(bufferevent*, void* arg) {
   auto* c = static_cast<Connection*>(arg);
   if (c->state == Connection::State::websocket)
     c->server->process_websocket(c);
+  else if (c->state == Connection::State::lingering)
+    evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
   else
     c->server->process_input(c);
+}
+
+void HttpServer::linger(Connection* c) {
+  // Our last bytes (an error response, a close frame) are written. Closing
+  // now, with the client's unread bytes still arriving, would make the kernel
+  // reset the connection, and the client would lose what it has not read
+  // yet. So: send FIN, keep reading and discarding until the client closes
+  // or a short while passes (a "lingering close").
+  c->state = Connection::State::lingering;
+  shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+  evbuffer* in = bufferevent_get_input(c->bev);
+  evbuffer_drain(in, evbuffer_get_length(in));
+  c->deadline_ms = monotonic_ms() + 2000;
+  bufferevent_enable(c->bev, EV_READ);
 }
 
 void HttpServer::process_websocket(Connection* c) {
@@ -474,12 +491,12 @@ void HttpServer::on_write(bufferevent*, void* arg) {
   auto* c = static_cast<Connection*>(arg);
   HttpServer* self = c->server;
   if (c->state == Connection::State::closing) {  // the close frame is out
-    self->close(c);
+    self->linger(c);
     return;
   }
   if (c->state != Connection::State::writing) return;
   if (c->close_after_write) {
-    self->close(c);
+    self->linger(c);
     return;
   }
   // Response flushed: read the next request (maybe already buffered).
@@ -512,6 +529,8 @@ void HttpServer::on_sweep(evutil_socket_t, short, void* arg) {
         c->ping_outstanding = true;
         c->deadline_ms = now + std::max(1000LL, self->options_.ws_ping_interval_s * 500LL);
       }
+    } else if (c->state == Connection::State::lingering && now >= c->deadline_ms) {
+      self->close(c);
     } else if (c->state == Connection::State::reading && c->deadline_ms && now > c->deadline_ms) {
       if (c->pending)
         self->fail(c, 408, "request_timeout", "the request was not received in time", "request_timeout");

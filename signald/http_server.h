@@ -154,6 +154,7 @@ class HttpServer {
   void dispatch(Connection* c);
   void send(Connection* c, HttpResponse&& response);
   void fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason);
+  void linger(Connection* c);
   void close(Connection* c);
   void link(Connection* c);
   void unlink(Connection* c);
