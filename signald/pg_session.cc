@@ -1,6 +1,7 @@
 #include "signald/pg_session.h"
 
 #include <cstring>
+#include <optional>
 
 namespace vytal {
 namespace {
@@ -65,6 +66,22 @@ Result<PgResultPtr> PgSession::exec_params(const std::string& sql, const std::ve
   ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return error_from(r.get());
   return r;
+}
+
+Result<bool> PgSession::send(const std::string& sql) {
+  if (PQsendQuery(conn_.get(), sql.c_str()) != 1) return error_from(nullptr);
+  return true;
+}
+
+Result<bool> PgSession::finish() {
+  std::optional<Error> first;
+  while (PgResultPtr r{PQgetResult(conn_.get())}) {
+    ExecStatusType st = PQresultStatus(r.get());
+    if (!first && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) first = error_from(r.get());
+  }
+  if (first) return *first;
+  if (PQstatus(conn_.get()) != CONNECTION_OK) return error_from(nullptr);
+  return true;
 }
 
 Result<bool> PgSession::copy_in(const std::string& copy_sql, const std::string& data) {

@@ -39,6 +39,10 @@ class PgSession {
   Result<bool> exec(const std::string& sql);
   // Runs one statement with text parameters (nullptr = NULL).
   Result<PgResultPtr> exec_params(const std::string& sql, const std::vector<const char*>& params);
+  // Sends SQL (several statements allowed) without waiting: the caller can
+  // work while PostgreSQL executes it, then collects the outcome with finish().
+  Result<bool> send(const std::string& sql);
+  Result<bool> finish();
   // COPY ... FROM STDIN: sends `data` (text format) and finishes.
   Result<bool> copy_in(const std::string& copy_sql, const std::string& data);
 

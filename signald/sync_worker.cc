@@ -141,10 +141,11 @@ bool SyncWorker::connect() {
   return true;
 }
 
-Result<bool> SyncWorker::write_table(const SyncTable& t, const std::vector<const ChangeRow*>& rows) {
+Result<bool> SyncWorker::write_table(const SyncTable& t, const std::vector<const ChangeRow*>& rows,
+                                     std::string* merge_sql) {
   if (rows.empty()) return true;
   const std::string cols = column_list(t);
-  if (options_.use_copy) {
+  if (options_.use_copy && merge_sql) {
     std::string data;
     for (const ChangeRow* r : rows) {
       for (const auto& v : r->values) {
@@ -156,9 +157,8 @@ Result<bool> SyncWorker::write_table(const SyncTable& t, const std::vector<const
     }
     auto copied = pg_->copy_in(std::string("COPY stage_") + t.name + " (" + cols + ") FROM STDIN", data);
     if (!copied) return copied.error();
-    auto merged = pg_->exec(std::string("INSERT INTO ") + t.name + " (" + cols + ") SELECT " + cols + " FROM stage_" +
-                            t.name + conflict_clause(t) + "; TRUNCATE stage_" + t.name);
-    if (!merged) return merged.error();
+    *merge_sql += std::string("INSERT INTO ") + t.name + " (" + cols + ") SELECT " + cols + " FROM stage_" + t.name +
+                  conflict_clause(t) + "; TRUNCATE stage_" + t.name + "; ";
     return true;
   }
   // Multi-row INSERT ... ON CONFLICT, within PostgreSQL's 65535 parameters.
@@ -186,38 +186,39 @@ Result<bool> SyncWorker::write_table(const SyncTable& t, const std::vector<const
 }
 
 Result<bool> SyncWorker::upsert_one(const ChangeRow& row) {
-  bool copy = options_.use_copy;
-  options_.use_copy = false;  // one row: a plain INSERT says precisely what is wrong with it
-  auto r = write_table(*row.table, {&row});
-  options_.use_copy = copy;
-  return r;
+  // One row: a plain INSERT says precisely what is wrong with it.
+  return write_table(*row.table, {&row}, nullptr);
 }
 
-Result<bool> SyncWorker::push(const std::vector<ChangeRow>& batch, int64_t high_water) {
+std::string SyncWorker::high_water_sql(int64_t high_water) const {
+  // site_id is letters, digits and "-_." only (syncd_config.cc): safe to quote.
+  return "INSERT INTO sync_state(site_id, high_water) VALUES ('" + options_.site_id + "', " +
+         std::to_string(high_water) +
+         ") ON CONFLICT (site_id) DO UPDATE SET high_water = EXCLUDED.high_water, updated_at = clock_timestamp(); ";
+}
+
+Result<bool> SyncWorker::start_push(const std::vector<ChangeRow>& batch, int64_t high_water) {
   auto begin = pg_->exec("BEGIN");
   if (!begin) return begin.error();
+  std::string tail;
   for (const SyncTable& t : sync_tables()) {  // calls first: readers of a committed batch see whole calls
     std::vector<const ChangeRow*> rows;
     for (const ChangeRow& r : batch)
       if (r.table == &t) rows.push_back(&r);
-    auto written = write_table(t, rows);
+    auto written = write_table(t, rows, options_.use_copy ? &tail : nullptr);
     if (!written) {
       pg_->exec("ROLLBACK");
       return written.error();
     }
   }
-  std::string hw = std::to_string(high_water);
-  auto moved = pg_->exec_params(
-      "INSERT INTO sync_state(site_id, high_water) VALUES ($1, $2) ON CONFLICT (site_id) DO UPDATE SET "
-      "high_water = EXCLUDED.high_water, updated_at = clock_timestamp()",
-      {options_.site_id.c_str(), hw.c_str()});
-  if (!moved) {
-    pg_->exec("ROLLBACK");
-    return moved.error();
-  }
-  auto commit = pg_->exec("COMMIT");
-  if (!commit) return commit.error();
-  return true;
+  // The merges, the high-water mark and COMMIT: one round trip, not waited for.
+  return pg_->send(tail + high_water_sql(high_water) + "COMMIT");
+}
+
+Result<bool> SyncWorker::finish_push() {
+  auto done = pg_->finish();
+  if (!done && pg_->ok()) pg_->exec("ROLLBACK");  // an error ended the statements before COMMIT
+  return done;
 }
 
 Result<bool> SyncWorker::push_rows_one_by_one(const std::vector<ChangeRow>& batch, int64_t high_water, int* parked) {
@@ -254,12 +255,7 @@ Result<bool> SyncWorker::push_rows_one_by_one(const std::vector<ChangeRow>& batc
       refused.emplace_back(&r, one.error().message);
     }
   }
-  std::string hw = std::to_string(high_water);
-  auto moved = pg_->exec_params(
-      "INSERT INTO sync_state(site_id, high_water) VALUES ($1, $2) ON CONFLICT (site_id) DO UPDATE SET "
-      "high_water = EXCLUDED.high_water, updated_at = clock_timestamp()",
-      {options_.site_id.c_str(), hw.c_str()});
-  auto commit = moved ? pg_->exec("COMMIT") : Result<bool>(moved.error());
+  auto commit = pg_->exec(high_water_sql(high_water) + "COMMIT");
   if (!commit) {
     pg_->exec("ROLLBACK");
     return commit.error();
@@ -352,15 +348,18 @@ void SyncWorker::prune() {
 
 void SyncWorker::run(const std::atomic<bool>& stop) {
   std::mt19937 rng(std::random_device{}());
+  std::optional<std::vector<ChangeRow>> next;  // read ahead while the previous batch commits
   while (!stop.load()) {
     if (!pg_ && !connect()) {
+      next.reset();
       // Exponential backoff with full jitter while PostgreSQL is away.
       backoff_ms_ = std::min(options_.backoff_max_s * 1000, std::max(500, backoff_ms_ * 2));
       refresh_backlog();
       wait(stop, std::uniform_int_distribution<int>(backoff_ms_ / 2, backoff_ms_)(rng));
       continue;
     }
-    auto batch = reader_.read(high_water_, options_.batch_rows);
+    auto batch = next ? Result<std::vector<ChangeRow>>(std::move(*next)) : reader_.read(high_water_, options_.batch_rows);
+    next.reset();
     if (!batch) {
       fail(batch.error());
       wait(stop, 1000);
@@ -374,9 +373,16 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
     }
     int64_t high_water = batch->back().change_seq;
     int parked = 0;
-    auto pushed = push(batch.value(), high_water);
+    auto pushed = start_push(batch.value(), high_water);
+    if (pushed) {
+      // While PostgreSQL merges this batch, read the next one.
+      auto more = reader_.read(high_water, options_.batch_rows);
+      if (more && !more->empty()) next = std::move(more.value());
+      pushed = finish_push();
+    }
     if (!pushed && pushed.error().code == "pg_data") pushed = push_rows_one_by_one(batch.value(), high_water, &parked);
     if (!pushed) {
+      next.reset();  // read past a batch that did not commit
       fail(pushed.error());
       if (pushed.error().code != "pg_data") pg_.reset();  // reconnect: the session may be broken
       backoff_ms_ = std::min(options_.backoff_max_s * 1000, std::max(500, backoff_ms_ * 2));

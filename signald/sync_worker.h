@@ -53,9 +53,17 @@ class SyncWorker {
 
  private:
   bool connect();
-  Result<bool> push(const std::vector<ChangeRow>& batch, int64_t high_water);
+  // A batch is pushed in two halves so the next one can be read from SQLite
+  // while PostgreSQL merges this one: start_push sends everything (the
+  // transaction's last statements, COMMIT included, without waiting),
+  // finish_push waits for the outcome.
+  Result<bool> start_push(const std::vector<ChangeRow>& batch, int64_t high_water);
+  Result<bool> finish_push();
   Result<bool> push_rows_one_by_one(const std::vector<ChangeRow>& batch, int64_t high_water, int* parked);
-  Result<bool> write_table(const SyncTable& table, const std::vector<const ChangeRow*>& rows);
+  // Writes rows of one table in the open transaction. In copy mode the rows go
+  // to the staging table and the merge statement is appended to *merge_sql.
+  Result<bool> write_table(const SyncTable& table, const std::vector<const ChangeRow*>& rows, std::string* merge_sql);
+  std::string high_water_sql(int64_t high_water) const;
   Result<bool> upsert_one(const ChangeRow& row);
   void record_local(int64_t high_water, const std::vector<std::pair<const ChangeRow*, std::string>>& parked);
   void refresh_backlog();
