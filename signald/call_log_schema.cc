@@ -1,5 +1,9 @@
 #include "signald/call_log_schema.h"
 
+#include <string>
+
+#include "signald/sync_tables.h"
+
 namespace vytal {
 namespace {
 
@@ -157,5 +161,15 @@ constexpr Migration kMigrations[] = {
 }  // namespace
 
 std::span<const Migration> call_log_migrations() { return kMigrations; }
+
+int64_t last_change_seq(sqlite3* db) {
+  std::string sql = "SELECT max(";
+  for (const SyncTable& t : sync_tables())
+    sql += std::string("(SELECT coalesce(max(change_seq), 0) FROM ") + t.name + "), ";
+  sql +=
+      "(SELECT coalesce(max(high_water), 0) FROM sync_state), (SELECT coalesce(max(change_seq), 0) FROM sync_parked))";
+  Statement s(db, sql.c_str());
+  return s.step() == SQLITE_ROW ? s.integer(0) : 0;
+}
 
 }  // namespace vytal

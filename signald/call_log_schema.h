@@ -11,4 +11,9 @@ namespace vytal {
 
 std::span<const Migration> call_log_migrations();
 
+// The highest change_seq the call log has handed out: in the synchronized
+// tables and in vytal-syncd's records (retention may have pruned every row
+// at or below syncd's mark; numbers must never be reused below it).
+int64_t last_change_seq(sqlite3* db);
+
 }  // namespace vytal

@@ -58,11 +58,7 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                       "bitrate_kbps, sampled_at, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
                       ":user, :rtt, :jitter, :loss, :bitrate, :now, :now, :now, 1, :seq)"),
       readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
-  // change_seq continues from the highest value in any synchronized table.
-  for (const SyncTable& table : sync_tables()) {
-    Statement s(db, (std::string("SELECT coalesce(max(change_seq), 0) FROM ") + table.name).c_str());
-    if (s.step() == SQLITE_ROW) seq_ = std::max(seq_, s.integer(0));
-  }
+  seq_ = last_change_seq(db);
 }
 
 Error CallWriter::db_error() { return Error{"db_error", std::string("call log write failed: ") + sqlite3_errmsg(db_)}; }

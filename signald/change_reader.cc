@@ -3,8 +3,22 @@
 #include <algorithm>
 
 #include "common/time_format.h"
+#include "signald/call_log_schema.h"
 
 namespace vytal {
+namespace {
+
+// A read transaction: every statement inside sees the same WAL snapshot.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(sqlite3* db) : db_(db) { sqlite_exec(db_, "BEGIN", nullptr); }
+  ~ReadTransaction() { sqlite_exec(db_, "COMMIT", nullptr); }
+
+ private:
+  sqlite3* db_;
+};
+
+}  // namespace
 
 ChangeReader::ChangeReader(sqlite3* db) : db_(db) {
   for (const SyncTable& t : sync_tables()) {
@@ -26,6 +40,10 @@ Result<std::vector<ChangeRow>> ChangeReader::read(int64_t after, int limit) {
   // row below the merge's last change_seq that was not read.
   std::vector<ChangeRow> rows;
   std::span<const SyncTable> tables = sync_tables();
+  // One snapshot for all tables: read separately, a commit landing between
+  // two SELECTs would be seen in one table and not in another, and the
+  // high-water mark would move past the rows that were missed.
+  ReadTransaction snapshot(db_);
   for (size_t i = 0; i < tables.size(); ++i) {
     Statement& s = selects_[i];
     s.bind(1, after).bind(2, int64_t{limit});
@@ -58,6 +76,7 @@ Result<std::vector<ChangeRow>> ChangeReader::read(int64_t after, int limit) {
 
 Result<Backlog> ChangeReader::backlog(int64_t after) {
   Backlog b;
+  ReadTransaction snapshot(db_);
   for (size_t i = 0; i < counts_.size(); ++i) {
     counts_[i].bind(1, after);
     if (counts_[i].step() == SQLITE_ROW) b.rows += counts_[i].integer(0);
@@ -71,5 +90,11 @@ Result<Backlog> ChangeReader::backlog(int64_t after) {
   }
   return b;
 }
+
+}  // namespace vytal
+
+namespace vytal {
+
+int64_t ChangeReader::highest_change_seq() { return last_change_seq(db_); }
 
 }  // namespace vytal

@@ -31,6 +31,8 @@ class ChangeReader {
   // row up to the batch's last change_seq is in it (nothing skipped).
   Result<std::vector<ChangeRow>> read(int64_t after, int limit);
   Result<Backlog> backlog(int64_t after);
+  // The highest change_seq this call log has handed out (rows, and syncd's own records).
+  int64_t highest_change_seq();
 
  private:
   sqlite3* db_;

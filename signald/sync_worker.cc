@@ -120,6 +120,17 @@ bool SyncWorker::connect() {
     return false;
   }
   high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
+  int64_t local_max = reader_.highest_change_seq();
+  if (high_water_ > local_max) {
+    // PostgreSQL has seen more of this site than this call log holds: the log
+    // was replaced (a reinstall, a restore). New changes would hide below the
+    // mark, so everything is sent again; version guards make that harmless.
+    LOG_WARN(
+        "syncd: PostgreSQL's mark for site %s (%lld) is above this call log's last change (%lld); resending "
+        "the whole call log",
+        options_.site_id.c_str(), static_cast<long long>(high_water_), static_cast<long long>(local_max));
+    high_water_ = 0;
+  }
   if (options_.use_copy) {
     std::string staging;
     for (const SyncTable& t : sync_tables())
@@ -358,7 +369,8 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
       wait(stop, std::uniform_int_distribution<int>(backoff_ms_ / 2, backoff_ms_)(rng));
       continue;
     }
-    auto batch = next ? Result<std::vector<ChangeRow>>(std::move(*next)) : reader_.read(high_water_, options_.batch_rows);
+    auto batch =
+        next ? Result<std::vector<ChangeRow>>(std::move(*next)) : reader_.read(high_water_, options_.batch_rows);
     next.reset();
     if (!batch) {
       fail(batch.error());
