@@ -151,7 +151,7 @@ export class VytalCall extends EventTarget {
     }
     switch (msg.type) {
       case 'participant-joined':
-        this.#peer(msg.userId);
+        // The newcomer offers; this side answers when its offer arrives (no glare on the first negotiation).
         this.#emit('participant-joined', msg);
         break;
       case 'participant-left':
@@ -198,17 +198,21 @@ export class VytalCall extends EventTarget {
 
   // --- peers (perfect negotiation) ----------------------------------------
 
-  #peer(userId) {
+  // The connection to one participant. With addTracks false (it is being
+  // created to answer that participant's offer), the local tracks are added
+  // after the offer is applied, so they ride the offer's transceivers.
+  #peer(userId, { addTracks = true } = {}) {
     let peer = this.peers.get(userId);
     if (peer) return peer;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy });
     // The polite peer yields on an offer collision; the order is the same on both sides.
-    peer = { pc, polite: this.userId > userId, makingOffer: false, ignoreOffer: false, settingAnswer: false, queue: Promise.resolve(), stream: null };
+    peer = { pc, polite: this.userId > userId, makingOffer: false, ignoreOffer: false, settingAnswer: false, queue: Promise.resolve(), stream: null, tracksAdded: false };
     this.peers.set(userId, peer);
     pc.onnegotiationneeded = async () => {
       try {
         peer.makingOffer = true;
         await pc.setLocalDescription();
+        this.#emit('debug', { message: `offer to ${userId}` });
         this.#send({ type: 'offer', to: userId, sdp: pc.localDescription.toJSON() });
       } catch (err) {
         this.#emit('error', { code: 'negotiation', message: String(err) });
@@ -216,7 +220,10 @@ export class VytalCall extends EventTarget {
         peer.makingOffer = false;
       }
     };
-    pc.onicecandidate = ({ candidate }) => this.#send({ type: 'ice-candidate', to: userId, candidate: candidate ? candidate.toJSON() : null });
+    pc.onicecandidate = ({ candidate }) => {
+      peer.candidatesSent = (peer.candidatesSent ?? 0) + 1;
+      this.#send({ type: 'ice-candidate', to: userId, candidate: candidate ? candidate.toJSON() : null });
+    };
     pc.oniceconnectionstatechange = () => {
       if (pc.iceConnectionState === 'failed') pc.restartIce();
     };
@@ -225,36 +232,46 @@ export class VytalCall extends EventTarget {
       if (!streams[0]) peer.stream.addTrack(track);
       this.#emit('track', { userId, track, stream: peer.stream });
     };
-    for (const track of this.localStream?.getTracks() ?? []) pc.addTrack(track, this.localStream);
+    if (addTracks) this.#addTracks(peer);
     return peer;
   }
 
+  #addTracks(peer) {
+    if (peer.tracksAdded) return;
+    peer.tracksAdded = true;
+    for (const track of this.localStream?.getTracks() ?? []) peer.pc.addTrack(track, this.localStream);
+  }
+
   #inOrder(userId, work) {
-    const peer = this.#peer(userId);
+    const peer = this.#peer(userId, { addTracks: false });
     peer.queue = peer.queue.then(work).catch((err) => this.#emit('error', { code: 'negotiation', message: String(err) }));
   }
 
   async #onDescription(from, description) {
-    const peer = this.#peer(from);
+    const peer = this.#peer(from, { addTracks: false });
     const { pc } = peer;
     const readyForOffer = !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingAnswer);
     const collision = description.type === 'offer' && !readyForOffer;
     peer.ignoreOffer = !peer.polite && collision;
+    this.#emit('debug', { message: `${description.type} from ${from}${collision ? ' (collision)' : ''}${peer.ignoreOffer ? ' ignored' : ''}` });
     if (peer.ignoreOffer) return;
     peer.settingAnswer = description.type === 'answer';
     await pc.setRemoteDescription(description);
     peer.settingAnswer = false;
     if (description.type === 'offer') {
+      this.#addTracks(peer);
       await pc.setLocalDescription();
       this.#send({ type: 'answer', to: from, sdp: pc.localDescription.toJSON() });
     }
   }
 
   async #onCandidate(from, candidate) {
-    const peer = this.#peer(from);
+    const peer = this.#peer(from, { addTracks: false });
     try {
       await peer.pc.addIceCandidate(candidate ?? undefined);
+      peer.candidatesAdded = (peer.candidatesAdded ?? 0) + 1;
     } catch (err) {
+      peer.candidatesFailed = (peer.candidatesFailed ?? 0) + 1;
       if (!peer.ignoreOffer) throw err;
     }
   }

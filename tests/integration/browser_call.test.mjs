@@ -32,14 +32,20 @@ async function openAs(sub, role, callId) {
   browsers.push(browser);
   const page = await (await browser.newContext()).newPage();
   page.on('pageerror', (e) => console.log(`[${sub}] page error: ${e.message}`));
-  const url = `${sd.url}/webrtc/demo/?token=${token(sub, role)}&callId=${callId}&autojoin=1&qualityMs=1000`;
+  const url = `${sd.url}/webrtc/demo/?token=${token(sub, role)}&callId=${callId}&autojoin=1&qualityMs=1000&debug=1`;
   await page.goto(url);
   await page.waitForFunction(() => window.vytalDemo?.joined === true, null, { timeout: 20000 });
   return page;
 }
 
 const stats = (page) => page.evaluate(() => window.vytalDemo.stats());
-const demoLog = (page) => page.evaluate(() => document.getElementById('log').textContent);
+// The page's log and each peer connection's states: what a support engineer would look at.
+const demoLog = (page) =>
+  page.evaluate(() => {
+    const peers = [...(window.vytalDemo.call?.peers ?? new Map()).entries()].map(
+      ([user, p]) => `${user}: signaling ${p.pc.signalingState}, ice ${p.pc.iceConnectionState}, connection ${p.pc.connectionState}, candidates sent ${p.candidatesSent ?? 0} added ${p.candidatesAdded ?? 0} failed ${p.candidatesFailed ?? 0}`);
+    return `${document.getElementById('log').textContent}peers: ${peers.join('; ') || 'none'}`;
+  });
 
 // Polls until media arrives at `page`, then checks that it keeps arriving.
 async function assertMediaFlows(page, who) {
@@ -70,7 +76,13 @@ test('a patient and a provider in two browsers complete a video call through sig
   const patient = await openAs('patient-browser', 'patient', callId);
   const provider = await openAs('provider-browser', 'provider', callId);
 
-  const p = await assertMediaFlows(patient, 'patient');
+  let p;
+  try {
+    p = await assertMediaFlows(patient, 'patient');
+  } catch (e) {
+    e.message += `\n--- provider's page:\n${await demoLog(provider)}`;
+    throw e;
+  }
   const d = await assertMediaFlows(provider, 'provider');
   console.log(`patient decoded ${p.video.framesDecoded} frames, provider ${d.video.framesDecoded}; candidates ${p.candidates} / ${d.candidates}`);
 
