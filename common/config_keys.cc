@@ -50,7 +50,7 @@ constexpr ConfigKey kKeys[] = {
      "libpq sslmode: disable, require, verify-ca or verify-full (recommended, with DATABASE_SSLROOTCERT)."},
     {"DATABASE_SSLROOTCERT", "", "CA certificate file that signs the central PostgreSQL's certificate."},
     {"VYTAL_SITE_ID", "", "This appliance's site id, written on every row it syncs. Required by vytal-syncd."},
-    {"VYTAL_SYNC_BATCH_ROWS", "5000", "Changes pushed per PostgreSQL transaction."},
+    {"VYTAL_SYNC_BATCH_ROWS", "10000", "Changes pushed per PostgreSQL transaction."},
     {"VYTAL_SYNC_METHOD", "copy", "copy (COPY into a staging table, then one upsert) or insert (multi-row upserts)."},
     {"VYTAL_SYNC_POLL_MS", "200", "How often vytal-syncd looks for new changes when it has caught up."},
     {"VYTAL_SYNC_BACKOFF_MAX_SECONDS", "30", "Longest wait between attempts while PostgreSQL is unreachable."},

@@ -21,7 +21,7 @@ namespace vytal {
 
 struct SyncOptions {
   std::string site_id;
-  int batch_rows = 5000;
+  int batch_rows = 10000;
   bool use_copy = true;  // COPY into a staging table, then one INSERT ... SELECT; else multi-row INSERTs
   int poll_ms = 200;
   int backoff_max_s = 30;

@@ -90,7 +90,8 @@ process.on('exit', () => {
   }
 });
 
-export async function startPostgres({ startTimeoutMs = 30000 } = {}) {
+// durable: keep PostgreSQL's defaults for fsync and synchronous commit (benchmarks).
+export async function startPostgres({ startTimeoutMs = 30000, durable = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vytal-pg-'));
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
@@ -178,10 +179,8 @@ export async function startPostgres({ startTimeoutMs = 30000 } = {}) {
           `-c listen_addresses=${HOST}`,
           `-k ${dir}`,
           `-c hba_file=${join(dir, 'hba.conf')}`,
-          // A test server: no durability work, quick shutdown.
-          '-c fsync=off',
-          '-c synchronous_commit=off',
-          '-c full_page_writes=off',
+          // A test server: no durability work, quick shutdown (benchmarks keep the defaults).
+          ...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
           '-c max_connections=50',
           '-c shared_buffers=64MB',
         ].join(' ');
