@@ -4,15 +4,18 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl coturn clang-format git clang libclang-rt-14-dev libwslay-dev
-  chromium)
+  chromium postgresql-15)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
 command -v npm >/dev/null || TEST_PACKAGES+=(npm)
-had_coturn=$(dpkg-query -W -f='${Status}' coturn 2>/dev/null | grep -c "install ok installed" || true)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -c "install ok installed" || true; }
+had_coturn=$(installed coturn)
+had_postgresql=$(installed postgresql-15)
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
-# The tests start their own TURN servers on free ports; the coturn service the
-# package may have just started on port 3478 is not wanted.
-if [ "$had_coturn" = 0 ] && command -v systemctl >/dev/null && systemctl is-active -q coturn 2>/dev/null; then
-  as_root systemctl disable --now coturn
+# The tests start their own TURN and PostgreSQL servers on free ports; the
+# services these packages may have just started (3478, 5432) are not wanted.
+if command -v systemctl >/dev/null; then
+  [ "$had_coturn" = 0 ] && systemctl is-active -q coturn 2>/dev/null && as_root systemctl disable --now coturn
+  [ "$had_postgresql" = 0 ] && systemctl is-active -q postgresql 2>/dev/null && as_root systemctl disable --now postgresql
 fi
 
 echo "==> npm ci (ws, playwright-core)"
