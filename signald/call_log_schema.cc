@@ -152,10 +152,38 @@ CREATE TABLE sync_parked (
 );
 )sql";
 
+// Migration 4: TURN usage, one row per relay allocation, updated as the TURN
+// server reports it (the plugin of turn_plugin/ writes it through signald).
+constexpr const char* kTurnUsage = R"sql(
+CREATE TABLE turn_usage (
+  id               TEXT PRIMARY KEY,
+  call_id          TEXT,
+  user_id          TEXT NOT NULL,
+  turn_username    TEXT NOT NULL,
+  relay_address    TEXT,
+  transport        TEXT,
+  state            TEXT NOT NULL CHECK (state IN ('active', 'closed', 'refused')),
+  started_at       INTEGER NOT NULL,
+  ended_at         INTEGER,
+  bytes_sent       INTEGER NOT NULL DEFAULT 0,
+  bytes_received   INTEGER NOT NULL DEFAULT 0,
+  packets_sent     INTEGER NOT NULL DEFAULT 0,
+  packets_received INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  version          INTEGER NOT NULL,
+  change_seq       INTEGER NOT NULL
+);
+CREATE INDEX idx_turn_usage_call ON turn_usage(call_id);
+CREATE INDEX idx_turn_usage_user_started ON turn_usage(user_id, started_at);
+CREATE UNIQUE INDEX idx_turn_usage_change_seq ON turn_usage(change_seq);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial call log", kInitialSchema},
     {2, "quality samples", kQualitySamples},
     {3, "sync bookkeeping", kSyncState},
+    {4, "turn usage", kTurnUsage},
 };
 
 }  // namespace

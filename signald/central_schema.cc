@@ -42,6 +42,8 @@ CREATE INDEX idx_recordings_created ON call_recordings(created_at);
 CREATE INDEX idx_events_call ON call_events(call_id, occurred_at);
 CREATE INDEX idx_audit_occurred ON audit_log(occurred_at);
 CREATE INDEX idx_quality_call ON call_quality_samples(call_id, sampled_at);
+CREATE INDEX idx_turn_usage_call ON turn_usage(call_id);
+CREATE INDEX idx_turn_usage_site_started ON turn_usage(site_id, started_at);
 
 -- How far each site's changes have arrived (its call log's change_seq),
 -- committed in the same transaction as the rows.

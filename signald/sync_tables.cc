@@ -74,6 +74,25 @@ constexpr SyncColumn kQuality[] = {
     {"version", T::integer},
 };
 
+constexpr SyncColumn kTurnUsage[] = {
+    {"id", T::uuid},
+    {"call_id", T::uuid},
+    {"user_id", T::text},
+    {"turn_username", T::text},
+    {"relay_address", T::text},
+    {"transport", T::text},
+    {"state", T::text},
+    {"started_at", T::time_ms},
+    {"ended_at", T::time_ms},
+    {"bytes_sent", T::integer},
+    {"bytes_received", T::integer},
+    {"packets_sent", T::integer},
+    {"packets_received", T::integer},
+    {"created_at", T::time_ms},
+    {"updated_at", T::time_ms},
+    {"version", T::integer},
+};
+
 constexpr SyncTable kTables[] = {
     {"calls", kCalls},
     {"call_participants", kParticipants},
@@ -81,6 +100,7 @@ constexpr SyncTable kTables[] = {
     {"call_events", kEvents},
     {"audit_log", kAudit},
     {"call_quality_samples", kQuality},
+    {"turn_usage", kTurnUsage},
 };
 
 }  // namespace

@@ -34,6 +34,9 @@ const TABLES = {
     'detail:json', 'created_at:time', 'updated_at:time', 'version:int'],
   call_quality_samples: ['id:uuid', 'call_id:uuid', 'user_id', 'rtt_ms:int', 'jitter_ms:int', 'packet_loss_permille:int',
     'bitrate_kbps:int', 'sampled_at:time', 'created_at:time', 'updated_at:time', 'version:int'],
+  turn_usage: ['id:uuid', 'call_id:uuid', 'user_id', 'turn_username', 'relay_address', 'transport', 'state',
+    'started_at:time', 'ended_at:time', 'bytes_sent:int', 'bytes_received:int', 'packets_sent:int',
+    'packets_received:int', 'created_at:time', 'updated_at:time', 'version:int'],
 };
 const COLUMNS = Object.fromEntries(Object.entries(TABLES).map(([t, cols]) => [t, cols.map((c) => {
   const [name, type = 'text'] = c.split(':');
@@ -311,6 +314,8 @@ test('A day of calls reaches PostgreSQL with the same rows, column by column', a
     INSERT INTO call_recordings VALUES ('${randomUUID()}', '${calls[1].id}', 'recording', NULL, NULL, NULL, ${now - 5000}, NULL, ${now - 5000}, ${now - 5000}, 1, ${++seq});
     INSERT INTO call_events VALUES ('${randomUUID()}', '${calls[2].id}', 'note', 'nurse-1', '${esc('{"text":"line\\nnext\\ttab \\\\N back\\\\slash","ü":[1,2.5,null,true],"nested":{"a":{}}}')}', ${now}, ${now}, ${now}, 1, ${++seq});
     INSERT INTO audit_log VALUES ('${randomUUID()}', ${now}, 'admin-1', 'admin', 'call.export', 'ok', '${calls[3].id}', '::1', '{"format":"csv","rows":12}', ${now}, ${now}, 1, ${++seq});
+    INSERT INTO turn_usage VALUES ('${randomUUID()}', '${calls[4].id}', '${calls[4].patientId}', '${Math.floor(now / 1000) + 600}:${calls[4].patientId}', '198.51.100.7:49160', 'udp', 'closed', ${now - 600000}, ${now - 1000}, 73400320, 1048576, 61000, 9000, ${now - 600000}, ${now - 1000}, 4, ${++seq});
+    INSERT INTO turn_usage VALUES ('${randomUUID()}', NULL, 'nurse-1', '${Math.floor(now / 1000) + 600}:nurse-1', NULL, 'tcp', 'refused', ${now}, NULL, 0, 0, 0, 0, ${now}, ${now}, 1, ${++seq});
   `);
 
   const convergeMs = await converge(sy, sd.dataDir, db, site, 40000);

@@ -603,7 +603,7 @@ TEST_F(CallLogTest, RowsHaveUuidIdsAndVersionsCountUpdates) {
     const char* table = synced.name;
     std::vector<std::string> ids = texts(std::string("SELECT id FROM ") + table);
     for (const std::string& row_id : ids) EXPECT_TRUE(is_uuid(row_id)) << table << ": " << row_id;
-    if (std::string(table) != "call_recordings") {
+    if (std::string(table) != "call_recordings" && std::string(table) != "turn_usage") {  // no writer yet
       EXPECT_FALSE(ids.empty()) << table;
     }
   }
