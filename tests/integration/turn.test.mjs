@@ -33,6 +33,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSignald, token, api, tempDir } from './lib/signald.mjs';
 
+// Debian's stock coturn by default; VYTAL_TURN_BIN_DIR points at a build of
+// the appliance's own vytal-turnserver (turn_plugin/build-turnserver.sh).
+const TURN_BIN_DIR = process.env.VYTAL_TURN_BIN_DIR;
+const TURNSERVER = TURN_BIN_DIR ? join(TURN_BIN_DIR, 'vytal-turnserver') : 'turnserver';
+const TURNUTIL = (name) => (TURN_BIN_DIR ? join(TURN_BIN_DIR, name) : name);
 const HOST = '127.0.0.1';
 const SECRET = 'turn-integration-secret-5f1c0a9e';
 const REALM = 'vytal.test';
@@ -164,7 +169,7 @@ function startTurnserver(dir, port, relay) {
     '--pidfile', join(dir, 'turnserver.pid'),
     '--db', join(dir, 'turndb'), // keep the (unused) SQLite userdb out of /var/lib/turn
   ];
-  const proc = track(spawn('turnserver', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(spawn(TURNSERVER, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
   const server = { proc, port, relay, args, log: '', stderr: '' };
   proc.stdout.setEncoding('utf8');
   proc.stderr.setEncoding('utf8');
@@ -193,7 +198,7 @@ function startTurnserver(dir, port, relay) {
 // ---------------------------------------------------------------- peer
 
 async function startPeer(port) {
-  const proc = track(spawn('turnutils_peer', ['-L', HOST, '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const proc = track(spawn(TURNUTIL('turnutils_peer'), ['-L', HOST, '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
   proc.stderr.on('data', (c) => (out += c));
@@ -239,7 +244,7 @@ function uclient({ username, password, host, port, tcp = false }) {
     host,
   );
   return new Promise((res) => {
-    const proc = track(spawn('turnutils_uclient', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const proc = track(spawn(TURNUTIL('turnutils_uclient'), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
     proc.stdout.setEncoding('utf8');
     proc.stderr.setEncoding('utf8');
