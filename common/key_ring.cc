@@ -1,0 +1,83 @@
+#include "common/key_ring.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace vytal {
+
+std::vector<std::string> KeyRing::accepted(int64_t now_s) const {
+  std::vector<std::string> out;
+  if (!current.empty()) out.push_back(current);
+  if (!previous.empty() && now_s < previous_until_s) out.push_back(previous);
+  return out;
+}
+
+std::optional<KeyRing> parse_key_ring(const std::string& text, std::string* error) {
+  KeyRing ring;
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string kind, secret, extra;
+    int64_t until = 0;
+    words >> kind >> secret;
+    bool ok = !secret.empty() && secret.size() < 256;
+    if (kind == "current") {
+      ring.current = secret;
+      ok = ok && !(words >> extra);
+    } else if (kind == "previous") {
+      ring.previous = secret;
+      ok = ok && (words >> until) && !(words >> extra);
+      ring.previous_until_s = until;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      if (error) *error = "line " + std::to_string(n) + ": expected 'current SECRET' or 'previous SECRET UNTIL'";
+      return std::nullopt;
+    }
+  }
+  if (ring.current.empty()) {
+    if (error) *error = "no current secret";
+    return std::nullopt;
+  }
+  return ring;
+}
+
+std::string format_key_ring(const KeyRing& ring) {
+  std::string out = "# vytal TURN key ring (vytalctl rotate-turn-secret)\ncurrent " + ring.current + "\n";
+  if (!ring.previous.empty()) out += "previous " + ring.previous + " " + std::to_string(ring.previous_until_s) + "\n";
+  return out;
+}
+
+std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error) {
+  std::ifstream f(path);
+  if (!f) {
+    if (error) *error = path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto ring = parse_key_ring(ss.str(), error);
+  if (!ring && error) *error = path + ": " + *error;
+  return ring;
+}
+
+bool write_key_ring(const std::string& path, const KeyRing& ring, std::string* error) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  std::string text = format_key_ring(ring);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!ok && error) *error = path + ": " + std::strerror(errno);
+  return ok;
+}
+
+}  // namespace vytal
