@@ -57,6 +57,19 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                       "INSERT INTO call_quality_samples(id, call_id, user_id, rtt_ms, jitter_ms, packet_loss_permille, "
                       "bitrate_kbps, sampled_at, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
                       ":user, :rtt, :jitter, :loss, :bitrate, :now, :now, :now, 1, :seq)"),
+      upsert_turn_(db,
+                   "INSERT INTO turn_usage(id, call_id, user_id, turn_username, relay_address, transport, state, "
+                   "started_at, ended_at, bytes_sent, bytes_received, packets_sent, packets_received, created_at, "
+                   "updated_at, version, change_seq) VALUES(:id, :call, :user, :username, :relay, :transport, :state, "
+                   ":now, :ended, :bs, :br, :ps, :pr, :now, :now, 1, :seq) ON CONFLICT(id) DO UPDATE SET "
+                   "relay_address = coalesce(nullif(excluded.relay_address, ''), relay_address), "
+                   "transport = coalesce(nullif(excluded.transport, ''), transport), "
+                   "state = CASE WHEN state = 'closed' THEN 'closed' ELSE excluded.state END, "
+                   "ended_at = coalesce(ended_at, excluded.ended_at), "
+                   "bytes_sent = bytes_sent + excluded.bytes_sent, bytes_received = bytes_received + "
+                   "excluded.bytes_received, packets_sent = packets_sent + excluded.packets_sent, "
+                   "packets_received = packets_received + excluded.packets_received, updated_at = :now, "
+                   "version = version + 1, change_seq = :seq"),
       readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
   seq_ = last_change_seq(db);
 }
@@ -323,6 +336,26 @@ Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor&
     return CallUpdate{std::move(c), status};
   }
   return Error{"not_participant", "you are not in this call"};
+}
+
+bool CallWriter::record_turn(const TurnReport& r) {
+  int64_t now = clock_.now_ms();
+  bool closing = r.event == "deleted" || r.final;
+  upsert_turn_.bind(":id", r.row_id)
+      .bind(":call", r.call_id)
+      .bind(":user", r.user_id)
+      .bind(":username", r.username)
+      .bind(":relay", r.relay_address)
+      .bind(":transport", r.transport)
+      .bind(":state", std::string_view(closing ? "closed" : "active"))
+      .bind(":now", now)
+      .bind(":ended", closing ? std::optional<int64_t>(now) : std::nullopt)
+      .bind(":bs", r.bytes_sent)
+      .bind(":br", r.bytes_received)
+      .bind(":ps", r.packets_sent)
+      .bind(":pr", r.packets_received)
+      .bind(":seq", next_seq());
+  return done(upsert_turn_);
 }
 
 bool CallWriter::record_quality(std::string_view call_id, const Actor& actor, const QualitySample& q) {

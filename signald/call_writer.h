@@ -35,6 +35,22 @@ struct QualitySample {
   std::optional<int64_t> bitrate_kbps;
 };
 
+// One report of the TURN plugin about a relay allocation.
+struct TurnReport {
+  std::string row_id;    // turn_usage.id, stable for the TURN session
+  std::string event;     // created, refreshed, deleted, usage
+  std::string username;  // the REST username "<expiry>:<user>[@<call id>]"
+  std::string user_id;
+  std::optional<std::string> call_id;
+  std::string relay_address;
+  std::string transport;
+  int64_t bytes_sent = 0;  // usage: since the previous report
+  int64_t bytes_received = 0;
+  int64_t packets_sent = 0;
+  int64_t packets_received = 0;
+  bool final = false;
+};
+
 class CallWriter {
  public:
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
@@ -51,6 +67,8 @@ class CallWriter {
   Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
   bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
+  // Creates or updates the allocation's turn_usage row (usage adds up).
+  bool record_turn(const TurnReport& report);
 
   // An audit row for a refused read (the refusal itself is answered at once).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
@@ -79,7 +97,7 @@ class CallWriter {
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
-      insert_quality_, readiness_;
+      insert_quality_, upsert_turn_, readiness_;
 };
 
 }  // namespace vytal

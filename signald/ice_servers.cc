@@ -17,7 +17,7 @@ json_t* url_list(const std::vector<std::string>& urls) {
 
 }  // namespace
 
-JsonPtr ice_servers_json(const IceSettings& ice, std::string_view user_id, int64_t now_s) {
+JsonPtr ice_servers_json(const IceSettings& ice, const std::string& secret, std::string_view turn_user, int64_t now_s) {
   JsonPtr out(json_object());
   json_t* servers = json_array();
   if (!ice.stun_urls.empty()) {
@@ -29,8 +29,8 @@ JsonPtr ice_servers_json(const IceSettings& ice, std::string_view user_id, int64
   if (!ice.turn_urls.empty()) {
     json_t* s = json_object();
     json_put(s, "urls", url_list(ice.turn_urls));
-    if (!ice.turn_secret.empty()) {
-      TurnCredential c = mint_turn_credential(ice.turn_secret, user_id, now_s, ice.ttl_s);
+    if (!secret.empty()) {
+      TurnCredential c = mint_turn_credential(secret, turn_user, now_s, ice.ttl_s);
       json_put(s, "username", json_str(c.username));
       json_put(s, "credential", json_str(c.credential));
       expires = c.expires_at_s;

@@ -11,7 +11,10 @@
 
 namespace vytal {
 
-// {"iceServers":[...], "ttlSeconds": n|null, "expiresAt": "..."|null}
-JsonPtr ice_servers_json(const IceSettings& ice, std::string_view user_id, int64_t now_s);
+// {"iceServers":[...], "ttlSeconds": n|null, "expiresAt": "..."|null}.
+// secret: the current TURN secret (TurnLink::current_secret); empty falls
+// back to the static WEBRTC_TURN_USERNAME/PASSWORD. turn_user goes after the
+// expiry in the username ("<user id>" or "<user id>@<call id>").
+JsonPtr ice_servers_json(const IceSettings& ice, const std::string& secret, std::string_view turn_user, int64_t now_s);
 
 }  // namespace vytal

@@ -83,8 +83,17 @@ int main(int argc, char** argv) {
   CallReader reader(read_db.value().get());
   if (auto counts = reader.count_by_status()) metrics.set_call_counts(counts.value());
 
-  Signaling signaling(SignalingDeps{settings, jwt.value(), *commits.value(), metrics, clock, base.get()});
-  RestApi api(RestApiDeps{settings, jwt.value(), reader, *commits.value(), metrics, clock, signaling});
+  TurnLink turn(base.get(),
+                TurnLinkOptions{settings.ice.turn_secret, settings.ice.keyring_path, settings.ice.revoked_path,
+                                settings.ice.usage_socket, settings.ice.ttl_s},
+                *commits.value(), metrics, clock);
+  std::string turn_error;
+  if (!turn.start(&turn_error)) {
+    std::fprintf(stderr, "vytal-signald: %s\n", turn_error.c_str());
+    return 1;
+  }
+  Signaling signaling(SignalingDeps{settings, jwt.value(), *commits.value(), metrics, clock, base.get(), turn});
+  RestApi api(RestApiDeps{settings, jwt.value(), reader, *commits.value(), metrics, clock, signaling, turn});
   HttpServer server(base.get(), settings.http, metrics,
                     [&api](HttpRequest& request, Responder responder) { api.handle(request, responder); });
   std::string error;

@@ -97,6 +97,14 @@ std::string Metrics::render() const {
   line(out, "# TYPE vytal_ws_messages_total counter\n");
   for (const auto& [type, n] : ws_messages_)
     line(out, "vytal_ws_messages_total{type=\"%s\"} %llu\n", type.c_str(), static_cast<unsigned long long>(n));
+  line(out, "# HELP vytal_turn_reports_total Allocation and usage reports received from the TURN plugin.\n");
+  line(out, "# TYPE vytal_turn_reports_total counter\nvytal_turn_reports_total %llu\n",
+       static_cast<unsigned long long>(turn_reports));
+  line(
+      out,
+      "# HELP vytal_turn_reports_dropped_total Reports the TURN plugin dropped (signald's socket was full or gone).\n");
+  line(out, "# TYPE vytal_turn_reports_dropped_total counter\nvytal_turn_reports_dropped_total %lld\n",
+       static_cast<long long>(turn_reports_dropped_by_plugin));
   line(out, "# HELP vytal_calls Calls in the call log, by status.\n# TYPE vytal_calls gauge\n");
   for (CallStatus s : kAllCallStatuses) {
     auto it = calls_.find(s);

@@ -40,6 +40,8 @@ class Metrics {
   uint64_t rejected(std::string_view reason) const;
   void count_ws_message(std::string_view type);
   size_t ws_sessions = 0;
+  uint64_t turn_reports = 0;                   // allocation and usage reports from the TURN plugin
+  int64_t turn_reports_dropped_by_plugin = 0;  // as the plugin counts them
 
   Histogram db_commit_seconds;
   std::atomic<uint64_t> db_transactions{0};

@@ -409,7 +409,7 @@ void RestApi::add_participant(HttpRequest& req, const Exchange& x, const Actor& 
 
 void RestApi::ice_servers(const Exchange& x, const Actor& actor) {
   HttpResponse r;
-  r.body = json_dump(ice_servers_json(d_.settings.ice, actor.sub, d_.clock.now_s()).get());
+  r.body = json_dump(ice_servers_json(d_.settings.ice, d_.turn.current_secret(), actor.sub, d_.clock.now_s()).get());
   respond(x, std::move(r));
 }
 

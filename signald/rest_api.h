@@ -15,6 +15,7 @@
 #include "signald/metrics.h"
 #include "signald/signald_config.h"
 #include "signald/signaling.h"
+#include "signald/turn_link.h"
 
 namespace vytal {
 
@@ -26,6 +27,7 @@ struct RestApiDeps {
   Metrics& metrics;
   const Clock& clock;
   Signaling& signaling;
+  TurnLink& turn;
 };
 
 class RestApi {

@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/key_ring.h"
+
 namespace vytal {
 namespace {
 
@@ -79,7 +81,14 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.ice.static_username = config.str("WEBRTC_TURN_USERNAME");
   s.ice.static_password = config.str("WEBRTC_TURN_PASSWORD");
   s.ice.ttl_s = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400);
-  if (!s.ice.turn_urls.empty() && s.ice.turn_secret.empty() &&
+  s.ice.keyring_path = config.str("VYTAL_TURN_KEYRING_FILE");
+  s.ice.revoked_path = config.str("VYTAL_TURN_REVOKED_FILE");
+  s.ice.usage_socket = config.str("VYTAL_TURN_USAGE_SOCKET");
+  if (!s.ice.keyring_path.empty()) {
+    std::string error;
+    if (!read_key_ring(s.ice.keyring_path, &error)) throw ConfigError("VYTAL_TURN_KEYRING_FILE: " + error);
+  }
+  if (!s.ice.turn_urls.empty() && s.ice.turn_secret.empty() && s.ice.keyring_path.empty() &&
       (s.ice.static_username.empty() || s.ice.static_password.empty()))
     throw ConfigError(
         "TURN_SHARED_SECRET: required when WEBRTC_TURN_SERVERS is set (or a static WEBRTC_TURN_USERNAME/PASSWORD)");

@@ -15,7 +15,10 @@ namespace vytal {
 struct IceSettings {
   std::vector<std::string> stun_urls;
   std::vector<std::string> turn_urls;
-  std::string turn_secret;      // REST API credentials when set
+  std::string turn_secret;      // REST API credentials when set (or the key ring)
+  std::string keyring_path;     // VYTAL_TURN_KEYRING_FILE
+  std::string revoked_path;     // VYTAL_TURN_REVOKED_FILE
+  std::string usage_socket;     // VYTAL_TURN_USAGE_SOCKET
   std::string static_username;  // otherwise these, as the platform had them
   std::string static_password;
   int64_t ttl_s = 600;

@@ -489,8 +489,10 @@ void Signaling::call_finished(const CallRecord& call, std::string_view ended_by)
   json_put(note.get(), "endedBy", json_str(ended_by));
   json_put(note.get(), "durationMs", call.duration_ms ? json_integer(*call.duration_ms) : nullptr);
   broadcast(room->second, note.get(), "");
-  for (auto& [user, member] : room->second.members)
+  for (auto& [user, member] : room->second.members) {
     if (member.session) member.session->call_id.clear();
+    d_.turn.revoke(user + "@" + call.id);
+  }
   rooms_.erase(room);
 }
 
@@ -523,7 +525,10 @@ void Signaling::on_ws_closed(WsLink link) {
 }
 
 JsonPtr Signaling::ice_servers_message(const Session& s) {
-  return ice_servers_json(d_.settings.ice, s.user, d_.clock.now_s());
+  // Credentials minted for a call name it ("<user>@<call id>"): the TURN
+  // plugin attributes usage to the call, and leaving the call revokes them.
+  std::string turn_user = s.call_id.empty() ? s.user : s.user + "@" + s.call_id;
+  return ice_servers_json(d_.settings.ice, d_.turn.current_secret(), turn_user, d_.clock.now_s());
 }
 
 void Signaling::on_tick(evutil_socket_t, short, void* self) { static_cast<Signaling*>(self)->tick(); }

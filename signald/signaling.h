@@ -21,6 +21,7 @@
 #include "signald/http_server.h"
 #include "signald/metrics.h"
 #include "signald/signald_config.h"
+#include "signald/turn_link.h"
 
 namespace vytal {
 
@@ -31,6 +32,7 @@ struct SignalingDeps {
   Metrics& metrics;
   const Clock& clock;
   event_base* base;
+  TurnLink& turn;
 };
 
 class Signaling final : public WsHandler {

@@ -8,8 +8,10 @@
 #include <string>
 
 #include "common/config.h"
+#include "common/crypto.h"
 #include "common/json.h"
 #include "common/jwt.h"
+#include "common/key_ring.h"
 #include "common/turn_credentials.h"
 
 namespace {
@@ -20,7 +22,11 @@ const char kUsage[] =
     "  dev-token --sub ID --role patient|provider|admin|service [--ttl SECONDS]\n"
     "      print an HS256 JWT signed with JWT_SECRET (development and testing)\n"
     "  turn-credential --user ID [--ttl SECONDS]\n"
-    "      print a TURN REST username and password signed with TURN_SHARED_SECRET\n";
+    "      print a TURN REST username and password signed with the current TURN secret\n"
+    "  rotate-turn-secret [--overlap SECONDS]\n"
+    "      make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
+    "      still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
+    "      signald and the TURN plugin pick it up within a second, without a restart.\n";
 
 int usage() {
   std::fputs(kUsage, stderr);
@@ -33,6 +39,7 @@ int main(int argc, char** argv) {
   using namespace vytal;
   std::string config_path, command, sub, role, user;
   long ttl = -1;
+  long overlap = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has_value = i + 1 < argc;
@@ -46,6 +53,8 @@ int main(int argc, char** argv) {
       user = argv[++i];
     else if (a == "--ttl" && has_value)
       ttl = std::strtol(argv[++i], nullptr, 10);
+    else if (a == "--overlap" && has_value)
+      overlap = std::strtol(argv[++i], nullptr, 10);
     else if (command.empty() && a[0] != '-')
       command = a;
     else
@@ -75,13 +84,45 @@ int main(int argc, char** argv) {
     std::printf("%s\n", jwt_sign_hs256(config.str("JWT_SECRET"), claims.get()).c_str());
     return 0;
   }
+  if (command == "rotate-turn-secret") {
+    const std::string& path = config.str("VYTAL_TURN_KEYRING_FILE");
+    if (path.empty()) {
+      std::fputs("vytalctl: VYTAL_TURN_KEYRING_FILE: not set\n", stderr);
+      return 2;
+    }
+    std::string error;
+    KeyRing ring;
+    if (auto old = read_key_ring(path, &error)) {
+      ring.previous = old->current;
+      ring.previous_until_s =
+          now + (overlap >= 0 ? overlap : config.integer("VYTAL_TURN_ROTATION_OVERLAP_SECONDS", 0, 30 * 86400));
+    }
+    ring.current = base64url_encode(random_bytes(32));
+    if (!write_key_ring(path, ring, &error)) {
+      std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("rotated %s: the previous secret is accepted until %lld\n", path.c_str(),
+                static_cast<long long>(ring.previous_until_s));
+    return 0;
+  }
   if (command == "turn-credential") {
     if (user.empty()) return usage();
-    if (!config.is_set("TURN_SHARED_SECRET")) {
+    std::string secret = config.str("TURN_SHARED_SECRET");
+    if (config.is_set("VYTAL_TURN_KEYRING_FILE")) {
+      std::string error;
+      auto ring = read_key_ring(config.str("VYTAL_TURN_KEYRING_FILE"), &error);
+      if (!ring) {
+        std::fprintf(stderr, "vytalctl: VYTAL_TURN_KEYRING_FILE: %s\n", error.c_str());
+        return 2;
+      }
+      secret = ring->current;
+    }
+    if (secret.empty()) {
       std::fputs("vytalctl: TURN_SHARED_SECRET: not set\n", stderr);
       return 2;
     }
-    TurnCredential c = mint_turn_credential(config.str("TURN_SHARED_SECRET"), user, now,
+    TurnCredential c = mint_turn_credential(secret, user, now,
                                             ttl > 0 ? ttl : config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400));
     std::printf("username=%s\npassword=%s\n", c.username.c_str(), c.credential.c_str());
     return 0;

@@ -64,7 +64,8 @@ test(
       assert.deepEqual(jp.participants, []);
       // As GET /webrtc/ice-servers: STUN, then TURN with a credential minted for this user.
       assert.deepEqual(jp.iceServers[0], {urls: ['stun:turn.hospital.example:3478']});
-      assert.match(jp.iceServers[1].username, /^\d+:pat-1$/);
+      // Credentials minted for a call name it: usage is attributed to it, leaving revokes them.
+      assert.equal(jp.iceServers[1].username, `${jp.iceServers[1].username.split(':')[0]}:pat-1@${call.id}`);
       assert.equal(typeof jp.iceServers[1].credential, 'string');
       assert.equal(jp.ttlSeconds, 600);
       assert.ok(Date.parse(jp.expiresAt) > Date.now());

@@ -1,0 +1,60 @@
+// signald's side of the TURN server: the secret credentials are minted with
+// (the key ring's current one, re-read when vytalctl rotates it, or the
+// static TURN_SHARED_SECRET), revocations written for the TURN plugin, and
+// the plugin's allocation and usage reports received on a Unix datagram
+// socket and recorded in the call log (turn_usage). Event loop only.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/key_ring.h"
+#include "signald/commit_queue.h"
+#include "signald/metrics.h"
+
+namespace vytal {
+
+struct TurnLinkOptions {
+  std::string static_secret;  // TURN_SHARED_SECRET
+  std::string keyring_path;   // VYTAL_TURN_KEYRING_FILE
+  std::string revoked_path;   // VYTAL_TURN_REVOKED_FILE
+  std::string usage_socket;   // VYTAL_TURN_USAGE_SOCKET
+  int64_t credential_ttl_s = 600;
+};
+
+class TurnLink {
+ public:
+  TurnLink(event_base* base, TurnLinkOptions options, CommitQueue& commits, Metrics& metrics, const Clock& clock);
+  ~TurnLink();
+  // Binds the usage socket; false with *error set when it cannot.
+  bool start(std::string* error);
+
+  // The secret to mint with now; empty when none is configured or readable.
+  std::string current_secret();
+  // Refuses the TURN user part (what follows "<expiry>:" in a username) from
+  // now until every credential minted for it has expired.
+  void revoke(const std::string& turn_user);
+
+ private:
+  static void on_readable(evutil_socket_t fd, short, void* self);
+  void handle(std::string_view datagram);
+
+  TurnLinkOptions options_;
+  CommitQueue& commits_;
+  Metrics& metrics_;
+  const Clock& clock_;
+  event_base* base_;
+  event* usage_event_ = nullptr;
+  int usage_fd_ = -1;
+  KeyRing ring_;
+  std::string ring_stamp_;
+  int64_t ring_checked_ms_ = 0;
+  std::unordered_map<std::string, int64_t> revoked_;    // user -> until (unix s)
+  std::unordered_map<uint64_t, std::string> sessions_;  // TURN session -> turn_usage row id
+};
+
+}  // namespace vytal
