@@ -13,6 +13,7 @@
 #include "common/jwt.h"
 #include "common/key_ring.h"
 #include "common/turn_credentials.h"
+#include "signald/turn_config.h"
 
 namespace {
 
@@ -23,6 +24,8 @@ const char kUsage[] =
     "      print an HS256 JWT signed with JWT_SECRET (development and testing)\n"
     "  turn-credential --user ID [--ttl SECONDS]\n"
     "      print a TURN REST username and password signed with the current TURN secret\n"
+    "  turn-config\n"
+    "      print vytal-turnserver's configuration, generated with safe relay defaults\n"
     "  rotate-turn-secret [--overlap SECONDS]\n"
     "      make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
     "      still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
@@ -82,6 +85,15 @@ int main(int argc, char** argv) {
     if (config.is_set("JWT_AUDIENCE")) json_put(claims.get(), "aud", json_str(config.str("JWT_AUDIENCE")));
     if (config.is_set("JWT_ISSUER")) json_put(claims.get(), "iss", json_str(config.str("JWT_ISSUER")));
     std::printf("%s\n", jwt_sign_hs256(config.str("JWT_SECRET"), claims.get()).c_str());
+    return 0;
+  }
+  if (command == "turn-config") {
+    try {
+      std::fputs(turn_server_config(config).c_str(), stdout);
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "vytalctl: configuration error: %s\n", e.what());
+      return 2;
+    }
     return 0;
   }
   if (command == "rotate-turn-secret") {

@@ -41,6 +41,9 @@ for p in "$HERE"/patches/*.patch; do
   [ -e "$p" ] || continue
   patch -d "$SRC" -p1 --quiet --forward <"$p" || { echo "build-turnserver: $(basename "$p") does not apply" >&2; exit 1; }
 done
+# The ABI header travels inside patch 0003; it must be the one in this folder.
+cmp -s "$HERE/vytal_turn_plugin.h" "$SRC/src/apps/relay/vytal_turn_plugin.h" ||
+  { echo "build-turnserver: patches/0003 carries an old vytal_turn_plugin.h; regenerate it" >&2; exit 1; }
 cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OUT/cmake.log" 2>&1 ||
   { tail -20 "$OUT/cmake.log" >&2; exit 1; }
 cmake --build "$SRC/build" -j "$(nproc)" >"$OUT/make.log" 2>&1 || { grep -E 'error|Error' "$OUT/make.log" | head -20 >&2; exit 1; }

@@ -1,0 +1,19 @@
+// The configuration of vytal-turnserver, generated from the appliance's
+// settings (vytalctl turn-config) with safe relay defaults: no relaying to
+// loopback, link-local (cloud metadata included), multicast, unspecified,
+// private or shared ranges, in IPv4, IPv6 and IPv4-mapped IPv6, except the
+// appliance's own relay addresses and what an admin allows; per-user and
+// total quotas; TLS 1.2 and later only; no CLI; no anonymous use (REST
+// credentials checked by the plugin).
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+
+namespace vytal {
+
+// Throws ConfigError naming the key on a bad value.
+std::string turn_server_config(const Config& config);
+
+}  // namespace vytal

@@ -1,0 +1,20 @@
+// Run inside the test's network namespace by turn_relay_policy.test.mjs:
+// allocates (IPv4 and IPv6 relays) on the TURN server at 127.0.0.1:3478 with a
+// REST credential from SECRET and prints, as JSON, the CreatePermission
+// outcome for each peer: "ok" or the error code. Sends nothing to any peer.
+import { createHmac } from 'node:crypto';
+import net from 'node:net';
+import { turnSession } from './turn_client.mjs';
+
+const [secret, ...peers] = process.argv.slice(2);
+const username = `${Math.floor(Date.now() / 1000) + 600}:policy-test`;
+const password = createHmac('sha1', secret).update(username).digest('base64');
+const out = {};
+for (const family of ['ipv4', 'ipv6']) {
+  const s = await turnSession({ host: '127.0.0.1', port: 3478, username, password });
+  const allocated = await s.allocate(family);
+  if (allocated !== 'ok') throw new Error(`allocate ${family}: ${allocated}`);
+  for (const ip of peers.filter((p) => (family === 'ipv6') === net.isIPv6(p))) out[ip] = await s.permit(ip);
+  s.close();
+}
+console.log(JSON.stringify(out));
