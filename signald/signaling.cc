@@ -345,6 +345,7 @@ void Signaling::leave(Session& s, const json_t* rid) {
 }
 
 void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason) {
+  d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
   Actor actor{user, role, ""};
   d_.commits.submit(
       [call_id, actor, why = std::string(reason)](CallWriter& w) {

@@ -29,15 +29,22 @@ import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSignald, token, api, tempDir } from './lib/signald.mjs';
+import { startSignald, token, api, tempDir, sql, metric, BUILD_DIR, VYTALCTL } from './lib/signald.mjs';
+import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { connect as wsConnect, createCall } from './lib/ws_client.mjs';
+import { turnSession } from './lib/turn_client.mjs';
 
 // Debian's stock coturn by default; VYTAL_TURN_BIN_DIR points at a build of
 // the appliance's own vytal-turnserver (turn_plugin/build-turnserver.sh).
-const TURN_BIN_DIR = process.env.VYTAL_TURN_BIN_DIR;
+const TURN_BIN_DIR = process.env.VYTAL_TURN_BIN_DIR && resolve(process.env.VYTAL_TURN_BIN_DIR);
 const TURNSERVER = TURN_BIN_DIR ? join(TURN_BIN_DIR, 'vytal-turnserver') : 'turnserver';
 const TURNUTIL = (name) => (TURN_BIN_DIR ? join(TURN_BIN_DIR, name) : name);
+// With vytal-turnserver the credentials go through the appliance's plugin
+// (key ring, revocations, usage reports to signald) instead of a static secret.
+const PLUGIN = TURN_BIN_DIR ? join(BUILD_DIR, 'turn_plugin/libvytal_turn.so') : null;
 const HOST = '127.0.0.1';
 const SECRET = 'turn-integration-secret-5f1c0a9e';
 const REALM = 'vytal.test';
@@ -156,7 +163,9 @@ function startTurnserver(dir, port, relay) {
     '--min-port', String(relay.min),
     '--max-port', String(relay.max),
     '--use-auth-secret',
-    `--static-auth-secret=${SECRET}`,
+    ...(PLUGIN
+      ? [`--plugin=${PLUGIN}`, `--plugin-config=keyring=${join(dir, 'keyring')};revoked=${join(dir, 'revoked')};usage=${join(dir, 'usage.sock')}`]
+      : [`--static-auth-secret=${SECRET}`]),
     '--realm', REALM,
     '--no-cli',
     '--no-tls',
@@ -345,6 +354,7 @@ const state = {};
 
 before(async () => {
   state.dir = tempDir('vytal-turn-');
+  if (PLUGIN) writeFileSync(join(state.dir, 'keyring'), `current ${SECRET}\n`);
   let lastError;
   for (let attempt = 0; attempt < 3 && !state.turn; attempt++) {
     try {
@@ -367,7 +377,13 @@ before(async () => {
   state.stunUrl = `stun:${HOST}:${state.turn.port}`;
   state.turnUrls = [`turn:${HOST}:${state.turn.port}?transport=udp`, `turn:${HOST}:${state.turn.port}?transport=tcp`];
   state.signald = await startSignald({
-    TURN_SHARED_SECRET: SECRET,
+    ...(PLUGIN
+      ? {
+          VYTAL_TURN_KEYRING_FILE: join(state.dir, 'keyring'),
+          VYTAL_TURN_REVOKED_FILE: join(state.dir, 'revoked'),
+          VYTAL_TURN_USAGE_SOCKET: join(state.dir, 'usage.sock'),
+        }
+      : { TURN_SHARED_SECRET: SECRET }),
     WEBRTC_TURN_SERVERS: state.turnUrls.join(','),
     WEBRTC_STUN_SERVERS: state.stunUrl,
     TURN_CREDENTIAL_TTL_SECONDS: String(TTL),
@@ -439,3 +455,115 @@ test('coturn refuses a credential signed with the wrong secret with 401', { time
   const { username, urls } = turnEntry();
   await assertRefused({ username, password: hmacB64(`${SECRET}-wrong`, username), url: urls[0] });
 });
+
+// ---------------------------------------------------------------- plugin (vytal-turnserver only)
+
+const pluginOnly = { skip: !PLUGIN && 'needs vytal-turnserver and the plugin (VYTAL_TURN_BIN_DIR)', timeout: 60000 };
+const turnPort = () => state.turn.port;
+const credential = (secret, username) => ({ username, password: hmacB64(secret, username) });
+
+test('a participant who leaves a call is refused at its next TURN request, within a second', pluginOnly, async () => {
+  const call = await createCall(state.signald, 'pat-turn', 'dr-turn');
+  const p = await wsConnect(state.signald, 'pat-turn', 'patient');
+  p.send({ type: 'join', callId: call.id, requestId: 'j' });
+  const joined = await p.next('joined', 5000);
+  const entry = joined.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
+  assert.match(entry.username, new RegExp(`^\\d+:pat-turn@${call.id}$`));
+
+  const session = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  assert.equal(await session.allocate(), 'ok');
+  assert.equal(await session.permit(HOST), 'ok');
+
+  p.send({ type: 'leave', requestId: 'l' });
+  await p.next('left', 5000);
+  const left = Date.now();
+  // The running allocation: its next request (a permission) is refused.
+  let answer;
+  while (Date.now() - left < 3000 && (answer = await session.permit(HOST)) === 'ok') await sleep(100);
+  assert.equal(answer, 403, 'a permission on the revoked allocation');
+  assert.ok(Date.now() - left <= 1500, `refused ${Date.now() - left} ms after leaving`);
+  session.close();
+  // A new allocation with the same credential is refused too.
+  const again = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  assert.equal(await again.allocate(), 401);
+  again.close();
+  p.close();
+});
+
+test('secret rotation under traffic: sessions go on, the previous secret dies after the overlap', pluginOnly, async () => {
+  const keyring = join(state.dir, 'keyring');
+  const env = { ...process.env, VYTAL_TURN_KEYRING_FILE: keyring };
+  const oldSecret = SECRET;
+  // A relay session running across the rotation: 150 messages, 20 ms apart.
+  const running = uclientLong(credential(oldSecret, `${nowS() + 600}:rotating`), 150);
+  await sleep(1000);
+  execFileSync(VYTALCTL, ['rotate-turn-secret', '--overlap', '12'], { env });
+  const overlapEnds = Date.now() + 12000;
+  const newSecret = execFileSync('sed', ['-n', 's/^current //p', keyring], { encoding: 'utf8' }).trim();
+  assert.notEqual(newSecret, oldSecret);
+  const r = await running;
+  assert.equal(r.code, 0, `the session across the rotation failed${report(r)}`);
+  assert.match(r.out, /Total lost packets 0 \(/, report(r));
+
+  // signald mints with the new secret within a second.
+  await sleep(1200);
+  const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'patient') });
+  const entry = ice.body.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
+  assert.equal(entry.credential, hmacB64(newSecret, entry.username));
+  const fresh = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  assert.equal(await fresh.allocate(), 'ok', 'a credential minted after the rotation works');
+  fresh.close();
+  // During the overlap the previous secret still works; after it, not.
+  const during = await turnSession({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:late-old`) });
+  assert.equal(await during.allocate(), 'ok', 'previous secret within the overlap');
+  during.close();
+  await sleep(Math.max(0, overlapEnds - Date.now()) + 1500);
+  const afterOverlap = await turnSession({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:too-late`) });
+  assert.equal(await afterOverlap.allocate(), 401, 'previous secret after the overlap');
+  afterOverlap.close();
+  state.secret = newSecret;
+});
+
+test('relay usage reaches the call log: bytes within a few percent of what the client sent', pluginOnly, async () => {
+  const secret = state.secret ?? SECRET;
+  const username = `${nowS() + 600}:usage-meter`;
+  const r = await uclientLong(credential(secret, username), 200, 1000);
+  assert.equal(r.code, 0, report(r));
+  const totals = [...r.out.matchAll(/tot_send_msgs=(\d+)/g)];
+  const sentMsgs = Number(totals.at(-1)[1]); // the last progress line is the total
+  assert.ok(sentMsgs >= 100, `uclient sent only ${sentMsgs} messages${report(r)}`);
+  const sentBytes = sentMsgs * 1000;
+  // The plugin reports at the session's end; signald commits it to turn_usage.
+  let row;
+  for (let i = 0; i < 50; i++) {
+    // uclient also opens a short probe allocation: the relay session is the row with the bytes.
+    row = sql(state.signald.dataDir, `SELECT sum(bytes_received), sum(bytes_sent), (SELECT state FROM turn_usage WHERE turn_username = '${username}' ORDER BY bytes_received DESC LIMIT 1), count(*) FROM turn_usage WHERE turn_username = '${username}'`);
+    if (row.split('|')[2] === 'closed' && Number(row.split('|')[0]) >= sentBytes * 0.95) break;
+    await sleep(200);
+  }
+  const [received, sent, stateText, rows] = row.split('|');
+  console.log(`client sent ${sentMsgs} x 1000 B; turn_usage: received ${received} B, sent ${sent} B in ${rows} row(s), ${stateText}`);
+  // From the client: its payloads plus TURN/ChannelData framing, within 5 %.
+  assert.ok(Math.abs(Number(received) - sentBytes) <= sentBytes * 0.05, `received ${received} vs ${sentBytes} sent`);
+  assert.ok(Math.abs(Number(sent) - sentBytes) <= sentBytes * 0.05, `relayed back ${sent} vs ${sentBytes}`);
+  assert.equal(stateText, 'closed');
+  assert.ok((await metric(state.signald.url, 'vytal_turn_reports_total')) > 0);
+  assert.equal(await metric(state.signald.url, 'vytal_turn_reports_dropped_total'), 0);
+});
+
+// A longer uclient run (n messages per session, l bytes each) in the background.
+function uclientLong({ username, password }, n, length = 100) {
+  const args = ['-v', '-u', username, '-w', password, '-p', String(turnPort()), '-e', HOST, '-r', String(state.peer.port),
+    '-n', String(n), '-l', String(length), '-m', '1', '-c', HOST];
+  return new Promise((res) => {
+    const proc = track(spawn(TURNUTIL('turnutils_uclient'), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let out = '';
+    proc.stdout.on('data', (c) => (out += c));
+    proc.stderr.on('data', (c) => (out += c));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 40000);
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal, timedOut: false, out, cmd: `turnutils_uclient ${args.join(' ')}` });
+    });
+  });
+}
