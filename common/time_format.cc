@@ -51,7 +51,8 @@ std::optional<int64_t> parse_timestamp(std::string_view s) {
     return std::nullopt;
   static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59)
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 ||
+      sec > 59)
     return std::nullopt;
   size_t pos = 19;
   int ms = 0;
@@ -86,6 +87,8 @@ std::optional<int64_t> parse_timestamp(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_min * 60;
+  // An offset may push 0001-01-01 into year 0, which has no four-digit form.
+  if (secs < -62135596800) return std::nullopt;
   return secs * 1000 + ms;
 }
 

@@ -72,9 +72,16 @@ Result<std::vector<CallRecord>> CallReader::list(const CallFilter& f) {
   if (f.status) sql += " AND status = :status";
   if (f.created_from) sql += " AND created_at >= :from";
   if (f.created_to) sql += " AND created_at < :to";
-  const char* member = " EXISTS (SELECT 1 FROM call_participants p WHERE p.call_id = c.id AND p.user_id = :viewer)";
-  if (f.visible_to_patient) sql += std::string(" AND (patient_id = :viewer OR") + member + ")";
-  if (f.visible_to_provider) sql += std::string(" AND (provider_id = :viewer OR") + member + ")";
+  // Through the indexes (patient/provider + created, participants by user),
+  // not "A OR EXISTS(...)", which SQLite can only answer by scanning calls.
+  if (f.visible_to_patient)
+    sql +=
+        " AND c.id IN (SELECT id FROM calls WHERE patient_id = :viewer UNION ALL SELECT call_id FROM "
+        "call_participants WHERE user_id = :viewer)";
+  if (f.visible_to_provider)
+    sql +=
+        " AND c.id IN (SELECT id FROM calls WHERE provider_id = :viewer UNION ALL SELECT call_id FROM "
+        "call_participants WHERE user_id = :viewer)";
   if (f.before) sql += " AND (created_at < :bts OR (created_at = :bts AND id < :bid))";
   sql += " ORDER BY created_at DESC, id DESC LIMIT :limit";
 

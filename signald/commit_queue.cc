@@ -108,9 +108,9 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
   }
   size_t writes = 0;
   for (Item& item : batch) {
-    savepoint_.step();
+    bool ok = savepoint_.step() == SQLITE_DONE;
     savepoint_.reset();
-    item.committed = item.work(*writer_);
+    item.committed = ok && item.work(*writer_);
     if (!item.committed) {
       LOG_ERROR("call log: write failed and was rolled back: %s", sqlite3_errmsg(db));
       rollback_to_.step();
@@ -118,6 +118,16 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
     }
     release_.step();
     release_.reset();
+    if (sqlite3_get_autocommit(db)) {
+      // A full disk or an I/O error rolls back the whole transaction: nothing
+      // of this batch is in the call log, and nothing after this point may
+      // run outside a transaction and be answered as failed while on disk.
+      LOG_ERROR("call log: the transaction ended early (%s); the batch of %zu is not recorded", sqlite3_errmsg(db),
+                batch.size());
+      metrics_->db_commit_failures.fetch_add(1);
+      for (Item& i : batch) i.committed = false;
+      return;
+    }
     writes += item.committed;
   }
   auto t0 = std::chrono::steady_clock::now();

@@ -305,7 +305,7 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
     // Answer without allocating anything: a fixed response, then close.
     static const char kBusy[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Content-Length: 76\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many "
+        "Content-Length: 74\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many "
         "connections\"}}";
     ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)ignored;
@@ -471,7 +471,8 @@ void HttpServer::send(Connection* c, HttpResponse&& r) {
                       r.body.size(), c->close_after_write ? "close" : "keep-alive");
   for (const auto& [name, value] : r.headers) evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
   evbuffer_add(out, "\r\n", 2);
-  evbuffer_add(out, r.body.data(), r.body.size());
+  // RFC 9110 9.3.2: a HEAD response has the headers of a GET and no body.
+  if (c->parser.method != HTTP_HEAD) evbuffer_add(out, r.body.data(), r.body.size());
   c->state = Connection::State::writing;
 }
 

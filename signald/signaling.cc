@@ -74,6 +74,7 @@ struct Signaling::Session {
   uint32_t dropped_in_window = 0;
   int64_t ice_refresh_ms = 0;
   int64_t last_quality_ms = 0;
+  int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
 
   Actor actor() const { return Actor{user, role, remote_addr}; }
 };
@@ -148,6 +149,7 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
   s->id = next_session_id_++;
   s->user = std::move(claims->sub);
   s->role = claims->role;
+  s->token_exp_s = claims->exp + d_.settings.jwt.leeway_s;
   s->remote_addr = req.remote_addr;
   s->tokens = d_.settings.signaling.message_burst;
   s->refill_ms = d_.clock.now_ms();
@@ -231,6 +233,10 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
 
 void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (s.joining) return send_error(s, "join_in_progress", "a join is already in progress", rid);
+  if (d_.clock.now_s() >= s.token_exp_s) {
+    d_.metrics.count_rejected("ws_token_expired");
+    return send_error(s, "token_expired", "the token has expired; reconnect with a fresh one", rid);
+  }
   if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
@@ -278,7 +284,9 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
 
   Member& m = room.members[actor.sub];
   bool reconnected = !m.session && m.grace_until_ms > 0;
-  if (m.session && m.session != s) {  // the same user from another tab or device: the newest wins
+  if (!s && m.session) return;                  // the join's connection is gone, but the user is here on another one
+  d_.turn.unrevoke(actor.sub + "@" + call.id);  // back in the call: its credentials are good again
+  if (m.session && m.session != s) {            // the same user from another tab or device: the newest wins
     Session* old = m.session;
     send_error(*old, "replaced", "you joined this call from another connection", nullptr);
     old->call_id.clear();
@@ -377,8 +385,10 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
         return outcome->value().ok() || outcome->value().error().code != "db_error";
       },
       [this, outcome](bool committed) {
-        if (committed && outcome->has_value() && outcome->value().ok())
-          d_.metrics.call_changed(outcome->value()->from, outcome->value()->call.status);
+        if (!committed || !outcome->has_value() || !outcome->value().ok()) return;
+        d_.metrics.call_changed(outcome->value()->from, outcome->value()->call.status);
+        // Someone may have rejoined while the end was being recorded.
+        call_finished(outcome->value()->call, kSystem.sub);
       });
 }
 
@@ -549,7 +559,7 @@ void Signaling::tick() {
         it = room.members.erase(it);
         continue;
       }
-      if (m.session && now >= m.session->ice_refresh_ms) {
+      if (m.session && now >= m.session->ice_refresh_ms && now / 1000 < m.session->token_exp_s) {
         // Fresh TURN credentials before the current ones expire.
         JsonPtr push = ice_servers_message(*m.session);
         json_put(push.get(), "type", json_string("ice-servers"));

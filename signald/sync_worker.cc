@@ -330,7 +330,13 @@ void SyncWorker::prune() {
   uint64_t removed = 0;
   std::span<const SyncTable> tables = sync_tables();
   for (auto t = tables.rbegin(); t != tables.rend(); ++t) {  // children before their calls
-    std::string guard;
+    // A call still scheduled or in progress stays, with everything about it.
+    std::string guard = std::string(t->name) == "calls" ? " AND status NOT IN ('scheduled', 'active')" : "";
+    bool has_call_id = false;
+    for (const SyncColumn& c : t->columns) has_call_id = has_call_id || std::string(c.name) == "call_id";
+    if (has_call_id)
+      guard += std::string(" AND NOT EXISTS (SELECT 1 FROM calls k WHERE k.id = ") + t->name +
+               ".call_id AND k.status IN ('scheduled', 'active'))";
     if (std::string(t->name) == "calls") {
       for (const SyncTable& child : tables)
         for (const SyncColumn& c : child.columns)

@@ -96,8 +96,16 @@ std::string TurnLink::current_secret() {
 
 void TurnLink::revoke(const std::string& turn_user) {
   if (options_.revoked_path.empty()) return;
+  revoked_[turn_user] = clock_.now_s() + options_.credential_ttl_s + 60;
+  write_revocations();
+}
+
+void TurnLink::unrevoke(const std::string& turn_user) {
+  if (revoked_.erase(turn_user)) write_revocations();
+}
+
+void TurnLink::write_revocations() {
   int64_t now = clock_.now_s();
-  revoked_[turn_user] = now + options_.credential_ttl_s + 60;
   std::string text;
   for (auto it = revoked_.begin(); it != revoked_.end();) {
     if (it->second <= now) {

@@ -38,10 +38,13 @@ class TurnLink {
   // Refuses the TURN user part (what follows "<expiry>:" in a username) from
   // now until every credential minted for it has expired.
   void revoke(const std::string& turn_user);
+  // Lifts a revocation (the participant rejoined the call).
+  void unrevoke(const std::string& turn_user);
 
  private:
   static void on_readable(evutil_socket_t fd, short, void* self);
   void handle(std::string_view datagram);
+  void write_revocations();
 
   TurnLinkOptions options_;
   CommitQueue& commits_;

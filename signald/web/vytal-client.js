@@ -87,13 +87,21 @@ export class VytalCall extends EventTarget {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.url, [PROTOCOL, `bearer.${this.token}`]);
       this.ws = ws;
+      // Until it opens, a failure only rejects: the caller decides whether
+      // to retry (one retry loop, never two). Once open, a close starts the
+      // reconnection. Events of a replaced socket are ignored.
       ws.onopen = () => {
+        ws.onclose = (e) => {
+          if (ws === this.ws) this.#onClose(e);
+        };
         this.#emit('state', { state: 'connected' });
         resolve();
       };
       ws.onerror = () => reject(new Error('signaling connection failed'));
-      ws.onmessage = (e) => this.#onMessage(JSON.parse(e.data));
-      ws.onclose = (e) => this.#onClose(e);
+      ws.onclose = () => reject(new Error('signaling connection failed'));
+      ws.onmessage = (e) => {
+        if (ws === this.ws) this.#onMessage(JSON.parse(e.data));
+      };
     });
   }
 

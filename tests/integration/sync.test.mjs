@@ -590,7 +590,10 @@ test('retention prunes only synced rows', async (t) => {
   const old = await pool(60, 16, (i) => createCall(sd, i, 'old'));
   await pool(20, 16, (j) => inviteTo(sd, old[j].id, `old-interp-${j}`));
   await pool(30, 16, (j) => endCall(sd, old[j * 2].id));
+  await pool(30, 16, (j) => cancelCall(sd, old[j * 2 + 1].id)); // retention takes only finished calls
+  const booked = await pool(3, 3, (i) => createCall(sd, i, 'booked')); // still scheduled: kept however old
   const guarded = await pool(5, 5, (i) => createCall(sd, i, 'guarded'));
+  await pool(5, 5, (j) => cancelCall(sd, guarded[j].id));
   const fresh = await pool(40, 16, (i) => createCall(sd, i, 'fresh'));
   await converge(sy, dataDir, db, site);
   await sy.stop();
@@ -607,6 +610,7 @@ test('retention prunes only synced rows', async (t) => {
   // Below the mark and old: the whole of `old`; for `guarded` the call row and
   // its events only (its audit rows stay recent, so the call must stay too).
   age(old.map((c) => c.id));
+  age(booked.map((c) => c.id));
   age(guarded.map((c) => c.id), ['calls', 'call_events']);
   const oldRows = countFor(old.map((c) => c.id));
   assert.deepEqual(pgCountFor(old.map((c) => c.id)), oldRows, 'PostgreSQL has every old row before the prune');
@@ -614,6 +618,7 @@ test('retention prunes only synced rows', async (t) => {
   // Above the mark and old: made while PostgreSQL is away.
   await pg.stop();
   const unsynced = await pool(30, 16, (i) => createCall(sd, i, 'unsynced'));
+  await pool(30, 16, (j) => cancelCall(sd, unsynced[j].id));
   age(unsynced.map((c) => c.id));
   const unsyncedRows = countFor(unsynced.map((c) => c.id));
   const finalSeq = maxSeq(dataDir);
@@ -637,12 +642,13 @@ test('retention prunes only synced rows', async (t) => {
   assert.deepEqual(countFor(old.map((c) => c.id)), none, 'old synced rows are gone from the call log');
   assert.deepEqual(pgCountFor(old.map((c) => c.id)), oldRows, '... and still in PostgreSQL');
   assert.deepEqual(countFor(unsynced.map((c) => c.id)), none, 'once synced, the old rows made during the outage are pruned too');
+  assert.equal(countFor(booked.map((c) => c.id)).calls, 3, 'calls still scheduled are kept, however old');
   const g = countFor(guarded.map((c) => c.id));
   assert.equal(g.calls, 5, 'an old call whose audit rows are recent stays');
   assert.equal(g.call_events, 0, "... while its old events go");
-  assert.equal(g.audit_log, 5);
+  assert.equal(g.audit_log, 10, 'created and cancelled');
   assert.equal(countFor(fresh.map((c) => c.id)).calls, 40, 'recent rows stay');
-  const prunedRows = Object.values(oldRows).reduce((a, b) => a + b, 0) + Object.values(unsyncedRows).reduce((a, b) => a + b, 0) + 5;
+  const prunedRows = Object.values(oldRows).reduce((a, b) => a + b, 0) + Object.values(unsyncedRows).reduce((a, b) => a + b, 0) + 10;
   assert.equal(m.vytal_sync_pruned_rows_total, prunedRows, 'pruned_rows_total counts what was removed');
   await sy.stop();
 
@@ -650,8 +656,10 @@ test('retention prunes only synced rows', async (t) => {
   // locally (the window between PostgreSQL's COMMIT and the local copy,
   // e.g. kill -9 there) must stay. The local mark is set back by hand.
   const below = await pool(20, 16, (i) => createCall(sd, i, 'below'));
+  await pool(20, 16, (j) => cancelCall(sd, below[j].id));
   const markAt = maxSeq(dataDir);
   const above = await pool(20, 16, (i) => createCall(sd, i, 'above'));
+  await pool(20, 16, (j) => cancelCall(sd, above[j].id));
   sy = await syncd(db, site, dataDir);
   await converge(sy, dataDir, db, site);
   await sy.stop();
@@ -676,7 +684,8 @@ test('after retention has pruned the newest rows, a restarted signald\'s calls s
   let sd = await signald();
   const dataDir = sd.dataDir;
   let sy = await syncd(db, site, dataDir);
-  await pool(20, 16, (i) => createCall(sd, i, 'quiet'));
+  const quiet = await pool(20, 16, (i) => createCall(sd, i, 'quiet'));
+  await pool(20, 16, (j) => cancelCall(sd, quiet[j].id)); // finished calls: retention may take them
   await converge(sy, dataDir, db, site);
   await sy.stop();
   await sd.stop();
