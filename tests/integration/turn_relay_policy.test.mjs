@@ -95,3 +95,29 @@ test('::ffff:127.0.0.1 with only the IPv4 ranges denied: stock coturn lets it th
   assert.equal(ours['::ffff:169.254.169.254'], 403);
   assert.equal(ours['127.0.0.1'], 403);
 });
+
+test('a plugin that is missing, has no entry point or fails its init stops vytal-turnserver at start-up', { timeout: 60000 }, () => {
+  const server = join(TURN_BIN, 'vytal-turnserver');
+  const base = ['-n', '--listening-ip', '127.0.0.1', '--listening-port', '0', '--use-auth-secret', '--realm', 'r',
+    '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout', '--simple-log', '--db', join(dir, 'db2'), '--pidfile', join(dir, 'pid2')];
+  const cases = [
+    ['a missing file', [`--plugin=${join(dir, 'nonexistent.so')}`], /cannot load the library/],
+    ['a library without the entry point (zlib)', ['--plugin=/lib/x86_64-linux-gnu/libz.so.1'], /no symbol vytal_turn_plugin_entry/],
+    ['an init that fails (the sample plugin with no secret)', [`--plugin=${join(BUILD_DIR, 'turn_plugin/libvytal_turn_sample.so')}`, '--plugin-config='], /init failed/],
+    ['our plugin with an unreadable key ring', [`--plugin=${PLUGIN}`, `--plugin-config=keyring=${join(dir, 'no-keyring')}`], /init failed: key ring/],
+  ];
+  for (const [name, args, why] of cases) {
+    let out = '';
+    let code = 0;
+    try {
+      out = execFileSync(server, [...base, ...args], { encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      code = e.status;
+      out = `${e.stdout}${e.stderr}`;
+    }
+    assert.notEqual(code, 0, `${name}: the server must not run\n${out}`);
+    assert.match(out, /CONFIG ERROR: plugin=.*not starting/, `${name}\n${out}`);
+    assert.match(out, why, name);
+    assert.doesNotMatch(out, /listener opened/, `${name}: no listener may open`);
+  }
+});
