@@ -4,11 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vytal {
@@ -46,5 +50,32 @@ class Config {
  private:
   std::map<std::string, std::string, std::less<>> values_;
 };
+
+// The daemons' command line, "[--config FILE]" or "--help": reads the file
+// (when given) and the environment, then `read` turns them into typed
+// settings. On a bad option or value it prints one line (the usage, or
+// "<program>: configuration error: <key>: ...") and returns nullopt with the
+// exit code to use.
+template <typename Settings>
+std::optional<Settings> settings_from_command_line(int argc, char** argv, const char* program, const char* usage,
+                                                   Settings (*read)(const Config&), int* exit_code) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--config" && i + 1 < argc) {
+      path = argv[++i];
+    } else {
+      std::fputs(usage, stderr);
+      *exit_code = std::string_view(argv[i]) == "--help" ? 0 : 2;
+      return std::nullopt;
+    }
+  }
+  try {
+    return read(Config::load(path, [](const char* k) { return std::getenv(k); }));
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s: configuration error: %s\n", program, e.what());
+    *exit_code = 2;
+    return std::nullopt;
+  }
+}
 
 }  // namespace vytal

@@ -34,23 +34,10 @@ void stop_loop(evutil_socket_t, short, void* base) { event_base_loopexit(static_
 
 int main(int argc, char** argv) {
   using namespace vytal;
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--config") && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fputs(kUsage, stderr);
-      return std::strcmp(argv[i], "--help") ? 2 : 0;
-    }
-  }
-
-  SignaldSettings settings;
-  try {
-    settings = read_signald_settings(Config::load(config_path, [](const char* k) { return std::getenv(k); }));
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "vytal-signald: configuration error: %s\n", e.what());
-    return 2;
-  }
+  int exit_code = 0;
+  auto parsed = settings_from_command_line(argc, argv, "vytal-signald", kUsage, &read_signald_settings, &exit_code);
+  if (!parsed) return exit_code;
+  SignaldSettings settings = std::move(*parsed);
   set_log_level(settings.log_level);
   auto jwt = JwtVerifier::create(settings.jwt);
   if (!jwt) {

@@ -37,22 +37,10 @@ void on_signal(evutil_socket_t, short, void* base) {
 
 int main(int argc, char** argv) {
   using namespace vytal;
-  std::string config_path;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--config") && i + 1 < argc) {
-      config_path = argv[++i];
-    } else {
-      std::fputs(kUsage, stderr);
-      return std::strcmp(argv[i], "--help") ? 2 : 0;
-    }
-  }
-  SyncdSettings settings;
-  try {
-    settings = read_syncd_settings(Config::load(config_path, [](const char* k) { return std::getenv(k); }));
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "vytal-syncd: configuration error: %s\n", e.what());
-    return 2;
-  }
+  int exit_code = 0;
+  auto parsed = settings_from_command_line(argc, argv, "vytal-syncd", kUsage, &read_syncd_settings, &exit_code);
+  if (!parsed) return exit_code;
+  SyncdSettings settings = std::move(*parsed);
   set_log_level(settings.log_level);
   std::signal(SIGPIPE, SIG_IGN);
   SystemClock clock;
