@@ -41,26 +41,26 @@ enum vytal_turn_allocation_event_kind {
 };
 
 struct vytal_turn_allocation_event {
-  int kind;                  /* enum vytal_turn_allocation_event_kind */
-  uint64_t session_id;       /* coturn's id of the client session */
-  const char *username;      /* the REST username: "<expiry>:<user id>" */
-  const char *realm;
-  const char *client_address; /* "ip:port" */
-  const char *relay_address;  /* "ip:port", may be empty */
-  const char *transport;      /* "udp", "tcp", "tls", "dtls" */
+  int kind;             /* enum vytal_turn_allocation_event_kind */
+  uint64_t session_id;  /* coturn's id of the client session */
+  const char* username; /* the REST username: "<expiry>:<user id>" */
+  const char* realm;
+  const char* client_address; /* "ip:port" */
+  const char* relay_address;  /* "ip:port", may be empty */
+  const char* transport;      /* "udp", "tcp", "tls", "dtls" */
   uint32_t lifetime_s;        /* created/refreshed: the allocation's lifetime */
   uint64_t reserved[6];
 };
 
 struct vytal_turn_usage_event {
   uint64_t session_id;
-  const char *username;
-  const char *realm;
-  uint64_t bytes_sent;       /* since the previous report of this session */
+  const char* username;
+  const char* realm;
+  uint64_t bytes_sent; /* since the previous report of this session */
   uint64_t bytes_received;
   uint64_t packets_sent;
   uint64_t packets_received;
-  int final;                 /* 1 on the session's last report */
+  int final; /* 1 on the session's last report */
   uint64_t reserved[6];
 };
 
@@ -69,7 +69,7 @@ struct vytal_turn_plugin {
 
   /* Mandatory. config is the plugin-config= value ("" when unset). Returns 0,
    * or -1 with a reason in err (NUL-terminated, at most err_len bytes). */
-  int (*init)(const char *config, char *err, size_t err_len);
+  int (*init)(const char* config, char* err, size_t err_len);
   /* Mandatory. Called once at shutdown. */
   void (*cleanup)(void);
 
@@ -78,22 +78,22 @@ struct vytal_turn_plugin {
    * buffer holds 256 bytes) into secrets and returns how many; 0 refuses the
    * user (revoked, key ring unreadable). The host checks the timestamp and
    * the HMAC itself, trying each secret in turn. */
-  int (*rest_secrets)(const char *username, const char *realm, char secrets[][256], int max);
+  int (*rest_secrets)(const char* username, const char* realm, char secrets[][256], int max);
 
   /* Optional (NULL when not wanted). */
-  void (*on_allocation)(const struct vytal_turn_allocation_event *event);
-  void (*on_usage)(const struct vytal_turn_usage_event *event);
+  void (*on_allocation)(const struct vytal_turn_allocation_event* event);
+  void (*on_usage)(const struct vytal_turn_usage_event* event);
   /* Optional. Asked before every authenticated request of a session whose
    * key coturn has cached (a refresh, a permission, a channel bind): 1 lets
    * it through, 0 refuses it with 403 (the user was revoked meanwhile). */
-  int (*still_allowed)(const char *username, const char *realm);
+  int (*still_allowed)(const char* username, const char* realm);
 
-  void *reserved[7];
+  void* reserved[7];
 };
 
 /* The one exported symbol. */
-typedef const struct vytal_turn_plugin *(*vytal_turn_plugin_entry_fn)(int host_max_abi_version);
-const struct vytal_turn_plugin *vytal_turn_plugin_entry(int host_max_abi_version);
+typedef const struct vytal_turn_plugin* (*vytal_turn_plugin_entry_fn)(int host_max_abi_version);
+const struct vytal_turn_plugin* vytal_turn_plugin_entry(int host_max_abi_version);
 
 #ifdef __cplusplus
 }

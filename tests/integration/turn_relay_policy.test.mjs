@@ -58,7 +58,7 @@ async function checkPermissions(server, configText, secret, peers) {
   try {
     for (let i = 0; i < 100 && !/UDP listener opened on: 127\.0\.0\.1:3478/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(log, /UDP listener opened on: 127\.0\.0\.1:3478/, log);
-    const out = ns(process.execPath, resolve('tests/integration/lib/turn_permissions.mjs'), secret, ...peers);
+    const out = ns(process.execPath, new URL('./lib/turn_permissions.mjs', import.meta.url).pathname, secret, ...peers);
     return JSON.parse(out);
   } finally {
     proc.kill('SIGTERM');
