@@ -277,6 +277,7 @@ bool HttpServer::start(std::string* error) {
   listener_ = evconnlistener_new_bind(base_, &HttpServer::on_accept, this,
                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
                                       reinterpret_cast<sockaddr*>(&ss), len);
+  if (listener_) evconnlistener_set_error_cb(listener_, &HttpServer::on_accept_error);
   if (!listener_) {
     *error = "cannot listen on " + spec + ": " + std::strerror(errno);
     return false;
@@ -336,6 +337,21 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
   bufferevent_set_timeouts(bev, nullptr, &write_timeout);
   bufferevent_setcb(bev, &HttpServer::on_read, &HttpServer::on_write, &HttpServer::on_event, c);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void HttpServer::on_accept_error(evconnlistener* listener, void* arg) {
+  // Out of descriptors (EMFILE/ENFILE): the pending connection stays in the
+  // backlog and accept() would fail again at once. Pause accepting for a
+  // moment instead of spinning; connections that close free descriptors.
+  auto* self = static_cast<HttpServer*>(arg);
+  self->metrics_.count_rejected("accept_failed");
+  LOG_WARN("http: accept failed: %s; pausing new connections for 100 ms", std::strerror(errno));
+  evconnlistener_disable(listener);
+  timeval pause{0, 100000};
+  event_base_once(
+      self->base_, -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* l) { evconnlistener_enable(static_cast<evconnlistener*>(l)); }, listener,
+      &pause);
 }
 
 void HttpServer::on_read(bufferevent*, void* arg) {

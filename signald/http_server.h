@@ -141,6 +141,7 @@ class HttpServer {
   friend struct ConnectionCallbacks;
 
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self);
+  static void on_accept_error(evconnlistener* listener, void* self);
   static void on_read(bufferevent* bev, void* conn);
   static void on_write(bufferevent* bev, void* conn);
   static void on_event(bufferevent* bev, short what, void* conn);

@@ -3,6 +3,7 @@
 // ARCHITECTURE.md for the path of one request through them.
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -52,6 +53,16 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGPIPE, SIG_IGN);
+  // Every connection is a descriptor: raise the soft limit as far as the
+  // hard one allows, and say so when the connection cap cannot be reached.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < static_cast<rlim_t>(settings.http.max_connections) + 64)
+    LOG_WARN("signald: only %llu descriptors allowed; VYTAL_MAX_CONNECTIONS=%d cannot be reached (raise LimitNOFILE)",
+             static_cast<unsigned long long>(files.rlim_cur), settings.http.max_connections);
   evthread_use_pthreads();  // the commit thread wakes the loop with event_active
   std::unique_ptr<event_base, void (*)(event_base*)> base(event_base_new(), event_base_free);
   Metrics metrics;

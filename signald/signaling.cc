@@ -296,7 +296,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
-    d_.commits.submit([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); }, nullptr);
+    record_async([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); });
     return;
   }
   m.session = s;
@@ -355,12 +355,10 @@ void Signaling::leave(Session& s, const json_t* rid) {
 void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason) {
   d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
   Actor actor{user, role, ""};
-  d_.commits.submit(
-      [call_id, actor, why = std::string(reason)](CallWriter& w) {
-        auto r = w.leave(call_id, actor, why);
-        return r.ok() || r.error().code != "db_error";
-      },
-      nullptr);
+  record_async([call_id, actor, why = std::string(reason)](CallWriter& w) {
+    auto r = w.leave(call_id, actor, why);
+    return r.ok() || r.error().code != "db_error";
+  });
   auto room = rooms_.find(call_id);
   if (room == rooms_.end()) return;
   JsonPtr note(message("participant-left"));
@@ -379,7 +377,7 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   if (!active) return;  // nobody answered yet: the call stays scheduled for them
   // Everyone has gone: the call is over.
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
-  d_.commits.submit(
+  bool queued = d_.commits.submit(
       [outcome, call_id](CallWriter& w) {
         *outcome = w.end(call_id, kSystem, "all_left");
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -390,6 +388,7 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
         // Someone may have rejoined while the end was being recorded.
         call_finished(outcome->value()->call, kSystem.sub);
       });
+  if (!queued) d_.metrics.count_rejected("call_log_overloaded");
 }
 
 void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
@@ -454,9 +453,8 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
   if (!q.rtt_ms && !q.jitter_ms && !q.packet_loss_permille && !q.bitrate_kbps) return;
   s.last_quality_ms = now;
   ++room->second.quality_samples;
-  d_.commits.submit(
-      [call_id = s.call_id, actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); },
-      nullptr);
+  record_async(
+      [call_id = s.call_id, actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); });
 }
 
 void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
@@ -468,7 +466,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
   }
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
   Actor actor = s.actor();
-  d_.commits.submit(
+  bool queued = d_.commits.submit(
       [outcome, call_id = s.call_id, actor, reason](CallWriter& w) {
         *outcome = w.end(call_id, actor, reason);
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -488,6 +486,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
         d_.metrics.call_changed(r->from, r->call.status);
         call_finished(r->call, actor.sub);
       });
+  if (!queued) send_error(s, "overloaded", "the call log is overloaded; retry", rid);
 }
 
 void Signaling::call_finished(const CallRecord& call, std::string_view ended_by) {
@@ -517,12 +516,10 @@ void Signaling::on_ws_closed(WsLink link) {
         // The slot is kept for the grace period; time stops until it returns.
         m->second.session = nullptr;
         m->second.grace_until_ms = d_.clock.now_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
-        d_.commits.submit(
-            [call_id = s->call_id, actor = s->actor()](CallWriter& w) {
-              auto r = w.disconnect(call_id, actor);
-              return r.ok() || r.error().code != "db_error";
-            },
-            nullptr);
+        record_async([call_id = s->call_id, actor = s->actor()](CallWriter& w) {
+          auto r = w.disconnect(call_id, actor);
+          return r.ok() || r.error().code != "db_error";
+        });
         JsonPtr note(message("participant-reconnecting"));
         json_put(note.get(), "callId", json_str(s->call_id));
         json_put(note.get(), "userId", json_str(s->user));
@@ -533,6 +530,11 @@ void Signaling::on_ws_closed(WsLink link) {
   }
   sessions_.erase(s->id);
   d_.metrics.ws_sessions = sessions_.size();
+}
+
+void Signaling::record_async(CommitQueue::Work work) {
+  // Nobody waits for these writes; a full queue loses them, counted.
+  if (!d_.commits.submit(std::move(work), nullptr)) d_.metrics.count_rejected("call_log_overloaded");
 }
 
 JsonPtr Signaling::ice_servers_message(const Session& s) {

@@ -81,6 +81,7 @@ class Signaling final : public WsHandler {
   void member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason);
   void close_room_if_empty(const std::string& call_id);
   JsonPtr ice_servers_message(const Session& s);
+  void record_async(CommitQueue::Work work);
 
   SignalingDeps d_;
   event* tick_ = nullptr;
