@@ -32,8 +32,9 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
 
 # Runs wrk, prints "req_per_s p50_ms p99_ms non_2xx".
-run_wrk() {  # $1 script, $2 path
-  wrk -t2 -c$CONNECTIONS -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/$1" "$URL$2" >"$WORK/wrk" 2>&1
+run_wrk() {  # $1 JSON body to POST (empty: GET), $2 path
+  VYTAL_BENCH_BODY=$1 wrk -t2 -c$CONNECTIONS -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/request.lua" "$URL$2" \
+    >"$WORK/wrk" 2>&1
   awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
@@ -49,11 +50,11 @@ for round in $(seq "$ROUNDS"); do
   for gc in true false; do
     start_signald $gc
     idle=$(rss_kib)
-    read -r rps p50 p99 bad < <(run_wrk create_call.lua /webrtc/calls)
+    read -r rps p50 p99 bad < <(run_wrk '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' /webrtc/calls)
     R[create_$gc]+="$rps "; R[p50_$gc]+="$p50 "; R[p99_$gc]+="$p99 "; R[bad_$gc]+="$bad "
     R[idle_$gc]+="$idle "; R[hwm_$gc]+="$(hwm_kib) "
     if [ $gc = true ]; then
-      read -r rps p50 p99 bad < <(run_wrk ice_servers.lua /webrtc/ice-servers)
+      read -r rps p50 p99 bad < <(run_wrk "" /webrtc/ice-servers)
       R[ice]+="$rps "; R[ice_p99]+="$p99 "; R[ice_bad]+="$bad "
     fi
     stop_signald

@@ -90,10 +90,14 @@ std::string uuid_v7(int64_t unix_ms) {
   for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (40 - 8 * i)) & 0xff);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7
   b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  return format_uuid(b);
+}
+
+std::string format_uuid(std::string_view b) {
   static const char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(36);
-  for (int i = 0; i < 16; ++i) {
+  for (size_t i = 0; i < 16 && i < b.size(); ++i) {
     if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
     auto c = static_cast<unsigned char>(b[i]);
     out.push_back(hex[c >> 4]);

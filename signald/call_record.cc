@@ -1,5 +1,8 @@
 #include "signald/call_record.h"
 
+#include <cctype>
+#include <cstring>
+
 #include "common/json.h"
 #include "common/time_format.h"
 
@@ -10,6 +13,13 @@ json_t* opt_time(const std::optional<int64_t>& ms) { return ms ? json_str(format
 json_t* opt_str(const std::optional<std::string>& s) { return s ? json_str(*s) : json_null(); }
 
 }  // namespace
+
+bool is_platform_id(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("._:@-", c)) return false;
+  return true;
+}
 
 JsonPtr call_to_json(const CallRecord& c, bool with_participants) {
   JsonPtr j(json_object());

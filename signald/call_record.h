@@ -61,4 +61,9 @@ struct CallUpdate {
 
 JsonPtr call_to_json(const CallRecord& call, bool with_participants);
 
+// Ids from the platform (patients, providers, appointments, users) and short
+// codes (end reasons): 1 to 128 letters, digits or "._:@-". Anything else is
+// refused before it reaches a row.
+bool is_platform_id(std::string_view s);
+
 }  // namespace vytal

@@ -34,16 +34,8 @@ int status_for(std::string_view code) {
   if (code == "invalid_transition" || code == "call_full" || code == "already_participant" || code == "not_participant")
     return 409;
   if (code == "db_error") return 503;
+  if (code == "unsupported_media_type") return 415;
   return 400;
-}
-
-// Ids from the platform (patients, providers, appointments): UUIDs or
-// similar opaque tokens. Anything else is refused before it reaches a row.
-bool valid_id(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("._:@-", c)) return false;
-  return true;
 }
 
 bool one_of(std::string_view s, std::initializer_list<std::string_view> options) {
@@ -269,17 +261,15 @@ void RestApi::write(const Exchange& x, int success_status, std::function<Result<
 
 void RestApi::create_call(HttpRequest& req, const Exchange& x, const Actor& actor) {
   Body body = parse_body(req, false);
-  if (!body.json)
-    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                         body.error.message);
+  if (!body.json) return respond_error(x, body.error);
   const json_t* j = body.json.get();
   NewCall call;
   auto patient = json_string_field(j, "patientId");
   auto provider = json_string_field(j, "providerId");
   auto type = json_string_field(j, "type");
-  if (!patient || !valid_id(*patient))
+  if (!patient || !is_platform_id(*patient))
     return respond_error(x, 400, "validation", "patientId must be an id of 1 to 128 letters, digits or ._:@-");
-  if (!provider || !valid_id(*provider))
+  if (!provider || !is_platform_id(*provider))
     return respond_error(x, 400, "validation", "providerId must be an id of 1 to 128 letters, digits or ._:@-");
   if (!type || !one_of(*type, {"video", "audio"}))
     return respond_error(x, 400, "validation", "type must be \"video\" or \"audio\"");
@@ -291,7 +281,7 @@ void RestApi::create_call(HttpRequest& req, const Exchange& x, const Actor& acto
   if (!optional_string(j, "appointmentId", &call.appointment_id, &err) ||
       !optional_string(j, "scheduledAt", &scheduled, &err))
     return respond_error(x, err);
-  if (call.appointment_id && !valid_id(*call.appointment_id))
+  if (call.appointment_id && !is_platform_id(*call.appointment_id))
     return respond_error(x, 400, "validation", "appointmentId must be an id of 1 to 128 letters, digits or ._:@-");
   if (scheduled) {
     call.scheduled_at = parse_timestamp(*scheduled);
@@ -327,7 +317,7 @@ void RestApi::list_calls(HttpRequest& req, const Exchange& x, const Actor& actor
   for (evkeyval* kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
     std::string_view key = kv->key, value = kv->value;
     if (key == "patientId" || key == "providerId") {
-      if (!valid_id(value)) return respond_error(x, 400, "validation", std::string(key) + " is not a valid id");
+      if (!is_platform_id(value)) return respond_error(x, 400, "validation", std::string(key) + " is not a valid id");
       (key == "patientId" ? f.patient_id : f.provider_id) = std::string(value);
     } else if (key == "status") {
       f.status = parse_call_status(value);
@@ -376,13 +366,11 @@ void RestApi::list_calls(HttpRequest& req, const Exchange& x, const Actor& actor
 void RestApi::finish_call(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id, bool cancel) {
   if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
   Body body = parse_body(req, true);
-  if (!body.json)
-    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                         body.error.message);
+  if (!body.json) return respond_error(x, body.error);
   std::optional<std::string> reason;
   Error err;
   if (!optional_string(body.json.get(), "reason", &reason, &err)) return respond_error(x, err);
-  if (reason && (reason->empty() || reason->size() > 64 || !valid_id(*reason)))
+  if (reason && (reason->empty() || reason->size() > 64 || !is_platform_id(*reason)))
     return respond_error(x, 400, "validation", "reason must be a short code such as hung_up or no_show");
   std::string why = reason.value_or("");
   write(x, 200,
@@ -392,12 +380,10 @@ void RestApi::finish_call(HttpRequest& req, const Exchange& x, const Actor& acto
 void RestApi::add_participant(HttpRequest& req, const Exchange& x, const Actor& actor, const std::string& id) {
   if (!is_uuid(id)) return respond_error(x, 404, "call_not_found", "no call with this id");
   Body body = parse_body(req, false);
-  if (!body.json)
-    return respond_error(x, body.error.code == "unsupported_media_type" ? 415 : 400, body.error.code,
-                         body.error.message);
+  if (!body.json) return respond_error(x, body.error);
   auto user = json_string_field(body.json.get(), "userId");
   auto role = json_string_field(body.json.get(), "role");
-  if (!user || !valid_id(*user))
+  if (!user || !is_platform_id(*user))
     return respond_error(x, 400, "validation", "userId must be an id of 1 to 128 letters, digits or ._:@-");
   if (!role || !one_of(*role, {"patient", "provider", "interpreter", "family", "caregiver", "observer"}))
     return respond_error(x, 400, "validation",

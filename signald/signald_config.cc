@@ -19,12 +19,22 @@ void check_urls(const Config& config, const char* key, std::initializer_list<std
 
 }  // namespace
 
-SignaldSettings read_signald_settings(const Config& config) {
-  SignaldSettings s;
+LogLevel read_log_level(const Config& config) {
   auto level = parse_log_level(config.str("LOG_LEVEL"));
   if (!level)
     throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
-  s.log_level = *level;
+  return *level;
+}
+
+std::string read_call_log_path(const Config& config) {
+  const std::string& dir = config.str("VYTAL_DATA_DIR");
+  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
+  return dir + "/calls.db";
+}
+
+SignaldSettings read_signald_settings(const Config& config) {
+  SignaldSettings s;
+  s.log_level = read_log_level(config);
 
   s.http.bind_address = config.str("VYTAL_BIND_ADDRESS");
   s.http.port = static_cast<int>(config.integer("PORT", 0, 65535));
@@ -45,9 +55,7 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.signaling.quality_sample_s = config.integer("VYTAL_QUALITY_SAMPLE_SECONDS", 0, 3600);
   s.signaling.quality_samples_per_call = static_cast<int>(config.integer("VYTAL_QUALITY_SAMPLES_PER_CALL", 0, 1000000));
 
-  const std::string& dir = config.str("VYTAL_DATA_DIR");
-  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
-  s.call_log.db_path = dir + "/calls.db";
+  s.call_log.db_path = read_call_log_path(config);
   s.call_log.max_batch = config.boolean("VYTAL_GROUP_COMMIT")
                              ? static_cast<int>(config.integer("VYTAL_GROUP_COMMIT_MAX_BATCH", 1, 100000))
                              : 1;

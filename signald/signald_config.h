@@ -46,4 +46,8 @@ struct SignaldSettings {
 // Throws ConfigError naming the key on the first bad value.
 SignaldSettings read_signald_settings(const Config& config);
 
+// Keys every process reads the same way.
+LogLevel read_log_level(const Config& config);
+std::string read_call_log_path(const Config& config);  // VYTAL_DATA_DIR/calls.db
+
 }  // namespace vytal

@@ -39,13 +39,6 @@ bool valid_websocket_key(const std::string& key) {
   return true;
 }
 
-bool short_id(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("._:@-", c)) return false;
-  return true;
-}
-
 // The error codes of CallWriter as signaling reports them.
 std::string_view signaling_code(const std::string& code) {
   if (code == "invalid_transition") return "call_ended";
@@ -461,7 +454,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
   if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
   std::string reason = "hung_up";
   if (auto r = json_string_field(msg, "reason")) {
-    if (!short_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
+    if (!is_platform_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
     reason = *r;
   }
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();

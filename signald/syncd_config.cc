@@ -1,16 +1,13 @@
 #include "signald/syncd_config.h"
 
+#include "signald/signald_config.h"
+
 namespace vytal {
 
 SyncdSettings read_syncd_settings(const Config& config) {
   SyncdSettings s;
-  auto level = parse_log_level(config.str("LOG_LEVEL"));
-  if (!level)
-    throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
-  s.log_level = *level;
-  const std::string& dir = config.str("VYTAL_DATA_DIR");
-  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
-  s.db_path = dir + "/calls.db";
+  s.log_level = read_log_level(config);
+  s.db_path = read_call_log_path(config);
 
   s.pg.host = config.str("DATABASE_HOST");
   s.pg.port = std::to_string(config.integer("DATABASE_PORT", 1, 65535));

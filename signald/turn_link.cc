@@ -19,18 +19,10 @@ namespace {
 // A stable row id for one TURN session: the same reports after a signald
 // restart still land on the same row.
 std::string row_id_for(uint64_t session, const std::string& username) {
-  std::string h = hmac_sha256("vytal-turn-usage", std::to_string(session) + "/" + username);
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    unsigned char c = static_cast<unsigned char>(h[i]);
-    if (i == 6) c = (c & 0x0f) | 0x80;  // version 8: custom (RFC 9562)
-    if (i == 8) c = (c & 0x3f) | 0x80;
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
+  std::string h = hmac_sha256("vytal-turn-usage", std::to_string(session) + "/" + username).substr(0, 16);
+  h[6] = static_cast<char>((h[6] & 0x0f) | 0x80);  // version 8: custom (RFC 9562)
+  h[8] = static_cast<char>((h[8] & 0x3f) | 0x80);
+  return format_uuid(h);
 }
 
 }  // namespace
