@@ -23,10 +23,7 @@ const ConfigKey* find_key(std::string_view name) {
 
 }  // namespace
 
-Config Config::from_text(const std::string& text, const std::string& origin, const EnvLookup& env) {
-  Config c;
-  for (const ConfigKey& k : config_keys()) c.values_[k.name] = k.default_value;
-
+void Config::apply_text(const std::string& text, const std::string& origin) {
   std::istringstream in(text);
   std::string line;
   std::map<std::string, int, std::less<>> seen;
@@ -42,24 +39,40 @@ Config Config::from_text(const std::string& text, const std::string& origin, con
     if (!find_key(key)) throw ConfigError(key + ": unknown configuration key (" + where + ")");
     if (seen.count(key)) throw ConfigError(key + ": set twice (" + where + ")");
     seen[key] = lineno;
-    c.values_[key] = value;
+    values_[key] = value;
   }
+}
+
+void Config::apply_environment(const EnvLookup& env) {
   for (const ConfigKey& k : config_keys()) {
-    if (const char* v = env(k.name)) c.values_[k.name] = trim(v);
+    if (const char* v = env(k.name)) values_[k.name] = trim(v);
   }
+}
+
+Config Config::defaults() {
+  Config c;
+  for (const ConfigKey& k : config_keys()) c.values_[k.name] = k.default_value;
   return c;
 }
 
-Config Config::load(const std::string& path, const EnvLookup& env) {
-  std::string text;
-  if (!path.empty()) {
+Config Config::from_text(const std::string& text, const std::string& origin, const EnvLookup& env) {
+  Config c = defaults();
+  c.apply_text(text, origin);
+  c.apply_environment(env);
+  return c;
+}
+
+Config Config::load(const std::vector<std::string>& paths, const EnvLookup& env) {
+  Config c = defaults();
+  for (const std::string& path : paths) {
     std::ifstream f(path);
     if (!f) throw ConfigError("config file " + path + ": cannot be read");
     std::stringstream ss;
     ss << f.rdbuf();
-    text = ss.str();
+    c.apply_text(ss.str(), path);
   }
-  return from_text(text, path, env);
+  c.apply_environment(env);
+  return c;
 }
 
 const std::string& Config::str(const char* key) const {

@@ -35,9 +35,11 @@ using EnvLookup = std::function<const char*(const char*)>;
 
 class Config {
  public:
-  // Reads `path` when it is not empty, then lets the environment override any
-  // key. Unknown keys in the file are an error (a typo must not go unnoticed).
-  static Config load(const std::string& path, const EnvLookup& env);
+  // Reads the files in order (a later file overrides an earlier one: the
+  // package's appliance.conf, then the site.conf made at install), then lets
+  // the environment override any key. Unknown keys in a file are an error (a
+  // typo must not go unnoticed); so is a key set twice in one file.
+  static Config load(const std::vector<std::string>& paths, const EnvLookup& env);
   static Config from_text(const std::string& text, const std::string& origin, const EnvLookup& env);
 
   const std::string& str(const char* key) const;
@@ -48,21 +50,25 @@ class Config {
   std::vector<std::string> list(const char* key) const;
 
  private:
+  static Config defaults();
+  void apply_text(const std::string& text, const std::string& origin);
+  void apply_environment(const EnvLookup& env);
+
   std::map<std::string, std::string, std::less<>> values_;
 };
 
-// The daemons' command line, "[--config FILE]" or "--help": reads the file
-// (when given) and the environment, then `read` turns them into typed
+// The daemons' command line, "[--config FILE]..." or "--help": reads the
+// files (in order) and the environment, then `read` turns them into typed
 // settings. On a bad option or value it prints one line (the usage, or
 // "<program>: configuration error: <key>: ...") and returns nullopt with the
 // exit code to use.
 template <typename Settings>
 std::optional<Settings> settings_from_command_line(int argc, char** argv, const char* program, const char* usage,
                                                    Settings (*read)(const Config&), int* exit_code) {
-  std::string path;
+  std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--config" && i + 1 < argc) {
-      path = argv[++i];
+      paths.push_back(argv[++i]);
     } else {
       std::fputs(usage, stderr);
       *exit_code = std::string_view(argv[i]) == "--help" ? 0 : 2;
@@ -70,7 +76,7 @@ std::optional<Settings> settings_from_command_line(int argc, char** argv, const 
     }
   }
   try {
-    return read(Config::load(path, [](const char* k) { return std::getenv(k); }));
+    return read(Config::load(paths, [](const char* k) { return std::getenv(k); }));
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s: configuration error: %s\n", program, e.what());
     *exit_code = 2;

@@ -1,12 +1,11 @@
 #include "common/key_ring.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "common/atomic_file.h"
 
 namespace vytal {
 
@@ -70,14 +69,7 @@ std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error
 }
 
 bool write_key_ring(const std::string& path, const KeyRing& ring, std::string* error) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  std::string text = format_key_ring(ring);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  ok = ok && ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok && error) *error = path + ": " + std::strerror(errno);
-  return ok;
+  return write_file_atomically(path, format_key_ring(ring), 0640, error);
 }
 
 }  // namespace vytal

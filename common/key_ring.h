@@ -1,6 +1,6 @@
 // The TURN key ring: the current shared secret and, during a rotation's
 // overlap, the previous one with the time it stops being accepted. One small
-// file written by vytalctl (atomically: write, fsync, rename) and read by
+// file written by vytalctl (atomically, keeping its owner and mode) and read by
 // signald (to mint credentials with the current secret) and by the TURN
 // plugin (to check them with both). No dependencies beyond the standard
 // library: the plugin compiles this file too.
@@ -33,7 +33,8 @@ std::string format_key_ring(const KeyRing& ring);
 
 // Reads the file; nullopt with *error set when it cannot be read or parsed.
 std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error);
-// Writes the file atomically (a temporary file, fsync, rename) with mode 0640.
+// Writes the file atomically (common/atomic_file.h): an existing key ring keeps
+// its owner and mode, a new one is made 0640.
 bool write_key_ring(const std::string& path, const KeyRing& ring, std::string* error);
 
 }  // namespace vytal

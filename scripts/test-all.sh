@@ -3,7 +3,7 @@
 # integration) with CTest. Used as is by CI (.ci/run).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl coturn clang-format git clang libclang-rt-14-dev libwslay-dev
+TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl socat coturn clang-format git clang libclang-rt-14-dev libwslay-dev
   chromium postgresql-15)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
 command -v npm >/dev/null || TEST_PACKAGES+=(npm)

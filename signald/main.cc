@@ -20,14 +20,16 @@
 #include "signald/http_server.h"
 #include "signald/metrics.h"
 #include "signald/rest_api.h"
+#include "signald/service_notifier.h"
 #include "signald/signald_config.h"
 #include "signald/signaling.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: vytal-signald [--config FILE]\n"
-    "Reads FILE (KEY = value lines) when given, then the environment; every key is in docs/CONFIG.md.\n";
+    "usage: vytal-signald [--config FILE]...\n"
+    "Reads each FILE in order (KEY = value lines; a later file overrides an earlier one), then the\n"
+    "environment; every key is in docs/CONFIG.md.\n";
 
 void stop_loop(evutil_socket_t, short, void* base) { event_base_loopexit(static_cast<event_base*>(base), nullptr); }
 
@@ -109,7 +111,10 @@ int main(int argc, char** argv) {
   LOG_INFO("signald: listening on http://%s%s%s:%d/ (call log %s)", host.find(':') == std::string::npos ? "" : "[",
            host.c_str(), host.find(':') == std::string::npos ? "" : "]", server.port(),
            settings.call_log.db_path.c_str());
+  ServiceNotifier systemd(base.get());
+  systemd.ready("listening on port " + std::to_string(server.port()));
   event_base_dispatch(base.get());
+  systemd.stopping();
   LOG_INFO("signald: stopping");
   event_free(sigterm);
   event_free(sigint);

@@ -367,6 +367,7 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
   std::mt19937 rng(std::random_device{}());
   std::optional<std::vector<ChangeRow>> next;  // read ahead while the previous batch commits
   while (!stop.load()) {
+    status_.loop_ms = clock_.now_ms();
     if (!pg_ && !connect()) {
       next.reset();
       // Exponential backoff with full jitter while PostgreSQL is away.

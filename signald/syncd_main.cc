@@ -17,14 +17,16 @@
 #include "signald/call_log_schema.h"
 #include "signald/http_server.h"
 #include "signald/metrics.h"
+#include "signald/service_notifier.h"
 #include "signald/sync_worker.h"
 #include "signald/syncd_config.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: vytal-syncd [--config FILE]\n"
-    "Reads FILE (KEY = value lines) when given, then the environment; every key is in docs/CONFIG.md.\n";
+    "usage: vytal-syncd [--config FILE]...\n"
+    "Reads each FILE in order (KEY = value lines; a later file overrides an earlier one), then the\n"
+    "environment; every key is in docs/CONFIG.md.\n";
 
 std::atomic<bool> g_stop{false};
 
@@ -92,7 +94,13 @@ int main(int argc, char** argv) {
   event* sigint = evsignal_new(base.get(), SIGINT, on_signal, base.get());
   event_add(sigterm, nullptr);
   event_add(sigint, nullptr);
+  // The watchdog pings only while the sync thread goes round its loop; the
+  // longest legitimate pause is a backoff wait plus one slow PostgreSQL call.
+  int64_t stuck_after_ms = settings.sync.backoff_max_s * 1000 + 120000;
+  ServiceNotifier systemd(base.get(), [&] { return clock.now_ms() - status.loop_ms.load() < stuck_after_ms; });
+  systemd.ready("syncing site " + settings.sync.site_id);
   event_base_dispatch(base.get());
+  systemd.stopping();
   g_stop = true;
   sync_thread.join();
   LOG_INFO("syncd: stopped");

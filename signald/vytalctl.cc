@@ -1,31 +1,38 @@
-// vytalctl: the admin's command line. For now it mints what a developer or
-// an admin needs to try the appliance: a JWT signed with JWT_SECRET and a
-// TURN REST credential signed with TURN_SHARED_SECRET.
+// vytalctl: the admin's command line: development tokens and TURN
+// credentials, vytal-turnserver's generated configuration, TURN secret
+// rotation, and the call log's migrations (run by the package on upgrade).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <string>
 
+#include "common/atomic_file.h"
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/json.h"
 #include "common/jwt.h"
 #include "common/key_ring.h"
+#include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "signald/call_log_schema.h"
+#include "signald/signald_config.h"
 #include "signald/turn_config.h"
 
 namespace {
 
 const char kUsage[] =
-    "usage: vytalctl [--config FILE] COMMAND [options]\n"
+    "usage: vytalctl [--config FILE]... COMMAND [options]\n"
     "commands:\n"
     "  dev-token --sub ID --role patient|provider|admin|service [--ttl SECONDS]\n"
     "      print an HS256 JWT signed with JWT_SECRET (development and testing)\n"
     "  turn-credential --user ID [--ttl SECONDS]\n"
     "      print a TURN REST username and password signed with the current TURN secret\n"
-    "  turn-config\n"
-    "      print vytal-turnserver's configuration, generated with safe relay defaults\n"
+    "  turn-config [--output FILE]\n"
+    "      print (or write to FILE, mode 0640) vytal-turnserver's configuration, generated with safe relay\n"
+    "      defaults\n"
+    "  migrate\n"
+    "      create the call log in VYTAL_DATA_DIR or bring its schema up to date; print the schema version\n"
     "  rotate-turn-secret [--overlap SECONDS]\n"
     "      make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
     "      still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
@@ -40,14 +47,15 @@ int usage() {
 
 int main(int argc, char** argv) {
   using namespace vytal;
-  std::string config_path, command, sub, role, user;
+  std::vector<std::string> config_paths;
+  std::string command, sub, role, user, output;
   long ttl = -1;
   long overlap = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has_value = i + 1 < argc;
     if (a == "--config" && has_value)
-      config_path = argv[++i];
+      config_paths.push_back(argv[++i]);
     else if (a == "--sub" && has_value)
       sub = argv[++i];
     else if (a == "--role" && has_value)
@@ -56,6 +64,8 @@ int main(int argc, char** argv) {
       user = argv[++i];
     else if (a == "--ttl" && has_value)
       ttl = std::strtol(argv[++i], nullptr, 10);
+    else if (a == "--output" && has_value)
+      output = argv[++i];
     else if (a == "--overlap" && has_value)
       overlap = std::strtol(argv[++i], nullptr, 10);
     else if (command.empty() && a[0] != '-')
@@ -65,7 +75,7 @@ int main(int argc, char** argv) {
   }
   Config config;
   try {
-    config = Config::load(config_path, [](const char* k) { return std::getenv(k); });
+    config = Config::load(config_paths, [](const char* k) { return std::getenv(k); });
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "vytalctl: configuration error: %s\n", e.what());
     return 2;
@@ -88,12 +98,44 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "turn-config") {
+    std::string text;
     try {
-      std::fputs(turn_server_config(config).c_str(), stdout);
+      text = turn_server_config(config);
     } catch (const ConfigError& e) {
       std::fprintf(stderr, "vytalctl: configuration error: %s\n", e.what());
       return 2;
     }
+    if (output.empty()) {
+      std::fputs(text.c_str(), stdout);
+      return 0;
+    }
+    std::string error;
+    if (!write_file_atomically(output, text, 0640, &error)) {
+      std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+      return 1;
+    }
+    return 0;
+  }
+  if (command == "migrate") {
+    std::string path;
+    try {
+      path = read_call_log_path(config);
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "vytalctl: configuration error: %s\n", e.what());
+      return 2;
+    }
+    auto db = sqlite_open(path, SqliteOpenOptions{});
+    if (!db) {
+      std::fprintf(stderr, "vytalctl: call log %s: %s\n", path.c_str(), db.error().message.c_str());
+      return 1;
+    }
+    auto applied = apply_migrations(db.value().get(), call_log_migrations(), now * 1000);
+    if (!applied) {
+      std::fprintf(stderr, "vytalctl: call log %s: %s\n", path.c_str(), applied.error().message.c_str());
+      return 1;
+    }
+    std::printf("call log %s: schema version %d (%d migration(s) applied)\n", path.c_str(),
+                schema_version(db.value().get()), applied.value());
     return 0;
   }
   if (command == "rotate-turn-secret") {

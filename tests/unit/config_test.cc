@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -181,6 +182,31 @@ INSTANTIATE_TEST_SUITE_P(Values, ConfigBooleanTest,
                                            BooleanCase{"0", false}, BooleanCase{"no", false}, BooleanCase{"off", false},
                                            BooleanCase{"maybe", std::nullopt}, BooleanCase{"2", std::nullopt},
                                            BooleanCase{"", std::nullopt}));
+
+// The package runs the daemons with two files: its appliance.conf, then the
+// site.conf made at install (secrets, addresses). The later file wins, the
+// environment wins over both, and each file is checked on its own.
+TEST(ConfigTest, LaterFilesOverrideEarlierOnes) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vytal-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "appliance.conf") << "PORT = 3000\nLOG_LEVEL = info\n";
+  std::ofstream(dir / "site.conf") << "PORT = 3100\nJWT_SECRET = from-site\n";
+  std::ofstream(dir / "typo.conf") << "JWT_SECRT = x\n";
+  std::vector<std::string> both = {(dir / "appliance.conf").string(), (dir / "site.conf").string()};
+
+  Config c = Config::load(both, FakeEnv().lookup());
+  EXPECT_EQ(c.str("PORT"), "3100");
+  EXPECT_EQ(c.str("LOG_LEVEL"), "info");
+  EXPECT_EQ(c.str("JWT_SECRET"), "from-site");
+  EXPECT_EQ(Config::load(both, FakeEnv{{"PORT", "4000"}}.lookup()).str("PORT"), "4000");
+
+  std::string typo = config_error([&] { Config::load({both[0], (dir / "typo.conf").string()}, FakeEnv().lookup()); });
+  EXPECT_NE(typo.find("JWT_SECRT: unknown configuration key"), std::string::npos) << typo;
+  EXPECT_NE(typo.find("typo.conf:1"), std::string::npos) << typo;
+  std::string missing = config_error([&] { Config::load({(dir / "absent.conf").string()}, FakeEnv().lookup()); });
+  EXPECT_NE(missing.find("absent.conf: cannot be read"), std::string::npos) << missing;
+  std::filesystem::remove_all(dir);
+}
 
 TEST(ConfigTest, ListTrimsAndDropsEmptyItems) {
   Config c = parse("WEBRTC_STUN_SERVERS = stun:a.example:3478 , ,stun:b.example,,\tstun:c.example \n");

@@ -1,0 +1,20 @@
+// Replacing a small file so that readers see the old content or the new one,
+// never a part: write a temporary file beside it, fsync, rename over it.
+// Standard library and POSIX only (the TURN plugin compiles it too).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+
+namespace vytal {
+
+// When `path` exists, the new file keeps its owner, group and mode: an admin
+// running vytalctl as root must not leave the services a file they cannot
+// read. Otherwise it is created with `mode` (and the caller's owner). false
+// with *error set ("PATH: reason") when any step fails; the old file is then
+// untouched.
+bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error);
+
+}  // namespace vytal

@@ -1,0 +1,76 @@
+#include "common/atomic_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/key_ring.h"
+
+namespace vytal {
+namespace {
+
+class AtomicFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("vytal-atomic-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const char* name) const { return (dir_ / name).string(); }
+  static std::string read(const std::string& p) {
+    std::stringstream ss;
+    ss << std::ifstream(p).rdbuf();
+    return ss.str();
+  }
+  static struct stat info(const std::string& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(AtomicFileTest, NewFileGetsTheGivenMode) {
+  std::string error;
+  ASSERT_TRUE(write_file_atomically(path("a"), "hello\n", 0640, &error)) << error;
+  EXPECT_EQ(read(path("a")), "hello\n");
+  EXPECT_EQ(info(path("a")).st_mode & 07777, 0640u);
+  EXPECT_FALSE(std::filesystem::exists(path("a.tmp")));
+}
+
+TEST_F(AtomicFileTest, ReplacedFileKeepsItsModeAndOwner) {
+  std::ofstream(path("ring")) << "old\n";
+  ASSERT_EQ(::chmod(path("ring").c_str(), 0600), 0);
+  // As root (CI, the package's maintainer scripts), the owner a file had is
+  // kept: the key ring of the service user must stay readable by it.
+  bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(::chown(path("ring").c_str(), 65534, 65534), 0);
+  }
+
+  KeyRing ring;
+  ring.current = "new-secret";
+  std::string error;
+  ASSERT_TRUE(write_key_ring(path("ring"), ring, &error)) << error;
+  EXPECT_NE(read(path("ring")).find("current new-secret"), std::string::npos);
+  struct stat st = info(path("ring"));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  if (root) {
+    EXPECT_EQ(st.st_uid, 65534u);
+    EXPECT_EQ(st.st_gid, 65534u);
+  }
+}
+
+TEST_F(AtomicFileTest, FailureLeavesTheOldFileAndSaysWhere) {
+  std::string error;
+  EXPECT_FALSE(write_file_atomically(path("no-such-dir/x"), "x", 0640, &error));
+  EXPECT_NE(error.find("no-such-dir/x.tmp"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace vytal
