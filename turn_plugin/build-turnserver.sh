@@ -3,14 +3,18 @@
 # against the SHA-256 in coturn-source.sha256, with turn_plugin/patches/
 # applied in order. Nothing of coturn is kept in the repository.
 #
-# Usage: turn_plugin/build-turnserver.sh BUILD_DIR
+# Usage: turn_plugin/build-turnserver.sh [--fetch-only] BUILD_DIR
 # Leaves BUILD_DIR/bin/vytal-turnserver and BUILD_DIR/bin/turnutils_*.
+# --fetch-only stops once the verified tarball is in BUILD_DIR (the package
+# build fetches first, then builds offline inside dpkg-buildpackage).
 #
 # The source comes through apt-get with a private configuration: deb-src
 # entries made from this machine's own Debian sources, lists and cache inside
 # BUILD_DIR, so the machine's apt setup is not touched.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+FETCH_ONLY=0
+[ "${1:-}" = --fetch-only ] && { FETCH_ONLY=1; shift; }
 OUT=$(mkdir -p "$1" && cd "$1" && pwd)
 VERSION=4.6.1
 TARBALL=coturn_${VERSION}.orig.tar.gz
@@ -34,6 +38,7 @@ if ! (cd "$OUT" && sha256sum --quiet -c "$HERE/coturn-source.sha256" >/dev/null 
     exit 1
   }
 fi
+[ "$FETCH_ONLY" = 1 ] && { echo "build-turnserver: $OUT/$TARBALL verified"; exit 0; }
 
 SRC=$OUT/coturn-$VERSION
 rm -rf "$SRC" && tar -xzf "$OUT/$TARBALL" -C "$OUT"

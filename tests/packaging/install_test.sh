@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The package on a fresh Debian 12, the way hospital IT installs it:
+#
+#   tests/packaging/install_test.sh DEB_DIR WORK_DIR
+#
+# DEB_DIR holds vytalwatch-appliance_<v>_amd64.deb (tests/packaging/deb_test.sh
+# built it). In WORK_DIR this test makes a Debian 12 root with debootstrap
+# (from the Debian mirror this machine's apt uses), then inside it:
+#   1. apt-get install ./the.deb: the user, directories, secrets, certificate
+#      and call log exist with the right owners and modes;
+#   2. the binaries start from the units' ExecStartPre/ExecStart lines (no
+#      systemd in the root: run as the units' User=, with the RuntimeDirectory
+#      made as systemd would), a call is created through signald and a TURN
+#      credential signald mints allocates on vytal-turnserver (and a forged one
+#      does not);
+#   3. upgrade to a rebuilt higher version keeps the admin's configuration, the
+#      secrets and the call log (the call is still served);
+#   4. remove keeps data and configuration; purge deletes them.
+# Needs root (debootstrap, chroot, mount). Stops only what it started.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+DEB_DIR=$(cd "$1" && pwd)
+WORK=$(mkdir -p "$2" && cd "$2" && pwd)
+ROOT=$WORK/root
+UNITS=$ROOT/lib/systemd/system
+TURN_BIN_DIR=${VYTAL_TURN_BIN_DIR:-$SRC/build/turn/bin}
+PIDS=()
+
+step() { echo "==> $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+
+cleanup() {
+  local rc=$?
+  [ -n "${BUILD2:-}" ] && kill -- -"$BUILD2" 2>/dev/null && wait "$BUILD2" 2>/dev/null
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
+  if [ $rc -ne 0 ]; then
+    for log in "$WORK"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -30 "$log"; }; done
+  fi
+  return $rc
+}
+trap cleanup EXIT
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot)"
+DEB1=$(ls "$DEB_DIR"/vytalwatch-appliance_*_amd64.deb | sort -V | head -n 1)
+V1=$(dpkg-deb -f "$DEB1" Version)
+
+# --------------------------------------------------------------- the root
+# The mirror this machine's own apt uses (deb822 or one-line sources).
+MIRROR=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
+[ -n "$MIRROR" ] || MIRROR=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+[ -n "$MIRROR" ] || fail "no Debian mirror in /etc/apt/sources*"
+MIRROR=${MIRROR%% *}
+
+step "rebuilding the package as a higher version (in the background)"
+V2="$V1+rebuild1"
+VYTAL_DEB_VERSION=$V2 setsid "$SRC/packaging/build-deb.sh" "$WORK/deb2" >"$WORK/build-deb2.log" 2>&1 &
+BUILD2=$!
+
+step "debootstrap bookworm (minbase) into $ROOT"
+rm -rf "$ROOT"
+mkdir -p "$WORK/debootstrap-cache"
+debootstrap --variant=minbase --cache-dir="$WORK/debootstrap-cache" \
+  --keyring=/usr/share/keyrings/debian-archive-keyring.gpg bookworm "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
+  fail "debootstrap failed (see $WORK/debootstrap.log)"
+# The same suites as this machine (updates, security), nothing else.
+cp /etc/apt/sources.list.d/*.sources "$ROOT/etc/apt/sources.list.d/" 2>/dev/null && : >"$ROOT/etc/apt/sources.list" || true
+# A chroot has no init: services are not started by maintainer scripts.
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
+mount -t proc proc "$ROOT/proc"
+in_root apt-get update -qq >"$WORK/apt-update.log" 2>&1 || fail "apt-get update in the root"
+
+# -------------------------------------------------------------- 1. install
+step "apt-get install ./$(basename "$DEB1")"
+cp "$DEB1" "$ROOT/tmp/"
+in_root sh -c "cd /tmp && apt-get install -y -q ./$(basename "$DEB1")" >"$WORK/install.log" 2>&1 ||
+  fail "apt-get install of $(basename "$DEB1") failed"
+check "package $V1 is installed" test "$(in_root dpkg-query -W -f='${Version} ${Status}' vytalwatch-appliance)" = "$V1 install ok installed"
+
+# Owners as the root's own passwd and group name them (the host's may differ).
+owner_mode() {
+  local uid gid mode
+  read -r uid gid mode < <(stat -c '%u %g %a' "$ROOT$1")
+  echo "$(in_root getent passwd "$uid" | cut -d: -f1):$(in_root getent group "$gid" | cut -d: -f1) $mode"
+}
+expect_stat() { check "$1 is $2" test "$(owner_mode "$1")" = "$2"; }
+passwd_line=$(in_root getent passwd vytalwatch) || fail "no vytalwatch user"
+check "vytalwatch is a system user without a login shell" \
+  bash -c "[[ '$passwd_line' =~ ^vytalwatch:x:([0-9]+):[0-9]+:.*:/var/lib/vytalwatch:/usr/sbin/nologin$ ]] && (( \${BASH_REMATCH[1]} < 1000 ))"
+expect_stat /var/lib/vytalwatch "vytalwatch:vytalwatch 750"
+expect_stat /etc/vytalwatch "root:vytalwatch 750"
+expect_stat /etc/vytalwatch/appliance.conf "root:vytalwatch 640"
+expect_stat /etc/vytalwatch/site.conf "root:vytalwatch 640"
+expect_stat /etc/vytalwatch/tls "root:vytalwatch 750"
+expect_stat /etc/vytalwatch/tls/turn.key "root:vytalwatch 640"
+expect_stat /etc/vytalwatch/tls/https.key "root:vytalwatch 640"
+expect_stat /var/lib/vytalwatch/turn-keyring "vytalwatch:vytalwatch 640"
+expect_stat /var/lib/vytalwatch/calls.db "vytalwatch:vytalwatch 640"
+check "appliance.conf is a conffile" grep -qx /etc/vytalwatch/appliance.conf "$ROOT/var/lib/dpkg/info/vytalwatch-appliance.conffiles"
+jwt_secret=$(sed -n 's/^JWT_SECRET = //p' "$ROOT/etc/vytalwatch/site.conf")
+check "site.conf has a random JWT secret (${#jwt_secret} characters)" test "${#jwt_secret}" -ge 40
+check "the key ring has a current TURN secret" grep -Eq '^current [A-Za-z0-9_-]{40,}$' "$ROOT/var/lib/vytalwatch/turn-keyring"
+check "the development certificate is valid now" openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -checkend 0
+check "the certificate and key match" test "$(openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -pubkey)" = \
+  "$(openssl pkey -in "$ROOT/etc/vytalwatch/tls/turn.key" -pubout)"
+schema=$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'SELECT max(version) FROM schema_migrations')
+check "the call log exists at schema version $schema" test "$schema" -ge 4
+
+# ------------------------------------------------- 2. run from the units
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+PORT=$(free_port); TURN_PORT=$(free_port); TLS_PORT=$(free_port)
+RELAY_MIN=$(( 40000 + (RANDOM % 80) * 100 ))
+step "configuring as an admin would: ports $PORT (HTTP), $TURN_PORT (TURN), relay $RELAY_MIN+, loopback only"
+# appliance.conf (the conffile) is edited in place; upgrade must keep it.
+sed -i -e "s/^PORT = .*/PORT = $PORT/" -e "s/^VYTAL_TURN_PORT = .*/VYTAL_TURN_PORT = $TURN_PORT/" \
+  -e "s/^VYTAL_TURN_TLS_PORT = .*/VYTAL_TURN_TLS_PORT = $TLS_PORT/" "$ROOT/etc/vytalwatch/appliance.conf"
+cat >>"$ROOT/etc/vytalwatch/appliance.conf" <<EOF
+
+# Install test: everything on loopback.
+VYTAL_TURN_LISTEN_IPS = 127.0.0.1
+VYTAL_TURN_MIN_PORT = $RELAY_MIN
+VYTAL_TURN_MAX_PORT = $(( RELAY_MIN + 99 ))
+EOF
+sed -i -e '/^VYTAL_TURN_RELAY_IPS\|^WEBRTC_STUN_SERVERS\|^WEBRTC_TURN_SERVERS/d' "$ROOT/etc/vytalwatch/site.conf"
+cat >>"$ROOT/etc/vytalwatch/site.conf" <<EOF
+VYTAL_TURN_RELAY_IPS = 127.0.0.1
+WEBRTC_TURN_SERVERS = turn:127.0.0.1:$TURN_PORT?transport=udp
+EOF
+CONF_SUM=$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)
+SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
+
+SVC_UID=$(stat -c %u "$ROOT/var/lib/vytalwatch")
+SVC_GID=$(stat -c %g "$ROOT/var/lib/vytalwatch")
+unit_value() { sed -n "s/^$2=//p" "$UNITS/$1"; }
+# Runs one unit's ExecStartPre lines, then its ExecStart in the background,
+# as its User=/Group= inside the root, logging to WORK/<unit>.log.
+start_unit() {
+  local unit=$1 user group line
+  user=$(unit_value "$unit" User); group=$(unit_value "$unit" Group)
+  check "$unit runs as vytalwatch" test "$user:$group" = vytalwatch:vytalwatch
+  # RuntimeDirectory=vytalwatch, RuntimeDirectoryMode=0750, as systemd makes it.
+  check "$unit has RuntimeDirectory=vytalwatch" test "$(unit_value "$unit" RuntimeDirectory)" = vytalwatch
+  install -d -o "$SVC_UID" -g "$SVC_GID" -m 0750 "$ROOT/run/vytalwatch"
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    echo "\$ $line" >>"$WORK/$unit.log"
+    # shellcheck disable=SC2086 # the unit's command line, split as systemd splits it (no quoting in ours)
+    chroot --userspec="$SVC_UID:$SVC_GID" "$ROOT" env -i PATH=/usr/sbin:/usr/bin $line >>"$WORK/$unit.log" 2>&1 ||
+      fail "$unit: ExecStartPre failed: $line"
+  done < <(unit_value "$unit" ExecStartPre)
+  line=$(unit_value "$unit" ExecStart)
+  echo "\$ $line" >>"$WORK/$unit.log"
+  # shellcheck disable=SC2086
+  chroot --userspec="$SVC_UID:$SVC_GID" "$ROOT" env -i PATH=/usr/sbin:/usr/bin $line >>"$WORK/$unit.log" 2>&1 &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+stop_all() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && { echo "ok: $what"; return 0; }; sleep 0.1; done
+  fail "$what"
+}
+ctl() { chroot --userspec="$SVC_UID:$SVC_GID" "$ROOT" env -i PATH=/usr/sbin:/usr/bin \
+  vytalctl --config /etc/vytalwatch/appliance.conf --config /etc/vytalwatch/site.conf "$@"; }
+URL=http://127.0.0.1:$PORT
+
+step "starting vytal-signald and vytal-turnserver from their units"
+start_unit vytal-signald.service
+wait_for "signald answers /healthz on $URL" curl -sf "$URL/healthz"
+start_unit vytal-turnserver.service
+TURN_PID=$LAST_PID
+wait_for "vytal-turnserver listens on UDP and TCP $TURN_PORT" \
+  grep -q "TCP listener opened on : 127.0.0.1:$TURN_PORT" "$WORK/vytal-turnserver.service.log"
+check "vytal-turnserver loaded the plugin" grep -q "libvytal_turn.so" "$WORK/vytal-turnserver.service.log"
+check "vytal-turnserver is still running" kill -0 "$TURN_PID"
+
+SERVICE=$(ctl dev-token --sub platform --role service)
+PATIENT=$(ctl dev-token --sub patient-7 --role patient)
+CALL=$(curl -sf -X POST "$URL/webrtc/calls" -H "Authorization: Bearer $SERVICE" -H 'Content-Type: application/json' \
+  -d '{"patientId":"patient-7","providerId":"provider-3","type":"video"}') || fail "POST /webrtc/calls"
+CALL_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$CALL")
+check "a call was created through the installed signald ($CALL_ID)" test -n "$CALL_ID"
+ICE=$(curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+read -r TURN_USER TURN_PASS < <(node -e '
+  const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
+  console.log(s.username, s.credential);' "$ICE")
+check "signald minted a TURN credential ($TURN_USER)" test -n "$TURN_PASS"
+
+uclient() { timeout 20 "$TURN_BIN_DIR/turnutils_uclient" -v -y -n 3 -m 1 -u "$1" -w "$2" -p "$TURN_PORT" 127.0.0.1 2>&1; }
+out=$(uclient "$TURN_USER" "$TURN_PASS") || true
+echo "$out" >"$WORK/uclient.log"
+check "the credential allocates a relay on the installed vytal-turnserver" \
+  grep -q "Received relay addr: 127.0.0.1:" <<<"$out"
+out=$(uclient "$TURN_USER" "forged${TURN_PASS:6}") || true
+check "a forged password does not allocate" bash -c '! grep -q "Received relay addr" <<<"$1"' _ "$out"
+stop_all
+
+# -------------------------------------------------------------- 3. upgrade
+step "waiting for the $V2 build"
+wait "$BUILD2" || fail "building $V2 failed (see $WORK/build-deb2.log)"
+DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
+check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
+step "upgrade to $V2"
+cp "$DEB2" "$ROOT/tmp/"
+in_root sh -c "cd /tmp && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade failed"
+check "package $V2 is installed" test "$(in_root dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
+check "the admin's appliance.conf and site.conf are kept" \
+  test "$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)" = "$CONF_SUM"
+check "the TURN key ring and the certificate are kept" \
+  test "$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
+check "the upgrade migrated the call log" grep -q "call log /var/lib/vytalwatch/calls.db: schema version" "$WORK/upgrade.log"
+start_unit vytal-signald.service
+wait_for "the upgraded signald answers" curl -sf "$URL/healthz"
+got=$(curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after upgrade"
+check "the call created before the upgrade is still served" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
+stop_all
+
+# ------------------------------------------------------ 4. remove, purge
+step "apt-get remove"
+in_root apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
+check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"
+check "remove keeps the call log" test -s "$ROOT/var/lib/vytalwatch/calls.db"
+check "remove keeps the call" bash -c "[ \"\$(sqlite3 '$ROOT/var/lib/vytalwatch/calls.db' \"SELECT count(*) FROM calls WHERE id = '$CALL_ID'\")\" = 1 ]"
+check "remove keeps the configuration and secrets" test -s "$ROOT/etc/vytalwatch/appliance.conf" -a -s "$ROOT/etc/vytalwatch/site.conf" \
+  -a -s "$ROOT/var/lib/vytalwatch/turn-keyring" -a -s "$ROOT/etc/vytalwatch/tls/turn.key"
+step "apt-get purge"
+in_root apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || fail "purge failed"
+check "purge deletes the call log and the state directory" test ! -e "$ROOT/var/lib/vytalwatch"
+check "purge deletes the configuration and secrets" test ! -e "$ROOT/etc/vytalwatch"
+check "dpkg no longer knows the package" bash -c "! chroot '$ROOT' dpkg-query -W -f='\${Status}' vytalwatch-appliance 2>/dev/null | grep -q installed"
+echo "install test: all checks passed"
