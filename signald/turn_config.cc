@@ -73,7 +73,9 @@ std::string turn_server_config(const Config& c) {
   o += "total-quota=" + std::to_string(c.integer("VYTAL_TURN_TOTAL_QUOTA", 1, 10000000)) + "\n\n";
   o += "# Peers: nothing internal unless allowed; the appliance's own relay addresses\n"
        "# are, so two clients inside the hospital can still relay to each other.\n";
-  o += "no-multicast-peers\nno-loopback-peers\n";
+  // Loopback peers are refused by default (allow-loopback-peers is off; 4.6.1
+  // has no no-loopback-peers option) and denied again as a range below.
+  o += "no-multicast-peers\n";
   for (const char* range : kDenied) o += std::string("denied-peer-ip=") + range + "\n";
   for (const std::string& ip : relays) o += "allowed-peer-ip=" + ip + "\n";
   for (const std::string& range : c.list("VYTAL_TURN_ALLOWED_PEER_RANGES")) o += "allowed-peer-ip=" + range + "\n";

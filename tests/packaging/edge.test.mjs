@@ -306,7 +306,7 @@ async function startTurn(dir, taken) {
     if (!existsSync(keyring)) vytalctl(['rotate-turn-secret'], env);
     // The appliance's own configuration, with one test-only change: the peer
     // (turnutils_peer) is on loopback.
-    const config = vytalctl(['turn-config'], env).replace(/^no-loopback-peers$/m, 'allow-loopback-peers');
+    const config = vytalctl(['turn-config'], env).replace(/^no-multicast-peers$/m, 'no-multicast-peers\nallow-loopback-peers');
     const conf = join(dir, 'vytal-turnserver.conf');
     writeFileSync(conf, config);
     const proc = track(spawn(TURNSERVER, ['-c', conf, '-v', '--log-file=stdout', '--pidfile', join(dir, 'turnserver.pid'),

@@ -34,9 +34,10 @@ in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRON
 
 cleanup() {
   local rc=$?
+  set +e
   [ -n "${BUILD2:-}" ] && kill -- -"$BUILD2" 2>/dev/null && wait "$BUILD2" 2>/dev/null
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
   if [ $rc -ne 0 ]; then
     for log in "$WORK"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -30 "$log"; }; done
@@ -46,6 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot)"
+rm -f "$WORK"/*.log
 DEB1=$(ls "$DEB_DIR"/vytalwatch-appliance_*_amd64.deb | sort -V | head -n 1)
 V1=$(dpkg-deb -f "$DEB1" Version)
 
@@ -62,7 +64,9 @@ VYTAL_DEB_VERSION=$V2 setsid "$SRC/packaging/build-deb.sh" "$WORK/deb2" >"$WORK/
 BUILD2=$!
 
 step "debootstrap bookworm (minbase) into $ROOT"
-rm -rf "$ROOT"
+# Never delete through a mount (a /proc left by a killed run).
+mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
+rm -rf --one-file-system "$ROOT"
 mkdir -p "$WORK/debootstrap-cache"
 debootstrap --variant=minbase --cache-dir="$WORK/debootstrap-cache" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg bookworm "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
@@ -178,9 +182,11 @@ start_unit vytal-signald.service
 wait_for "signald answers /healthz on $URL" curl -sf "$URL/healthz"
 start_unit vytal-turnserver.service
 TURN_PID=$LAST_PID
-wait_for "vytal-turnserver listens on UDP and TCP $TURN_PORT" \
-  grep -q "TCP listener opened on : 127.0.0.1:$TURN_PORT" "$WORK/vytal-turnserver.service.log"
-check "vytal-turnserver loaded the plugin" grep -q "libvytal_turn.so" "$WORK/vytal-turnserver.service.log"
+listening() { [ -n "$(ss -Hln "( sport = :$TURN_PORT )" src 127.0.0.1)" ] && [ "$(ss -Hln "( sport = :$TURN_PORT )" | wc -l)" -ge 2 ]; }
+wait_for "vytal-turnserver listens on UDP and TCP $TURN_PORT" listening
+check "vytal-turnserver loaded the plugin" grep -q "plugin=/usr/lib/vytalwatch/libvytal_turn.so loaded" "$WORK/vytal-turnserver.service.log"
+check "vytal-turnserver found the TLS certificate" grep -q "Certificate file found: /etc/vytalwatch/tls/turn.crt" "$WORK/vytal-turnserver.service.log"
+check "vytal-turnserver took every line of its generated configuration" bash -c '! grep -q "Bad configuration format" "$1"' _ "$WORK/vytal-turnserver.service.log"
 check "vytal-turnserver is still running" kill -0 "$TURN_PID"
 
 SERVICE=$(ctl dev-token --sub platform --role service)
