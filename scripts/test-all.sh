@@ -6,7 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl socat coturn clang-format git clang libclang-rt-14-dev libwslay-dev
   chromium postgresql-15
   # packaging: build, lintian, unit checks, the debootstrap install, the nginx edge
-  debhelper dpkg-dev lintian systemd debootstrap nginx-light libnginx-mod-stream)
+  debhelper dpkg-dev lintian systemd systemd-container debootstrap nginx-light libnginx-mod-stream)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
 command -v npm >/dev/null || TEST_PACKAGES+=(npm)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -c "install ok installed" || true; }

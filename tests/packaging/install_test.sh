@@ -13,10 +13,16 @@
 #      made as systemd would), a call is created through signald and a TURN
 #      credential signald mints allocates on vytal-turnserver (and a forged one
 #      does not);
-#   3. upgrade to a rebuilt higher version keeps the admin's configuration, the
-#      secrets and the call log (the call is still served);
-#   4. remove keeps data and configuration; purge deletes them.
-# Needs root (debootstrap, chroot, mount). Stops only what it started.
+#   3. the root booted with systemd (systemd-nspawn): the units start the
+#      services with their hardening (no capabilities, seccomp, own user),
+#      READY=1 and the watchdog, reload, restart after a crash;
+#   4. upgrade, on the running machine, to a rebuilt higher version: services
+#      stopped, call log migrated, started again; the admin's configuration,
+#      the secrets and the call log are kept (the call is still served);
+#   5. remove stops the services and keeps data and configuration; purge
+#      deletes them.
+# Needs root (debootstrap, chroot, mount, systemd-nspawn). Stops only what it
+# started.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -35,6 +41,9 @@ in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRON
 cleanup() {
   local rc=$?
   set +e
+  if [ $rc -ne 0 ] && [ -n "${LEADER:-}" ]; then
+    nsenter -t "$LEADER" -a journalctl --no-pager -n 60 -u vytal-signald -u vytal-turnserver >"$WORK/journal.log" 2>&1
+  fi
   [ -n "${BUILD2:-}" ] && kill -- -"$BUILD2" 2>/dev/null && wait "$BUILD2" 2>/dev/null
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
@@ -63,12 +72,12 @@ V2="$V1+rebuild1"
 VYTAL_DEB_VERSION=$V2 setsid "$SRC/packaging/build-deb.sh" "$WORK/deb2" >"$WORK/build-deb2.log" 2>&1 &
 BUILD2=$!
 
-step "debootstrap bookworm (minbase) into $ROOT"
+step "debootstrap bookworm (minbase with systemd, as a server has) into $ROOT"
 # Never delete through a mount (a /proc left by a killed run).
 mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
 rm -rf --one-file-system "$ROOT"
 mkdir -p "$WORK/debootstrap-cache"
-debootstrap --variant=minbase --cache-dir="$WORK/debootstrap-cache" \
+debootstrap --variant=minbase --include=systemd-sysv --cache-dir="$WORK/debootstrap-cache" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg bookworm "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
   fail "debootstrap failed (see $WORK/debootstrap.log)"
 # The same suites as this machine (updates, security), nothing else.
@@ -210,37 +219,99 @@ out=$(uclient "$TURN_USER" "forged${TURN_PASS:6}") || true
 check "a forged password does not allocate" bash -c '! grep -q "Received relay addr" <<<"$1"' _ "$out"
 stop_all
 
-# -------------------------------------------------------------- 3. upgrade
+# ------------------------------------------- 3. booted under systemd
+# The same root booted as a machine: systemd-nspawn with its own network
+# (only loopback), systemd as PID 1 starting the units as installed, with all
+# their hardening. Host tools (curl, uclient) run in its network namespace.
+step "booting the root with systemd (systemd-nspawn --boot --private-network)"
+rm -f "$ROOT/usr/sbin/policy-rc.d"  # a real machine: maintainer scripts start services
+umount "$ROOT/proc"
+setsid systemd-nspawn -D "$ROOT" --boot --register=no --keep-unit --private-network --console=pipe \
+  >"$WORK/machine.log" 2>&1 &
+NSPAWN=$!
+PIDS+=("$NSPAWN")
+LEADER=
+for _ in $(seq 100); do LEADER=$(pgrep -P "$NSPAWN" -x systemd || true); [ -n "$LEADER" ] && break; sleep 0.1; done
+[ -n "$LEADER" ] || fail "systemd did not start in the machine (see $WORK/machine.log)"
+in_machine() { nsenter -t "$LEADER" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
+in_net() { nsenter -t "$LEADER" -n "$@"; }
+booted() { in_machine systemctl is-system-running 2>/dev/null | grep -Eqx 'running|degraded'; }
+for _ in $(seq 120); do booted && break; sleep 0.5; done
+booted || fail "the machine did not finish booting: $(in_machine systemctl --failed --no-legend 2>&1)"
+echo "ok: the machine booted ($(in_machine systemctl is-system-running))"
+prop() { in_machine systemctl show -P "$2" "$1"; }
+active() { [ "$(prop "$1" ActiveState)" = active ]; }
+check "vytal-signald is active (READY=1 received: $(prop vytal-signald.service StatusText))" active vytal-signald.service
+check "vytal-turnserver is active (READY=1 received)" active vytal-turnserver.service
+check "vytal-syncd is installed disabled until the central database is configured" \
+  test "$(in_machine systemctl is-enabled vytal-syncd.service || true)" = disabled
+check "vytal-signald has a 30 s watchdog" test "$(prop vytal-signald.service WatchdogUSec)" = 30s
+for unit in vytal-signald vytal-turnserver; do
+  pid=$(prop $unit.service MainPID)
+  status=$(in_machine cat "/proc/$pid/status")
+  check "$unit runs as vytalwatch" test "$(in_machine ps -o user= -p "$pid")" = vytalwatch
+  check "$unit has no capabilities" grep -q $'^CapEff:\t0000000000000000$' <<<"$status"
+  check "$unit cannot gain privileges and is under a seccomp filter" \
+    bash -c 'grep -q $'"'"'^NoNewPrivs:\t1$'"'"' <<<"$1" && grep -q $'"'"'^Seccomp:\t2$'"'"' <<<"$1"' _ "$status"
+done
+wait_for "signald answers inside the machine" in_net curl -sf "$URL/healthz"
+got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call under systemd"
+check "the call made before the boot is served by the systemd-run signald" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
+ICE=$(in_net curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+read -r TURN_USER TURN_PASS < <(node -e '
+  const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
+  console.log(s.username, s.credential);' "$ICE")
+out=$(in_net timeout 20 "$TURN_BIN_DIR/turnutils_uclient" -v -y -n 3 -m 1 -u "$TURN_USER" -w "$TURN_PASS" -p "$TURN_PORT" 127.0.0.1 2>&1) || true
+echo "$out" >"$WORK/uclient-systemd.log"
+check "a credential minted under systemd allocates on the hardened vytal-turnserver" grep -q "Received relay addr: 127.0.0.1:" <<<"$out"
+turn_pid=$(prop vytal-turnserver.service MainPID)
+in_machine systemctl reload vytal-turnserver.service || fail "systemctl reload vytal-turnserver"
+check "reload (new certificates) keeps vytal-turnserver running in the same process" \
+  test "$(prop vytal-turnserver.service MainPID):$(prop vytal-turnserver.service ActiveState)" = "$turn_pid:active"
+signald_pid=$(prop vytal-signald.service MainPID)
+in_machine kill -9 "$signald_pid"
+restarted() { active vytal-signald.service && [ "$(prop vytal-signald.service MainPID)" != "$signald_pid" ] && [ "$(prop vytal-signald.service MainPID)" != 0 ]; }
+for _ in $(seq 100); do restarted && break; sleep 0.1; done
+check "a crashed signald is restarted by systemd (NRestarts=$(prop vytal-signald.service NRestarts))" restarted
+
+# ------------------------------------------------------------ 4. upgrade
 step "waiting for the $V2 build"
 wait "$BUILD2" || fail "building $V2 failed (see $WORK/build-deb2.log)"
+BUILD2=
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
-step "upgrade to $V2"
-cp "$DEB2" "$ROOT/tmp/"
-in_root sh -c "cd /tmp && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade failed"
-check "package $V2 is installed" test "$(in_root dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
+step "upgrade to $V2 on the running machine"
+# (not /tmp: the machine's /tmp is its own tmpfs)
+cp "$DEB2" "$ROOT/root/"
+signald_pid=$(prop vytal-signald.service MainPID)
+in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade failed"
+check "package $V2 is installed" test "$(in_machine dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
 check "the admin's appliance.conf and site.conf are kept" \
   test "$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade migrated the call log" grep -q "call log /var/lib/vytalwatch/calls.db: schema version" "$WORK/upgrade.log"
-start_unit vytal-signald.service
-wait_for "the upgraded signald answers" curl -sf "$URL/healthz"
-got=$(curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after upgrade"
+check "the upgrade ran the call log's migrations" grep -q "call log /var/lib/vytalwatch/calls.db: schema version" "$WORK/upgrade.log"
+check "the services were stopped for the upgrade and started again" \
+  bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$signald_pid" "$(prop vytal-signald.service MainPID)"
+check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service
+wait_for "the upgraded signald answers" in_net curl -sf "$URL/healthz"
+got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after upgrade"
 check "the call created before the upgrade is still served" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
-stop_all
 
-# ------------------------------------------------------ 4. remove, purge
+# ------------------------------------------------------ 5. remove, purge
 step "apt-get remove"
-in_root apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
+in_machine apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
+check "remove stops the services" bash -c '! nsenter -t "$1" -a systemctl is-active -q vytal-signald.service vytal-turnserver.service' _ "$LEADER"
 check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"
 check "remove keeps the call log" test -s "$ROOT/var/lib/vytalwatch/calls.db"
 check "remove keeps the call" bash -c "[ \"\$(sqlite3 '$ROOT/var/lib/vytalwatch/calls.db' \"SELECT count(*) FROM calls WHERE id = '$CALL_ID'\")\" = 1 ]"
 check "remove keeps the configuration and secrets" test -s "$ROOT/etc/vytalwatch/appliance.conf" -a -s "$ROOT/etc/vytalwatch/site.conf" \
   -a -s "$ROOT/var/lib/vytalwatch/turn-keyring" -a -s "$ROOT/etc/vytalwatch/tls/turn.key"
 step "apt-get purge"
-in_root apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || fail "purge failed"
+in_machine apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || fail "purge failed"
 check "purge deletes the call log and the state directory" test ! -e "$ROOT/var/lib/vytalwatch"
 check "purge deletes the configuration and secrets" test ! -e "$ROOT/etc/vytalwatch"
-check "dpkg no longer knows the package" bash -c "! chroot '$ROOT' dpkg-query -W -f='\${Status}' vytalwatch-appliance 2>/dev/null | grep -q installed"
+check "dpkg no longer knows the package" bash -c '! nsenter -t "$1" -a dpkg-query -W -f="\${Status}" vytalwatch-appliance 2>/dev/null | grep -q installed' _ "$LEADER"
+in_machine systemctl poweroff >/dev/null 2>&1 || true
+for _ in $(seq 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
 echo "install test: all checks passed"
