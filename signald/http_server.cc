@@ -408,6 +408,7 @@ void HttpServer::process_websocket(Connection* c) {
         ws_fail(c, e.close_code, "",
                 e.close_code == kWsCloseTooBig        ? "ws_message_too_big"
                 : e.close_code == kWsCloseInvalidData ? "ws_invalid_utf8"
+                : e.close_code == kWsClosePolicy      ? "ws_too_many_fragments"
                                                       : "ws_protocol_error");
         return;
     }

@@ -115,6 +115,7 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
       if (opcode == kWsContinuation && st.message_opcode == 0) return error(kWsCloseProtocolError);
       if (opcode != kWsContinuation && st.message_opcode != 0) return error(kWsCloseProtocolError);
       if (off + len > max_message_bytes) return error(kWsCloseTooBig);  // before waiting for the payload
+      if (opcode == kWsContinuation && st.fragments >= kWsMaxFragments) return error(kWsClosePolicy);
     }
     unsigned char mask[4];
     std::memcpy(mask, h + header, 4);
@@ -158,8 +159,10 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
     st.assembled = static_cast<uint32_t>(off + len);
     if (opcode != kWsContinuation) {
       st.message_opcode = opcode;
+      st.fragments = 0;
       st.utf8 = Utf8State{};
     }
+    ++st.fragments;
     if (st.message_opcode == kWsText &&
         !utf8_feed(st.utf8, std::string_view(reinterpret_cast<char*>(p + header + off), static_cast<size_t>(len))))
       return error(kWsCloseInvalidData);
@@ -175,6 +178,7 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
     st.cut_is_control = false;
     st.assembled = 0;
     st.message_opcode = 0;
+    st.fragments = 0;
     return e;
   }
 }

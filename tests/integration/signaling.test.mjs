@@ -393,6 +393,22 @@ test('a message over 64 KiB closes the connection with 1009', async () => {
   assert.equal(closed.code, 1009);
 });
 
+test('a message in more than 63 fragments (empty ones too) closes with 1008 and is counted', async () => {
+  const ok = await client(sd, 'pat-frag-ok', 'patient');
+  // 63 fragments are still one message (an unknown type: answered, not fatal).
+  ok.ws.send('{"type":"teleport",', {fin: false});
+  for (let i = 0; i < 61; i++) ok.ws.send('', {fin: false});
+  ok.ws.send('"requestId":"frag"}', {fin: true});
+  assert.equal((await ok.next('error')).requestId, 'frag');
+  const c = await client(sd, 'pat-frag', 'patient');
+  c.ws.send('{', {fin: false});
+  for (let i = 0; i < 200; i++) c.ws.send('', {fin: false});
+  const closed = await c.waitClosed(5000);
+  assert.equal(closed.code, 1008);
+  assert.ok((await metric(sd.url, 'vytal_rejected_total{reason="ws_too_many_fragments"}')) >= 1);
+  assert.equal(ok.closeInfo, null);
+});
+
 test(
     'end-call by the provider: call-ended to both, call ended and participants left in the call log; REST /end pushes call-ended',
     async () => {

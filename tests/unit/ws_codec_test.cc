@@ -615,10 +615,45 @@ std::vector<ReadCase> close_cases() {
   return cases;
 }
 
+// A message in `n` data frames: "x" then n-1 continuations, the last with FIN;
+// `empty` makes every continuation but the last carry nothing.
+std::string fragmented(unsigned n, bool empty = false) {
+  std::string out = frame(Frame{.payload = "x", .fin = n == 1});
+  for (unsigned i = 2; i <= n; ++i)
+    out += frame(Frame{.opcode = kWsContinuation, .payload = empty && i < n ? "" : "y", .fin = i == n});
+  return out;
+}
+
+std::vector<ReadCase> fragment_limit_cases() {
+  auto ys = [](unsigned n) { return "x" + std::string(n - 1, 'y'); };
+  std::string pings_between = frame(Frame{.payload = "x", .fin = false});
+  std::vector<Ev> pings_events;
+  for (unsigned i = 0; i < kWsMaxFragments; ++i) {
+    pings_between += frame(Frame{.opcode = kWsPing});
+    pings_events.push_back(ping(""));
+  }
+  pings_between += frame(Frame{.opcode = kWsContinuation, .payload = "y"});
+  pings_events.push_back(text("xy"));
+  return {
+      {"MaxFragmentsAccepted", fragmented(kWsMaxFragments), kDefaultMax, {text(ys(kWsMaxFragments))}, kNeedMore},
+      // The next message starts counting again.
+      {"FragmentCountResetsPerMessage",
+       fragmented(kWsMaxFragments) + fragmented(kWsMaxFragments),
+       kDefaultMax,
+       {text(ys(kWsMaxFragments)), text(ys(kWsMaxFragments))},
+       kNeedMore},
+      // Control frames between fragments do not count.
+      {"PingsBetweenFragmentsDoNotCount", pings_between, kDefaultMax, pings_events, kNeedMore},
+      // One more data frame is refused (1008) from its header, before its payload.
+      {"OneFragmentTooMany", fragmented(kWsMaxFragments + 1), kDefaultMax, {}, fail(kWsClosePolicy)},
+      {"EmptyContinuationsCount", fragmented(kWsMaxFragments + 1, true), kDefaultMax, {}, fail(kWsClosePolicy)},
+  };
+}
+
 std::vector<ReadCase> all_read_cases() {
   std::vector<ReadCase> all;
-  for (auto group :
-       {basic_cases(), fragmentation_cases(), protocol_error_cases(), size_limit_cases(), utf8_cases(), close_cases()})
+  for (auto group : {basic_cases(), fragmentation_cases(), fragment_limit_cases(), protocol_error_cases(),
+                     size_limit_cases(), utf8_cases(), close_cases()})
     all.insert(all.end(), group.begin(), group.end());
   return all;
 }
