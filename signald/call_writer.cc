@@ -338,6 +338,34 @@ Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor&
   return Error{"not_participant", "you are not in this call"};
 }
 
+Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
+  Statement open_calls(db_,
+                       "SELECT DISTINCT p.call_id FROM call_participants p JOIN calls c ON c.id = p.call_id "
+                       "WHERE p.status IN ('joined', 'reconnecting') AND c.status IN ('scheduled', 'active')");
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = open_calls.step()) == SQLITE_ROW) ids.push_back(open_calls.text(0));
+  if (rc != SQLITE_DONE) return db_error();
+  std::vector<StrandedParticipant> out;
+  int64_t now = clock_.now_ms();
+  for (const std::string& id : ids) {
+    auto loaded = load(id);
+    if (!loaded) return loaded.error();
+    CallRecord& c = loaded.value();
+    for (ParticipantRecord& p : c.participants) {
+      if (!holds_slot(p)) continue;
+      if (is_open_session(p)) {
+        close_session(p, c, now, "reconnecting");
+        if (!write_participant(p, now, false, std::nullopt) ||
+            !write_event(c.id, "participant_disconnected", p.user_id, R"({"reason":"signald_restart"})", now))
+          return db_error();
+      }
+      out.push_back({c.id, p.user_id, p.role, c.status == CallStatus::active});
+    }
+  }
+  return out;
+}
+
 bool CallWriter::record_turn(const TurnReport& r) {
   int64_t now = clock_.now_ms();
   bool closing = r.event == "deleted" || r.final;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/sqlite.h"
@@ -51,6 +52,15 @@ struct TurnReport {
   bool final = false;
 };
 
+// A participant the call log shows in a call when signald starts: nobody can
+// be connected yet, so each gets the reconnect grace period again.
+struct StrandedParticipant {
+  std::string call_id;
+  std::string user_id;
+  std::string role;
+  bool call_active = false;
+};
+
 class CallWriter {
  public:
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
@@ -66,6 +76,11 @@ class CallWriter {
   Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
+  // At start-up: every participant still joined to an open call (signald
+  // stopped or crashed under it) becomes reconnecting now, its time stopped,
+  // with a participant_disconnected event (reason signald_restart). Returns
+  // those and the ones already reconnecting, for Signaling to wait for.
+  Result<std::vector<StrandedParticipant>> recover_after_restart();
   bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
   // Creates or updates the allocation's turn_usage row (usage adds up).
   bool record_turn(const TurnReport& report);

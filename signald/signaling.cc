@@ -76,6 +76,40 @@ Signaling::Signaling(SignalingDeps deps) : d_(deps) {
   tick_ = event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this);
   timeval one_second{1, 0};
   event_add(tick_, &one_second);
+  // First in the commit queue, so it is recorded before any join of this run.
+  auto stranded = std::make_shared<std::optional<Result<std::vector<StrandedParticipant>>>>();
+  bool queued = d_.commits.submit(
+      [stranded](CallWriter& w) {
+        *stranded = w.recover_after_restart();
+        return stranded->value().ok();
+      },
+      [this, stranded](bool committed) {
+        if (!committed || !stranded->has_value() || !stranded->value().ok()) {
+          LOG_ERROR("signaling: participants left in calls by the previous run could not be recovered: %s",
+                    stranded->has_value() && !stranded->value().ok() ? stranded->value().error().message.c_str()
+                                                                     : "the call log refused the write");
+          return;
+        }
+        adopt_stranded(stranded->value().value());
+      });
+  if (!queued) LOG_ERROR("signaling: the call log queue is full at start-up; stranded participants not recovered");
+}
+
+void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded) {
+  if (stranded.empty()) return;
+  int64_t until = d_.clock.now_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+  std::map<std::string, int> calls;
+  for (const StrandedParticipant& p : stranded) {
+    Room& room = rooms_[p.call_id];
+    room.active = room.active || p.call_active;
+    auto [member, inserted] = room.members.try_emplace(p.user_id);
+    if (!inserted) continue;  // already back on a connection of this run
+    member->second.role = p.role;
+    member->second.grace_until_ms = until;
+    ++calls[p.call_id];
+  }
+  LOG_INFO("signaling: %zu participant(s) of %zu call(s) open when signald last stopped have %d s to reconnect",
+           stranded.size(), calls.size(), static_cast<int>(d_.settings.signaling.reconnect_grace_s));
 }
 
 Signaling::~Signaling() {

@@ -66,6 +66,10 @@ class Signaling final : public WsHandler {
 
   static void on_tick(evutil_socket_t, short, void* self);
   void tick();
+  // The participants a previous run left in calls get the grace period to
+  // come back; those who do not are timed out as usual (an active call they
+  // all left ends, all_left).
+  void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   void send(Session& s, const json_t* message);
   void broadcast(Room& room, const json_t* message, const std::string& except_user);

@@ -63,3 +63,60 @@ test('every acknowledged call survives kill -9 and the database is intact', asyn
     again.cleanup();
   }
 });
+
+// signald stops (here: kill -9, as a crash or an upgrade's stop would leave
+// it) in the middle of a call. At the next start nobody is connected: the
+// participants get the reconnect grace period again; one who comes back
+// keeps the call going, and a call nobody comes back to ends (all_left).
+test('calls open when signald died: reconnect within the grace period, or the call ends', async () => {
+  const { connect, createCall, eventually, sleep } = await import('./lib/ws_client.mjs');
+  const dataDir = tempDir();
+  const env = { VYTAL_RECONNECT_GRACE_SECONDS: '3' };
+  let sd = await startSignald(env, { dataDir });
+  const kept = await createCall(sd, 'pat-r1', 'dr-r1');
+  const lost = await createCall(sd, 'pat-r2', 'dr-r2');
+  const clients = [];
+  for (const [call, p, d] of [[kept, 'pat-r1', 'dr-r1'], [lost, 'pat-r2', 'dr-r2']]) {
+    const pc = await connect(sd, p, 'patient');
+    await pc.join(call.id);
+    const dc = await connect(sd, d, 'provider');
+    await dc.join(call.id);
+    clients.push(pc, dc);
+  }
+  const q = (query) => sql(dataDir, query);
+  assert.equal(q(`SELECT status FROM calls WHERE id = '${kept.id}'`), 'active');
+  await sleep(200);
+  await sd.kill();
+  for (const c of clients) c.close();
+
+  sd = await startSignald(env, { dataDir });
+  try {
+    // Recorded at start: nobody is connected any more, time stopped.
+    await eventually(() => {
+      const r = q(`SELECT group_concat(status) FROM call_participants WHERE call_id IN ('${kept.id}', '${lost.id}')`);
+      assert.equal(r, 'reconnecting,reconnecting,reconnecting,reconnecting');
+    });
+    assert.equal(q(`SELECT count(*) FROM call_events WHERE type = 'participant_disconnected' AND detail LIKE '%signald_restart%'`), '4');
+    assert.match(sd.stderr(), /4 participant\(s\) of 2 call\(s\) open when signald last stopped have 3 s to reconnect/);
+
+    // The patient of the first call comes back in time: the call goes on.
+    const back = await connect(sd, 'pat-r1', 'patient');
+    const joined = await back.join(kept.id);
+    assert.equal(joined.callStatus, 'active');
+    assert.deepEqual(joined.participants.map((p) => `${p.userId}:${p.state}`), ['dr-r1:reconnecting']);
+    // The provider does not: timed out after the grace period.
+    const left = await back.next('participant-left', 6000);
+    assert.equal(left.userId, 'dr-r1');
+    assert.equal(left.reason, 'timeout');
+    await eventually(() => {
+      assert.equal(q(`SELECT status FROM calls WHERE id = '${lost.id}'`), 'ended');
+    }, 6000);
+    assert.equal(q(`SELECT end_reason FROM calls WHERE id = '${lost.id}'`), 'all_left');
+    assert.equal(q(`SELECT status FROM calls WHERE id = '${kept.id}'`), 'active');
+    assert.equal(q(`SELECT status FROM call_participants WHERE call_id = '${kept.id}' AND user_id = 'pat-r1'`), 'joined');
+    back.close();
+  } finally {
+    await sd.stop();
+    sd.cleanup();
+  }
+});
