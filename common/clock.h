@@ -11,6 +11,8 @@ class Clock {
   virtual ~Clock() = default;
   virtual int64_t now_ms() const = 0;  // Unix time in milliseconds
   int64_t now_s() const { return now_ms() / 1000; }
+  // For intervals and deadlines: never steps back when the wall clock is set.
+  virtual int64_t monotonic_ms() const = 0;
 };
 
 class SystemClock final : public Clock {
@@ -19,12 +21,17 @@ class SystemClock final : public Clock {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   }
+  int64_t monotonic_ms() const override {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
 };
 
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t ms) : ms_(ms) {}
   int64_t now_ms() const override { return ms_; }
+  int64_t monotonic_ms() const override { return ms_; }
   void advance_ms(int64_t d) { ms_ += d; }
 
  private:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -62,11 +63,11 @@ struct Signaling::Session {
   std::string call_id;  // the room this connection is in; empty when none
   bool joining = false;
   double tokens = 0;
-  int64_t refill_ms = 0;
-  int64_t flood_window_ms = 0;
+  int64_t refill_ms = 0;                    // the *_ms deadlines here are monotonic (Clock::monotonic_ms)
+  int64_t flood_window_ms = INT64_MIN / 2;  // "long ago"
   uint32_t dropped_in_window = 0;
   int64_t ice_refresh_ms = 0;
-  int64_t last_quality_ms = 0;
+  int64_t last_quality_ms = INT64_MIN / 2;
   int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
 
   Actor actor() const { return Actor{user, role, remote_addr}; }
@@ -97,7 +98,7 @@ Signaling::Signaling(SignalingDeps deps) : d_(deps) {
 
 void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded) {
   if (stranded.empty()) return;
-  int64_t until = d_.clock.now_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+  int64_t until = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
   std::map<std::string, int> calls;
   for (const StrandedParticipant& p : stranded) {
     Room& room = rooms_[p.call_id];
@@ -179,7 +180,7 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
   s->token_exp_s = claims->exp + d_.settings.jwt.leeway_s;
   s->remote_addr = req.remote_addr;
   s->tokens = d_.settings.signaling.message_burst;
-  s->refill_ms = d_.clock.now_ms();
+  s->refill_ms = d_.clock.monotonic_ms();
   sessions_.emplace(s->id, std::move(session));
   WsLink link = responder.upgrade(*key, offered_v1 ? "vytal.v1" : "", this, s);
   if (!link) {
@@ -212,7 +213,7 @@ void Signaling::broadcast(Room& room, const json_t* m, const std::string& except
 
 bool Signaling::rate_allows(Session& s) {
   const SignalingSettings& cfg = d_.settings.signaling;
-  int64_t now = d_.clock.now_ms();
+  int64_t now = d_.clock.monotonic_ms();
   s.tokens = std::min(cfg.message_burst, s.tokens + static_cast<double>(now - s.refill_ms) * cfg.message_rate / 1000.0);
   s.refill_ms = now;
   if (s.tokens >= 1.0) {
@@ -302,7 +303,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   auto it = sessions_.find(session_id);
   Session* s = it == sessions_.end() ? nullptr : it->second.get();
   const CallRecord& call = update.call;
-  int64_t now = d_.clock.now_ms();
+  int64_t now = d_.clock.monotonic_ms();
   Room& room = rooms_[call.id];
   room.active = call.status == CallStatus::active;
   std::string role = actor.role == Role::patient ? "patient" : "provider";
@@ -461,7 +462,7 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
   auto room = rooms_.find(s.call_id);
   if (room == rooms_.end()) return;
   const SignalingSettings& cfg = d_.settings.signaling;
-  int64_t now = d_.clock.now_ms();
+  int64_t now = d_.clock.monotonic_ms();
   // Sampled and bounded: browsers may report every second for hours.
   if (now - s.last_quality_ms < cfg.quality_sample_s * 1000 ||
       room->second.quality_samples >= cfg.quality_samples_per_call) {
@@ -542,7 +543,7 @@ void Signaling::on_ws_closed(WsLink link) {
       if (m != room->second.members.end() && m->second.session == s) {
         // The slot is kept for the grace period; time stops until it returns.
         m->second.session = nullptr;
-        m->second.grace_until_ms = d_.clock.now_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+        m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
         record_async([call_id = s->call_id, actor = s->actor()](CallWriter& w) {
           auto r = w.disconnect(call_id, actor);
           return r.ok() || r.error().code != "db_error";
@@ -574,7 +575,7 @@ JsonPtr Signaling::ice_servers_message(const Session& s) {
 void Signaling::on_tick(evutil_socket_t, short, void* self) { static_cast<Signaling*>(self)->tick(); }
 
 void Signaling::tick() {
-  int64_t now = d_.clock.now_ms();
+  int64_t now = d_.clock.monotonic_ms();
   struct Expired {
     std::string call_id, user;
     Role role;
@@ -588,7 +589,7 @@ void Signaling::tick() {
         it = room.members.erase(it);
         continue;
       }
-      if (m.session && now >= m.session->ice_refresh_ms && now / 1000 < m.session->token_exp_s) {
+      if (m.session && now >= m.session->ice_refresh_ms && d_.clock.now_s() < m.session->token_exp_s) {
         // Fresh TURN credentials before the current ones expire.
         JsonPtr push = ice_servers_message(*m.session);
         json_put(push.get(), "type", json_string("ice-servers"));
