@@ -561,8 +561,21 @@ void Signaling::on_ws_closed(WsLink link) {
 }
 
 void Signaling::record_async(CommitQueue::Work work) {
-  // Nobody waits for these writes; a full queue loses them, counted.
-  if (!d_.commits.submit(std::move(work), nullptr)) d_.metrics.count_rejected("call_log_overloaded");
+  // Nobody waits for these writes (a leave, a drop, a quality sample), but
+  // the call log must not miss them: when the queue is full they wait here,
+  // in order, and tick() hands them over as it drains. Beyond the bound
+  // they are lost, counted.
+  if (deferred_.empty() && d_.commits.submit(work, nullptr)) return;
+  if (deferred_.size() >= kMaxDeferredWrites) {
+    d_.metrics.count_rejected("call_log_write_lost");
+    return;
+  }
+  d_.metrics.count_rejected("call_log_write_deferred");
+  deferred_.push_back(std::move(work));
+}
+
+void Signaling::flush_deferred() {
+  while (!deferred_.empty() && d_.commits.submit(deferred_.front(), nullptr)) deferred_.pop_front();
 }
 
 JsonPtr Signaling::ice_servers_message(const Session& s) {
@@ -575,6 +588,7 @@ JsonPtr Signaling::ice_servers_message(const Session& s) {
 void Signaling::on_tick(evutil_socket_t, short, void* self) { static_cast<Signaling*>(self)->tick(); }
 
 void Signaling::tick() {
+  flush_deferred();
   int64_t now = d_.clock.monotonic_ms();
   struct Expired {
     std::string call_id, user;

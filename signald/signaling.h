@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,6 +71,8 @@ class Signaling final : public WsHandler {
   // come back; those who do not are timed out as usual (an active call they
   // all left ends, all_left).
   void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
+  void flush_deferred();
+  static constexpr size_t kMaxDeferredWrites = 100000;
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   void send(Session& s, const json_t* message);
   void broadcast(Room& room, const json_t* message, const std::string& except_user);
@@ -89,6 +92,7 @@ class Signaling final : public WsHandler {
 
   SignalingDeps d_;
   event* tick_ = nullptr;
+  std::deque<CommitQueue::Work> deferred_;  // fire-and-forget writes the full queue refused, in order
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id

@@ -92,10 +92,10 @@ test('calls open when signald died: reconnect within the grace period, or the ca
   sd = await startSignald(env, { dataDir });
   try {
     // Recorded at start: nobody is connected any more, time stopped.
-    await eventually(() => {
-      const r = q(`SELECT group_concat(status) FROM call_participants WHERE call_id IN ('${kept.id}', '${lost.id}')`);
-      assert.equal(r, 'reconnecting,reconnecting,reconnecting,reconnecting');
-    });
+    const statuses = () =>
+      q(`SELECT group_concat(status) FROM call_participants WHERE call_id IN ('${kept.id}', '${lost.id}')`);
+    await eventually(() => statuses() === 'reconnecting,reconnecting,reconnecting,reconnecting');
+    assert.equal(statuses(), 'reconnecting,reconnecting,reconnecting,reconnecting');
     assert.equal(q(`SELECT count(*) FROM call_events WHERE type = 'participant_disconnected' AND detail LIKE '%signald_restart%'`), '4');
     assert.match(sd.stderr(), /4 participant\(s\) of 2 call\(s\) open when signald last stopped have 3 s to reconnect/);
 
@@ -108,13 +108,57 @@ test('calls open when signald died: reconnect within the grace period, or the ca
     const left = await back.next('participant-left', 6000);
     assert.equal(left.userId, 'dr-r1');
     assert.equal(left.reason, 'timeout');
-    await eventually(() => {
-      assert.equal(q(`SELECT status FROM calls WHERE id = '${lost.id}'`), 'ended');
-    }, 6000);
+    await eventually(() => q(`SELECT status FROM calls WHERE id = '${lost.id}'`) === 'ended', 6000);
+    assert.equal(q(`SELECT status FROM calls WHERE id = '${lost.id}'`), 'ended');
     assert.equal(q(`SELECT end_reason FROM calls WHERE id = '${lost.id}'`), 'all_left');
     assert.equal(q(`SELECT status FROM calls WHERE id = '${kept.id}'`), 'active');
     assert.equal(q(`SELECT status FROM call_participants WHERE call_id = '${kept.id}' AND user_id = 'pat-r1'`), 'joined');
     back.close();
+  } finally {
+    await sd.stop();
+    sd.cleanup();
+  }
+});
+
+// Writes nobody waits for (a participant's drop) must not be lost when the
+// call log's queue is full: here another process holds the database's write
+// lock for a moment, the queue (one write deep) fills, and the drops wait in
+// signald until it drains.
+test('drops recorded while the call log queue is full are deferred, not lost', async () => {
+  const { spawn } = await import('node:child_process');
+  const { connect, createCall, eventually, sleep } = await import('./lib/ws_client.mjs');
+  const { metric } = await import('./lib/signald.mjs');
+  const dataDir = tempDir();
+  const sd = await startSignald({ VYTAL_MAX_PENDING_WRITES: '1' }, { dataDir });
+  const q = (query) => sql(dataDir, query);
+  try {
+    const calls = [];
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      const call = await createCall(sd, `pat-q${i}`, `dr-q${i}`);
+      calls.push(call);
+      for (const [user, role] of [[`pat-q${i}`, 'patient'], [`dr-q${i}`, 'provider']]) {
+        const c = await connect(sd, user, role);
+        await c.join(call.id);
+        clients.push(c);
+      }
+    }
+    const ids = calls.map((c) => `'${c.id}'`).join(',');
+    assert.equal(q(`SELECT count(*) FROM call_participants WHERE call_id IN (${ids}) AND status = 'joined'`), '6');
+
+    const locker = spawn('sqlite3', [`${dataDir}/calls.db`], { stdio: ['pipe', 'ignore', 'inherit'] });
+    locker.stdin.write('BEGIN IMMEDIATE;\n');
+    await sleep(300);
+    for (const c of clients) c.close();  // six drops while the log is locked
+    const deferred = () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_deferred"}');
+    await eventually(async () => (await deferred()) >= 1, 3000);
+    assert.ok((await deferred()) >= 1, 'no write was deferred: the queue never filled');
+    locker.stdin.end('COMMIT;\n');
+    const dropped = () =>
+      q(`SELECT count(*) FROM call_participants WHERE call_id IN (${ids}) AND status = 'reconnecting'`);
+    await eventually(() => dropped() === '6', 8000);
+    assert.equal(dropped(), '6', sd.stderr());
+    assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="call_log_write_lost"}'), 0);
   } finally {
     await sd.stop();
     sd.cleanup();
