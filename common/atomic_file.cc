@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace vytal {
@@ -16,11 +17,14 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
   };
   struct stat old {};
   bool replacing = ::stat(path.c_str(), &old) == 0;
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail(tmp);
+  // A fresh name beside the file (O_EXCL): nothing another user put in the
+  // directory (a link, a FIFO) is opened in its place.
+  std::string tmp = path + ".XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return fail(path);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (ok && replacing && (old.st_uid != ::geteuid() || old.st_gid != ::getegid()))
+  // Only root can give a file away; anyone else writes it as their own.
+  if (ok && replacing && ::geteuid() == 0 && (old.st_uid != 0 || old.st_gid != ::getegid()))
     ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
   ok = ok && ::fchmod(fd, replacing ? (old.st_mode & 07777) : mode) == 0;
   ok = ok && ::fsync(fd) == 0;
@@ -32,6 +36,12 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
     ::unlink(tmp.c_str());
     errno = saved;
     return fail(path);
+  }
+  // The rename itself survives a power cut once the directory is on disk.
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
   return true;
 }

@@ -1,5 +1,6 @@
 // Replacing a small file so that readers see the old content or the new one,
-// never a part: write a temporary file beside it, fsync, rename over it.
+// never a part: write a temporary file beside it, fsync, rename over it,
+// fsync the directory.
 // Standard library and POSIX only (the TURN plugin compiles it too).
 #pragma once
 
@@ -10,9 +11,10 @@
 
 namespace vytal {
 
-// When `path` exists, the new file keeps its owner, group and mode: an admin
-// running vytalctl as root must not leave the services a file they cannot
-// read. Otherwise it is created with `mode` (and the caller's owner). false
+// When `path` exists, the new file keeps its mode and, when the caller is
+// root, its owner and group: an admin running vytalctl as root must not leave
+// the services a file they cannot read. Otherwise it is created with `mode`
+// (and the caller's owner). false
 // with *error set ("PATH: reason") when any step fails; the old file is then
 // untouched.
 bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error);

@@ -3,8 +3,10 @@
 #
 #   packaging/build-deb.sh [OUTDIR]        (default: build/deb)
 #
-# Leaves OUTDIR/vytalwatch-appliance_<version>_amd64.deb. The committed
-# files are copied to OUTDIR/tree with this folder's debian/ at its top, and
+# Leaves OUTDIR/vytalwatch-appliance_<version>_amd64.deb (and no other
+# version of it). The tree's files (tracked, and untracked ones git does not
+# ignore, so a change can be packaged before it is committed) are copied to
+# OUTDIR/tree with this folder's debian/ at its top, and
 # coturn's tarball is fetched and checked there first (turn_plugin/
 # build-turnserver.sh --fetch-only), so the build itself needs no network.
 # VYTAL_DEB_VERSION=X builds version X: a changelog entry is added in the copy.
@@ -47,7 +49,7 @@ mkdir -p "$TREE/debian/coturn-build"
 cp "$OUT/coturn/coturn_4.6.1.orig.tar.gz" "$TREE/debian/coturn-build/"
 
 echo "==> dpkg-buildpackage ($VERSION)"
-rm -f "$OUT"/vytalwatch-appliance_"$VERSION"_*
+rm -f "$OUT"/vytalwatch-appliance_*.deb "$OUT"/vytalwatch-appliance-dbgsym_*.deb
 if ! (cd "$TREE" && dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log" >&2
   echo "build-deb: dpkg-buildpackage failed; the whole log is $OUT/build.log" >&2

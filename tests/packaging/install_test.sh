@@ -16,9 +16,11 @@
 #   3. the root booted with systemd (systemd-nspawn): the units start the
 #      services with their hardening (no capabilities, seccomp, own user),
 #      READY=1 and the watchdog, reload, restart after a crash;
-#   4. upgrade, on the running machine, to a rebuilt higher version: services
-#      stopped, call log migrated, started again; the admin's configuration,
-#      the secrets and the call log are kept (the call is still served);
+#      vytal-syncd enabled by the admin; the watchdog pinged for real;
+#   4. upgrade, on the running machine, to a rebuilt higher version from a call
+#      log one migration behind: services stopped, the migration applied,
+#      started again (vytal-syncd too); the admin's configuration, the secrets
+#      and the call log are kept (the call is still served);
 #   5. remove stops the services and keeps data and configuration; purge
 #      deletes them.
 # Needs root (debootstrap, chroot, mount, systemd-nspawn). Stops only what it
@@ -38,6 +40,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@"; }
 
+# Every mount under the root (proc here; whatever a killed debootstrap left).
+unmount_all() {
+  local m
+  for m in $(awk -v r="$ROOT/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do umount -l "$m" || true; done
+}
 cleanup() {
   local rc=$?
   set +e
@@ -47,7 +54,7 @@ cleanup() {
   [ -n "${BUILD2:-}" ] && kill -- -"$BUILD2" 2>/dev/null && wait "$BUILD2" 2>/dev/null
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
+  unmount_all
   if [ $rc -ne 0 ]; then
     for log in "$WORK"/*.log; do [ -f "$log" ] && { echo "--- $log"; tail -30 "$log"; }; done
   fi
@@ -74,14 +81,16 @@ BUILD2=$!
 
 step "debootstrap bookworm (minbase with systemd, as a server has) into $ROOT"
 # Never delete through a mount (a /proc left by a killed run).
-mountpoint -q "$ROOT/proc" && umount "$ROOT/proc"
+unmount_all
 rm -rf --one-file-system "$ROOT"
 mkdir -p "$WORK/debootstrap-cache"
 debootstrap --variant=minbase --include=systemd-sysv --cache-dir="$WORK/debootstrap-cache" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg bookworm "$ROOT" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 ||
   fail "debootstrap failed (see $WORK/debootstrap.log)"
-# The same suites as this machine (updates, security), nothing else.
-cp /etc/apt/sources.list.d/*.sources "$ROOT/etc/apt/sources.list.d/" 2>/dev/null && : >"$ROOT/etc/apt/sources.list" || true
+# Debian's suites as this machine has them (updates, security); no third-party source.
+if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  cp /etc/apt/sources.list.d/debian.sources "$ROOT/etc/apt/sources.list.d/" && : >"$ROOT/etc/apt/sources.list"
+fi
 # A chroot has no init: services are not started by maintainer scripts.
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d" && chmod 0755 "$ROOT/usr/sbin/policy-rc.d"
 mount -t proc proc "$ROOT/proc"
@@ -124,9 +133,23 @@ schema=$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'SELECT max(version) FROM s
 check "the call log exists at schema version $schema" test "$schema" -ge 4
 
 # ------------------------------------------------- 2. run from the units
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# The rebuild is done before anything here is timed (a shared 2-core machine).
+step "waiting for the $V2 build"
+wait "$BUILD2" || fail "building $V2 failed (see $WORK/build-deb2.log)"
+BUILD2=
+# A port free on loopback for both TCP and UDP (the TURN ports are both).
+free_port() {
+  node -e '
+    const net = require("net"), dgram = require("dgram");
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = s.address().port, u = dgram.createSocket("udp4");
+      u.on("error", () => { s.close(); process.exit(1); });
+      u.bind(port, "127.0.0.1", () => { console.log(port); u.close(); s.close(); });
+    });' || free_port
+}
 PORT=$(free_port); TURN_PORT=$(free_port); TLS_PORT=$(free_port)
-RELAY_MIN=$(( 40000 + (RANDOM % 80) * 100 ))
+# Relay ports below the kernel's ephemeral range (32768 and up).
+RELAY_MIN=$(( 20000 + (RANDOM % 100) * 100 ))
 step "configuring as an admin would: ports $PORT (HTTP), $TURN_PORT (TURN), relay $RELAY_MIN+, loopback only"
 # appliance.conf (the conffile) is edited in place; upgrade must keep it.
 sed -i -e "s/^PORT = .*/PORT = $PORT/" -e "s/^VYTAL_TURN_PORT = .*/VYTAL_TURN_PORT = $TURN_PORT/" \
@@ -274,26 +297,68 @@ restarted() { active vytal-signald.service && [ "$(prop vytal-signald.service Ma
 for _ in $(seq 100); do restarted && break; sleep 0.1; done
 check "a crashed signald is restarted by systemd (NRestarts=$(prop vytal-signald.service NRestarts))" restarted
 
+# vytal-syncd, once an admin configured and enabled it (the central database
+# is not reachable from this machine: it starts, says READY and backs off).
+cat >>"$ROOT/etc/vytalwatch/site.conf" <<EOF
+VYTAL_SITE_ID = install-test
+DATABASE_HOST = 127.0.0.1
+DATABASE_PORT = 9
+DATABASE_SSLMODE = disable
+VYTAL_SYNC_METRICS_PORT = $(free_port)
+VYTAL_SYNC_BACKOFF_MAX_SECONDS = 2
+EOF
+CONF_SUM=$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)
+in_machine systemctl enable --now vytal-syncd.service >/dev/null 2>&1 || fail "systemctl enable --now vytal-syncd"
+check "vytal-syncd is active once enabled (READY=1 received: $(prop vytal-syncd.service StatusText))" \
+  active vytal-syncd.service
+# The watchdog, for real: a drop-in shortens it to 3 s (pings every 1.5 s);
+# after 8 s both daemons are still the same processes and the last ping is recent.
+for unit in vytal-signald vytal-syncd; do
+  mkdir -p "$ROOT/etc/systemd/system/$unit.service.d"
+  printf '[Service]\nWatchdogSec=3s\n' >"$ROOT/etc/systemd/system/$unit.service.d/test-watchdog.conf"
+done
+in_machine systemctl daemon-reload
+in_machine systemctl restart vytal-signald.service vytal-syncd.service
+watched_pids="$(prop vytal-signald.service MainPID) $(prop vytal-syncd.service MainPID)"
+sleep 8
+for unit in vytal-signald vytal-syncd; do
+  first=$(prop $unit.service WatchdogTimestampMonotonic)
+  sleep 2
+  check "$unit keeps pinging its 3 s watchdog" test "$(prop $unit.service WatchdogTimestampMonotonic)" -gt "$first"
+done
+check "no watchdog restart in 8 s" \
+  test "$(prop vytal-signald.service MainPID) $(prop vytal-syncd.service MainPID)" = "$watched_pids"
+rm -rf "$ROOT/etc/systemd/system/vytal-signald.service.d" "$ROOT/etc/systemd/system/vytal-syncd.service.d"
+in_machine systemctl daemon-reload
+wait_for "signald answers again" in_net curl -sf "$URL/healthz"
+
 # ------------------------------------------------------------ 4. upgrade
-step "waiting for the $V2 build"
-wait "$BUILD2" || fail "building $V2 failed (see $WORK/build-deb2.log)"
-BUILD2=
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
+# The call log as an older release left it: without the newest migration (4,
+# turn_usage), so the upgrade has one to apply. signald and syncd (which
+# would migrate it themselves at start) stay stopped until the upgrade.
+in_machine systemctl stop vytal-signald.service vytal-syncd.service
+sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP TABLE turn_usage; DELETE FROM schema_migrations WHERE version = 4;'
 step "upgrade to $V2 on the running machine"
 # (not /tmp: the machine's /tmp is its own tmpfs)
 cp "$DEB2" "$ROOT/root/"
-signald_pid=$(prop vytal-signald.service MainPID)
+turn_pid=$(prop vytal-turnserver.service MainPID)
 in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade failed"
 check "package $V2 is installed" test "$(in_machine dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
 check "the admin's appliance.conf and site.conf are kept" \
   test "$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade ran the call log's migrations" grep -q "call log /var/lib/vytalwatch/calls.db: schema version" "$WORK/upgrade.log"
-check "the services were stopped for the upgrade and started again" \
-  bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$signald_pid" "$(prop vytal-signald.service MainPID)"
+check "the upgrade migrated the call log to schema 4" \
+  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 4 (1 migration(s) applied)" "$WORK/upgrade.log"
+check "turn_usage is back" \
+  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'turn_usage'")" = 1
+check "vytal-turnserver was stopped for the upgrade and started again" \
+  bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$turn_pid" "$(prop vytal-turnserver.service MainPID)"
 check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service
+check "the upgrade started vytal-signald" active vytal-signald.service
+check "the upgrade started the enabled vytal-syncd" active vytal-syncd.service
 wait_for "the upgraded signald answers" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after upgrade"
 check "the call created before the upgrade is still served" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
@@ -301,7 +366,9 @@ check "the call created before the upgrade is still served" grep -q "\"id\":\"$C
 # ------------------------------------------------------ 5. remove, purge
 step "apt-get remove"
 in_machine apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
-check "remove stops the services" bash -c '! nsenter -t "$1" -a systemctl is-active -q vytal-signald.service vytal-turnserver.service' _ "$LEADER"
+for unit in vytal-signald vytal-turnserver vytal-syncd; do
+  check "remove stops $unit" bash -c '! nsenter -t "$1" -a systemctl is-active -q "$2"' _ "$LEADER" "$unit.service"
+done
 check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"
 check "remove keeps the call log" test -s "$ROOT/var/lib/vytalwatch/calls.db"
 check "remove keeps the call" bash -c "[ \"\$(sqlite3 '$ROOT/var/lib/vytalwatch/calls.db' \"SELECT count(*) FROM calls WHERE id = '$CALL_ID'\")\" = 1 ]"
