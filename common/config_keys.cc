@@ -51,6 +51,9 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_MAX_BODY_BYTES", "65536", "Largest request body accepted (413 beyond)."},
     {"VYTAL_MAX_CONNECTIONS", "19500", "Open client connections signald accepts in all."},
     {"VYTAL_MAX_CONNECTIONS_PER_IP", "2000", "Open client connections accepted from one address."},
+    {"VYTAL_TRUSTED_PROXIES", "",
+     "Comma-separated proxy addresses (nginx: 127.0.0.1, ::1) whose X-Real-IP header names the client for the "
+     "audit log; empty: the TCP peer is the client."},
     {"VYTAL_REQUEST_TIMEOUT_SECONDS", "10", "Time a client has to send one complete request."},
     {"VYTAL_KEEPALIVE_TIMEOUT_SECONDS", "75", "Idle time before a keep-alive connection is closed."},
     {"VYTAL_WRITE_TIMEOUT_SECONDS", "30", "Time a client has to read a response before it is dropped."},

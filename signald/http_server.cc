@@ -25,6 +25,11 @@ int64_t monotonic_ms() {
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
+bool is_trusted_proxy(const HttpServerOptions& options, const std::string& peer) {
+  return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), peer) !=
+         options.trusted_proxies.end();
+}
+
 }  // namespace
 
 // The request being read: allocated at its first byte, handed to the handler
@@ -126,6 +131,11 @@ struct ConnectionCallbacks {
     if (size_t q = req.path.find('?'); q != std::string::npos) {
       req.query = req.path.substr(q + 1);
       req.path.resize(q);
+    }
+    if (const std::string* real = req.header("x-real-ip"); real && is_trusted_proxy(options(p), c->ip)) {
+      unsigned char addr[16];
+      if (inet_pton(AF_INET, real->c_str(), addr) == 1 || inet_pton(AF_INET6, real->c_str(), addr) == 1)
+        req.remote_addr = *real;
     }
     // content_length is ULLONG_MAX when absent (chunked bodies are counted in on_body).
     if (p->content_length != ULLONG_MAX && p->content_length > options(p).max_body_bytes)

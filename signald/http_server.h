@@ -36,6 +36,10 @@ struct HttpServerOptions {
   size_t max_body_bytes = 65536;
   int max_connections = 19500;
   int max_connections_per_ip = 2000;
+  // Peers (nginx on loopback) whose X-Real-IP names the client: a request's
+  // remote_addr (audit log, logs) is then that address. The per-address
+  // connection cap still counts TCP peers.
+  std::vector<std::string> trusted_proxies;
   int request_timeout_s = 10;
   int keepalive_timeout_s = 75;
   int write_timeout_s = 30;
@@ -51,7 +55,7 @@ struct HttpRequest {
   std::string query;                                         // after '?', without it
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string remote_addr;
+  std::string remote_addr;  // the client: the TCP peer, or X-Real-IP from a trusted proxy
   bool keep_alive = true;
   bool upgrade = false;  // Connection: Upgrade was asked for
 

@@ -1,5 +1,7 @@
 #include "signald/signald_config.h"
 
+#include <arpa/inet.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -42,6 +44,12 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.http.max_body_bytes = config.integer("VYTAL_MAX_BODY_BYTES", 1024, 16 << 20);
   s.http.max_connections = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS", 1, 1000000));
   s.http.max_connections_per_ip = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS_PER_IP", 1, 1000000));
+  for (const std::string& ip : config.list("VYTAL_TRUSTED_PROXIES")) {
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, ip.c_str(), addr) != 1 && inet_pton(AF_INET6, ip.c_str(), addr) != 1)
+      throw ConfigError("VYTAL_TRUSTED_PROXIES: '" + ip + "' is not an IP address");
+    s.http.trusted_proxies.push_back(ip);
+  }
   s.http.request_timeout_s = static_cast<int>(config.integer("VYTAL_REQUEST_TIMEOUT_SECONDS", 1, 3600));
   s.http.keepalive_timeout_s = static_cast<int>(config.integer("VYTAL_KEEPALIVE_TIMEOUT_SECONDS", 1, 86400));
   s.http.write_timeout_s = static_cast<int>(config.integer("VYTAL_WRITE_TIMEOUT_SECONDS", 1, 3600));

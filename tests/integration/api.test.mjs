@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { startSignald, token, api, sql, metric } from './lib/signald.mjs';
+import { startSignald, token, api, sql, metric, runSignaldExpectingExit, JWT_SECRET } from './lib/signald.mjs';
 
 const FRONTEND = 'https://app.vytalwatch.example';
 let sd;
@@ -200,4 +200,38 @@ test('keep-alive with pipelining answers in order on one connection', async () =
   assert.equal(bodies[1], '{"status":"ready"}');
   assert.match(bodies[2], /^\{"calls":\[/);
   assert.equal(bodies[3], '{"status":"ok"}');
+});
+
+// Behind nginx every request comes from 127.0.0.1; nginx names the client in
+// X-Real-IP. signald believes it only from VYTAL_TRUSTED_PROXIES, and only
+// when it is an address: the audit log keeps who made each change.
+test('the audit log keeps the client address a trusted proxy names, and only that', async () => {
+  const create = (base, headers) =>
+    api(base, 'POST', '/webrtc/calls', {
+      tok: token('platform-backend', 'service'),
+      body: { patientId: 'pat-proxy', providerId: 'dr-proxy', type: 'video' },
+      headers,
+    });
+  const audited = (s, id) => sql(s.dataDir, `SELECT remote_addr FROM audit_log WHERE call_id = '${id}'`);
+  const behind = await startSignald({ VYTAL_TRUSTED_PROXIES: '127.0.0.1, ::1' });
+  const direct = await startSignald({});
+  try {
+    let r = await create(behind.url, { 'X-Real-IP': '203.0.113.7' });
+    assert.equal(r.status, 201);
+    assert.equal(audited(behind, r.body.id), '203.0.113.7');
+    r = await create(behind.url, { 'X-Real-IP': '2001:db8::7' });
+    assert.equal(audited(behind, r.body.id), '2001:db8::7');
+    r = await create(behind.url, { 'X-Real-IP': '203.0.113.7, 198.51.100.1' });  // not one address
+    assert.equal(audited(behind, r.body.id), '127.0.0.1');
+    r = await create(direct.url, { 'X-Real-IP': '203.0.113.7' });  // nobody is trusted
+    assert.equal(audited(direct, r.body.id), '127.0.0.1');
+  } finally {
+    for (const s of [behind, direct]) {
+      await s.stop();
+      s.cleanup();
+    }
+  }
+  const bad = await runSignaldExpectingExit({ JWT_SECRET, VYTAL_TRUSTED_PROXIES: 'nginx' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /VYTAL_TRUSTED_PROXIES: 'nginx' is not an IP address/);
 });
