@@ -41,7 +41,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { startSignald, tempDir, BUILD_DIR, VYTALCTL, JWT_SECRET } from '../integration/lib/signald.mjs';
+import { startSignald, tempDir, sql, BUILD_DIR, VYTALCTL, JWT_SECRET } from '../integration/lib/signald.mjs';
 import { Client, eventually, withTimeout, sleep } from '../integration/lib/ws_client.mjs';
 
 const execFileP = promisify(execFile);
@@ -441,7 +441,8 @@ before(async () => {
   const taken = new Set();
   state.turn = await startTurn(dir, taken);
   state.peer = await startPeer(await udpPair(taken));
-  state.signald = await startSignald({ VYTAL_WS_PING_INTERVAL_SECONDS: '2' });
+  // As the package configures it: nginx on loopback names the client (X-Real-IP).
+  state.signald = await startSignald({ VYTAL_WS_PING_INTERVAL_SECONDS: '2', VYTAL_TRUSTED_PROXIES: '127.0.0.1' });
   track(state.signald.proc);
   await startNginx(dir, taken);
 }, { timeout: 60000 });
@@ -560,6 +561,16 @@ edgeTest('the client address survives the SNI router (PROXY protocol): nginx log
   const stream = join(state.dir, 'logs/vytalwatch-stream.log');
   const routed = new RegExp(`^127\\.0\\.0\\.2 .* sni="${escapeRe(APP)}" upstream=127\\.0\\.0\\.1:${state.ports.https} `, 'm');
   assert.match(await waitFor(() => tail(stream, 200), routed), routed);
+});
+
+edgeTest('signald\'s audit log names the client behind nginx (127.0.0.2), not nginx', {}, async () => {
+  const tok = vytalctl(['dev-token', '--sub', 'edge-platform', '--role', 'service'], { JWT_SECRET }).trim();
+  const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, '--interface', '127.0.0.2',
+    '-X', 'POST', '-H', `Authorization: Bearer ${tok}`, '-H', 'Content-Type: application/json',
+    '-d', '{"patientId":"edge-pat","providerId":"edge-dr","type":"video"}', appUrl('/webrtc/calls')]);
+  assert.equal(r.status, 201, `${r.cmd}\n${r.error ?? r.body}`);
+  const id = JSON.parse(r.body).id;
+  assert.equal(sql(state.signald.dataDir, `SELECT remote_addr FROM audit_log WHERE call_id = '${id}'`), '127.0.0.2');
 });
 
 // A TCP listener that forwards each connection over TLS, with SNI, to the
