@@ -40,6 +40,9 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_TURN_TOTAL_QUOTA", "4000", "Allocations the TURN server holds at once."},
     {"VYTAL_TURN_CERT_FILE", "", "TLS certificate chain for TURN over TLS; empty disables TLS listeners."},
     {"VYTAL_TURN_KEY_FILE", "", "TLS private key for TURN over TLS."},
+    {"VYTAL_TURN_STATE_DIR", "",
+     "Directory for vytal-turnserver's own files (pid file, its unused SQLite user database); empty: "
+     "VYTAL_DATA_DIR."},
     {"VYTAL_TURN_PLUGIN_PATH", "/usr/lib/vytalwatch/libvytal_turn.so", "The plugin vytal-turnserver loads."},
     {"VYTAL_TURN_USAGE_SOCKET", "",
      "Unix datagram socket signald receives TURN allocation and usage reports on; empty: none."},

@@ -87,11 +87,11 @@ std::string turn_server_config(const Config& c) {
     o += "no-tls\nno-dtls\n";
   }
   // coturn opens an SQLite user database and writes a pid file even when the
-  // plugin gives every secret; both belong in the state directory, not in
-  // /var/lib/turn or /var/run, which the unit keeps read-only.
-  const std::string& data_dir = c.str("VYTAL_DATA_DIR");
-  if (!data_dir.empty())
-    o += "\nuserdb=" + data_dir + "/turnserver.db\npidfile=" + data_dir + "/vytal-turnserver.pid\n";
+  // plugin gives every secret; both go where the unit lets it write, not in
+  // /var/lib/turn or /var/run.
+  const std::string& own_dir =
+      c.is_set("VYTAL_TURN_STATE_DIR") ? c.str("VYTAL_TURN_STATE_DIR") : c.str("VYTAL_DATA_DIR");
+  if (!own_dir.empty()) o += "\nuserdb=" + own_dir + "/turnserver.db\npidfile=" + own_dir + "/vytal-turnserver.pid\n";
   o += "\n# No CLI, no stale protocols, logs to journald through stdout.\n";
   o += "no-cli\nno-rfc5780\nno-stun-backward-compatibility\nno-software-attribute\nlog-file=stdout\nsimple-log\n";
   return o;

@@ -120,12 +120,12 @@ expect_stat /etc/vytalwatch/site.conf "root:vytalwatch 640"
 expect_stat /etc/vytalwatch/tls "root:vytalwatch 750"
 expect_stat /etc/vytalwatch/tls/turn.key "root:vytalwatch 640"
 expect_stat /etc/vytalwatch/tls/https.key "root:vytalwatch 640"
-expect_stat /var/lib/vytalwatch/turn-keyring "vytalwatch:vytalwatch 640"
+expect_stat /var/lib/vytalwatch/turn/keyring "vytalwatch:vytalwatch 640"
 expect_stat /var/lib/vytalwatch/calls.db "vytalwatch:vytalwatch 640"
 check "appliance.conf is a conffile" grep -qx /etc/vytalwatch/appliance.conf "$ROOT/var/lib/dpkg/info/vytalwatch-appliance.conffiles"
 jwt_secret=$(sed -n 's/^JWT_SECRET = //p' "$ROOT/etc/vytalwatch/site.conf")
 check "site.conf has a random JWT secret (${#jwt_secret} characters)" test "${#jwt_secret}" -ge 40
-check "the key ring has a current TURN secret" grep -Eq '^current [A-Za-z0-9_-]{40,}$' "$ROOT/var/lib/vytalwatch/turn-keyring"
+check "the key ring has a current TURN secret" grep -Eq '^current [A-Za-z0-9_-]{40,}$' "$ROOT/var/lib/vytalwatch/turn/keyring"
 check "the development certificate is valid now" openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -checkend 0
 check "the certificate and key match" test "$(openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -pubkey)" = \
   "$(openssl pkey -in "$ROOT/etc/vytalwatch/tls/turn.key" -pubout)"
@@ -167,7 +167,7 @@ VYTAL_TURN_RELAY_IPS = 127.0.0.1
 WEBRTC_TURN_SERVERS = turn:127.0.0.1:$TURN_PORT?transport=udp
 EOF
 CONF_SUM=$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)
-SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
+SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
 
 SVC_UID=$(stat -c %u "$ROOT/var/lib/vytalwatch")
 SVC_GID=$(stat -c %g "$ROOT/var/lib/vytalwatch")
@@ -277,6 +277,11 @@ for unit in vytal-signald vytal-turnserver; do
   check "$unit cannot gain privileges and is under a seccomp filter" \
     bash -c 'grep -q $'"'"'^NoNewPrivs:\t1$'"'"' <<<"$1" && grep -q $'"'"'^Seccomp:\t2$'"'"' <<<"$1"' _ "$status"
 done
+turn_pid=$(prop vytal-turnserver.service MainPID)
+check "vytal-turnserver's view of /var/lib/vytalwatch is turn/ alone (no call log)" \
+  test "$(in_machine nsenter -t "$turn_pid" -m ls /var/lib/vytalwatch)" = turn
+check "vytal-turnserver cannot write there" \
+  bash -c '! nsenter -t "$1" -a nsenter -t "$2" -m touch /var/lib/vytalwatch/turn/x 2>/dev/null' _ "$LEADER" "$turn_pid"
 wait_for "signald answers inside the machine" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call under systemd"
 check "the call made before the boot is served by the systemd-run signald" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
@@ -349,7 +354,7 @@ check "package $V2 is installed" test "$(in_machine dpkg-query -W -f='${Version}
 check "the admin's appliance.conf and site.conf are kept" \
   test "$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
-  test "$(cat "$ROOT/var/lib/vytalwatch/turn-keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
+  test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
 check "the upgrade migrated the call log to schema 4" \
   grep -q "call log /var/lib/vytalwatch/calls.db: schema version 4 (1 migration(s) applied)" "$WORK/upgrade.log"
 check "turn_usage is back" \
@@ -373,7 +378,7 @@ check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"
 check "remove keeps the call log" test -s "$ROOT/var/lib/vytalwatch/calls.db"
 check "remove keeps the call" bash -c "[ \"\$(sqlite3 '$ROOT/var/lib/vytalwatch/calls.db' \"SELECT count(*) FROM calls WHERE id = '$CALL_ID'\")\" = 1 ]"
 check "remove keeps the configuration and secrets" test -s "$ROOT/etc/vytalwatch/appliance.conf" -a -s "$ROOT/etc/vytalwatch/site.conf" \
-  -a -s "$ROOT/var/lib/vytalwatch/turn-keyring" -a -s "$ROOT/etc/vytalwatch/tls/turn.key"
+  -a -s "$ROOT/var/lib/vytalwatch/turn/keyring" -a -s "$ROOT/etc/vytalwatch/tls/turn.key"
 step "apt-get purge"
 in_machine apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || fail "purge failed"
 check "purge deletes the call log and the state directory" test ! -e "$ROOT/var/lib/vytalwatch"
