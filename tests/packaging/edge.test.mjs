@@ -751,7 +751,7 @@ const hookOpts = { skip: !IS_ROOT && 'the hook sets owner root (run as root)', t
 const FILES = ['https.crt', 'https.key', 'turn.crt', 'turn.key'];
 const tlsContents = (dir) => Object.fromEntries(FILES.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 
-edgeTest('the certbot hook deploys a renewal: files replaced (0640), both servers reloaded and serving the new certificate', hookOpts, async () => {
+edgeTest('the certbot hook deploys a renewal: files replaced (https root 0600/0644, turn 0640), both servers reloaded and serving the new certificate', hookOpts, async () => {
   const h = hookFixture('hook-deploy');
   const renewed = makeCert(join(state.dir, 'certs'), 'renewed');
   assert.notEqual(renewed.fingerprint, state.cert.fingerprint);
@@ -769,9 +769,10 @@ edgeTest('the certbot hook deploys a renewal: files replaced (0640), both server
   for (const f of FILES) {
     assert.equal(now[f], f.endsWith('.crt') ? renewed.pem : renewed.keyPem, `${f} has the renewed content`);
     const st = statSync(join(tlsDir, f));
-    assert.equal(st.mode & 0o777, 0o640, `${f} mode ${(st.mode & 0o777).toString(8)}`);
+    const mode = { 'https.crt': 0o644, 'https.key': 0o600, 'turn.crt': 0o640, 'turn.key': 0o640 }[f];
+    assert.equal(st.mode & 0o777, mode, `${f} mode ${(st.mode & 0o777).toString(8)}`);
     assert.equal(st.uid, 0, `${f} owner`);
-    assert.equal(st.gid, process.getgid(), `${f} group`);
+    assert.equal(st.gid, f.startsWith('https') ? 0 : process.getgid(), `${f} group`);
   }
   assert.deepEqual(readdirSync(tlsDir).sort(), [...FILES].sort(), 'no temporary file left behind');
   assert.deepEqual(r.calls, ['is-active --quiet vytal-turnserver', 'reload vytal-turnserver', 'is-active --quiet nginx', 'reload nginx']);
