@@ -117,14 +117,16 @@ expect_stat /var/lib/vytalwatch "vytalwatch:vytalwatch 750"
 expect_stat /etc/vytalwatch "root:vytalwatch 750"
 expect_stat /etc/vytalwatch/appliance.conf "root:vytalwatch 640"
 expect_stat /etc/vytalwatch/site.conf "root:vytalwatch 640"
+expect_stat /etc/vytalwatch/secrets.conf "root:vytalwatch 640"
 expect_stat /etc/vytalwatch/tls "root:vytalwatch 750"
 expect_stat /etc/vytalwatch/tls/turn.key "root:vytalwatch 640"
 expect_stat /etc/vytalwatch/tls/https.key "root:root 600"
 expect_stat /var/lib/vytalwatch/turn/keyring "vytalwatch:vytalwatch 640"
 expect_stat /var/lib/vytalwatch/calls.db "vytalwatch:vytalwatch 640"
 check "appliance.conf is a conffile" grep -qx /etc/vytalwatch/appliance.conf "$ROOT/var/lib/dpkg/info/vytalwatch-appliance.conffiles"
-jwt_secret=$(sed -n 's/^JWT_SECRET = //p' "$ROOT/etc/vytalwatch/site.conf")
-check "site.conf has a random JWT secret (${#jwt_secret} characters)" test "${#jwt_secret}" -ge 40
+jwt_secret=$(sed -n 's/^JWT_SECRET = //p' "$ROOT/etc/vytalwatch/secrets.conf")
+check "secrets.conf has a random JWT secret (${#jwt_secret} characters)" test "${#jwt_secret}" -ge 40
+check "site.conf holds no secret" bash -c '! grep -q "^JWT_SECRET\|^DATABASE_PASSWORD" "$1"' _ "$ROOT/etc/vytalwatch/site.conf"
 check "the key ring has a current TURN secret" grep -Eq '^current [A-Za-z0-9_-]{40,}$' "$ROOT/var/lib/vytalwatch/turn/keyring"
 check "the development certificate is valid now" openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -checkend 0
 check "the certificate and key match" test "$(openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -pubkey)" = \
@@ -166,7 +168,7 @@ cat >>"$ROOT/etc/vytalwatch/site.conf" <<EOF
 VYTAL_TURN_RELAY_IPS = 127.0.0.1
 WEBRTC_TURN_SERVERS = turn:127.0.0.1:$TURN_PORT?transport=udp
 EOF
-CONF_SUM=$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)
+CONF_SUM=$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)
 SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
 
 SVC_UID=$(stat -c %u "$ROOT/var/lib/vytalwatch")
@@ -206,7 +208,8 @@ wait_for() {
   fail "$what"
 }
 ctl() { chroot --userspec="$SVC_UID:$SVC_GID" "$ROOT" env -i PATH=/usr/sbin:/usr/bin \
-  vytalctl --config /etc/vytalwatch/appliance.conf --config /etc/vytalwatch/site.conf "$@"; }
+  vytalctl --config /etc/vytalwatch/appliance.conf --config /etc/vytalwatch/site.conf \
+  --config /etc/vytalwatch/secrets.conf "$@"; }
 URL=http://127.0.0.1:$PORT
 
 step "starting vytal-signald and vytal-turnserver from their units"
@@ -280,6 +283,12 @@ done
 turn_pid=$(prop vytal-turnserver.service MainPID)
 check "vytal-turnserver's view of /var/lib/vytalwatch is turn/ alone (no call log)" \
   test "$(in_machine nsenter -t "$turn_pid" -m ls /var/lib/vytalwatch)" = turn
+# Read as root in each service's mount namespace: signald sees the secret,
+# vytal-turnserver sees an inaccessible, empty node in its place.
+secret_seen() { in_machine nsenter -t "$1" -m cat /etc/vytalwatch/secrets.conf 2>/dev/null | grep -q '^JWT_SECRET = '; }
+check "signald's namespace has secrets.conf" secret_seen "$(prop vytal-signald.service MainPID)"
+secret_hidden() { ! secret_seen "$1"; }
+check "vytal-turnserver's namespace does not (JWT secret, database password)" secret_hidden "$turn_pid"
 check "vytal-turnserver cannot write there" \
   bash -c '! nsenter -t "$1" -a nsenter -t "$2" -m touch /var/lib/vytalwatch/turn/x 2>/dev/null' _ "$LEADER" "$turn_pid"
 wait_for "signald answers inside the machine" in_net curl -sf "$URL/healthz"
@@ -312,7 +321,7 @@ DATABASE_SSLMODE = disable
 VYTAL_SYNC_METRICS_PORT = $(free_port)
 VYTAL_SYNC_BACKOFF_MAX_SECONDS = 2
 EOF
-CONF_SUM=$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)
+CONF_SUM=$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)
 in_machine systemctl enable --now vytal-syncd.service >/dev/null 2>&1 || fail "systemctl enable --now vytal-syncd"
 check "vytal-syncd is active once enabled (READY=1 received: $(prop vytal-syncd.service StatusText))" \
   active vytal-syncd.service
@@ -351,8 +360,8 @@ cp "$DEB2" "$ROOT/root/"
 turn_pid=$(prop vytal-turnserver.service MainPID)
 in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/upgrade.log" 2>&1 || fail "upgrade failed"
 check "package $V2 is installed" test "$(in_machine dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
-check "the admin's appliance.conf and site.conf are kept" \
-  test "$(cat "$ROOT/etc/vytalwatch/appliance.conf" "$ROOT/etc/vytalwatch/site.conf" | sha256sum)" = "$CONF_SUM"
+check "the admin's appliance.conf, site.conf and secrets.conf are kept" \
+  test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
 check "the upgrade migrated the call log to schema 4" \
@@ -378,6 +387,7 @@ check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"
 check "remove keeps the call log" test -s "$ROOT/var/lib/vytalwatch/calls.db"
 check "remove keeps the call" bash -c "[ \"\$(sqlite3 '$ROOT/var/lib/vytalwatch/calls.db' \"SELECT count(*) FROM calls WHERE id = '$CALL_ID'\")\" = 1 ]"
 check "remove keeps the configuration and secrets" test -s "$ROOT/etc/vytalwatch/appliance.conf" -a -s "$ROOT/etc/vytalwatch/site.conf" \
+  -a -s "$ROOT/etc/vytalwatch/secrets.conf" \
   -a -s "$ROOT/var/lib/vytalwatch/turn/keyring" -a -s "$ROOT/etc/vytalwatch/tls/turn.key"
 step "apt-get purge"
 in_machine apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || fail "purge failed"
