@@ -36,6 +36,7 @@ import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { connect as wsConnect, createCall } from './lib/ws_client.mjs';
 import { turnSession } from './lib/turn_client.mjs';
+import { onExit, stopChild, track } from './lib/children.mjs';
 
 // Debian's stock coturn by default; VYTAL_TURN_BIN_DIR points at a build of
 // the appliance's own vytal-turnserver (turn_plugin/build-turnserver.sh).
@@ -59,44 +60,9 @@ const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // ---------------------------------------------------------------- processes
 
-const children = new Set();
-
-function track(proc) {
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return proc;
-}
-
-// Safety net: never leave a child behind, even if the run is interrupted.
-function killChildren() {
-  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-process.on('exit', () => {
-  killChildren();
+onExit(() => {
   for (const d of [state.dir, state.signald?.dataDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    killChildren();
-    // Nobody else handles it (the test runner may): die of it as usual.
-    if (process.listenerCount(sig) === 1) {
-      process.removeAllListeners(sig);
-      process.kill(process.pid, sig);
-    }
-  });
-}
-
-function stopChild(proc, graceMs = 3000) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      res();
-    });
-    proc.kill('SIGTERM');
-  });
-}
 
 // ---------------------------------------------------------------- ports
 

@@ -43,6 +43,7 @@ import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { startSignald, tempDir, sql, BUILD_DIR, VYTALCTL, JWT_SECRET } from '../integration/lib/signald.mjs';
 import { Client, eventually, withTimeout, sleep } from '../integration/lib/ws_client.mjs';
+import { onExit, stopChild, track } from '../integration/lib/children.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -69,44 +70,10 @@ const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // ---------------------------------------------------------------- processes
 
-const children = new Set();
 const state = {};
-
-function track(proc) {
-  children.add(proc);
-  proc.on('exit', () => children.delete(proc));
-  return proc;
-}
-
-function killChildren() {
-  for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
-process.on('exit', () => {
-  killChildren();
+onExit(() => {
   for (const d of [state.dir, state.signald?.dataDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    killChildren();
-    if (process.listenerCount(sig) === 1) {
-      process.removeAllListeners(sig);
-      process.kill(process.pid, sig);
-    }
-  });
-}
-
-// SIGTERM (nginx: fast shutdown of master and workers), SIGKILL after graceMs.
-function stopChild(proc, graceMs = 3000) {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      res();
-    });
-    proc.kill('SIGTERM');
-  });
-}
 
 function capture(proc) {
   const out = { text: '' };
