@@ -458,6 +458,17 @@ edgeTest('/metrics is not served through nginx, in any spelling signald would ac
   }
 });
 
+// The development demo page takes a JWT in its query string: not through the
+// edge, where the access log would keep it.
+edgeTest('the demo page is not served through nginx', {}, async () => {
+  const direct = await fetch(`${state.signald.url}/webrtc/demo/`);
+  assert.equal(direct.status, 200, 'signald serves the demo page on loopback');
+  for (const path of ['/webrtc/demo/', '/webrtc/demo/?token=x', '/webrtc/demo/vytal-client.js', '//webrtc/demo/']) {
+    const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, '--path-as-is', appUrl(path)]);
+    assert.equal(r.status, 404, `${path}: ${r.status}\n${r.body.slice(0, 300)}`);
+  }
+});
+
 edgeTest('plain HTTP redirects to https://, except ACME challenges served from the webroot', {}, async () => {
   const base = `http://${APP}:${state.ports.http}`;
   const r = await curl(['--resolve', `${APP}:${state.ports.http}:${HOST}`, `${base}/webrtc/calls?x=1`]);
