@@ -346,6 +346,18 @@ Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
   int rc;
   while ((rc = open_calls.step()) == SQLITE_ROW) ids.push_back(open_calls.text(0));
   if (rc != SQLITE_DONE) return db_error();
+  // An active call nobody holds a slot in any more: its all_left end was
+  // never recorded (signald stopped first). It ends now.
+  Statement orphans(db_,
+                    "SELECT c.id FROM calls c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
+                    "call_participants p WHERE p.call_id = c.id AND p.status IN ('joined', 'reconnecting'))");
+  std::vector<std::string> orphan_ids;
+  while ((rc = orphans.step()) == SQLITE_ROW) orphan_ids.push_back(orphans.text(0));
+  if (rc != SQLITE_DONE) return db_error();
+  for (const std::string& id : orphan_ids) {
+    auto ended = end(id, Actor{"vytal-signald", Role::service, ""}, "all_left");
+    if (!ended) return ended.error();
+  }
   std::vector<StrandedParticipant> out;
   int64_t now = clock_.now_ms();
   for (const std::string& id : ids) {

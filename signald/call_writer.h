@@ -79,7 +79,8 @@ class CallWriter {
   // At start-up: every participant still joined to an open call (signald
   // stopped or crashed under it) becomes reconnecting now, its time stopped,
   // with a participant_disconnected event (reason signald_restart). Returns
-  // those and the ones already reconnecting, for Signaling to wait for.
+  // those and the ones already reconnecting, for Signaling to wait for. An
+  // active call nobody is in any more is ended (all_left).
   Result<std::vector<StrandedParticipant>> recover_after_restart();
   bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
   // Creates or updates the allocation's turn_usage row (usage adds up).

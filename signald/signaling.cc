@@ -62,6 +62,7 @@ struct Signaling::Session {
   std::string remote_addr;
   std::string call_id;  // the room this connection is in; empty when none
   bool joining = false;
+  std::string joining_call;  // the call a join in progress is for
   double tokens = 0;
   int64_t refill_ms = 0;                    // the *_ms deadlines here are monotonic (Clock::monotonic_ms)
   int64_t flood_window_ms = INT64_MIN / 2;  // "long ago"
@@ -269,9 +270,10 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
   s.joining = true;
+  s.joining_call = *call_id;
   Actor actor = s.actor();
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
-  bool queued = d_.commits.submit(
+  bool queued = submit_in_order(
       [outcome, id = std::string(*call_id), actor](CallWriter& w) {
         *outcome = w.join(id, actor);
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -279,7 +281,10 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
       [this, outcome, session_id = s.id, actor, request_id = share(rid)](bool committed) {
         auto it = sessions_.find(session_id);
         Session* sp = it == sessions_.end() ? nullptr : it->second.get();
-        if (sp) sp->joining = false;
+        if (sp) {
+          sp->joining = false;
+          sp->joining_call.clear();
+        }
         if (!committed || !outcome->has_value()) {
           if (sp) send_error(*sp, "call_log_unavailable", "the join could not be recorded; retry", request_id.get());
           return;
@@ -292,9 +297,11 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
         }
         d_.metrics.call_changed(r->from, r->call.status);
         enter_room(session_id, actor, r.value(), request_id.get());
-      });
+      },
+      false);
   if (!queued) {
     s.joining = false;
+    s.joining_call.clear();
     send_error(s, "overloaded", "the call log is overloaded; retry", rid);
   }
 }
@@ -380,7 +387,8 @@ void Signaling::leave(Session& s, const json_t* rid) {
   member_gone(call_id, s.user, s.role, "left");
 }
 
-void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason) {
+void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
+                            bool close_room) {
   d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
   Actor actor{user, role, ""};
   record_async([call_id, actor, why = std::string(reason)](CallWriter& w) {
@@ -394,7 +402,7 @@ void Signaling::member_gone(const std::string& call_id, const std::string& user,
   json_put(note.get(), "userId", json_str(user));
   json_put(note.get(), "reason", json_str(reason));
   broadcast(room->second, note.get(), user);
-  close_room_if_empty(call_id);
+  if (close_room) close_room_if_empty(call_id);
 }
 
 void Signaling::close_room_if_empty(const std::string& call_id) {
@@ -405,7 +413,7 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   if (!active) return;  // nobody answered yet: the call stays scheduled for them
   // Everyone has gone: the call is over.
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
-  bool queued = d_.commits.submit(
+  submit_in_order(  // after the leaves before it; waits in order when the queue is full
       [outcome, call_id](CallWriter& w) {
         *outcome = w.end(call_id, kSystem, "all_left");
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -415,8 +423,8 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
         d_.metrics.call_changed(outcome->value()->from, outcome->value()->call.status);
         // Someone may have rejoined while the end was being recorded.
         call_finished(outcome->value()->call, kSystem.sub);
-      });
-  if (!queued) d_.metrics.count_rejected("call_log_overloaded");
+      },
+      true);
 }
 
 void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
@@ -494,7 +502,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
   }
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
   Actor actor = s.actor();
-  bool queued = d_.commits.submit(
+  bool queued = submit_in_order(
       [outcome, call_id = s.call_id, actor, reason](CallWriter& w) {
         *outcome = w.end(call_id, actor, reason);
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -513,7 +521,8 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
         }
         d_.metrics.call_changed(r->from, r->call.status);
         call_finished(r->call, actor.sub);
-      });
+      },
+      false);
   if (!queued) send_error(s, "overloaded", "the call log is overloaded; retry", rid);
 }
 
@@ -560,22 +569,36 @@ void Signaling::on_ws_closed(WsLink link) {
   d_.metrics.ws_sessions = sessions_.size();
 }
 
-void Signaling::record_async(CommitQueue::Work work) {
-  // Nobody waits for these writes (a leave, a drop, a quality sample), but
-  // the call log must not miss them: when the queue is full they wait here,
-  // in order, and tick() hands them over as it drains. Beyond the bound
-  // they are lost, counted.
-  if (deferred_.empty() && d_.commits.submit(work, nullptr)) return;
+void Signaling::record_async(CommitQueue::Work work) { submit_in_order(std::move(work), nullptr, true); }
+
+bool Signaling::submit_in_order(CommitQueue::Work work, CommitQueue::Done done, bool wait_when_full) {
+  // Signaling's writes reach the call log in the order they were made: while
+  // earlier ones wait in deferred_ (the queue was full), later ones wait
+  // behind them, or (wait_when_full false: a join, an end the user waits for)
+  // are refused, and the caller answers overloaded. Writes nobody waits for
+  // (a drop, a leave, a quality sample, the all_left end) must not be lost:
+  // they wait, up to kMaxDeferredWrites, and tick() hands them over.
+  flush_deferred();
+  if (deferred_.empty() && d_.commits.submit(work, done)) return true;
+  if (!wait_when_full) return false;
   if (deferred_.size() >= kMaxDeferredWrites) {
     d_.metrics.count_rejected("call_log_write_lost");
-    return;
+    return false;
   }
   d_.metrics.count_rejected("call_log_write_deferred");
-  deferred_.push_back(std::move(work));
+  deferred_.emplace_back(std::move(work), std::move(done));
+  return true;
 }
 
 void Signaling::flush_deferred() {
-  while (!deferred_.empty() && d_.commits.submit(deferred_.front(), nullptr)) deferred_.pop_front();
+  while (!deferred_.empty() && d_.commits.submit(deferred_.front().first, deferred_.front().second))
+    deferred_.pop_front();
+}
+
+bool Signaling::join_in_flight(const std::string& user, const std::string& call_id) const {
+  for (const auto& [id, session] : sessions_)
+    if (session->joining && session->user == user && session->joining_call == call_id) return true;
+  return false;
 }
 
 JsonPtr Signaling::ice_servers_message(const Session& s) {
@@ -598,7 +621,7 @@ void Signaling::tick() {
   for (auto& [call_id, room] : rooms_) {
     for (auto it = room.members.begin(); it != room.members.end();) {
       Member& m = it->second;
-      if (!m.session && now >= m.grace_until_ms) {
+      if (!m.session && now >= m.grace_until_ms && !join_in_flight(it->first, call_id)) {
         expired.push_back({call_id, it->first, m.role == "patient" ? Role::patient : Role::provider});
         it = room.members.erase(it);
         continue;
@@ -613,7 +636,10 @@ void Signaling::tick() {
       ++it;
     }
   }
-  for (const Expired& e : expired) member_gone(e.call_id, e.user, e.role, "timeout");
+  // Every leave first, then each emptied room once: the all_left end comes
+  // after all of them in the call log.
+  for (const Expired& e : expired) member_gone(e.call_id, e.user, e.role, "timeout", false);
+  for (const Expired& e : expired) close_room_if_empty(e.call_id);
 }
 
 }  // namespace vytal

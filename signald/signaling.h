@@ -71,7 +71,9 @@ class Signaling final : public WsHandler {
   // come back; those who do not are timed out as usual (an active call they
   // all left ends, all_left).
   void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
+  bool submit_in_order(CommitQueue::Work work, CommitQueue::Done done, bool wait_when_full);
   void flush_deferred();
+  bool join_in_flight(const std::string& user, const std::string& call_id) const;
   static constexpr size_t kMaxDeferredWrites = 100000;
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   void send(Session& s, const json_t* message);
@@ -85,14 +87,16 @@ class Signaling final : public WsHandler {
   void quality_report(Session& s, const json_t* msg);
   void end_call(Session& s, const json_t* msg, const json_t* request_id);
   // A participant's slot is given up (left, or its grace period ran out).
-  void member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason);
+  void member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
+                   bool close_room = true);
   void close_room_if_empty(const std::string& call_id);
   JsonPtr ice_servers_message(const Session& s);
   void record_async(CommitQueue::Work work);
 
   SignalingDeps d_;
   event* tick_ = nullptr;
-  std::deque<CommitQueue::Work> deferred_;  // fire-and-forget writes the full queue refused, in order
+  std::deque<std::pair<CommitQueue::Work, CommitQueue::Done>>
+      deferred_;  // fire-and-forget writes the full queue refused, in order
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id

@@ -110,6 +110,9 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
     if (control) {
       if (opcode != kWsClose && opcode != kWsPing && opcode != kWsPong) return error(kWsCloseProtocolError);
       if (!fin || len > 125) return error(kWsCloseProtocolError);  // RFC 6455 5.5
+      // Between a message's fragments a control frame counts as one of its
+      // frames: each one moves the message so far too.
+      if (st.message_opcode != 0 && st.fragments >= kWsMaxFragments) return error(kWsClosePolicy);
     } else {
       if (opcode > kWsBinary) return error(kWsCloseProtocolError);
       if (opcode == kWsContinuation && st.message_opcode == 0) return error(kWsCloseProtocolError);
@@ -132,6 +135,7 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
       e.payload = std::string_view(reinterpret_cast<char*>(payload), static_cast<size_t>(len));
       st.cut = static_cast<uint32_t>(header + len);
       st.cut_is_control = true;
+      if (st.message_opcode != 0) ++st.fragments;
       if (opcode == kWsPing) {
         e.kind = WsEvent::Kind::ping;
       } else if (opcode == kWsPong) {

@@ -11,10 +11,11 @@
 // Intended differences from wslay (the test oracle, tests/fuzz/):
 // - a close frame with a 1-byte payload is a protocol error here (1002), as
 //   RFC 6455 section 5.5.1 requires; wslay takes it as a close without code;
-// - a message of more than kWsMaxFragments data frames is refused (1008):
-//   each fragment moves the message so far, so a client sending many tiny or
-//   empty fragments would make the reader copy without end; browsers send a
-//   signaling message as one frame. wslay has no such limit;
+// - a message of more than kWsMaxFragments frames (its data frames and the
+//   control frames between them) is refused (1008): each such frame moves the
+//   message so far, so a client sending many tiny or empty fragments, or
+//   pings between two fragments, would make the reader copy without end;
+//   browsers send a signaling message as one frame. wslay has no such limit;
 // - a frame's header is judged once the whole header is there, its payload
 //   (UTF-8 of text) once the whole frame is there; wslay judges some header
 //   fields after two bytes, others at the first payload byte, and UTF-8 byte
@@ -59,7 +60,7 @@ struct Utf8State {
 };
 bool utf8_feed(Utf8State& state, std::string_view bytes);
 
-// Data frames one message may span.
+// Frames one message may span: its data frames and the control frames between them.
 constexpr unsigned kWsMaxFragments = 63;
 
 // What a reader keeps between reads: 12 bytes.
@@ -67,7 +68,7 @@ struct WsReadState {
   uint32_t assembled = 0;          // bytes of the message in progress at the buffer's front
   uint32_t cut = 0;                // bytes to remove before the next read (a delivered frame or message)
   uint8_t message_opcode : 2 = 0;  // text or binary while a fragmented message is in progress
-  uint8_t fragments : 6 = 0;       // its data frames so far (at most kWsMaxFragments)
+  uint8_t fragments : 6 = 0;       // its frames so far, control frames between them included
   bool cut_is_control = false;     // the bytes to cut sit after the assembled prefix
   Utf8State utf8;                  // of the text message in progress
 };

@@ -124,8 +124,9 @@ std::string describe(const Outcome& o) {
   return s;
 }
 
-// Whether some message in the input spans more data frames than signald
-// accepts (kWsMaxFragments), by a frame walk of its own.
+// Whether some message in the input spans more frames (data frames and the
+// control frames between them) than signald accepts (kWsMaxFragments), by a
+// frame walk of its own.
 bool exceeds_fragment_limit(const uint8_t* d, size_t size) {
   unsigned fragments = 0;
   for (size_t pos = 0; size - pos >= 2;) {
@@ -145,6 +146,8 @@ bool exceeds_fragment_limit(const uint8_t* d, size_t size) {
       fragments = opcode == 0 ? fragments + 1 : 1;
       if (fragments > vytal::kWsMaxFragments) return true;
       if (fin) fragments = 0;
+    } else if (fragments > 0 && ++fragments > vytal::kWsMaxFragments) {
+      return true;  // a control frame between a message's fragments counts too
     }
     if (size - pos < header || size - pos - header < len) break;
     pos += header + static_cast<size_t>(len);

@@ -3,6 +3,7 @@
 // is in the call log and the database passes PRAGMA integrity_check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startSignald, token, api, sql, tempDir } from './lib/signald.mjs';
 
 const CLIENTS = 32;
@@ -75,8 +76,9 @@ test('calls open when signald died: reconnect within the grace period, or the ca
   let sd = await startSignald(env, { dataDir });
   const kept = await createCall(sd, 'pat-r1', 'dr-r1');
   const lost = await createCall(sd, 'pat-r2', 'dr-r2');
+  const orphan = await createCall(sd, 'pat-r3', 'dr-r3');
   const clients = [];
-  for (const [call, p, d] of [[kept, 'pat-r1', 'dr-r1'], [lost, 'pat-r2', 'dr-r2']]) {
+  for (const [call, p, d] of [[kept, 'pat-r1', 'dr-r1'], [lost, 'pat-r2', 'dr-r2'], [orphan, 'pat-r3', 'dr-r3']]) {
     const pc = await connect(sd, p, 'patient');
     await pc.join(call.id);
     const dc = await connect(sd, d, 'provider');
@@ -88,16 +90,26 @@ test('calls open when signald died: reconnect within the grace period, or the ca
   await sleep(200);
   await sd.kill();
   for (const c of clients) c.close();
+  // The third call as a crash between its last leave and its all_left end
+  // leaves it: active, with nobody in it.
+  execFileSync('sqlite3', [`${dataDir}/calls.db`,
+    `UPDATE call_participants SET status = 'left', left_at = joined_at WHERE call_id = '${orphan.id}'`]);
 
   sd = await startSignald(env, { dataDir });
   try {
     // Recorded at start: nobody is connected any more, time stopped.
+    // The call nobody is in ends at once.
+    await eventually(() => q(`SELECT status FROM calls WHERE id = '${orphan.id}'`) === 'ended');
+    assert.equal(q(`SELECT status || '|' || end_reason FROM calls WHERE id = '${orphan.id}'`), 'ended|all_left');
     const statuses = () =>
       q(`SELECT group_concat(status) FROM call_participants WHERE call_id IN ('${kept.id}', '${lost.id}')`);
     await eventually(() => statuses() === 'reconnecting,reconnecting,reconnecting,reconnecting');
     assert.equal(statuses(), 'reconnecting,reconnecting,reconnecting,reconnecting');
     assert.equal(q(`SELECT count(*) FROM call_events WHERE type = 'participant_disconnected' AND detail LIKE '%signald_restart%'`), '4');
-    assert.match(sd.stderr(), /4 participant\(s\) of 2 call\(s\) open when signald last stopped have 3 s to reconnect/);
+    // Logged once the recovery's commit is back on the event loop.
+    const recovered = /4 participant\(s\) of 2 call\(s\) open when signald last stopped have 3 s to reconnect/;
+    await eventually(() => recovered.test(sd.stderr()));
+    assert.match(sd.stderr(), recovered);
 
     // The patient of the first call comes back in time: the call goes on.
     const back = await connect(sd, 'pat-r1', 'patient');

@@ -626,14 +626,15 @@ std::string fragmented(unsigned n, bool empty = false) {
 
 std::vector<ReadCase> fragment_limit_cases() {
   auto ys = [](unsigned n) { return "x" + std::string(n - 1, 'y'); };
-  std::string pings_between = frame(Frame{.payload = "x", .fin = false});
-  std::vector<Ev> pings_events;
-  for (unsigned i = 0; i < kWsMaxFragments; ++i) {
-    pings_between += frame(Frame{.opcode = kWsPing});
-    pings_events.push_back(ping(""));
-  }
-  pings_between += frame(Frame{.opcode = kWsContinuation, .payload = "y"});
+  // A first fragment, `pings` pings, then the final fragment.
+  auto pings_between = [](unsigned pings) {
+    std::string bytes = frame(Frame{.payload = "x", .fin = false});
+    for (unsigned i = 0; i < pings; ++i) bytes += frame(Frame{.opcode = kWsPing});
+    return bytes + frame(Frame{.opcode = kWsContinuation, .payload = "y"});
+  };
+  std::vector<Ev> pings_events(kWsMaxFragments - 2, ping(""));
   pings_events.push_back(text("xy"));
+  std::vector<Ev> too_many_pings(kWsMaxFragments - 1, ping(""));
   return {
       {"MaxFragmentsAccepted", fragmented(kWsMaxFragments), kDefaultMax, {text(ys(kWsMaxFragments))}, kNeedMore},
       // The next message starts counting again.
@@ -642,8 +643,24 @@ std::vector<ReadCase> fragment_limit_cases() {
        kDefaultMax,
        {text(ys(kWsMaxFragments)), text(ys(kWsMaxFragments))},
        kNeedMore},
-      // Control frames between fragments do not count.
-      {"PingsBetweenFragmentsDoNotCount", pings_between, kDefaultMax, pings_events, kNeedMore},
+      // Control frames between fragments count: 1 + 61 pings + 1 is the most.
+      {"PingsBetweenFragmentsCount", pings_between(kWsMaxFragments - 2), kDefaultMax, pings_events, kNeedMore},
+      {"OnePingTooManyBetweenFragments", pings_between(kWsMaxFragments), kDefaultMax, too_many_pings,
+       fail(kWsClosePolicy)},
+      // Outside a message they do not.
+      {"PingsOutsideAMessageDoNotCount",
+       [] {
+         std::string bytes;
+         for (unsigned i = 0; i < kWsMaxFragments + 5; ++i) bytes += frame(Frame{.opcode = kWsPing});
+         return bytes + fragmented(kWsMaxFragments);
+       }(),
+       kDefaultMax,
+       [&] {
+         std::vector<Ev> e(kWsMaxFragments + 5, ping(""));
+         e.push_back(text(ys(kWsMaxFragments)));
+         return e;
+       }(),
+       kNeedMore},
       // One more data frame is refused (1008) from its header, before its payload.
       {"OneFragmentTooMany", fragmented(kWsMaxFragments + 1), kDefaultMax, {}, fail(kWsClosePolicy)},
       {"EmptyContinuationsCount", fragmented(kWsMaxFragments + 1, true), kDefaultMax, {}, fail(kWsClosePolicy)},
