@@ -2,6 +2,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "common/log.h"
@@ -12,9 +13,10 @@ ServiceNotifier::ServiceNotifier(event_base* base, std::function<bool()> alive) 
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
   watchdog_ = event_new(base, -1, EV_PERSIST, on_watchdog, this);
-  timeval half{static_cast<time_t>(usec / 2 / 1000000), static_cast<suseconds_t>(usec / 2 % 1000000)};
+  uint64_t every = std::max<uint64_t>(usec / 2, 100000);  // a tiny WatchdogSec must not make the loop spin
+  timeval half{static_cast<time_t>(every / 1000000), static_cast<suseconds_t>(every % 1000000)};
   event_add(watchdog_, &half);
-  LOG_INFO("systemd watchdog: pinging every %llu ms", static_cast<unsigned long long>(usec / 2000));
+  LOG_INFO("systemd watchdog: pinging every %llu ms", static_cast<unsigned long long>(every / 1000));
 }
 
 ServiceNotifier::~ServiceNotifier() {

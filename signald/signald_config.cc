@@ -45,10 +45,15 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.http.max_connections = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS", 1, 1000000));
   s.http.max_connections_per_ip = static_cast<int>(config.integer("VYTAL_MAX_CONNECTIONS_PER_IP", 1, 1000000));
   for (const std::string& ip : config.list("VYTAL_TRUSTED_PROXIES")) {
+    // Kept in the form inet_ntop gives the peer's address ("0:0::1" is "::1").
     unsigned char addr[16];
-    if (inet_pton(AF_INET, ip.c_str(), addr) != 1 && inet_pton(AF_INET6, ip.c_str(), addr) != 1)
+    char canonical[INET6_ADDRSTRLEN];
+    int family = inet_pton(AF_INET, ip.c_str(), addr) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, ip.c_str(), addr) == 1 ? AF_INET6
+                                                              : 0;
+    if (!family || !inet_ntop(family, addr, canonical, sizeof canonical))
       throw ConfigError("VYTAL_TRUSTED_PROXIES: '" + ip + "' is not an IP address");
-    s.http.trusted_proxies.push_back(ip);
+    s.http.trusted_proxies.emplace_back(canonical);
   }
   s.http.request_timeout_s = static_cast<int>(config.integer("VYTAL_REQUEST_TIMEOUT_SECONDS", 1, 3600));
   s.http.keepalive_timeout_s = static_cast<int>(config.integer("VYTAL_KEEPALIVE_TIMEOUT_SECONDS", 1, 86400));

@@ -242,6 +242,7 @@ Result<bool> SyncWorker::push_rows_one_by_one(const std::vector<ChangeRow>& batc
   for (const SyncTable& t : sync_tables()) {
     for (const ChangeRow& r : batch) {
       if (r.table != &t) continue;
+      beat();  // thousands of round trips: the watchdog must see them as progress
       pg_->exec("SAVEPOINT row");
       auto one = upsert_one(r);
       if (one) {
@@ -353,6 +354,7 @@ void SyncWorker::prune() {
       del.reset();
       if (rc != SQLITE_DONE || n == 0) break;
       removed += n;
+      beat();
     }
   }
   if (removed) {
@@ -367,7 +369,7 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
   std::mt19937 rng(std::random_device{}());
   std::optional<std::vector<ChangeRow>> next;  // read ahead while the previous batch commits
   while (!stop.load()) {
-    status_.loop_ms = clock_.now_ms();
+    beat();
     if (!pg_ && !connect()) {
       next.reset();
       // Exponential backoff with full jitter while PostgreSQL is away.

@@ -53,6 +53,7 @@ class SyncWorker {
   void run(const std::atomic<bool>& stop);
 
  private:
+  void beat() { status_.loop_ms = clock_.monotonic_ms(); }
   bool connect();
   // A batch is pushed in two halves so the next one can be read from SQLite
   // while PostgreSQL merges this one: start_push sends everything (the

@@ -94,10 +94,11 @@ int main(int argc, char** argv) {
   event* sigint = evsignal_new(base.get(), SIGINT, on_signal, base.get());
   event_add(sigterm, nullptr);
   event_add(sigint, nullptr);
-  // The watchdog pings only while the sync thread goes round its loop; the
-  // longest legitimate pause is a backoff wait plus one slow PostgreSQL call.
-  int64_t stuck_after_ms = settings.sync.backoff_max_s * 1000 + 120000;
-  ServiceNotifier systemd(base.get(), [&] { return clock.now_ms() - status.loop_ms.load() < stuck_after_ms; });
+  // The watchdog pings only while the sync thread shows progress (each turn
+  // of its loop, each row sent one by one, each pruned chunk); the longest
+  // legitimate pause is a backoff wait plus one slow PostgreSQL statement.
+  int64_t stuck_after_ms = settings.sync.backoff_max_s * 1000 + 300000;
+  ServiceNotifier systemd(base.get(), [&] { return clock.monotonic_ms() - status.loop_ms.load() < stuck_after_ms; });
   systemd.ready("syncing site " + settings.sync.site_id);
   event_base_dispatch(base.get());
   systemd.stopping();
