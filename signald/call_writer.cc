@@ -360,6 +360,12 @@ Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
   }
   std::vector<StrandedParticipant> out;
   int64_t now = clock_.now_ms();
+  // Sessions stop where signald was last known alive (its heartbeat in
+  // readiness_probe, written every kHeartbeatMs), not at this restart: the
+  // downtime is not time in the call.
+  Statement alive(db_, "SELECT checked_at FROM readiness_probe WHERE id = 1");
+  int64_t stopped_at = now;
+  if (alive.step() == SQLITE_ROW) stopped_at = std::min(now, alive.integer(0) + kHeartbeatMs);
   for (const std::string& id : ids) {
     auto loaded = load(id);
     if (!loaded) return loaded.error();
@@ -367,7 +373,7 @@ Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
     for (ParticipantRecord& p : c.participants) {
       if (!holds_slot(p)) continue;
       if (is_open_session(p)) {
-        close_session(p, c, now, "reconnecting");
+        close_session(p, c, std::max(stopped_at, p.joined_at.value_or(stopped_at)), "reconnecting");
         if (!write_participant(p, now, false, std::nullopt) ||
             !write_event(c.id, "participant_disconnected", p.user_id, R"({"reason":"signald_restart"})", now))
           return db_error();

@@ -63,6 +63,10 @@ struct StrandedParticipant {
 
 class CallWriter {
  public:
+  // How often signald records that it is alive (record_readiness), so a
+  // restart knows when the previous run stopped.
+  static constexpr int64_t kHeartbeatMs = 30000;
+
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
 
   Result<CallUpdate> create(const NewCall& call, const Actor& actor);
@@ -77,7 +81,8 @@ class CallWriter {
   Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
   // At start-up: every participant still joined to an open call (signald
-  // stopped or crashed under it) becomes reconnecting now, its time stopped,
+  // stopped or crashed under it) becomes reconnecting, its time stopped at
+  // the previous run's last heartbeat,
   // with a participant_disconnected event (reason signald_restart). Returns
   // those and the ones already reconnecting, for Signaling to wait for. An
   // active call nobody is in any more is ended (all_left).

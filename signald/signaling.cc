@@ -612,6 +612,10 @@ void Signaling::on_tick(evutil_socket_t, short, void* self) { static_cast<Signal
 
 void Signaling::tick() {
   flush_deferred();
+  if (int64_t mono = d_.clock.monotonic_ms(); mono >= next_heartbeat_ms_) {
+    next_heartbeat_ms_ = mono + CallWriter::kHeartbeatMs;
+    record_async([](CallWriter& w) { return w.record_readiness(); });
+  }
   int64_t now = d_.clock.monotonic_ms();
   struct Expired {
     std::string call_id, user;

@@ -95,6 +95,7 @@ class Signaling final : public WsHandler {
 
   SignalingDeps d_;
   event* tick_ = nullptr;
+  int64_t next_heartbeat_ms_ = 0;  // monotonic: when to record that signald is alive
   std::deque<std::pair<CommitQueue::Work, CommitQueue::Done>>
       deferred_;  // fire-and-forget writes the full queue refused, in order
   uint64_t next_session_id_ = 1;

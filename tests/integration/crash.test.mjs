@@ -94,6 +94,13 @@ test('calls open when signald died: reconnect within the grace period, or the ca
   // leaves it: active, with nobody in it.
   execFileSync('sqlite3', [`${dataDir}/calls.db`,
     `UPDATE call_participants SET status = 'left', left_at = joined_at WHERE call_id = '${orphan.id}'`]);
+  // signald's last heartbeat said it was alive until 500 ms after the last
+  // join (a heartbeat is taken as 30 s of life); it stays down 1.5 s more.
+  // That downtime is not time in the call.
+  const lastJoin = Number(q(`SELECT max(joined_at) FROM call_participants WHERE call_id = '${kept.id}'`));
+  execFileSync('sqlite3', [`${dataDir}/calls.db`,
+    `INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES (1, ${lastJoin + 500 - 30000})`]);
+  await sleep(1500);
 
   sd = await startSignald(env, { dataDir });
   try {
@@ -105,6 +112,8 @@ test('calls open when signald died: reconnect within the grace period, or the ca
       q(`SELECT group_concat(status) FROM call_participants WHERE call_id IN ('${kept.id}', '${lost.id}')`);
     await eventually(() => statuses() === 'reconnecting,reconnecting,reconnecting,reconnecting');
     assert.equal(statuses(), 'reconnecting,reconnecting,reconnecting,reconnecting');
+    assert.equal(q(`SELECT group_concat(left_at) FROM call_participants WHERE call_id = '${kept.id}'`),
+      `${lastJoin + 500},${lastJoin + 500}`, 'sessions stop at the last sign of life, not at the restart');
     assert.equal(q(`SELECT count(*) FROM call_events WHERE type = 'participant_disconnected' AND detail LIKE '%signald_restart%'`), '4');
     // Logged once the recovery's commit is back on the event loop.
     const recovered = /4 participant\(s\) of 2 call\(s\) open when signald last stopped have 3 s to reconnect/;
