@@ -22,7 +22,14 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
   std::string tmp = path + ".XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
   if (fd < 0) return fail(path);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  bool ok = true;
+  for (size_t done = 0; ok && done < text.size();) {  // a short write goes on; an error stops with its errno
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (n == 0) errno = EIO;
+    if (ok) done += static_cast<size_t>(n);
+  }
   // Only root can give a file away; anyone else writes it as their own.
   if (ok && replacing && ::geteuid() == 0 && (old.st_uid != 0 || old.st_gid != ::getegid()))
     ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
