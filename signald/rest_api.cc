@@ -238,7 +238,8 @@ bool RestApi::authenticate(HttpRequest& req, const Exchange& x, Actor* actor) co
 
 void RestApi::write(const Exchange& x, int success_status, std::function<Result<CallUpdate>(CallWriter&)> op) {
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
-  bool queued = d_.commits.submit(
+  // In order with signaling's writes (a REST end must not overtake a leave).
+  bool queued = d_.signaling.submit_in_order(
       [op = std::move(op), outcome](CallWriter& w) {
         *outcome = op(w);
         return outcome->value().ok() || outcome->value().error().code != "db_error";
@@ -255,7 +256,8 @@ void RestApi::write(const Exchange& x, int success_status, std::function<Result<
         resp.status = success_status;
         resp.body = json_dump(call_to_json(r->call, true).get());
         respond(x, std::move(resp));
-      });
+      },
+      false);
   if (!queued) respond_error(x, 503, "overloaded", "too many writes are waiting; retry later");
 }
 

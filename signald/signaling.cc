@@ -572,12 +572,9 @@ void Signaling::on_ws_closed(WsLink link) {
 void Signaling::record_async(CommitQueue::Work work) { submit_in_order(std::move(work), nullptr, true); }
 
 bool Signaling::submit_in_order(CommitQueue::Work work, CommitQueue::Done done, bool wait_when_full) {
-  // Signaling's writes reach the call log in the order they were made: while
-  // earlier ones wait in deferred_ (the queue was full), later ones wait
-  // behind them, or (wait_when_full false: a join, an end the user waits for)
-  // are refused, and the caller answers overloaded. Writes nobody waits for
-  // (a drop, a leave, a quality sample, the all_left end) must not be lost:
-  // they wait, up to kMaxDeferredWrites, and tick() hands them over.
+  // Writes nobody waits for (a drop, a leave, a quality sample, the all_left
+  // end) must not be lost: they wait, up to kMaxDeferredWrites, and tick()
+  // (or the next write) hands them over.
   flush_deferred();
   if (deferred_.empty() && d_.commits.submit(work, done)) return true;
   if (!wait_when_full) return false;

@@ -52,6 +52,13 @@ class Signaling final : public WsHandler {
 
   size_t sessions() const { return sessions_.size(); }
 
+  // Every call-log write of signaling and of the REST API goes through here,
+  // so they reach the log in the order they were made: while writes refused
+  // by a full queue wait (deferred, in order), later ones wait behind them,
+  // or, when wait_when_full is false (someone awaits the answer), are refused
+  // and the caller answers overloaded.
+  bool submit_in_order(CommitQueue::Work work, CommitQueue::Done done, bool wait_when_full);
+
  private:
   struct Session;
   struct Member {
@@ -71,7 +78,6 @@ class Signaling final : public WsHandler {
   // come back; those who do not are timed out as usual (an active call they
   // all left ends, all_left).
   void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
-  bool submit_in_order(CommitQueue::Work work, CommitQueue::Done done, bool wait_when_full);
   void flush_deferred();
   bool join_in_flight(const std::string& user, const std::string& call_id) const;
   static constexpr size_t kMaxDeferredWrites = 100000;
