@@ -73,6 +73,14 @@ bool CommitQueue::submit(Work work, Done done) {
   return true;
 }
 
+void CommitQueue::submit_at_shutdown(Work work) {
+  {
+    std::lock_guard lock(mu_);
+    queued_.push_back(Item{std::move(work), nullptr});
+  }
+  wake_.notify_one();
+}
+
 void CommitQueue::run() {
   std::vector<Item> batch;
   for (;;) {

@@ -49,6 +49,9 @@ class CommitQueue {
 
   // False when max_pending writes are already waiting (the caller answers 503).
   bool submit(Work work, Done done);
+  // At shutdown, once the event loop has stopped: queued whatever the limit,
+  // committed before the destructor returns; nobody hears back.
+  void submit_at_shutdown(Work work);
 
  private:
   struct Item {

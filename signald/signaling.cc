@@ -116,6 +116,10 @@ void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded)
 
 Signaling::~Signaling() {
   if (tick_) event_free(tick_);
+  // signald is stopping: the writes still waiting for room in the queue go
+  // in now, and the commit queue commits them before it stops.
+  if (!deferred_.empty()) LOG_INFO("signaling: recording %zu deferred write(s) before stopping", deferred_.size());
+  for (auto& [work, done] : deferred_) d_.commits.submit_at_shutdown(std::move(work));
 }
 
 void Signaling::accept(HttpRequest& req, Responder responder) {

@@ -197,3 +197,52 @@ test('drops recorded while the call log queue is full are deferred, not lost', a
     sd.cleanup();
   }
 });
+
+// signald stopped (SIGTERM) while drops wait for room in a full queue: they
+// are recorded before it exits.
+test('deferred drops are recorded when signald stops', async () => {
+  const { spawn } = await import('node:child_process');
+  const { connect, createCall, eventually, sleep } = await import('./lib/ws_client.mjs');
+  const { metric } = await import('./lib/signald.mjs');
+  const dataDir = tempDir();
+  const sd = await startSignald({ VYTAL_MAX_PENDING_WRITES: '1' }, { dataDir });
+  const q = (query) => sql(dataDir, query);
+  const retried = async (fn) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (i >= 40 || !/overloaded/.test(String(e))) throw e;
+        await sleep(50);
+      }
+    }
+  };
+  let locker;
+  try {
+    const call = await retried(() => createCall(sd, 'pat-s', 'dr-s'));
+    const clients = [];
+    for (const [user, role] of [['pat-s', 'patient'], ['dr-s', 'provider']]) {
+      const c = await connect(sd, user, role);
+      await retried(() => c.join(call.id));
+      clients.push(c);
+    }
+    locker = spawn('sqlite3', [`${dataDir}/calls.db`], { stdio: ['pipe', 'ignore', 'inherit'] });
+    locker.stdin.write('BEGIN IMMEDIATE;\n');
+    await sleep(300);
+    for (const c of clients) c.close();
+    const deferred = () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_deferred"}');
+    await eventually(async () => (await deferred()) >= 1, 3000);
+    assert.ok((await deferred()) >= 1, 'no drop was deferred: the queue never filled');
+    const stopped = sd.stop();  // SIGTERM while the log is still locked
+    await sleep(300);
+    locker.stdin.end('COMMIT;\n');
+    await stopped;
+    assert.match(sd.stderr(), /recording \d+ deferred write\(s\) before stopping/);
+    assert.equal(q(`SELECT group_concat(status) FROM call_participants WHERE call_id = '${call.id}'`),
+      'reconnecting,reconnecting');
+  } finally {
+    locker?.kill();
+    await sd.stop();
+    sd.cleanup();
+  }
+});
