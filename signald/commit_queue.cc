@@ -64,13 +64,17 @@ CommitQueue::~CommitQueue() {
 
 bool CommitQueue::submit(Work work, Done done) {
   if (in_flight_ >= options_.max_pending) return false;
-  ++in_flight_;
+  if (in_flight_++ == 0) waiting_since_ms_ = clock_->monotonic_ms();
   {
     std::lock_guard lock(mu_);
     queued_.push_back(Item{std::move(work), std::move(done)});
   }
   wake_.notify_one();
   return true;
+}
+
+bool CommitQueue::making_progress(int64_t stuck_ms) const {
+  return in_flight_ == 0 || clock_->monotonic_ms() - waiting_since_ms_ < stuck_ms;
 }
 
 void CommitQueue::submit_at_shutdown(Work work) {
@@ -161,6 +165,7 @@ void CommitQueue::on_completed(evutil_socket_t, short, void* arg) {
     done.swap(self->completed_);
   }
   self->in_flight_ -= done.size();
+  self->waiting_since_ms_ = self->clock_->monotonic_ms();
   for (Item& item : done)
     if (item.done) item.done(item.committed);
 }

@@ -52,6 +52,10 @@ class CommitQueue {
   // At shutdown, once the event loop has stopped: queued whatever the limit,
   // committed before the destructor returns; nobody hears back.
   void submit_at_shutdown(Work work);
+  // For the watchdog: false once writes have waited stuck_ms without any
+  // finishing (a hung disk; a locked database is not that: its batches fail
+  // after the busy timeout). Event loop thread only.
+  bool making_progress(int64_t stuck_ms) const;
 
  private:
   struct Item {
@@ -75,10 +79,11 @@ class CommitQueue {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Item> queued_;      // guarded by mu_
-  std::vector<Item> completed_;  // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
-  size_t in_flight_ = 0;         // loop thread only: submitted, not yet done
+  std::deque<Item> queued_;       // guarded by mu_
+  std::vector<Item> completed_;   // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  size_t in_flight_ = 0;          // loop thread only: submitted, not yet done
+  int64_t waiting_since_ms_ = 0;  // loop thread only, monotonic: the last completion, or the first submit after none
   std::thread thread_;
 };
 

@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   LOG_INFO("signald: listening on http://%s%s%s:%d/ (call log %s)", host.find(':') == std::string::npos ? "" : "[",
            host.c_str(), host.find(':') == std::string::npos ? "" : "]", server.port(),
            settings.call_log.db_path.c_str());
-  ServiceNotifier systemd(base.get());
+  // The watchdog pings while the loop turns and the call log's writes finish.
+  ServiceNotifier systemd(base.get(), [&] { return commits.value()->making_progress(60000); });
   systemd.ready("listening on port " + std::to_string(server.port()));
   event_base_dispatch(base.get());
   systemd.stopping();
