@@ -3,7 +3,7 @@
 // is in the call log and the database passes PRAGMA integrity_check.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { startSignald, token, api, sql, tempDir } from './lib/signald.mjs';
 
 const CLIENTS = 32;
@@ -141,19 +141,15 @@ test('calls open when signald died: reconnect within the grace period, or the ca
   }
 });
 
-// Writes nobody waits for (a participant's drop) must not be lost when the
-// call log's queue is full: here another process holds the database's write
-// lock for a moment, the queue (one write deep) fills, and the drops wait in
-// signald until it drains.
-test('drops recorded while the call log queue is full are deferred, not lost', async () => {
-  const { spawn } = await import('node:child_process');
-  const { connect, createCall, eventually, sleep } = await import('./lib/ws_client.mjs');
+// A signald whose call-log queue holds one write, calls with both
+// participants joined, and another process that can hold SQLite's write lock
+// (the queue then fills and signald defers what it cannot queue).
+async function oneDeepQueue() {
+  const { connect, createCall, sleep } = await import('./lib/ws_client.mjs');
   const { metric } = await import('./lib/signald.mjs');
   const dataDir = tempDir();
   const sd = await startSignald({ VYTAL_MAX_PENDING_WRITES: '1' }, { dataDir });
-  const q = (query) => sql(dataDir, query);
-  // One write fits in the queue (signald's own heartbeat may hold it): the
-  // setup retries what is refused as overloaded.
+  // The queue may be held by signald's own heartbeat: the setup retries.
   const retried = async (fn) => {
     for (let i = 0; ; i++) {
       try {
@@ -164,85 +160,81 @@ test('drops recorded while the call log queue is full are deferred, not lost', a
       }
     }
   };
-  try {
-    const calls = [];
-    const clients = [];
-    for (let i = 0; i < 3; i++) {
-      const call = await retried(() => createCall(sd, `pat-q${i}`, `dr-q${i}`));
-      calls.push(call);
-      for (const [user, role] of [[`pat-q${i}`, 'patient'], [`dr-q${i}`, 'provider']]) {
+  let locker = null;
+  return {
+    sd,
+    q: (query) => sql(dataDir, query),
+    deferred: () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_deferred"}'),
+    lost: () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_lost"}'),
+    async callInProgress(patient, provider) {
+      const call = await retried(() => createCall(sd, patient, provider));
+      const clients = [];
+      for (const [user, role] of [[patient, 'patient'], [provider, 'provider']]) {
         const c = await connect(sd, user, role);
         await retried(() => c.join(call.id));
         clients.push(c);
       }
-    }
-    const ids = calls.map((c) => `'${c.id}'`).join(',');
-    assert.equal(q(`SELECT count(*) FROM call_participants WHERE call_id IN (${ids}) AND status = 'joined'`), '6');
+      return { call, clients };
+    },
+    async lock() {
+      locker = spawn('sqlite3', [`${dataDir}/calls.db`], { stdio: ['pipe', 'ignore', 'inherit'] });
+      locker.stdin.write('BEGIN IMMEDIATE;\n');
+      await sleep(300);
+    },
+    unlock: () => locker?.stdin.end('COMMIT;\n'),
+    async close() {
+      locker?.kill();
+      await sd.stop();
+      sd.cleanup();
+    },
+  };
+}
 
-    const locker = spawn('sqlite3', [`${dataDir}/calls.db`], { stdio: ['pipe', 'ignore', 'inherit'] });
-    locker.stdin.write('BEGIN IMMEDIATE;\n');
-    await sleep(300);
-    for (const c of clients) c.close();  // six drops while the log is locked
-    const deferred = () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_deferred"}');
-    await eventually(async () => (await deferred()) >= 1, 3000);
-    assert.ok((await deferred()) >= 1, 'no write was deferred: the queue never filled');
-    locker.stdin.end('COMMIT;\n');
-    const dropped = () =>
-      q(`SELECT count(*) FROM call_participants WHERE call_id IN (${ids}) AND status = 'reconnecting'`);
-    await eventually(() => dropped() === '6', 8000);
-    assert.equal(dropped(), '6', sd.stderr());
-    assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="call_log_write_lost"}'), 0);
+// Writes nobody waits for (a participant's drop) must not be lost when the
+// call log's queue is full: they wait in signald until it drains.
+test('drops recorded while the call log queue is full are deferred, not lost', async () => {
+  const { eventually } = await import('./lib/ws_client.mjs');
+  const f = await oneDeepQueue();
+  try {
+    const calls = [];
+    for (let i = 0; i < 3; i++) calls.push(await f.callInProgress(`pat-q${i}`, `dr-q${i}`));
+    const ids = calls.map(({ call }) => `'${call.id}'`).join(',');
+    const count = (status) =>
+      f.q(`SELECT count(*) FROM call_participants WHERE call_id IN (${ids}) AND status = '${status}'`);
+    assert.equal(count('joined'), '6');
+
+    await f.lock();
+    for (const { clients } of calls) for (const c of clients) c.close();  // six drops while the log is locked
+    await eventually(async () => (await f.deferred()) >= 1, 3000);
+    assert.ok((await f.deferred()) >= 1, 'no write was deferred: the queue never filled');
+    f.unlock();
+    await eventually(() => count('reconnecting') === '6', 8000);
+    assert.equal(count('reconnecting'), '6', f.sd.stderr());
+    assert.equal(await f.lost(), 0);
   } finally {
-    await sd.stop();
-    sd.cleanup();
+    await f.close();
   }
 });
 
 // signald stopped (SIGTERM) while drops wait for room in a full queue: they
 // are recorded before it exits.
 test('deferred drops are recorded when signald stops', async () => {
-  const { spawn } = await import('node:child_process');
-  const { connect, createCall, eventually, sleep } = await import('./lib/ws_client.mjs');
-  const { metric } = await import('./lib/signald.mjs');
-  const dataDir = tempDir();
-  const sd = await startSignald({ VYTAL_MAX_PENDING_WRITES: '1' }, { dataDir });
-  const q = (query) => sql(dataDir, query);
-  const retried = async (fn) => {
-    for (let i = 0; ; i++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (i >= 40 || !/overloaded/.test(String(e))) throw e;
-        await sleep(50);
-      }
-    }
-  };
-  let locker;
+  const { eventually, sleep } = await import('./lib/ws_client.mjs');
+  const f = await oneDeepQueue();
   try {
-    const call = await retried(() => createCall(sd, 'pat-s', 'dr-s'));
-    const clients = [];
-    for (const [user, role] of [['pat-s', 'patient'], ['dr-s', 'provider']]) {
-      const c = await connect(sd, user, role);
-      await retried(() => c.join(call.id));
-      clients.push(c);
-    }
-    locker = spawn('sqlite3', [`${dataDir}/calls.db`], { stdio: ['pipe', 'ignore', 'inherit'] });
-    locker.stdin.write('BEGIN IMMEDIATE;\n');
-    await sleep(300);
+    const { call, clients } = await f.callInProgress('pat-s', 'dr-s');
+    await f.lock();
     for (const c of clients) c.close();
-    const deferred = () => metric(sd.url, 'vytal_rejected_total{reason="call_log_write_deferred"}');
-    await eventually(async () => (await deferred()) >= 1, 3000);
-    assert.ok((await deferred()) >= 1, 'no drop was deferred: the queue never filled');
-    const stopped = sd.stop();  // SIGTERM while the log is still locked
+    await eventually(async () => (await f.deferred()) >= 1, 3000);
+    assert.ok((await f.deferred()) >= 1, 'no drop was deferred: the queue never filled');
+    const stopped = f.sd.stop();  // SIGTERM while the log is still locked
     await sleep(300);
-    locker.stdin.end('COMMIT;\n');
+    f.unlock();
     await stopped;
-    assert.match(sd.stderr(), /recording \d+ deferred write\(s\) before stopping/);
-    assert.equal(q(`SELECT group_concat(status) FROM call_participants WHERE call_id = '${call.id}'`),
+    assert.match(f.sd.stderr(), /recording \d+ deferred write\(s\) before stopping/);
+    assert.equal(f.q(`SELECT group_concat(status) FROM call_participants WHERE call_id = '${call.id}'`),
       'reconnecting,reconnecting');
   } finally {
-    locker?.kill();
-    await sd.stop();
-    sd.cleanup();
+    await f.close();
   }
 });
