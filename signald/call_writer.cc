@@ -339,22 +339,25 @@ Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor&
 }
 
 Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
-  Statement open_calls(db_,
-                       "SELECT DISTINCT p.call_id FROM call_participants p JOIN calls c ON c.id = p.call_id "
-                       "WHERE p.status IN ('joined', 'reconnecting') AND c.status IN ('scheduled', 'active')");
-  std::vector<std::string> ids;
-  int rc;
-  while ((rc = open_calls.step()) == SQLITE_ROW) ids.push_back(open_calls.text(0));
-  if (rc != SQLITE_DONE) return db_error();
+  // The first column of a query's rows; nullopt when the query fails.
+  auto call_ids = [this](const char* sql) -> std::optional<std::vector<std::string>> {
+    Statement q(db_, sql);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) out.push_back(q.text(0));
+    if (rc != SQLITE_DONE) return std::nullopt;
+    return out;
+  };
+  auto ids = call_ids(
+      "SELECT DISTINCT p.call_id FROM call_participants p JOIN calls c ON c.id = p.call_id "
+      "WHERE p.status IN ('joined', 'reconnecting') AND c.status IN ('scheduled', 'active')");
   // An active call nobody holds a slot in any more: its all_left end was
   // never recorded (signald stopped first). It ends now.
-  Statement orphans(db_,
-                    "SELECT c.id FROM calls c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
-                    "call_participants p WHERE p.call_id = c.id AND p.status IN ('joined', 'reconnecting'))");
-  std::vector<std::string> orphan_ids;
-  while ((rc = orphans.step()) == SQLITE_ROW) orphan_ids.push_back(orphans.text(0));
-  if (rc != SQLITE_DONE) return db_error();
-  for (const std::string& id : orphan_ids) {
+  auto orphan_ids = call_ids(
+      "SELECT c.id FROM calls c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
+      "call_participants p WHERE p.call_id = c.id AND p.status IN ('joined', 'reconnecting'))");
+  if (!ids || !orphan_ids) return db_error();
+  for (const std::string& id : *orphan_ids) {
     auto ended = end(id, Actor{"vytal-signald", Role::service, ""}, "all_left");
     if (!ended) return ended.error();
   }
@@ -366,7 +369,7 @@ Result<std::vector<StrandedParticipant>> CallWriter::recover_after_restart() {
   Statement alive(db_, "SELECT checked_at FROM readiness_probe WHERE id = 1");
   int64_t stopped_at = now;
   if (alive.step() == SQLITE_ROW) stopped_at = std::min(now, alive.integer(0) + kHeartbeatMs);
-  for (const std::string& id : ids) {
+  for (const std::string& id : *ids) {
     auto loaded = load(id);
     if (!loaded) return loaded.error();
     CallRecord& c = loaded.value();

@@ -63,7 +63,7 @@ CommitQueue::~CommitQueue() {
 }
 
 bool CommitQueue::submit(Work work, Done done) {
-  if (in_flight_ >= options_.max_pending) return false;
+  if (!has_room()) return false;
   if (in_flight_++ == 0) waiting_since_ms_ = clock_->monotonic_ms();
   {
     std::lock_guard lock(mu_);

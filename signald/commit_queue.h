@@ -49,6 +49,8 @@ class CommitQueue {
 
   // False when max_pending writes are already waiting (the caller answers 503).
   bool submit(Work work, Done done);
+  // Whether submit would take one more write now (event loop thread only).
+  bool has_room() const { return in_flight_ < options_.max_pending; }
   // At shutdown, once the event loop has stopped: queued whatever the limit,
   // committed before the destructor returns; nobody hears back.
   void submit_at_shutdown(Work work);

@@ -132,7 +132,8 @@ struct ConnectionCallbacks {
       req.query = req.path.substr(q + 1);
       req.path.resize(q);
     }
-    if (const std::string* real = req.header("x-real-ip"); real && is_trusted_proxy(options(p), c->ip)) {
+    // Only a trusted proxy's requests are searched for X-Real-IP (usually none).
+    if (const std::string* real = is_trusted_proxy(options(p), c->ip) ? req.header("x-real-ip") : nullptr) {
       unsigned char addr[16];
       if (inet_pton(AF_INET, real->c_str(), addr) == 1 || inet_pton(AF_INET6, real->c_str(), addr) == 1)
         req.remote_addr = *real;

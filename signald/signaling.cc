@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "common/crypto.h"
@@ -60,9 +61,8 @@ struct Signaling::Session {
   std::string user;
   Role role = Role::patient;
   std::string remote_addr;
-  std::string call_id;  // the room this connection is in; empty when none
-  bool joining = false;
-  std::string joining_call;  // the call a join in progress is for
+  std::string call_id;       // the room this connection is in; empty when none
+  std::string joining_call;  // the call a join in progress is for; empty when none
   double tokens = 0;
   int64_t refill_ms = 0;                    // the *_ms deadlines here are monotonic (Clock::monotonic_ms)
   int64_t flood_window_ms = INT64_MIN / 2;  // "long ago"
@@ -100,7 +100,7 @@ Signaling::Signaling(SignalingDeps deps) : d_(deps) {
 void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded) {
   if (stranded.empty()) return;
   int64_t until = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
-  std::map<std::string, int> calls;
+  std::set<std::string> calls;
   for (const StrandedParticipant& p : stranded) {
     Room& room = rooms_[p.call_id];
     room.active = room.active || p.call_active;
@@ -108,7 +108,7 @@ void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded)
     if (!inserted) continue;  // already back on a connection of this run
     member->second.role = p.role;
     member->second.grace_until_ms = until;
-    ++calls[p.call_id];
+    calls.insert(p.call_id);
   }
   LOG_INFO("signaling: %zu participant(s) of %zu call(s) open when signald last stopped have %d s to reconnect",
            stranded.size(), calls.size(), static_cast<int>(d_.settings.signaling.reconnect_grace_s));
@@ -265,7 +265,7 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
 }
 
 void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
-  if (s.joining) return send_error(s, "join_in_progress", "a join is already in progress", rid);
+  if (!s.joining_call.empty()) return send_error(s, "join_in_progress", "a join is already in progress", rid);
   if (d_.clock.now_s() >= s.token_exp_s) {
     d_.metrics.count_rejected("ws_token_expired");
     return send_error(s, "token_expired", "the token has expired; reconnect with a fresh one", rid);
@@ -273,7 +273,6 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
-  s.joining = true;
   s.joining_call = *call_id;
   Actor actor = s.actor();
   auto outcome = std::make_shared<std::optional<Result<CallUpdate>>>();
@@ -285,10 +284,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
       [this, outcome, session_id = s.id, actor, request_id = share(rid)](bool committed) {
         auto it = sessions_.find(session_id);
         Session* sp = it == sessions_.end() ? nullptr : it->second.get();
-        if (sp) {
-          sp->joining = false;
-          sp->joining_call.clear();
-        }
+        if (sp) sp->joining_call.clear();
         if (!committed || !outcome->has_value()) {
           if (sp) send_error(*sp, "call_log_unavailable", "the join could not be recorded; retry", request_id.get());
           return;
@@ -304,7 +300,6 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
       },
       false);
   if (!queued) {
-    s.joining = false;
     s.joining_call.clear();
     send_error(s, "overloaded", "the call log is overloaded; retry", rid);
   }
@@ -580,7 +575,7 @@ bool Signaling::submit_in_order(CommitQueue::Work work, CommitQueue::Done done, 
   // end) must not be lost: they wait, up to kMaxDeferredWrites, and tick()
   // (or the next write) hands them over.
   flush_deferred();
-  if (deferred_.empty() && d_.commits.submit(work, done)) return true;
+  if (deferred_.empty() && d_.commits.has_room()) return d_.commits.submit(std::move(work), std::move(done));
   if (!wait_when_full) return false;
   if (deferred_.size() >= kMaxDeferredWrites) {
     d_.metrics.count_rejected("call_log_write_lost");
@@ -592,13 +587,15 @@ bool Signaling::submit_in_order(CommitQueue::Work work, CommitQueue::Done done, 
 }
 
 void Signaling::flush_deferred() {
-  while (!deferred_.empty() && d_.commits.submit(deferred_.front().first, deferred_.front().second))
+  while (!deferred_.empty() && d_.commits.has_room()) {
+    d_.commits.submit(std::move(deferred_.front().first), std::move(deferred_.front().second));
     deferred_.pop_front();
+  }
 }
 
 bool Signaling::join_in_flight(const std::string& user, const std::string& call_id) const {
   for (const auto& [id, session] : sessions_)
-    if (session->joining && session->user == user && session->joining_call == call_id) return true;
+    if (session->user == user && session->joining_call == call_id) return true;
   return false;
 }
 
