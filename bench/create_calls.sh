@@ -16,7 +16,7 @@ WORK=$(mktemp -d)
 trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export JWT_SECRET=bench-secret-0123456789abcdef0123456789
 export VYTAL_BENCH_TOKEN
-VYTAL_BENCH_TOKEN=$("$BUILD/signald/vytalctl" dev-token --sub bench --role service --ttl 7200)
+VYTAL_BENCH_TOKEN=$("$BUILD/vytalctl/vytalctl" dev-token --sub bench --role service --ttl 7200)
 
 start_signald() {  # $1: group commit true|false
   rm -rf "$WORK/data" && mkdir -p "$WORK/data"

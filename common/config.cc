@@ -112,4 +112,17 @@ std::vector<std::string> Config::list(const char* key) const {
   return out;
 }
 
+LogLevel read_log_level(const Config& config) {
+  auto level = parse_log_level(config.str("LOG_LEVEL"));
+  if (!level)
+    throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
+  return *level;
+}
+
+std::string read_call_log_path(const Config& config) {
+  const std::string& dir = config.str("VYTAL_DATA_DIR");
+  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
+  return dir + "/calls.db";
+}
+
 }  // namespace vytal

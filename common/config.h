@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
+
 namespace vytal {
 
 struct ConfigKey {
@@ -83,5 +85,9 @@ std::optional<Settings> settings_from_command_line(int argc, char** argv, const 
     return std::nullopt;
   }
 }
+
+// Keys every process reads the same way.
+LogLevel read_log_level(const Config& config);
+std::string read_call_log_path(const Config& config);  // VYTAL_DATA_DIR/calls.db
 
 }  // namespace vytal

@@ -2,7 +2,11 @@
 // std::unique_ptr with a stateless deleter, so it costs one pointer.
 #pragma once
 
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -34,5 +38,13 @@ using EvpPkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
 using EvpMdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
 using BioPtr = CHandle<BIO, BIO_free_all>;
 using EcdsaSigPtr = CHandle<ECDSA_SIG, ECDSA_SIG_free>;
+
+using EventBasePtr = CHandle<event_base, event_base_free>;
+using EventPtr = CHandle<event, event_free>;
+using BufferEventPtr = CHandle<bufferevent, bufferevent_free>;
+using ListenerPtr = CHandle<evconnlistener, evconnlistener_free>;
+
+using PgConnPtr = CHandle<PGconn, PQfinish>;
+using PgResultPtr = CHandle<PGresult, PQclear>;
 
 }  // namespace vytal

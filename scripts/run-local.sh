@@ -50,7 +50,7 @@ VYTAL_SYNC_METRICS_PORT = 9102
 CONF
   chmod 600 "$CONF"
 fi
-CTL="$BUILD_DIR/signald/vytalctl --config $CONF"
+CTL="$BUILD_DIR/vytalctl/vytalctl --config $CONF"
 [ -f "$DEV/turn-keyring" ] || $CTL rotate-turn-secret --overlap 0 >/dev/null
 
 PIDS=()
@@ -82,7 +82,7 @@ $CTL turn-config --output "$DEV/vytal-turnserver.conf"
 echo "allow-loopback-peers" >>"$DEV/vytal-turnserver.conf"
 "$BUILD_DIR/turn/bin/vytal-turnserver" -c "$DEV/vytal-turnserver.conf" --log-file=stdout >"$DEV/turnserver.log" 2>&1 &
 PIDS+=($!)
-"$BUILD_DIR/signald/vytal-syncd" --config "$CONF" 2>>"$DEV/syncd.log" &
+"$BUILD_DIR/syncd/vytal-syncd" --config "$CONF" 2>>"$DEV/syncd.log" &
 PIDS+=($!)
 
 SERVICE_TOKEN=$($CTL dev-token --sub dev-platform --role service --ttl 86400)

@@ -21,19 +21,6 @@ void check_urls(const Config& config, const char* key, std::initializer_list<std
 
 }  // namespace
 
-LogLevel read_log_level(const Config& config) {
-  auto level = parse_log_level(config.str("LOG_LEVEL"));
-  if (!level)
-    throw ConfigError("LOG_LEVEL: expected debug, info, warn or error, got '" + config.str("LOG_LEVEL") + "'");
-  return *level;
-}
-
-std::string read_call_log_path(const Config& config) {
-  const std::string& dir = config.str("VYTAL_DATA_DIR");
-  if (dir.empty()) throw ConfigError("VYTAL_DATA_DIR: must name the directory of the call log");
-  return dir + "/calls.db";
-}
-
 SignaldSettings read_signald_settings(const Config& config) {
   SignaldSettings s;
   s.log_level = read_log_level(config);

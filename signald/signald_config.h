@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "call_log/call_log_options.h"
 #include "common/config.h"
 #include "common/jwt.h"
 #include "common/log.h"
-#include "signald/commit_queue.h"
-#include "signald/http_server.h"
+#include "http/http_options.h"
 
 namespace vytal {
 
@@ -36,7 +36,7 @@ struct SignalingSettings {
 struct SignaldSettings {
   LogLevel log_level = LogLevel::info;
   HttpServerOptions http;
-  CommitQueueOptions call_log;
+  CallLogOptions call_log;
   JwtOptions jwt;
   IceSettings ice;
   SignalingSettings signaling;
@@ -45,9 +45,5 @@ struct SignaldSettings {
 
 // Throws ConfigError naming the key on the first bad value.
 SignaldSettings read_signald_settings(const Config& config);
-
-// Keys every process reads the same way.
-LogLevel read_log_level(const Config& config);
-std::string read_call_log_path(const Config& config);  // VYTAL_DATA_DIR/calls.db
 
 }  // namespace vytal

@@ -27,12 +27,11 @@ std::string row_id_for(uint64_t session, const std::string& username) {
 
 }  // namespace
 
-TurnLink::TurnLink(event_base* base, TurnLinkOptions options, CommitQueue& commits, Metrics& metrics,
-                   const Clock& clock)
-    : options_(std::move(options)), commits_(commits), metrics_(metrics), clock_(clock), base_(base) {}
+TurnLink::TurnLink(event_base* base, TurnLinkOptions options, CallLog& call_log, Metrics& metrics, const Clock& clock)
+    : options_(std::move(options)), call_log_(call_log), metrics_(metrics), clock_(clock), base_(base) {}
 
 TurnLink::~TurnLink() {
-  if (usage_event_) event_free(usage_event_);
+  usage_event_.reset();
   if (usage_fd_ >= 0) {
     ::close(usage_fd_);
     ::unlink(options_.usage_socket.c_str());
@@ -57,8 +56,8 @@ bool TurnLink::start(std::string* error) {
   ::chmod(addr.sun_path, 0660);  // the TURN server's group writes to it
   int buf = 1 << 20;
   setsockopt(usage_fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-  usage_event_ = event_new(base_, usage_fd_, EV_READ | EV_PERSIST, &TurnLink::on_readable, this);
-  event_add(usage_event_, nullptr);
+  usage_event_.reset(event_new(base_, usage_fd_, EV_READ | EV_PERSIST, &TurnLink::on_readable, this));
+  event_add(usage_event_.get(), nullptr);
   return true;
 }
 
@@ -116,7 +115,7 @@ void TurnLink::write_revocations() {
     LOG_ERROR("turn: cannot write %s: %s", options_.revoked_path.c_str(), std::strerror(errno));
 }
 
-void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) {
+void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
   auto* self = static_cast<TurnLink*>(arg);
   char buf[4096];
   for (int i = 0; i < 256; ++i) {  // bounded per wake-up: other sockets get their turn
@@ -164,7 +163,7 @@ void TurnLink::handle(std::string_view datagram) {
     metrics_.count_rejected("turn_report_malformed");
     return;
   }
-  if (!commits_.submit([r](CallWriter& w) { return w.record_turn(r); }, nullptr))
+  if (!call_log_.submit([r](CallWriter& w) { return w.record_turn(r); }, NoCompletion{}, CallLog::WhenFull::refuse))
     metrics_.count_rejected("turn_report_overloaded");
 }
 

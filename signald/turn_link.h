@@ -11,9 +11,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "call_log/call_log.h"
 #include "common/clock.h"
+#include "common/handles.h"
 #include "common/key_ring.h"
-#include "signald/commit_queue.h"
 #include "signald/metrics.h"
 
 namespace vytal {
@@ -28,7 +29,7 @@ struct TurnLinkOptions {
 
 class TurnLink {
  public:
-  TurnLink(event_base* base, TurnLinkOptions options, CommitQueue& commits, Metrics& metrics, const Clock& clock);
+  TurnLink(event_base* base, TurnLinkOptions options, CallLog& call_log, Metrics& metrics, const Clock& clock);
   ~TurnLink();
   // Binds the usage socket; false with *error set when it cannot.
   bool start(std::string* error);
@@ -42,16 +43,16 @@ class TurnLink {
   void unrevoke(const std::string& turn_user);
 
  private:
-  static void on_readable(evutil_socket_t fd, short, void* self);
+  static void on_readable(evutil_socket_t fd, short, void* self) noexcept;
   void handle(std::string_view datagram);
   void write_revocations();
 
   TurnLinkOptions options_;
-  CommitQueue& commits_;
+  CallLog& call_log_;
   Metrics& metrics_;
   const Clock& clock_;
   event_base* base_;
-  event* usage_event_ = nullptr;
+  EventPtr usage_event_;
   int usage_fd_ = -1;
   KeyRing ring_;
   std::string ring_stamp_;

@@ -1,4 +1,4 @@
-// Differential fuzzing of signald's WebSocket reader (signald/ws_codec.h)
+// Differential fuzzing of signald's WebSocket reader (http/ws_codec.h)
 // against wslay, the reference implementation: the same client bytes go to
 // both; they must deliver the same messages (text, binary, ping, pong, close
 // with its code and reason) and reach the same verdict (still reading, or a
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "signald/ws_codec.h"
+#include "http/ws_codec.h"
 
 namespace {
 

@@ -18,7 +18,7 @@ import { connect, sleep } from './lib/ws_client.mjs';
 
 const SERVICE = token('platform-backend', 'service');
 
-// The synced tables and columns (signald/sync_tables.cc), written out again
+// The synced tables and columns (call_log/sync_tables.cc), written out again
 // here so the test is an independent statement of what must arrive.
 // Types: text (default), uuid, time (Unix ms in SQLite, timestamptz centrally), int, json.
 const TABLES = {

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 
 export const BUILD_DIR = resolve(process.env.VYTAL_BUILD_DIR ?? new URL('../../../build', import.meta.url).pathname);
 export const SIGNALD = join(BUILD_DIR, 'signald/vytal-signald');
-export const VYTALCTL = join(BUILD_DIR, 'signald/vytalctl');
+export const VYTALCTL = join(BUILD_DIR, 'vytalctl/vytalctl');
 export const JWT_SECRET = 'integration-test-secret-0123456789abcdef';
 
 export function tempDir(prefix = 'vytal-test-') {

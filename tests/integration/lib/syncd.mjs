@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { BUILD_DIR, stopProcess, tempDir } from './signald.mjs';
 
-export const SYNCD = join(BUILD_DIR, 'signald/vytal-syncd');
+export const SYNCD = join(BUILD_DIR, 'syncd/vytal-syncd');
 
 // The DATABASE_* keys for a server from startPostgres() and one database.
 export function databaseEnv(pg, dbname) {

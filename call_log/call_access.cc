@@ -1,0 +1,38 @@
+#include "call_log/call_access.h"
+
+namespace vytal {
+
+bool is_privileged(const Actor& a) { return a.role == Role::admin || a.role == Role::service; }
+
+bool is_participant(const Actor& a, const CallRecord& c) {
+  for (const ParticipantRecord& p : c.participants)
+    if (p.user_id == a.sub && p.status != "removed") return true;
+  return false;
+}
+
+bool can_view_call(const Actor& a, const CallRecord& c) {
+  if (is_privileged(a)) return true;
+  if (a.role == Role::patient && c.patient_id == a.sub) return true;
+  if (a.role == Role::provider && c.provider_id == a.sub) return true;
+  return is_participant(a, c);
+}
+
+bool can_manage_call(const Actor& a, const CallRecord& c) {
+  if (is_privileged(a)) return true;
+  if (a.role == Role::patient) return c.patient_id == a.sub;
+  if (a.role == Role::provider) return c.provider_id == a.sub || is_participant(a, c);
+  return false;
+}
+
+bool can_invite_to_call(const Actor& a, const CallRecord& c) {
+  return is_privileged(a) || (a.role == Role::provider && can_manage_call(a, c));
+}
+
+bool can_create_call(const Actor& a, std::string_view patient_id, std::string_view provider_id) {
+  if (is_privileged(a)) return true;
+  if (a.role == Role::patient) return patient_id == a.sub;
+  if (a.role == Role::provider) return provider_id == a.sub;
+  return false;
+}
+
+}  // namespace vytal

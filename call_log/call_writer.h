@@ -1,0 +1,124 @@
+// Every change to the call log: calls, participants, the timeline
+// (call_events) and the audit log. Runs on the commit thread only, inside the
+// transaction CommitQueue opens; each method either changes the call and
+// writes its event and audit rows, or returns an error and changes nothing
+// but the audit row of a refusal.
+//
+// Error codes: validation, forbidden, call_not_found, invalid_transition,
+// call_full, already_participant, not_participant, db_error.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "call_log/call_reader.h"
+#include "call_log/call_record.h"
+#include "common/clock.h"
+#include "common/sqlite.h"
+
+namespace vytal {
+
+struct NewCall {
+  std::string patient_id;
+  std::string provider_id;
+  std::string type;
+  std::optional<std::string> appointment_id;
+  std::optional<int64_t> scheduled_at;
+};
+
+// One sampled quality report (getStats figures a browser sends).
+struct QualitySample {
+  std::optional<int64_t> rtt_ms;
+  std::optional<int64_t> jitter_ms;
+  std::optional<int64_t> packet_loss_permille;  // lost / expected, in thousandths
+  std::optional<int64_t> bitrate_kbps;
+};
+
+// One report of the TURN plugin about a relay allocation.
+struct TurnReport {
+  std::string row_id;    // turn_usage.id, stable for the TURN session
+  std::string event;     // created, refreshed, deleted, usage
+  std::string username;  // the REST username "<expiry>:<user>[@<call id>]"
+  std::string user_id;
+  std::optional<std::string> call_id;
+  std::string relay_address;
+  std::string transport;
+  int64_t bytes_sent = 0;  // usage: since the previous report
+  int64_t bytes_received = 0;
+  int64_t packets_sent = 0;
+  int64_t packets_received = 0;
+  bool final = false;
+};
+
+// A participant the call log shows in a call when signald starts: nobody can
+// be connected yet, so each gets the reconnect grace period again.
+struct StrandedParticipant {
+  std::string call_id;
+  std::string user_id;
+  std::string role;
+  bool call_active = false;
+};
+
+class CallWriter {
+ public:
+  // How often signald records that it is alive (record_readiness), so a
+  // restart knows when the previous run stopped.
+  static constexpr int64_t kHeartbeatMs = 30000;
+
+  CallWriter(sqlite3* db, const Clock& clock, int max_participants);
+
+  Result<CallUpdate> create(const NewCall& call, const Actor& actor);
+  Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason);
+  Result<CallUpdate> cancel(std::string_view call_id, const Actor& actor, std::string_view reason);
+  Result<CallUpdate> add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
+                                     std::string_view role);
+  // A participant's session starts (the second one in makes a scheduled call
+  // active), drops (the slot is kept: status reconnecting, time stops) or
+  // ends (reason: left, timeout).
+  Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
+  Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
+  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
+  // At start-up: every participant still joined to an open call (signald
+  // stopped or crashed under it) becomes reconnecting, its time stopped at
+  // the previous run's last heartbeat,
+  // with a participant_disconnected event (reason signald_restart). Returns
+  // those and the ones already reconnecting, for Signaling to wait for. An
+  // active call nobody is in any more is ended (all_left).
+  Result<std::vector<StrandedParticipant>> recover_after_restart();
+  bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
+  // Creates or updates the allocation's turn_usage row (usage adds up).
+  bool record_turn(const TurnReport& report);
+
+  // An audit row for a refused read (the refusal itself is answered at once).
+  bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
+             std::optional<std::string_view> call_id);
+  bool record_readiness();
+
+ private:
+  Result<CallRecord> load(std::string_view call_id);
+  Result<CallUpdate> finish(std::string_view call_id, const Actor& actor, CallEvent event, std::string_view action,
+                            std::string_view reason);
+  Error deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
+  Error db_error();
+  int64_t next_seq() { return ++seq_; }
+  bool write_call(CallRecord& c, int64_t now, bool insert);
+  bool write_participant(ParticipantRecord& p, int64_t now, bool insert, std::optional<std::string_view> invited_by);
+  bool write_event(std::string_view call_id, std::string_view type, std::string_view actor_id,
+                   const std::string& detail, int64_t now);
+  // Closes a participant's open session at `now`, adding to its duration the
+  // part of the session during which the call was active (waiting alone for
+  // the other side is not call time).
+  static void close_session(ParticipantRecord& p, const CallRecord& call, int64_t now, const char* status);
+
+  sqlite3* db_;
+  const Clock& clock_;
+  int max_participants_;
+  int64_t seq_ = 0;
+  CallReader reader_;
+  Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
+      insert_quality_, upsert_turn_, readiness_;
+};
+
+}  // namespace vytal

@@ -1,0 +1,24 @@
+// What the commit thread reports about its transactions; written by the
+// commit thread, read by /metrics on the event loop (atomics).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "common/prometheus.h"
+
+namespace vytal {
+
+struct CommitStats {
+  Histogram commit_seconds;
+  std::atomic<uint64_t> transactions{0};
+  std::atomic<uint64_t> writes{0};
+  std::atomic<uint64_t> failures{0};
+
+  // Appends vytal_db_commit_seconds, vytal_db_transactions_total,
+  // vytal_db_writes_total and vytal_db_commit_failures_total.
+  void render(std::string& out) const;
+};
+
+}  // namespace vytal

@@ -1,0 +1,38 @@
+#include "http/http_metrics.h"
+
+#include "common/prometheus.h"
+
+namespace vytal {
+
+void HttpMetrics::count_request(std::string_view route, std::string_view method, int status) {
+  ++requests_[{std::string(route), std::string(method), status}];
+}
+
+void HttpMetrics::count_rejected(std::string_view reason) {
+  auto it = rejected_.find(reason);
+  if (it == rejected_.end()) it = rejected_.emplace(std::string(reason), 0).first;
+  ++it->second;
+}
+
+uint64_t HttpMetrics::rejected(std::string_view reason) const {
+  auto it = rejected_.find(reason);
+  return it == rejected_.end() ? 0 : it->second;
+}
+
+void HttpMetrics::render(std::string& out) const {
+  metric_line(out, "# HELP vytal_http_requests_total HTTP requests answered, by route, method and status.\n");
+  metric_line(out, "# TYPE vytal_http_requests_total counter\n");
+  for (const auto& [key, n] : requests_) {
+    const auto& [route, method, status] = key;
+    metric_line(out, "vytal_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n", route.c_str(),
+                method.c_str(), status, static_cast<unsigned long long>(n));
+  }
+  metric_line(out, "# HELP vytal_rejected_total Requests and connections refused, by reason.\n");
+  metric_line(out, "# TYPE vytal_rejected_total counter\n");
+  for (const auto& [reason, n] : rejected_)
+    metric_line(out, "vytal_rejected_total{reason=\"%s\"} %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+  metric_line(out, "# HELP vytal_open_connections Client connections open now.\n# TYPE vytal_open_connections gauge\n");
+  metric_line(out, "vytal_open_connections %lld\n", static_cast<long long>(open_connections_));
+}
+
+}  // namespace vytal

@@ -1,0 +1,29 @@
+// The counters every HTTP server here keeps: requests by route, method and
+// status, refusals by reason, open connections. Event loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+namespace vytal {
+
+class HttpMetrics {
+ public:
+  void count_request(std::string_view route, std::string_view method, int status);
+  void count_rejected(std::string_view reason);
+  uint64_t rejected(std::string_view reason) const;
+  void connection_opened() { ++open_connections_; }
+  void connection_closed() { --open_connections_; }
+  // Appends vytal_http_requests_total, vytal_rejected_total and vytal_open_connections.
+  void render(std::string& out) const;
+
+ private:
+  std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;
+  std::map<std::string, uint64_t, std::less<>> rejected_;
+  int64_t open_connections_ = 0;
+};
+
+}  // namespace vytal

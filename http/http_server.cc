@@ -1,0 +1,476 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "http/connection.h"
+
+namespace vytal {
+
+int64_t monotonic_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+bool is_trusted_proxy(const HttpServerOptions& options, const std::string& peer) {
+  return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), peer) !=
+         options.trusted_proxies.end();
+}
+
+}  // namespace
+
+// http-parser callbacks: they only record; decisions are taken by
+// process_input once http_parser_execute returns.
+struct ConnectionCallbacks {
+  static Connection* conn(http_parser* p) { return static_cast<Connection*>(p->data); }
+  static const HttpServerOptions& options(http_parser* p) { return conn(p)->server->options_; }
+
+  static int reject(PendingRequest* r, int status, const char* code, const char* message) {
+    r->reject_status = status;
+    r->reject_code = code;
+    r->reject_message = message;
+    return -1;  // stops the parser with HPE_CB_* (on_headers_complete reads 1 as "no body")
+  }
+  static int count_header(http_parser* p, size_t n) {
+    PendingRequest* r = conn(p)->pending.get();
+    r->header_bytes += n;
+    if (r->header_bytes > options(p).max_header_bytes)
+      return reject(r, 431, "headers_too_large", "request line and headers are too large");
+    return 0;
+  }
+  static void flush_header(PendingRequest* r) {
+    if (!r->in_value) return;
+    for (char& ch : r->field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    r->request.headers.emplace_back(std::move(r->field), std::move(r->value));
+    r->field.clear();
+    r->value.clear();
+    r->in_value = false;
+  }
+
+  static int on_message_begin(http_parser* p) {
+    Connection* c = conn(p);
+    c->pending = std::make_unique<PendingRequest>();
+    c->pending->request.remote_addr = c->ip;
+    c->deadline_ms = monotonic_ms() + options(p).request_timeout_s * 1000LL;
+    return 0;
+  }
+  static int on_url(http_parser* p, const char* at, size_t n) {
+    if (count_header(p, n)) return -1;
+    conn(p)->pending->request.path.append(at, n);
+    return 0;
+  }
+  static int on_header_field(http_parser* p, const char* at, size_t n) {
+    if (count_header(p, n + 4)) return -1;  // ": " and CRLF count too
+    PendingRequest* r = conn(p)->pending.get();
+    flush_header(r);
+    r->field.append(at, n);
+    return 0;
+  }
+  static int on_header_value(http_parser* p, const char* at, size_t n) {
+    if (count_header(p, n)) return -1;
+    PendingRequest* r = conn(p)->pending.get();
+    r->value.append(at, n);
+    r->in_value = true;
+    return 0;
+  }
+  static int on_headers_complete(http_parser* p) {
+    Connection* c = conn(p);
+    PendingRequest* r = c->pending.get();
+    flush_header(r);
+    HttpRequest& req = r->request;
+    req.method = static_cast<http_method>(p->method);
+    if (size_t q = req.path.find('?'); q != std::string::npos) {
+      req.query = req.path.substr(q + 1);
+      req.path.resize(q);
+    }
+    // Only a trusted proxy's requests are searched for X-Real-IP (usually none).
+    if (const std::string* real = is_trusted_proxy(options(p), c->ip) ? req.header("x-real-ip") : nullptr) {
+      unsigned char addr[16];
+      if (inet_pton(AF_INET, real->c_str(), addr) == 1 || inet_pton(AF_INET6, real->c_str(), addr) == 1)
+        req.remote_addr = *real;
+    }
+    // content_length is ULLONG_MAX when absent (chunked bodies are counted in on_body).
+    if (p->content_length != ULLONG_MAX && p->content_length > options(p).max_body_bytes)
+      return reject(r, 413, "body_too_large", "request body is too large");
+    const std::string* expect = req.header("expect");
+    if (expect && strcasecmp(expect->c_str(), "100-continue") == 0)
+      bufferevent_write(c->bev.get(), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return 0;
+  }
+  static int on_body(http_parser* p, const char* at, size_t n) {
+    PendingRequest* r = conn(p)->pending.get();
+    if (r->request.body.size() + n > options(p).max_body_bytes)
+      return reject(r, 413, "body_too_large", "request body is too large");
+    r->request.body.append(at, n);
+    return 0;
+  }
+  static int on_message_complete(http_parser* p) {
+    Connection* c = conn(p);
+    c->message_done = true;
+    c->pending->request.keep_alive = http_should_keep_alive(p) != 0;
+    c->pending->request.upgrade = p->upgrade;
+    http_parser_pause(p, 1);  // one request at a time: the rest waits in the buffer
+    return 0;
+  }
+};
+
+namespace {
+
+http_parser_settings make_settings() {
+  http_parser_settings s;
+  http_parser_settings_init(&s);
+  s.on_message_begin = ConnectionCallbacks::on_message_begin;
+  s.on_url = ConnectionCallbacks::on_url;
+  s.on_header_field = ConnectionCallbacks::on_header_field;
+  s.on_header_value = ConnectionCallbacks::on_header_value;
+  s.on_headers_complete = ConnectionCallbacks::on_headers_complete;
+  s.on_body = ConnectionCallbacks::on_body;
+  s.on_message_complete = ConnectionCallbacks::on_message_complete;
+  return s;
+}
+
+const http_parser_settings kSettings = make_settings();
+
+std::string address_of(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+const std::string* HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+void Responder::send(HttpResponse response) && { server_->send(std::exchange(conn_, nullptr), std::move(response)); }
+
+HttpServer::HttpServer(event_base* base, HttpServerOptions options, HttpMetrics& metrics, HttpHandler handler)
+    : base_(base), options_(std::move(options)), metrics_(metrics), handler_(std::move(handler)) {}
+
+HttpServer::~HttpServer() {
+  listener_.reset();
+  sweep_.reset();
+  on_reap(-1, 0, this);
+  reap_.reset();
+  // live_ and awaiting_ free the rest (their bufferevents with them).
+}
+
+ConnectionList::~ConnectionList() {
+  while (head_) head_ = std::move(head_->next);
+}
+
+Connection* ConnectionList::push(std::unique_ptr<Connection> c) {
+  if (head_) head_->prev = c.get();
+  c->next = std::move(head_);
+  head_ = std::move(c);
+  return head_.get();
+}
+
+std::unique_ptr<Connection> ConnectionList::remove(Connection* c) {
+  std::unique_ptr<Connection>& owner = c->prev ? c->prev->next : head_;
+  std::unique_ptr<Connection> self = std::move(owner);
+  owner = std::move(self->next);
+  if (owner) owner->prev = self->prev;
+  self->prev = nullptr;
+  return self;
+}
+
+HttpResponse HttpServer::error_response(int status, std::string_view code, std::string_view message) {
+  JsonPtr body(json_object());
+  json_t* err = json_object();
+  json_put(err, "code", json_str(code));
+  json_put(err, "message", json_str(message));
+  json_put(body.get(), "error", err);
+  HttpResponse r;
+  r.status = status;
+  r.body = json_dump(body.get());
+  return r;
+}
+
+bool HttpServer::start(std::string* error) {
+  sockaddr_storage ss{};
+  int len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, options_.bind_address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(options_.port));
+    len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, options_.bind_address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(options_.port));
+    len = sizeof *v6;
+  } else {
+    *error = "VYTAL_BIND_ADDRESS: not an IP address: " + options_.bind_address;
+    return false;
+  }
+  std::string spec = options_.bind_address + " port " + std::to_string(options_.port);
+  listener_.reset(evconnlistener_new_bind(base_, &HttpServer::on_accept, this,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
+                                          reinterpret_cast<sockaddr*>(&ss), len));
+  if (listener_) evconnlistener_set_error_cb(listener_.get(), &HttpServer::on_accept_error);
+  if (!listener_) {
+    *error = "cannot listen on " + spec + ": " + std::strerror(errno);
+    return false;
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(evconnlistener_get_fd(listener_.get()), reinterpret_cast<sockaddr*>(&bound), &blen);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  sweep_.reset(event_new(base_, -1, EV_PERSIST, &HttpServer::on_sweep, this));
+  timeval quarter_second{0, 250000};  // deadlines and WebSocket pings are checked at this grain
+  event_add(sweep_.get(), &quarter_second);
+  reap_.reset(event_new(base_, -1, 0, &HttpServer::on_reap, this));
+  return true;
+}
+
+void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) noexcept {
+  auto* self = static_cast<HttpServer*>(arg);
+  std::string ip = address_of(addr);
+  const char* refusal = nullptr;
+  if (self->open_ >= static_cast<size_t>(self->options_.max_connections))
+    refusal = "max_connections";
+  else if (self->per_ip_[ip] >= self->options_.max_connections_per_ip)
+    refusal = "max_connections_per_ip";
+  if (refusal) {
+    // Answer without allocating anything: a fixed response, then close.
+    static const char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        "Content-Length: 74\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many "
+        "connections\"}}";
+    ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)ignored;
+    evutil_closesocket(fd);
+    if (self->per_ip_[ip] == 0) self->per_ip_.erase(ip);
+    self->metrics_.count_rejected(refusal);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  BufferEventPtr bev(bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE));
+  if (!bev) {
+    evutil_closesocket(fd);
+    return;
+  }
+  Connection* c = self->live_.push(std::make_unique<Connection>());
+  c->server = self;
+  c->bev = std::move(bev);
+  c->ip = std::move(ip);
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  c->deadline_ms = monotonic_ms() + self->options_.request_timeout_s * 1000LL;
+  ++self->per_ip_[c->ip];
+  ++self->open_;
+  self->metrics_.connection_opened();
+  timeval write_timeout{self->options_.write_timeout_s, 0};
+  bufferevent_set_timeouts(c->bev.get(), nullptr, &write_timeout);
+  bufferevent_setcb(c->bev.get(), &HttpServer::on_read, &HttpServer::on_write, &HttpServer::on_event, c);
+  bufferevent_enable(c->bev.get(), EV_READ | EV_WRITE);
+}
+
+void HttpServer::on_accept_error(evconnlistener* listener, void* arg) noexcept {
+  // Out of descriptors (EMFILE/ENFILE): the pending connection stays in the
+  // backlog and accept() would fail again at once. Pause accepting for a
+  // moment instead of spinning; connections that close free descriptors.
+  auto* self = static_cast<HttpServer*>(arg);
+  self->metrics_.count_rejected("accept_failed");
+  LOG_WARN("http: accept failed: %s; pausing new connections for 100 ms", std::strerror(errno));
+  evconnlistener_disable(listener);
+  timeval pause{0, 100000};
+  event_base_once(
+      self->base_, -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* l) { evconnlistener_enable(static_cast<evconnlistener*>(l)); }, listener,
+      &pause);
+}
+
+void HttpServer::on_read(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  if (c->state == Connection::State::websocket)
+    c->server->process_websocket(c);
+  else if (c->state == Connection::State::lingering)
+    evbuffer_drain(bufferevent_get_input(c->bev.get()), evbuffer_get_length(bufferevent_get_input(c->bev.get())));
+  else
+    c->server->process_input(c);
+}
+
+void HttpServer::linger(Connection* c) {
+  // Our last bytes (an error response, a close frame) are written. Closing
+  // now, with the client's unread bytes still arriving, would make the kernel
+  // reset the connection, and the client would lose what it has not read
+  // yet. So: send FIN, keep reading and discarding until the client closes
+  // or a short while passes (a "lingering close").
+  c->state = Connection::State::lingering;
+  shutdown(bufferevent_getfd(c->bev.get()), SHUT_WR);
+  evbuffer* in = bufferevent_get_input(c->bev.get());
+  evbuffer_drain(in, evbuffer_get_length(in));
+  c->deadline_ms = monotonic_ms() + 2000;
+  bufferevent_enable(c->bev.get(), EV_READ);
+}
+
+void HttpServer::process_input(Connection* c) {
+  while (c->state == Connection::State::reading) {
+    evbuffer* in = bufferevent_get_input(c->bev.get());
+    if (evbuffer_get_length(in) == 0) return;
+    evbuffer_iovec chunk;
+    evbuffer_peek(in, -1, nullptr, &chunk, 1);
+    size_t used = http_parser_execute(&c->parser, &kSettings, static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    evbuffer_drain(in, used);
+    http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+    if (err == HPE_PAUSED && c->message_done) {
+      dispatch(c);
+      return;
+    }
+    if (err != HPE_OK) {
+      PendingRequest* r = c->pending.get();
+      if (r && r->reject_status)
+        fail(c, r->reject_status, r->reject_code, r->reject_message, r->reject_code);
+      else
+        fail(c, 400, "malformed_http", http_errno_description(err), "malformed_http");
+      return;
+    }
+    if (used < chunk.iov_len) {
+      fail(c, 400, "malformed_http", "unexpected bytes after the request", "malformed_http");
+      return;
+    }
+  }
+}
+
+void HttpServer::dispatch(Connection* c) {
+  c->state = Connection::State::waiting;
+  c->deadline_ms = 0;
+  bufferevent_disable(c->bev.get(), EV_READ);
+  std::unique_ptr<PendingRequest> pending = std::move(c->pending);
+  c->close_after_write = !pending->request.keep_alive;
+  handler_(pending->request, Responder(this, c));
+}
+
+void HttpServer::send(Connection* c, HttpResponse&& r) {
+  if (c->state == Connection::State::closed) {  // the client left while we worked
+    release(awaiting_.remove(c));
+    return;
+  }
+  evbuffer* out = bufferevent_get_output(c->bev.get());
+  evbuffer_add_printf(out,
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+                      "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n",
+                      r.status, http_status_str(static_cast<http_status>(r.status)), r.content_type.c_str(),
+                      r.body.size(), c->close_after_write ? "close" : "keep-alive");
+  for (const auto& [name, value] : r.headers) evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
+  evbuffer_add(out, "\r\n", 2);
+  // RFC 9110 9.3.2: a HEAD response has the headers of a GET and no body.
+  if (c->parser.method != HTTP_HEAD) evbuffer_add(out, r.body.data(), r.body.size());
+  c->state = Connection::State::writing;
+}
+
+void HttpServer::fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason) {
+  metrics_.count_rejected(reason);
+  metrics_.count_request("-", c->pending ? http_method_str(static_cast<http_method>(c->parser.method)) : "-", status);
+  LOG_DEBUG("http: %s from %s: %d %.*s", reason, c->ip.c_str(), status, static_cast<int>(message.size()),
+            message.data());
+  c->pending.reset();
+  c->state = Connection::State::waiting;
+  c->close_after_write = true;
+  bufferevent_disable(c->bev.get(), EV_READ);
+  send(c, error_response(status, code, message));
+}
+
+void HttpServer::on_write(bufferevent*, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  HttpServer* self = c->server;
+  if (c->state == Connection::State::closing) {  // the close frame is out
+    self->linger(c);
+    return;
+  }
+  if (c->state != Connection::State::writing) return;
+  if (c->close_after_write) {
+    self->linger(c);
+    return;
+  }
+  // Response flushed: read the next request (maybe already buffered).
+  c->state = Connection::State::reading;
+  c->message_done = false;
+  c->deadline_ms = monotonic_ms() + self->options_.keepalive_timeout_s * 1000LL;
+  http_parser_pause(&c->parser, 0);
+  bufferevent_enable(c->bev.get(), EV_READ);
+  self->process_input(c);
+}
+
+void HttpServer::on_event(bufferevent*, short what, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  if (what & BEV_EVENT_TIMEOUT) c->server->metrics_.count_rejected("write_timeout");
+  c->server->close(c);
+}
+
+void HttpServer::on_sweep(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<HttpServer*>(arg);
+  int64_t now = monotonic_ms();
+  for (Connection* c = self->live_.head(); c;) {
+    Connection* next = c->next.get();  // c may be closed (moved off the list) below
+    if (c->state == Connection::State::websocket) {
+      self->ws_keepalive(c, now);
+    } else if (c->state == Connection::State::lingering && now >= c->deadline_ms) {
+      self->close(c);
+    } else if (c->state == Connection::State::reading && c->deadline_ms && now > c->deadline_ms) {
+      if (c->pending)
+        self->fail(c, 408, "request_timeout", "the request was not received in time", "request_timeout");
+      else
+        self->close(c);  // idle keep-alive or a connection that never sent a byte
+    }
+    c = next;
+  }
+}
+
+void HttpServer::close(Connection* c) {
+  if (c->state == Connection::State::closed) return;
+  bool handler_owns = c->state == Connection::State::waiting;
+  bool was_websocket = c->ws_handler != nullptr;
+  std::unique_ptr<Connection> owned = live_.remove(c);
+  if (--per_ip_[c->ip] <= 0) per_ip_.erase(c->ip);
+  --open_;
+  metrics_.connection_closed();
+  c->bev.reset();
+  c->state = Connection::State::closed;
+  if (was_websocket) c->ws_handler->on_ws_closed(WsLink(this, c));
+  // A handler holding a Responder releases the connection when it answers.
+  if (handler_owns)
+    awaiting_.push(std::move(owned));
+  else
+    release(std::move(owned));
+}
+
+void HttpServer::release(std::unique_ptr<Connection> c) {
+  closing_.push_back(std::move(c));
+  event_active(reap_.get(), 0, 0);
+}
+
+void HttpServer::on_reap(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<HttpServer*>(arg);
+  std::vector<Connection*> to_close;
+  to_close.swap(self->to_close_);
+  for (Connection* c : to_close) self->close(c);
+  self->closing_.clear();
+}
+
+}  // namespace vytal

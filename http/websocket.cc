@@ -1,0 +1,132 @@
+// The WebSocket half of HttpServer (RFC 6455): the upgrade, frames read in
+// place by ws_codec, pings both ways, close handshakes, and the output cap
+// that drops a client which stopped reading.
+#include <event2/buffer.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "common/crypto.h"
+#include "http/connection.h"
+#include "http/http_server.h"
+
+namespace vytal {
+
+WsLink Responder::upgrade(std::string_view key, std::string_view protocol, WsHandler* handler, void* user) && {
+  return server_->upgrade(std::exchange(conn_, nullptr), key, protocol, handler, user);
+}
+
+WsLink HttpServer::upgrade(Connection* c, std::string_view key, std::string_view protocol, WsHandler* handler,
+                           void* user) {
+  if (c->state == Connection::State::closed) {  // the client left before its upgrade was accepted
+    release(awaiting_.remove(c));
+    return {};
+  }
+  // RFC 6455 section 4.2.2: accept = base64(SHA-1(key + GUID)).
+  std::string accept = base64_encode(sha1(std::string(key) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+  evbuffer* out = bufferevent_get_output(c->bev.get());
+  evbuffer_add_printf(out,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: %s\r\n",
+                      accept.c_str());
+  if (!protocol.empty())
+    evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %.*s\r\n", static_cast<int>(protocol.size()), protocol.data());
+  evbuffer_add(out, "\r\n", 2);
+  metrics_.count_request("/webrtc/ws", "GET", 101);
+  c->state = Connection::State::websocket;
+  c->ws_handler = handler;
+  c->ws_user = user;
+  c->ping_outstanding = false;
+  c->deadline_ms = monotonic_ms() + options_.ws_ping_interval_s * 1000LL;
+  bufferevent_enable(c->bev.get(), EV_READ);
+  // Bytes the client sent right after its request are already buffered.
+  process_websocket(c);
+  return WsLink(this, c);
+}
+
+void WsLink::send(std::string_view text) const { server_->ws_send(conn_, kWsText, text); }
+
+void WsLink::close(uint16_t code, std::string_view reason) const {
+  if (conn_->state != Connection::State::websocket) return;
+  ws_write_close(bufferevent_get_output(conn_->bev.get()), code, reason);
+  conn_->state = Connection::State::closing;
+  bufferevent_disable(conn_->bev.get(), EV_READ);
+}
+
+void* WsLink::user() const { return conn_->ws_user; }
+const std::string& WsLink::remote_addr() const { return conn_->ip; }
+
+void HttpServer::process_websocket(Connection* c) {
+  evbuffer* in = bufferevent_get_input(c->bev.get());
+  if (evbuffer_get_length(in) == 0) return;
+  // Any frame from the client shows it is alive: the next ping can wait.
+  c->ping_outstanding = false;
+  c->deadline_ms = monotonic_ms() + options_.ws_ping_interval_s * 1000LL;
+  while (c->state == Connection::State::websocket) {
+    WsEvent e = ws_read(in, c->ws, options_.ws_max_message_bytes);
+    switch (e.kind) {
+      case WsEvent::Kind::need_more: return;
+      case WsEvent::Kind::message:
+        if (e.opcode != kWsText) {
+          ws_fail(c, kWsCloseUnsupported, "text messages only", "ws_binary_message");
+          return;
+        }
+        c->ws_handler->on_ws_message(WsLink(this, c), e.payload);
+        break;
+      case WsEvent::Kind::ping: ws_send(c, kWsPong, e.payload); break;
+      case WsEvent::Kind::pong: break;
+      case WsEvent::Kind::close:
+        // RFC 6455 section 5.5.1: answer with a close (echoing the code), then close.
+        ws_write_close(bufferevent_get_output(c->bev.get()),
+                       e.close_code == kWsCloseNoStatus ? uint16_t{kWsCloseNormal} : e.close_code, "");
+        c->state = Connection::State::closing;
+        bufferevent_disable(c->bev.get(), EV_READ);
+        return;
+      case WsEvent::Kind::error:
+        ws_fail(c, e.close_code, "",
+                e.close_code == kWsCloseTooBig        ? "ws_message_too_big"
+                : e.close_code == kWsCloseInvalidData ? "ws_invalid_utf8"
+                : e.close_code == kWsClosePolicy      ? "ws_too_many_fragments"
+                                                      : "ws_protocol_error");
+        return;
+    }
+  }
+}
+
+void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload) {
+  if (c->state != Connection::State::websocket) return;
+  evbuffer* out = bufferevent_get_output(c->bev.get());
+  if (evbuffer_get_length(out) + payload.size() > options_.ws_max_output_bytes) {
+    // It stopped reading: drop it rather than buffer without bound. Closed
+    // from the reaper, not here: the caller may be broadcasting to a room.
+    metrics_.count_rejected("ws_slow_consumer");
+    c->state = Connection::State::closing;
+    bufferevent_disable(c->bev.get(), EV_READ | EV_WRITE);
+    to_close_.push_back(c);
+    event_active(reap_.get(), 0, 0);
+    return;
+  }
+  ws_write_frame(out, opcode, payload);
+}
+
+void HttpServer::ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric) {
+  metrics_.count_rejected(metric);
+  ws_write_close(bufferevent_get_output(c->bev.get()), code, reason);
+  c->state = Connection::State::closing;
+  bufferevent_disable(c->bev.get(), EV_READ);
+}
+
+void HttpServer::ws_keepalive(Connection* c, int64_t now) {
+  if (now < c->deadline_ms) return;
+  if (c->ping_outstanding) {
+    // No frame since the ping: the client is gone or stuck (RFC 6455 5.5.2).
+    metrics_.count_rejected("ws_ping_timeout");
+    close(c);
+  } else {
+    ws_send(c, kWsPing, "");
+    c->ping_outstanding = true;
+    c->deadline_ms = now + std::max(1000LL, options_.ws_ping_interval_s * 500LL);
+  }
+}
+
+}  // namespace vytal

@@ -1,0 +1,511 @@
+#include "signald/signaling/signaling.h"
+
+#include <strings.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <vector>
+
+#include "common/crypto.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "signald/ice_servers.h"
+#include "signald/signaling/admission.h"
+
+namespace vytal {
+namespace {
+
+// A reference of our own to a message's part, kept until a write completes.
+JsonPtr retain(const json_t* j) { return JsonPtr(j ? json_incref(const_cast<json_t*>(j)) : nullptr); }
+
+const Actor kSystem{"vytal-signald", Role::service, ""};
+
+// The error codes of CallWriter as signaling reports them.
+std::string_view signaling_code(const std::string& code) {
+  if (code == "invalid_transition") return "call_ended";
+  return code;
+}
+
+// A write the call log could not commit is worth retrying.
+std::string join_error_message(const Error& e) {
+  return e.code == kCallLogUnavailable ? "the join could not be recorded; retry" : e.message;
+}
+std::string end_error_message(const Error& e) {
+  return e.code == kCallLogUnavailable ? "the end could not be recorded; retry" : e.message;
+}
+
+json_t* message(std::string_view type) {
+  json_t* m = json_object();
+  json_put(m, "type", json_str(type));
+  return m;
+}
+
+}  // namespace
+
+struct Signaling::Session {
+  uint64_t id = 0;
+  WsLink link;
+  std::string user;
+  Role role = Role::patient;
+  std::string remote_addr;
+  std::string call_id;       // the room this connection is in; empty when none
+  std::string joining_call;  // the call a join in progress is for; empty when none
+  double tokens = 0;
+  int64_t refill_ms = 0;                    // the *_ms deadlines here are monotonic (Clock::monotonic_ms)
+  int64_t flood_window_ms = INT64_MIN / 2;  // "long ago"
+  uint32_t dropped_in_window = 0;
+  int64_t ice_refresh_ms = 0;
+  int64_t last_quality_ms = INT64_MIN / 2;
+  int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
+
+  Actor actor() const { return Actor{user, role, remote_addr}; }
+};
+
+Signaling::Signaling(SignalingDeps deps) : d_(deps) {
+  tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
+  timeval one_second{1, 0};
+  event_add(tick_.get(), &one_second);
+  // call-ended reaches the room however the call ended: end-call here,
+  // POST /end or /cancel, or everyone gone (all_left).
+  d_.call_log.observe([this](const CallUpdate& u) {
+    if (is_terminal(u.call.status) && u.from && !is_terminal(*u.from)) call_finished(u.call, u.by);
+  });
+  adopt_stranded(d_.call_log.stranded());
+}
+
+void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded) {
+  if (stranded.empty()) return;
+  int64_t until = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+  std::set<std::string> calls;
+  for (const StrandedParticipant& p : stranded) {
+    Room& room = rooms_[p.call_id];
+    room.active = room.active || p.call_active;
+    auto [member, inserted] = room.members.try_emplace(p.user_id);
+    if (!inserted) continue;  // already back on a connection of this run
+    member->second.role = p.role;
+    member->second.grace_until_ms = until;
+    calls.insert(p.call_id);
+  }
+  LOG_INFO("signaling: %zu participant(s) of %zu call(s) open when signald last stopped have %d s to reconnect",
+           stranded.size(), calls.size(), static_cast<int>(d_.settings.signaling.reconnect_grace_s));
+}
+
+Signaling::~Signaling() = default;
+
+void Signaling::accept(HttpRequest& req, Responder responder) {
+  AdmissionResult a = admit(req, d_.settings.allowed_origins, d_.jwt, d_.clock);
+  if (!a.admitted) {
+    const Refusal& r = a.refusal;
+    d_.metrics.count_rejected(r.code);
+    d_.metrics.count_request("/webrtc/ws", req.method_name(), r.status);
+    HttpResponse answer = HttpServer::error_response(r.status, r.code, r.message);
+    answer.headers = r.headers;
+    std::move(responder).send(std::move(answer));
+    return;
+  }
+  JwtClaims& claims = a.admitted->claims;
+  auto session = std::make_unique<Session>();
+  Session* s = session.get();
+  s->id = next_session_id_++;
+  s->user = std::move(claims.sub);
+  s->role = claims.role;
+  s->token_exp_s = claims.exp + d_.settings.jwt.leeway_s;
+  s->remote_addr = req.remote_addr;
+  s->tokens = d_.settings.signaling.message_burst;
+  s->refill_ms = d_.clock.monotonic_ms();
+  sessions_.emplace(s->id, std::move(session));
+  WsLink link = std::move(responder).upgrade(a.admitted->websocket_key, a.admitted->protocol, this, s);
+  if (!link) {
+    sessions_.erase(s->id);
+    return;
+  }
+  s->link = link;
+  d_.metrics.ws_sessions = sessions_.size();
+}
+
+void Signaling::send(Session& s, const json_t* m) { s.link.send(json_dump(m)); }
+
+void Signaling::send_error(Session& s, std::string_view code, std::string_view text, const json_t* request_id) {
+  JsonPtr m(message("error"));
+  json_put(m.get(), "code", json_str(code));
+  json_put(m.get(), "message", json_str(text));
+  if (request_id) json_put(m.get(), "requestId", json_incref(const_cast<json_t*>(request_id)));
+  send(s, m.get());
+}
+
+void Signaling::broadcast(Room& room, const json_t* m, const std::string& except_user) {
+  std::string text = json_dump(m);
+  // Collected first: sending may drop a slow client, which changes nothing
+  // here (drops are handled from the top of the loop) but keeps this simple.
+  std::vector<WsLink> links;
+  for (auto& [user, member] : room.members)
+    if (member.session && user != except_user) links.push_back(member.session->link);
+  for (const WsLink& l : links) l.send(text);
+}
+
+bool Signaling::rate_allows(Session& s) {
+  const SignalingSettings& cfg = d_.settings.signaling;
+  int64_t now = d_.clock.monotonic_ms();
+  s.tokens = std::min(cfg.message_burst, s.tokens + static_cast<double>(now - s.refill_ms) * cfg.message_rate / 1000.0);
+  s.refill_ms = now;
+  if (s.tokens >= 1.0) {
+    s.tokens -= 1.0;
+    return true;
+  }
+  d_.metrics.count_rejected("ws_rate_limited");
+  if (now - s.flood_window_ms > 1000) {  // one error message per second of flooding
+    s.flood_window_ms = now;
+    s.dropped_in_window = 0;
+    send_error(s, "rate_limited", "too many messages; they are being dropped", nullptr);
+  }
+  // A client that keeps flooding far past the limit is cut off.
+  if (++s.dropped_in_window > 10 * cfg.message_burst) s.link.close(kWsClosePolicy, "rate limit");
+  return false;
+}
+
+void Signaling::on_ws_message(WsLink link, std::string_view text) {
+  Session& s = *static_cast<Session*>(link.user());
+  if (!s.link) s.link = link;  // messages that came with the handshake arrive before upgrade() returns
+  if (!rate_allows(s)) return;
+  std::string error;
+  JsonPtr msg = json_parse(text, &error);
+  if (!json_is_object(msg.get())) {
+    d_.metrics.count_rejected("ws_invalid_json");
+    return send_error(s, "invalid_json", msg ? "a message is a JSON object" : "not valid JSON: " + error, nullptr);
+  }
+  const json_t* rid = json_object_get(msg.get(), "requestId");
+  if (rid && !json_is_integer(rid) && !(json_is_string(rid) && json_string_length(rid) <= 64)) rid = nullptr;
+  auto type = json_string_field(msg.get(), "type");
+  if (!type) {
+    d_.metrics.count_rejected("ws_invalid_message");
+    return send_error(s, "validation", "a message needs a type", rid);
+  }
+  d_.metrics.count_ws_message(*type);
+  if (*type == "join") return join(s, msg.get(), rid);
+  if (*type == "leave") return leave(s, rid);
+  if (*type == "offer" || *type == "answer" || *type == "ice-candidate" || *type == "media-state")
+    return relay(s, *type, msg.get(), rid);
+  if (*type == "quality-report") return quality_report(s, msg.get());
+  if (*type == "end-call") return end_call(s, msg.get(), rid);
+  d_.metrics.count_rejected("ws_unknown_type");
+  send_error(s, "unknown_type", "unknown message type", rid);
+}
+
+void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
+  if (!s.joining_call.empty()) return send_error(s, "join_in_progress", "a join is already in progress", rid);
+  if (d_.clock.now_s() >= s.token_exp_s) {
+    d_.metrics.count_rejected("ws_token_expired");
+    return send_error(s, "token_expired", "the token has expired; reconnect with a fresh one", rid);
+  }
+  if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
+  auto call_id = json_string_field(msg, "callId");
+  if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
+  s.joining_call = *call_id;
+  Actor actor = s.actor();
+  bool queued = d_.call_log.submit([id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
+                                   [this, session_id = s.id, actor, request_id = retain(rid)](Result<CallUpdate> r) {
+                                     auto it = sessions_.find(session_id);
+                                     Session* sp = it == sessions_.end() ? nullptr : it->second.get();
+                                     if (sp) sp->joining_call.clear();
+                                     if (!r) {
+                                       if (r.error().code != kCallLogUnavailable)
+                                         d_.metrics.count_rejected("ws_join_" + r.error().code);
+                                       if (sp)
+                                         send_error(*sp, signaling_code(r.error().code), join_error_message(r.error()),
+                                                    request_id.get());
+                                       return;
+                                     }
+                                     enter_room(session_id, actor, r.value(), request_id.get());
+                                   },
+                                   CallLog::WhenFull::refuse);
+  if (!queued) {
+    s.joining_call.clear();
+    send_error(s, "overloaded", "the call log is overloaded; retry", rid);
+  }
+}
+
+void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* rid) {
+  auto it = sessions_.find(session_id);
+  Session* s = it == sessions_.end() ? nullptr : it->second.get();
+  const CallRecord& call = update.call;
+  int64_t now = d_.clock.monotonic_ms();
+  Room& room = rooms_[call.id];
+  room.active = call.status == CallStatus::active;
+  std::string role = actor.role == Role::patient ? "patient" : "provider";
+  for (const ParticipantRecord& p : call.participants)
+    if (p.user_id == actor.sub) role = p.role;
+
+  Member& m = room.members[actor.sub];
+  bool reconnected = !m.session && m.grace_until_ms > 0;
+  if (!s && m.session) return;                  // the join's connection is gone, but the user is here on another one
+  d_.turn.unrevoke(actor.sub + "@" + call.id);  // back in the call: its credentials are good again
+  if (m.session && m.session != s) {            // the same user from another tab or device: the newest wins
+    Session* old = m.session;
+    send_error(*old, "replaced", "you joined this call from another connection", nullptr);
+    old->call_id.clear();
+    old->link.close(4000, "replaced");
+  }
+  m.role = role;
+  if (!s) {  // the connection dropped while the join was being recorded
+    m.session = nullptr;
+    m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
+    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); });
+    return;
+  }
+  m.session = s;
+  m.grace_until_ms = 0;
+  s->call_id = call.id;
+  s->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;  // at 80 % of the credentials' lifetime
+
+  JsonPtr joined = ice_servers_message(*s);
+  json_put(joined.get(), "type", json_string("joined"));
+  if (rid) json_put(joined.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  json_put(joined.get(), "callId", json_str(call.id));
+  json_put(joined.get(), "userId", json_str(s->user));
+  json_put(joined.get(), "role", json_str(role));
+  json_put(joined.get(), "callStatus", json_string(call_status_name(call.status)));
+  json_t* others = json_array();
+  for (const auto& [user, member] : room.members) {
+    if (user == s->user) continue;
+    json_t* p = json_object();
+    json_put(p, "userId", json_str(user));
+    json_put(p, "role", json_str(member.role));
+    json_put(p, "state", json_string(member.session ? "connected" : "reconnecting"));
+    json_array_append_new(others, p);
+  }
+  json_put(joined.get(), "participants", others);
+  send(*s, joined.get());
+
+  JsonPtr note(message("participant-joined"));
+  json_put(note.get(), "callId", json_str(call.id));
+  json_put(note.get(), "userId", json_str(s->user));
+  json_put(note.get(), "role", json_str(role));
+  json_put(note.get(), "reconnected", json_boolean(reconnected));
+  json_put(note.get(), "callStatus", json_string(call_status_name(call.status)));
+  broadcast(room, note.get(), s->user);
+}
+
+void Signaling::leave(Session& s, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  std::string call_id = std::move(s.call_id);
+  s.call_id.clear();
+  auto room = rooms_.find(call_id);
+  std::string role;
+  if (room != rooms_.end()) {
+    auto m = room->second.members.find(s.user);
+    if (m != room->second.members.end() && m->second.session == &s) {
+      role = m->second.role;
+      room->second.members.erase(m);
+    }
+  }
+  JsonPtr left(message("left"));
+  json_put(left.get(), "callId", json_str(call_id));
+  if (rid) json_put(left.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  send(s, left.get());
+  member_gone(call_id, s.user, s.role, "left");
+}
+
+void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
+                            bool close_room) {
+  d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
+  Actor actor{user, role, ""};
+  d_.call_log.record(
+      [call_id, actor, why = std::string(reason)](CallWriter& w) { return w.leave(call_id, actor, why); });
+  auto room = rooms_.find(call_id);
+  if (room == rooms_.end()) return;
+  JsonPtr note(message("participant-left"));
+  json_put(note.get(), "callId", json_str(call_id));
+  json_put(note.get(), "userId", json_str(user));
+  json_put(note.get(), "reason", json_str(reason));
+  broadcast(room->second, note.get(), user);
+  if (close_room) close_room_if_empty(call_id);
+}
+
+void Signaling::close_room_if_empty(const std::string& call_id) {
+  auto room = rooms_.find(call_id);
+  if (room == rooms_.end() || !room->second.members.empty()) return;
+  bool active = room->second.active;
+  rooms_.erase(room);
+  if (!active) return;  // nobody answered yet: the call stays scheduled for them
+  // Everyone has gone: the call is over.
+  // After the leaves before it, waiting in order when the queue is full; the
+  // observer tells the room (someone may have rejoined meanwhile).
+  d_.call_log.record([call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
+}
+
+void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  auto room = rooms_.find(s.call_id);
+  if (room == rooms_.end()) return send_error(s, "not_joined", "join a call first", rid);
+  JsonPtr out(message(type));
+  json_put(out.get(), "callId", json_str(s.call_id));
+  json_put(out.get(), "from", json_str(s.user));
+  const json_t* to = json_object_get(msg, "to");
+  if (to && !json_is_string(to)) return send_error(s, "validation", "to must be a user id", rid);
+  if (type == "offer" || type == "answer") {
+    const json_t* sdp = json_object_get(msg, "sdp");
+    if (!json_is_object(sdp) || !json_is_string(json_object_get(sdp, "sdp")))
+      return send_error(s, "validation", "sdp must be a session description {type, sdp}", rid);
+    if (!to) return send_error(s, "validation", "an offer or answer goes to one participant (to)", rid);
+    json_put(out.get(), "sdp", json_incref(const_cast<json_t*>(sdp)));
+  } else if (type == "ice-candidate") {
+    const json_t* cand = json_object_get(msg, "candidate");
+    if (!cand || !(json_is_object(cand) || json_is_null(cand)))
+      return send_error(s, "validation", "candidate must be an ICE candidate object or null", rid);
+    json_put(out.get(), "candidate", json_incref(const_cast<json_t*>(cand)));
+  } else {  // media-state
+    const json_t* audio = json_object_get(msg, "audio");
+    const json_t* video = json_object_get(msg, "video");
+    if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)) || (!audio && !video))
+      return send_error(s, "validation", "media-state carries audio and/or video booleans", rid);
+    if (audio) json_put(out.get(), "audio", json_incref(const_cast<json_t*>(audio)));
+    if (video) json_put(out.get(), "video", json_incref(const_cast<json_t*>(video)));
+  }
+  if (to) {
+    auto target = room->second.members.find(json_string_value(to));
+    if (target == room->second.members.end() || !target->second.session || target->first == s.user)
+      return send_error(s, "participant_not_found", "no such participant connected in this call", rid);
+    send(*target->second.session, out.get());
+  } else {
+    broadcast(room->second, out.get(), s.user);
+  }
+}
+
+void Signaling::quality_report(Session& s, const json_t* msg) {
+  if (s.call_id.empty()) return;
+  auto room = rooms_.find(s.call_id);
+  if (room == rooms_.end()) return;
+  const SignalingSettings& cfg = d_.settings.signaling;
+  int64_t now = d_.clock.monotonic_ms();
+  // Sampled and bounded: browsers may report every second for hours.
+  if (now - s.last_quality_ms < cfg.quality_sample_s * 1000 ||
+      room->second.quality_samples >= cfg.quality_samples_per_call) {
+    d_.metrics.count_rejected("quality_report_sampled_out");
+    return;
+  }
+  auto field = [&](const char* key, double scale, double max) -> std::optional<int64_t> {
+    const json_t* v = json_object_get(msg, key);
+    if (!json_is_number(v)) return std::nullopt;
+    double d = json_number_value(v) * scale;
+    if (!(d >= 0 && d <= max)) return std::nullopt;
+    return static_cast<int64_t>(std::llround(d));
+  };
+  QualitySample q{field("rttMs", 1, 600000), field("jitterMs", 1, 600000), field("packetLoss", 1000, 1000),
+                  field("bitrateKbps", 1, 10000000)};
+  if (!q.rtt_ms && !q.jitter_ms && !q.packet_loss_permille && !q.bitrate_kbps) return;
+  s.last_quality_ms = now;
+  ++room->second.quality_samples;
+  d_.call_log.record(
+      [call_id = s.call_id, actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); });
+}
+
+void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
+  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  std::string reason = "hung_up";
+  if (auto r = json_string_field(msg, "reason")) {
+    if (!is_platform_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
+    reason = *r;
+  }
+  bool queued = d_.call_log.submit(
+      [call_id = s.call_id, actor = s.actor(), reason](CallWriter& w) { return w.end(call_id, actor, reason); },
+      [this, session_id = s.id, request_id = retain(rid)](Result<CallUpdate> r) {
+        // Success reaches the room through the observer (call_finished).
+        auto it = sessions_.find(session_id);
+        if (!r && it != sessions_.end())
+          send_error(*it->second, signaling_code(r.error().code), end_error_message(r.error()), request_id.get());
+      },
+      CallLog::WhenFull::refuse);
+  if (!queued) send_error(s, "overloaded", "the call log is overloaded; retry", rid);
+}
+
+void Signaling::call_finished(const CallRecord& call, std::string_view ended_by) {
+  auto room = rooms_.find(call.id);
+  if (room == rooms_.end()) return;
+  JsonPtr note(message("call-ended"));
+  json_put(note.get(), "callId", json_str(call.id));
+  json_put(note.get(), "status", json_string(call_status_name(call.status)));
+  json_put(note.get(), "reason", call.end_reason ? json_str(*call.end_reason) : nullptr);
+  json_put(note.get(), "endedBy", json_str(ended_by));
+  json_put(note.get(), "durationMs", call.duration_ms ? json_integer(*call.duration_ms) : nullptr);
+  broadcast(room->second, note.get(), "");
+  for (auto& [user, member] : room->second.members) {
+    if (member.session) member.session->call_id.clear();
+    d_.turn.revoke(user + "@" + call.id);
+  }
+  rooms_.erase(room);
+}
+
+void Signaling::on_ws_closed(WsLink link) {
+  auto* s = static_cast<Session*>(link.user());
+  if (!s->call_id.empty()) {
+    auto room = rooms_.find(s->call_id);
+    if (room != rooms_.end()) {
+      auto m = room->second.members.find(s->user);
+      if (m != room->second.members.end() && m->second.session == s) {
+        // The slot is kept for the grace period; time stops until it returns.
+        m->second.session = nullptr;
+        m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+        d_.call_log.record(
+            [call_id = s->call_id, actor = s->actor()](CallWriter& w) { return w.disconnect(call_id, actor); });
+        JsonPtr note(message("participant-reconnecting"));
+        json_put(note.get(), "callId", json_str(s->call_id));
+        json_put(note.get(), "userId", json_str(s->user));
+        json_put(note.get(), "graceSeconds", json_integer(d_.settings.signaling.reconnect_grace_s));
+        broadcast(room->second, note.get(), s->user);
+      }
+    }
+  }
+  sessions_.erase(s->id);
+  d_.metrics.ws_sessions = sessions_.size();
+}
+
+bool Signaling::join_in_flight(const std::string& user, const std::string& call_id) const {
+  for (const auto& [id, session] : sessions_)
+    if (session->user == user && session->joining_call == call_id) return true;
+  return false;
+}
+
+JsonPtr Signaling::ice_servers_message(const Session& s) {
+  // Credentials minted for a call name it ("<user>@<call id>"): the TURN
+  // plugin attributes usage to the call, and leaving the call revokes them.
+  std::string turn_user = s.call_id.empty() ? s.user : s.user + "@" + s.call_id;
+  return ice_servers_json(d_.settings.ice, d_.turn.current_secret(), turn_user, d_.clock.now_s());
+}
+
+void Signaling::on_tick(evutil_socket_t, short, void* self) noexcept { static_cast<Signaling*>(self)->tick(); }
+
+void Signaling::tick() {
+  int64_t now = d_.clock.monotonic_ms();
+  struct Expired {
+    std::string call_id, user;
+    Role role;
+  };
+  std::vector<Expired> expired;
+  for (auto& [call_id, room] : rooms_) {
+    for (auto it = room.members.begin(); it != room.members.end();) {
+      Member& m = it->second;
+      if (!m.session && now >= m.grace_until_ms && !join_in_flight(it->first, call_id)) {
+        expired.push_back({call_id, it->first, m.role == "patient" ? Role::patient : Role::provider});
+        it = room.members.erase(it);
+        continue;
+      }
+      if (m.session && now >= m.session->ice_refresh_ms && d_.clock.now_s() < m.session->token_exp_s) {
+        // Fresh TURN credentials before the current ones expire.
+        JsonPtr push = ice_servers_message(*m.session);
+        json_put(push.get(), "type", json_string("ice-servers"));
+        send(*m.session, push.get());
+        m.session->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;
+      }
+      ++it;
+    }
+  }
+  // Every leave first, then each emptied room once: the all_left end comes
+  // after all of them in the call log.
+  for (const Expired& e : expired) member_gone(e.call_id, e.user, e.role, "timeout", false);
+  for (const Expired& e : expired) close_room_if_empty(e.call_id);
+}
+
+}  // namespace vytal

@@ -1,0 +1,99 @@
+// WebSocket signaling (/webrtc/ws): authenticated connections, call rooms,
+// relaying of offers, answers and ICE candidates, reconnection within a grace
+// period, and everything that matters recorded in the call log. Runs on the
+// event loop; joins, leaves and ends are committed (CallLog) before anyone is
+// told. The JSON protocol is documented in docs/PROTOCOL.md.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "call_log/call_log.h"
+#include "common/clock.h"
+#include "common/handles.h"
+#include "common/jwt.h"
+#include "http/http_server.h"
+#include "signald/metrics.h"
+#include "signald/signald_config.h"
+#include "signald/turn_link.h"
+
+namespace vytal {
+
+struct SignalingDeps {
+  const SignaldSettings& settings;
+  const JwtVerifier& jwt;
+  CallLog& call_log;
+  Metrics& metrics;
+  const Clock& clock;
+  event_base* base;
+  TurnLink& turn;
+};
+
+class Signaling final : public WsHandler {
+ public:
+  explicit Signaling(SignalingDeps deps);
+  ~Signaling() override;
+
+  // GET /webrtc/ws: checks the handshake (Origin, version, key) and the JWT
+  // before upgrading; a refusal is answered with an HTTP error and no 101.
+  void accept(HttpRequest& request, Responder responder);
+
+  void on_ws_message(WsLink link, std::string_view text) override;
+  void on_ws_closed(WsLink link) override;
+
+  size_t sessions() const { return sessions_.size(); }
+
+ private:
+  struct Session;
+  struct Member {
+    std::string role;
+    Session* session = nullptr;  // null while reconnecting
+    int64_t grace_until_ms = 0;
+  };
+  struct Room {
+    std::map<std::string, Member> members;  // by user id
+    bool active = false;
+    int quality_samples = 0;
+  };
+
+  static void on_tick(evutil_socket_t, short, void* self) noexcept;
+  void tick();
+  // The participants a previous run left in calls get the grace period to
+  // come back; those who do not are timed out as usual (an active call they
+  // all left ends, all_left).
+  void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
+  bool join_in_flight(const std::string& user, const std::string& call_id) const;
+  void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
+  void send(Session& s, const json_t* message);
+  void broadcast(Room& room, const json_t* message, const std::string& except_user);
+  bool rate_allows(Session& s);
+
+  void join(Session& s, const json_t* msg, const json_t* request_id);
+  void enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* request_id);
+  void leave(Session& s, const json_t* request_id);
+  void relay(Session& s, std::string_view type, const json_t* msg, const json_t* request_id);
+  void quality_report(Session& s, const json_t* msg);
+  void end_call(Session& s, const json_t* msg, const json_t* request_id);
+  // A participant's slot is given up (left, or its grace period ran out).
+  void member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
+                   bool close_room = true);
+  void close_room_if_empty(const std::string& call_id);
+  // A call ended or was cancelled (however: the call log's observer): tell its room.
+  void call_finished(const CallRecord& call, std::string_view ended_by);
+  JsonPtr ice_servers_message(const Session& s);
+
+  SignalingDeps d_;
+  EventPtr tick_;
+  uint64_t next_session_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<std::string, Room> rooms_;  // by call id
+};
+
+}  // namespace vytal
