@@ -50,6 +50,10 @@ class Signaling final : public WsHandler {
 
   size_t sessions() const { return sessions_.size(); }
 
+  // The once-a-second work: grace deadlines, ICE refresh. Its timer calls it;
+  // tests call it after advancing their clock.
+  void tick();
+
  private:
   struct Session;
   struct Member {
@@ -64,7 +68,6 @@ class Signaling final : public WsHandler {
   };
 
   static void on_tick(evutil_socket_t, short, void* self) noexcept;
-  void tick();
   // The participants a previous run left in calls get the grace period to
   // come back; those who do not are timed out as usual (an active call they
   // all left ends, all_left).
