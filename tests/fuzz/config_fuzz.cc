@@ -7,11 +7,12 @@
 // Input: the file's text; after a NUL, the environment as NUL-separated
 // KEY=VALUE entries (values may hold any byte but NUL, as real ones can).
 //
-// When the TURN configuration is generated, it must say what the settings
-// say: no value may carry a line break into it (a line of its own would be a
-// directive coturn obeys), and the plugin's "plugin-config" line, read the
-// way the plugin reads it (items split at ';', key and value at the first
-// '='), must give back the key ring, revocation and usage paths configured.
+// No value may hold a line break (vytalctl writes values into the TURN
+// server's configuration one per line: a line of its own would be a
+// directive coturn obeys). When the TURN configuration is generated, its
+// "plugin-config" line, read the way the plugin reads it (items split at
+// ';', key and value at the first '='), must give back the key ring,
+// revocation and usage paths configured.
 //
 // The key files the settings may name are made at start-up in
 // /tmp/vytal-config-fuzz/ (the dictionary names them); inputs that name
@@ -80,13 +81,19 @@ std::map<std::string, std::string> plugin_items(const std::string& config) {
   return out;
 }
 
+// A value is one line, wherever it came from (vytalctl writes values into
+// the TURN server's configuration one per line).
+void check_values(const Config& config, std::string_view input) {
+  for (const ConfigKey& k : config_keys())
+    if (config.str(k.name).find('\n') != std::string::npos)
+      fail(std::string(k.name) + "'s value has a line break", input);
+}
+
 void check_turn_config(const Config& config, const std::string& generated, std::string_view input) {
   std::istringstream lines(generated);
   std::string line, plugin_config;
   int plugin_config_lines = 0;
   while (std::getline(lines, line)) {
-    for (char c : line)
-      if (static_cast<unsigned char>(c) < 0x20 && c != '\t') fail("control character in a generated line", input);
     if (line.starts_with("plugin-config=")) {
       ++plugin_config_lines;
       plugin_config = line.substr(14);
@@ -104,8 +111,6 @@ void check_turn_config(const Config& config, const std::string& generated, std::
   expect("keyring", "VYTAL_TURN_KEYRING_FILE");
   expect("revoked", "VYTAL_TURN_REVOKED_FILE");
   expect("usage", "VYTAL_TURN_USAGE_SOCKET");
-  for (const auto& [k, v] : items)
-    if (k != "keyring" && k != "revoked" && k != "usage") fail("plugin-config has an item '" + k + "'", input);
 }
 
 }  // namespace
@@ -135,6 +140,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   try {
     Config config = Config::from_text(text, "fuzz.conf", lookup);
+    check_values(config, input);
     try {
       read_signald_settings(config);
     } catch (const ConfigError&) {
