@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -52,6 +53,7 @@ void set_up() {
   char tmpl[] = "/tmp/vytal-turn-plugin-fuzz-XXXXXX";
   if (!::mkdtemp(tmpl)) std::abort();
   paths = new Paths{tmpl, std::string(tmpl) + "/keyring", std::string(tmpl) + "/revoked", std::string(tmpl) + "/usage"};
+  std::atexit([] { std::filesystem::remove_all(paths->dir); });
   usage_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
