@@ -7,12 +7,17 @@
 #
 # Usage: tests/fuzz/run.sh BUILD_DIR --build          (build only)
 #        tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...] (run; all targets when none named)
+# For a longer run (docs/RELIABILITY.md): FUZZ_RUNS=N stops after N inputs
+# (or SECONDS, whichever comes first); FUZZ_CORPUS=DIR keeps the corpus
+# there, DIR/<name>/, seeded from the checked-in one.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=$1
 shift
-TARGETS_ALL=(ws_codec_fuzz http_server_fuzz signaling_fuzz jwt_fuzz config_fuzz turn_plugin_fuzz change_reader_fuzz)
+# Every tests/fuzz/<name>_fuzz.cc is a target, with corpus/<name>/ and <name>.dict.
+TARGETS_ALL=()
+for f in "$HERE"/*_fuzz.cc; do TARGETS_ALL+=("$(basename "$f" .cc)"); done
 
 if [ "${1:-}" = --build ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -39,19 +44,28 @@ status=0
 for t in "${TARGETS[@]}"; do
   name=${t%_fuzz}
   [ -x "$BUILD/tests/fuzz/$t" ] || { echo "run.sh: $BUILD/tests/fuzz/$t is not built (run.sh $BUILD --build)" >&2; exit 1; }
-  work=$(mktemp -d)
-  cp "$HERE/corpus/$name"/* "$work"/
-  echo "==> $t for ${SECONDS_TO_RUN}s"
+  if [ -n "${FUZZ_CORPUS:-}" ]; then
+    work=$FUZZ_CORPUS/$name
+    mkdir -p "$work"
+  else
+    work=$(mktemp -d)
+  fi
+  cp -n "$HERE/corpus/$name"/* "$work"/
+  log=$(mktemp)
+  runs=()
+  [ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+  echo "==> $t for ${SECONDS_TO_RUN}s${FUZZ_RUNS:+ or $FUZZ_RUNS inputs}"
   # -max_total_time bounds the run; a failure exits non-zero with its input in artifacts/.
-  if "$BUILD/tests/fuzz/$t" -max_total_time="$SECONDS_TO_RUN" -max_len="$(max_len "$t")" -timeout=25 \
-    -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$name-" -dict="$HERE/$name.dict" "$work" >"$work.log" 2>&1; then
-    grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb))' "$work.log"
+  if "$BUILD/tests/fuzz/$t" -max_total_time="$SECONDS_TO_RUN" "${runs[@]}" -max_len="$(max_len "$t")" -timeout=25 \
+    -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$name-" -dict="$HERE/$name.dict" "$work" >"$log" 2>&1; then
+    grep -E '^(Done|stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb))' "$log"
     echo "corpus: $(ls "$work" | wc -l) inputs"
   else
     status=1
-    grep -v -E '^(INFO|#[0-9])' "$work.log" | tail -n 80
+    grep -v -E '^(INFO|#[0-9])' "$log" | tail -n 80
     echo "==> $t FAILED; the input is in $BUILD/artifacts/"
   fi
-  rm -rf "$work" "$work.log"
+  rm -f "$log"
+  [ -n "${FUZZ_CORPUS:-}" ] || rm -rf "$work"
 done
 exit $status

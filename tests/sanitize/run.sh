@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The appliance built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (-DVYTAL_SANITIZE=address,undefined: everything, daemons and tests) in its
+# own build directory, and its unit and integration tests run there. A
+# sanitizer finding ends the process with a report on stderr, so the test
+# that ran it fails.
+#
+# Usage: tests/sanitize/run.sh BUILD_DIR build|unit|integration
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$1
+# Leaks are reported when a process ends; UBSan stops at its first finding
+# (-fno-sanitize-recover) with a stack trace.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+case $2 in
+  build)
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVYTAL_SANITIZE=address,undefined >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+    ;;
+  unit)
+    # The documents and the format check are the same in any build.
+    exec ctest --test-dir "$BUILD" -L unit -E '^(format|docs\..*)$' --output-on-failure -j 2
+    ;;
+  integration)
+    # Not the TURN tests (the sanitized plugin cannot load into
+    # vytal-turnserver), the browser one, nor slow_clients (its latency
+    # bounds are the release build's). The daemons' reports go to files (a
+    # test may not look at a child's stderr, or may kill it): any report
+    # fails this run, shown in full.
+    reports=$BUILD/sanitizer-reports
+    rm -rf "$reports" && mkdir -p "$reports"
+    export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$reports/asan"
+    export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$reports/ubsan"
+    status=0
+    ctest --test-dir "$BUILD" -L integration -E 'turn|browser|slow_clients' --output-on-failure || status=$?
+    if [ -n "$(ls -A "$reports")" ]; then
+      for f in "$reports"/*; do echo "==> $f" && cat "$f"; done
+      echo "sanitizer reports from the daemons (above)" >&2
+      status=1
+    fi
+    exit $status
+    ;;
+  *)
+    echo "usage: $0 BUILD_DIR build|unit|integration" >&2
+    exit 2
+    ;;
+esac
