@@ -93,7 +93,10 @@ std::string read_all(const std::string& path) {
 }
 
 void set_up() {
-  char tmpl[] = "/tmp/vytal-change-reader-fuzz-XXXXXX";
+  // In memory when there is a tmpfs: the copy is written for every input.
+  std::string dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  std::string tmpl_s = dir + "/vytal-change-reader-fuzz-XXXXXX";
+  char* tmpl = tmpl_s.data();
   if (!::mkdtemp(tmpl)) std::abort();
   files = new Files{tmpl, std::string(tmpl) + "/calls.db", {}};
   std::atexit([] { std::filesystem::remove_all(files->dir); });

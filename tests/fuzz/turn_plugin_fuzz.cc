@@ -50,7 +50,10 @@ Paths* paths = nullptr;
 int usage_fd = -1;
 
 void set_up() {
-  char tmpl[] = "/tmp/vytal-turn-plugin-fuzz-XXXXXX";
+  // In memory when there is a tmpfs: both files are written for every input.
+  std::string dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  std::string tmpl_s = dir + "/vytal-turn-plugin-fuzz-XXXXXX";
+  char* tmpl = tmpl_s.data();
   if (!::mkdtemp(tmpl)) std::abort();
   paths = new Paths{tmpl, std::string(tmpl) + "/keyring", std::string(tmpl) + "/revoked", std::string(tmpl) + "/usage"};
   std::atexit([] { std::filesystem::remove_all(paths->dir); });
