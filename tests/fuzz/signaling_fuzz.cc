@@ -8,13 +8,17 @@
 // Input: lines. "<k><message>" sends the text message (k = the client,
 // '0', '1' or '2'; "$C0", "$C1" in it become the calls' ids); "~<seconds>"
 // advances the clock (at most 100 s) and runs Signaling::tick; "!<k>" drops
-// client k's connection; "+<k>" connects it again. After the lines that
+// client k's connection; "+<k>" connects it again; "R<k><METHOD> <path>
+// [<body>]" is a REST request with user k's token (the server's handler is
+// RestApi, which routes /webrtc/ws to Signaling, as in signald). After the lines that
 // write to the call log the harness waits for it (a write queued behind
 // everything before it completes); other messages go back to back.
 //
 // Invariants, beyond "no sanitizer finding, no crash":
 // - everything the server sends is a well-formed frame, and every text
 //   message a JSON object with a string "type";
+// - every REST response is one well-formed HTTP response, never a 500 (503
+//   is an answer: overloaded), with a JSON object as its JSON body;
 // - once every client has gone and the reconnect grace has passed, no
 //   session, connection or room member is left: in the call log, no
 //   participant of the input's calls is still joined or reconnecting, and
@@ -44,6 +48,7 @@
 #include "http/http_server.h"
 #include "loopback.h"
 #include "signald/metrics.h"
+#include "signald/rest/rest_api.h"
 #include "signald/signaling/signaling.h"
 #include "signald/turn_link.h"
 
@@ -128,15 +133,18 @@ class World {
         base_.get(), TurnLinkOptions{ice.turn_secret, "", ice.revoked_path, "", ice.ttl_s}, *log_, metrics_, clock_);
     signaling_ =
         std::make_unique<Signaling>(SignalingDeps{settings_, *jwt_, *log_, metrics_, clock_, base_.get(), *turn_});
+    api_ = std::make_unique<RestApi>(RestApiDeps{settings_, *jwt_, *log_, metrics_, clock_, *signaling_, *turn_});
+    // As signald wires it: the REST API routes /webrtc/ws to signaling.
     server_ = std::make_unique<HttpServer>(
         base_.get(), settings_.http, metrics_,
-        [this](HttpRequest& request, Responder responder) { signaling_->accept(request, std::move(responder)); });
+        [this](HttpRequest& request, Responder responder) { api_->handle(request, std::move(responder)); });
     std::string error;
     if (!server_->start(&error)) fail(error);
   }
 
   ~World() {
     server_.reset();
+    api_.reset();
     signaling_.reset();
     turn_.reset();
     log_.reset();
@@ -156,8 +164,9 @@ class World {
       act(line);
       // The call log is waited for after what writes to it (or may act on
       // the rooms); other messages go out back to back, as a client sends them.
-      if (line[0] == '~' || line[0] == '!' || line[0] == '+' || line.find("join") != std::string_view::npos ||
-          line.find("end") != std::string_view::npos || line.find("leave") != std::string_view::npos)
+      if (line[0] == '~' || line[0] == '!' || line[0] == '+' || line[0] == 'R' ||
+          line.find("join") != std::string_view::npos || line.find("end") != std::string_view::npos ||
+          line.find("leave") != std::string_view::npos)
         settle();
       else
         event_base_loop(base_.get(), EVLOOP_NONBLOCK);
@@ -187,8 +196,8 @@ class World {
 
   std::string token(int k) {
     JsonPtr claims(json_object());
-    json_put(claims.get(), "sub", json_str(kUsers[k]));
-    json_put(claims.get(), "role", json_str(kRoles[k]));
+    json_put(claims.get(), "sub", json_str(k < kClients ? kUsers[k] : "platform"));
+    json_put(claims.get(), "role", json_str(k < kClients ? kRoles[k] : "service"));
     json_put(claims.get(), "exp", json_integer(clock_.now_s() + 3600));
     return jwt_sign_hs256(kSecret, claims.get());
   }
@@ -209,11 +218,16 @@ class World {
     c.parsed = c.conn->received.find("\r\n\r\n") + 4;
   }
 
+  std::string with_calls(std::string text) const {
+    for (int i = 0; i < 2; ++i)
+      for (size_t p; (p = text.find(i ? "$C1" : "$C0")) != std::string::npos;) text.replace(p, 3, calls_[i]);
+    return text;
+  }
+
   void send(int k, std::string text) {
     Client& c = clients_[k];
     if (!c.conn || c.closed || c.conn->eof) return;
-    for (int i = 0; i < 2; ++i)
-      for (size_t p; (p = text.find(i ? "$C1" : "$C0")) != std::string::npos;) text.replace(p, 3, calls_[i]);
+    text = with_calls(std::move(text));
     // A masked text frame (RFC 6455 5.3) with the key 0, so the payload is as is.
     std::string frame = "\x81";
     if (text.size() < 126) {
@@ -245,8 +259,61 @@ class World {
       clients_[k].conn.reset();  // a reset, as a vanished client
     } else if (what == '+') {
       if (!clients_[k].conn) connect(k);
+    } else if (what == 'R') {
+      rest_call(rest);
     } else {
       send(static_cast<uint8_t>(what) % kClients, std::string(rest));
+    }
+  }
+
+  // "R<k><METHOD> <path>[ <JSON body>]": one REST request on its own
+  // connection, with the token of user k ('0'-'2' as the clients, '3' the
+  // platform's service token, anything else none); the response must be one
+  // well-formed HTTP response, not a 500, its JSON body an object.
+  void rest_call(std::string_view spec) {
+    if (spec.size() < 2) return;
+    int k = spec[0] - '0';
+    std::string_view rest = spec.substr(1);
+    size_t sp = rest.find(' ');
+    if (sp == std::string_view::npos) return;
+    std::string method(rest.substr(0, sp));
+    rest.remove_prefix(sp + 1);
+    size_t sp2 = rest.find(' ');
+    std::string path = with_calls(std::string(rest.substr(0, sp2)));
+    std::string body = sp2 == std::string_view::npos ? "" : with_calls(std::string(rest.substr(sp2 + 1)));
+    for (char ch : method + path)
+      if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f) return;  // not a request line
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (k >= 0 && k <= kClients) request += "Authorization: Bearer " + token(k) + "\r\n";
+    if (!body.empty())
+      request += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    request += "\r\n" + body;
+    fuzz::LoopbackClient c(base_.get(), server_->port());
+    c.queue(request);
+    while (!c.write_some()) event_base_loop(base_.get(), EVLOOP_ONCE);
+    while (!c.eof) event_base_loop(base_.get(), EVLOOP_ONCE);
+    check_rest_response(c.received, request);
+  }
+
+  static void check_rest_response(std::string_view in, std::string_view request) {
+    auto bad = [&](const std::string& why) {
+      fail("REST: " + why + "\n  request: " + std::string(request.substr(0, 300)) +
+           "\n  response: " + std::string(in.substr(0, 600)));
+    };
+    size_t end = in.find("\r\n\r\n");
+    if (in.substr(0, 9) != "HTTP/1.1 " || end == std::string_view::npos) bad("not an HTTP response");
+    int status = std::atoi(std::string(in.substr(9, 3)).c_str());
+    if (status < 100 || status > 599 || (status >= 500 && status != 503)) bad("status " + std::to_string(status));
+    std::string_view head = in.substr(0, end), body = in.substr(end + 4);
+    size_t cl = head.find("\r\nContent-Length: ");
+    if (cl == std::string_view::npos) bad("no Content-Length");
+    if (std::strtoul(std::string(head.substr(cl + 18)).c_str(), nullptr, 10) != body.size() &&
+        request.substr(0, 5) != "HEAD ")
+      bad("a body of another length than its Content-Length");
+    if (head.find("\r\nContent-Type: application/json") != std::string_view::npos && !body.empty()) {
+      std::string error;
+      JsonPtr j = json_parse(body, &error);
+      if (!json_is_object(j.get())) bad("a JSON body that is not an object: " + error);
     }
   }
 
@@ -307,6 +374,7 @@ class World {
   std::unique_ptr<CallLog> log_;
   std::unique_ptr<TurnLink> turn_;
   std::unique_ptr<Signaling> signaling_;
+  std::unique_ptr<RestApi> api_;
   std::unique_ptr<HttpServer> server_;
   Client clients_[kClients];
   std::string calls_[2];
