@@ -137,7 +137,10 @@ void Signaling::send_error(Session& s, std::string_view code, std::string_view t
 }
 
 void Signaling::broadcast(Room& room, const json_t* m, const std::string& except_user) {
-  std::string text = json_dump(m);
+  broadcast_text(room, json_dump(m), except_user);
+}
+
+void Signaling::broadcast_text(Room& room, const std::string& text, const std::string& except_user) {
   // Collected first: sending may drop a slow client, which changes nothing
   // here (drops are handled from the top of the loop) but keeps this simple.
   std::vector<WsLink> links;
@@ -171,25 +174,30 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
   if (!s.link) s.link = link;  // messages that came with the handshake arrive before upgrade() returns
   if (!rate_allows(s)) return;
   std::string error;
-  JsonPtr msg = json_parse(text, &error);
-  if (!json_is_object(msg.get())) {
+  auto parsed = messages_.parse(text, &error);
+  if (!parsed) {
     d_.metrics.count_rejected("ws_invalid_json");
-    return send_error(s, "invalid_json", msg ? "a message is a JSON object" : "not valid JSON: " + error, nullptr);
+    return send_error(s, "invalid_json", error, nullptr);
   }
-  const json_t* rid = json_object_get(msg.get(), "requestId");
-  if (rid && !json_is_integer(rid) && !(json_is_string(rid) && json_string_length(rid) <= 64)) rid = nullptr;
-  auto type = json_string_field(msg.get(), "type");
-  if (!type) {
+  const json_t* rid = parsed->request_id.get();
+  if (parsed->type.empty()) {
     d_.metrics.count_rejected("ws_invalid_message");
     return send_error(s, "validation", "a message needs a type", rid);
   }
-  d_.metrics.count_ws_message(*type);
-  if (*type == "join") return join(s, msg.get(), rid);
-  if (*type == "leave") return leave(s, rid);
-  if (*type == "offer" || *type == "answer" || *type == "ice-candidate" || *type == "media-state")
-    return relay(s, *type, msg.get(), rid);
-  if (*type == "quality-report") return quality_report(s, msg.get());
-  if (*type == "end-call") return end_call(s, msg.get(), rid);
+  d_.metrics.count_ws_message(parsed->type);
+  // The hot path: relayed from the one parse above.
+  if (is_relayed_type(parsed->type)) return relay(s, *parsed);
+  // The rest is rare: a jansson tree for their handlers.
+  JsonPtr msg = json_parse(text, &error);
+  if (!msg) {
+    d_.metrics.count_rejected("ws_invalid_json");
+    return send_error(s, "invalid_json", "not valid JSON: " + error, rid);
+  }
+  std::string_view type = parsed->type;
+  if (type == "join") return join(s, msg.get(), rid);
+  if (type == "leave") return leave(s, rid);
+  if (type == "quality-report") return quality_report(s, msg.get());
+  if (type == "end-call") return end_call(s, msg.get(), rid);
   d_.metrics.count_rejected("ws_unknown_type");
   send_error(s, "unknown_type", "unknown message type", rid);
 }
@@ -336,41 +344,20 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   d_.call_log.record([call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
 }
 
-void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
+void Signaling::relay(Session& s, const MessageParser::Message& m) {
+  const json_t* rid = m.request_id.get();
   if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
   auto room = rooms_.find(s.call_id);
   if (room == rooms_.end()) return send_error(s, "not_joined", "join a call first", rid);
-  JsonPtr out(message(type));
-  json_put(out.get(), "callId", json_str(s.call_id));
-  json_put(out.get(), "from", json_str(s.user));
-  const json_t* to = json_object_get(msg, "to");
-  if (to && !json_is_string(to)) return send_error(s, "validation", "to must be a user id", rid);
-  if (type == "offer" || type == "answer") {
-    const json_t* sdp = json_object_get(msg, "sdp");
-    if (!json_is_object(sdp) || !json_is_string(json_object_get(sdp, "sdp")))
-      return send_error(s, "validation", "sdp must be a session description {type, sdp}", rid);
-    if (!to) return send_error(s, "validation", "an offer or answer goes to one participant (to)", rid);
-    json_put(out.get(), "sdp", json_incref(const_cast<json_t*>(sdp)));
-  } else if (type == "ice-candidate") {
-    const json_t* cand = json_object_get(msg, "candidate");
-    if (!cand || !(json_is_object(cand) || json_is_null(cand)))
-      return send_error(s, "validation", "candidate must be an ICE candidate object or null", rid);
-    json_put(out.get(), "candidate", json_incref(const_cast<json_t*>(cand)));
-  } else {  // media-state
-    const json_t* audio = json_object_get(msg, "audio");
-    const json_t* video = json_object_get(msg, "video");
-    if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)) || (!audio && !video))
-      return send_error(s, "validation", "media-state carries audio and/or video booleans", rid);
-    if (audio) json_put(out.get(), "audio", json_incref(const_cast<json_t*>(audio)));
-    if (video) json_put(out.get(), "video", json_incref(const_cast<json_t*>(video)));
-  }
-  if (to) {
-    auto target = room->second.members.find(json_string_value(to));
+  RelayOut out = relay_message(m, s.call_id, s.user);
+  if (out.error) return send_error(s, "validation", out.error, rid);
+  if (out.to) {
+    auto target = room->second.members.find(std::string(*out.to));
     if (target == room->second.members.end() || !target->second.session || target->first == s.user)
       return send_error(s, "participant_not_found", "no such participant connected in this call", rid);
-    send(*target->second.session, out.get());
+    target->second.session->link.send(out.text);
   } else {
-    broadcast(room->second, out.get(), s.user);
+    broadcast_text(room->second, out.text, s.user);
   }
 }
 

@@ -22,6 +22,7 @@
 #include "http/http_server.h"
 #include "signald/metrics.h"
 #include "signald/signald_config.h"
+#include "signald/signaling/relay_message.h"
 #include "signald/turn_link.h"
 
 namespace vytal {
@@ -76,12 +77,13 @@ class Signaling final : public WsHandler {
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   void send(Session& s, const json_t* message);
   void broadcast(Room& room, const json_t* message, const std::string& except_user);
+  void broadcast_text(Room& room, const std::string& text, const std::string& except_user);
   bool rate_allows(Session& s);
 
   void join(Session& s, const json_t* msg, const json_t* request_id);
   void enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* request_id);
   void leave(Session& s, const json_t* request_id);
-  void relay(Session& s, std::string_view type, const json_t* msg, const json_t* request_id);
+  void relay(Session& s, const MessageParser::Message& message);
   void quality_report(Session& s, const json_t* msg);
   void end_call(Session& s, const json_t* msg, const json_t* request_id);
   // A participant's slot is given up (left, or its grace period ran out).
@@ -93,6 +95,7 @@ class Signaling final : public WsHandler {
   JsonPtr ice_servers_message(const Session& s);
 
   SignalingDeps d_;
+  MessageParser messages_;
   EventPtr tick_;
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
