@@ -66,10 +66,15 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                    "transport = coalesce(nullif(excluded.transport, ''), transport), "
                    "state = CASE WHEN state = 'closed' THEN 'closed' ELSE excluded.state END, "
                    "ended_at = coalesce(ended_at, excluded.ended_at), "
-                   "bytes_sent = bytes_sent + excluded.bytes_sent, bytes_received = bytes_received + "
-                   "excluded.bytes_received, packets_sent = packets_sent + excluded.packets_sent, "
-                   "packets_received = packets_received + excluded.packets_received, updated_at = :now, "
-                   "version = version + 1, change_seq = :seq"),
+                   // Totals (the plugin's session counters) replace, and never go
+                   // back; deltas add up.
+                   "bytes_sent = CASE WHEN :totals THEN max(bytes_sent, excluded.bytes_sent) ELSE bytes_sent + "
+                   "excluded.bytes_sent END, bytes_received = CASE WHEN :totals THEN max(bytes_received, "
+                   "excluded.bytes_received) ELSE bytes_received + excluded.bytes_received END, packets_sent = CASE "
+                   "WHEN :totals THEN max(packets_sent, excluded.packets_sent) ELSE packets_sent + "
+                   "excluded.packets_sent END, packets_received = CASE WHEN :totals THEN max(packets_received, "
+                   "excluded.packets_received) ELSE packets_received + excluded.packets_received END, "
+                   "updated_at = :now, version = version + 1, change_seq = :seq"),
       readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
   seq_ = last_change_seq(db);
 }
@@ -403,8 +408,30 @@ bool CallWriter::record_turn(const TurnReport& r) {
       .bind(":br", r.bytes_received)
       .bind(":ps", r.packets_sent)
       .bind(":pr", r.packets_received)
+      .bind(":totals", int64_t{r.totals})
       .bind(":seq", next_seq());
   return done(upsert_turn_);
+}
+
+bool CallWriter::close_turn_sessions_before(int64_t started_before_ms) {
+  // The TURN server restarted: its sessions from before are gone, and coturn
+  // 4.6.1 sent no final report for them.
+  Statement active(db_, "SELECT id FROM turn_usage WHERE state = 'active' AND started_at < ?");
+  active.bind(1, started_before_ms);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = active.step()) == SQLITE_ROW) ids.push_back(active.text(0));
+  if (rc != SQLITE_DONE) return false;
+  Statement close(
+      db_,
+      "UPDATE turn_usage SET state = 'closed', ended_at = :ended, updated_at = :now, version = version + 1, "
+      "change_seq = :seq WHERE id = :id");
+  int64_t now = clock_.now_ms();
+  for (const std::string& id : ids) {
+    close.bind(":ended", started_before_ms).bind(":now", now).bind(":seq", next_seq()).bind(":id", id);
+    if (!done(close)) return false;
+  }
+  return true;
 }
 
 bool CallWriter::record_quality(std::string_view call_id, const Actor& actor, const QualitySample& q) {

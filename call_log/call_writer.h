@@ -49,6 +49,7 @@ struct TurnReport {
   int64_t bytes_received = 0;
   int64_t packets_sent = 0;
   int64_t packets_received = 0;
+  bool totals = false;  // the counts are the session's totals (replace), not deltas (add)
   bool final = false;
 };
 
@@ -90,6 +91,9 @@ class CallWriter {
   bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
   // Creates or updates the allocation's turn_usage row (usage adds up).
   bool record_turn(const TurnReport& report);
+  // Closes the turn_usage rows still active that started before a TURN
+  // server's (re)start.
+  bool close_turn_sessions_before(int64_t started_before_ms);
 
   // An audit row for a refused read (the refusal itself is answered at once).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,

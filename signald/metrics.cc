@@ -16,6 +16,14 @@ void Metrics::count_ws_message(std::string_view type) {
   ++it->second;
 }
 
+void Metrics::set_turn_refused(std::string_view reason, int64_t count) {
+  static constexpr std::string_view kKnown[] = {"revoked", "revokedSession", "expired", "ttl",     "malformed",
+                                                "keyRing", "quota",          "peer",    "peerPort"};
+  // Only known reasons become labels: a datagram must not mint series.
+  for (std::string_view k : kKnown)
+    if (reason == k) turn_refused_[std::string(k)] = count;
+}
+
 void Metrics::set_call_counts(const std::map<CallStatus, int64_t>& counts) { calls_ = counts; }
 
 void Metrics::call_changed(std::optional<CallStatus> from, CallStatus to) {
@@ -43,6 +51,11 @@ std::string Metrics::render() const {
       "# HELP vytal_turn_reports_dropped_total Reports the TURN plugin dropped (signald's socket was full or gone).\n");
   metric_line(out, "# TYPE vytal_turn_reports_dropped_total counter\nvytal_turn_reports_dropped_total %lld\n",
               static_cast<long long>(turn_reports_dropped_by_plugin));
+  metric_line(out,
+              "# HELP vytal_turn_refused_total TURN requests the plugin or coturn refused, by reason (since the TURN "
+              "server started).\n# TYPE vytal_turn_refused_total counter\n");
+  for (const auto& [reason, n] : turn_refused_)
+    metric_line(out, "vytal_turn_refused_total{reason=\"%s\"} %lld\n", reason.c_str(), static_cast<long long>(n));
   metric_line(out, "# HELP vytal_calls Calls in the call log, by status.\n# TYPE vytal_calls gauge\n");
   for (CallStatus s : kAllCallStatuses) {
     auto it = calls_.find(s);

@@ -21,6 +21,9 @@ class Metrics : public HttpMetrics {
   void set_call_counts(const std::map<CallStatus, int64_t>& counts);
   void call_changed(std::optional<CallStatus> from, CallStatus to);
   void count_ws_message(std::string_view type);
+  // The TURN plugin's refusals by reason, as it counts them (cumulative since
+  // the TURN server started).
+  void set_turn_refused(std::string_view reason, int64_t count);
   size_t ws_sessions = 0;
   uint64_t turn_reports = 0;                   // allocation and usage reports from the TURN plugin
   int64_t turn_reports_dropped_by_plugin = 0;  // as the plugin counts them
@@ -31,6 +34,7 @@ class Metrics : public HttpMetrics {
  private:
   std::map<CallStatus, int64_t> calls_;
   std::map<std::string, uint64_t, std::less<>> ws_messages_;
+  std::map<std::string, int64_t, std::less<>> turn_refused_;
 };
 
 }  // namespace vytal

@@ -128,12 +128,32 @@ void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
 void TurnLink::handle(std::string_view datagram) {
   JsonPtr m = json_parse(datagram, nullptr);
   auto type = json_string_field(m.get(), "type");
+  if (type && *type == "started") {  // a TURN server (re)started: its earlier sessions are gone
+    auto started_at = json_integer_field(m.get(), "startedAt");
+    if (!started_at) return metrics_.count_rejected("turn_report_malformed");
+    metrics_.turn_reports_dropped_by_plugin = json_integer_field(m.get(), "dropped").value_or(0);
+    int64_t before_ms = *started_at * 1000;
+    call_log_.record([before_ms](CallWriter& w) { return w.close_turn_sessions_before(before_ms); });
+    return;
+  }
+  if (type && *type == "counters") {  // the plugin's refusals since the TURN server started
+    if (const json_t* refused = json_object_get(m.get(), "refused"); json_is_object(refused)) {
+      const char* reason;
+      json_t* n;
+      json_object_foreach(const_cast<json_t*>(refused), reason, n) {
+        if (json_is_integer(n)) metrics_.set_turn_refused(reason, json_integer_value(n));
+      }
+    }
+    if (auto dropped = json_integer_field(m.get(), "dropped")) metrics_.turn_reports_dropped_by_plugin = *dropped;
+    return;
+  }
   auto username = json_string_field(m.get(), "username");
   auto session = json_integer_field(m.get(), "session");
   if (!type || !username || !session) {
     metrics_.count_rejected("turn_report_malformed");
     return;
   }
+  if (username->empty()) return metrics_.count_rejected("turn_report_anonymous");  // never allocated
   if (auto dropped = json_integer_field(m.get(), "dropped")) metrics_.turn_reports_dropped_by_plugin = *dropped;
   ++metrics_.turn_reports;
   TurnReport r;
@@ -158,6 +178,14 @@ void TurnLink::handle(std::string_view datagram) {
     r.bytes_received = json_integer_field(m.get(), "bytesReceived").value_or(0);
     r.packets_sent = json_integer_field(m.get(), "packetsSent").value_or(0);
     r.packets_received = json_integer_field(m.get(), "packetsReceived").value_or(0);
+    // Totals survive a dropped or repeated datagram; deltas are the fallback.
+    if (auto total = json_integer_field(m.get(), "totalBytesSent")) {
+      r.totals = true;
+      r.bytes_sent = *total;
+      r.bytes_received = json_integer_field(m.get(), "totalBytesReceived").value_or(0);
+      r.packets_sent = json_integer_field(m.get(), "totalPacketsSent").value_or(0);
+      r.packets_received = json_integer_field(m.get(), "totalPacketsReceived").value_or(0);
+    }
     r.final = json_is_true(json_object_get(m.get(), "final"));
   } else {
     metrics_.count_rejected("turn_report_malformed");
