@@ -21,7 +21,12 @@ enum class WriteKind { create, other };
 
 class SubjectLimits {
  public:
-  SubjectLimits(SubjectLimitSettings settings, const Clock& clock) : s_(settings), clock_(clock) {}
+  SubjectLimits(SubjectLimitSettings settings, const Clock& clock)
+      : s_(settings),
+        clock_(clock),
+        creates_{settings.creates_per_minute, settings.create_burst, {}},
+        writes_{settings.writes_per_minute, settings.write_burst, {}},
+        service_{settings.service_writes_per_minute, settings.service_writes_per_minute, {}} {}
 
   // Takes one token from the subject's bucket for this kind of write. 0 when
   // allowed; otherwise the whole seconds until a token is back (Retry-After).
@@ -31,15 +36,22 @@ class SubjectLimits {
   bool open_session(const std::string& sub, Role role);
   // A session opened with open_session() closed.
   void close_session(const std::string& sub, Role role);
-  size_t tracked_subjects() const { return creates_.size() + writes_.size(); }
+  size_t tracked_subjects() const {
+    return creates_.by_subject.size() + writes_.by_subject.size() + service_.by_subject.size();
+  }
 
  private:
   struct Bucket {
     double tokens = 0;
     int64_t at_ms = 0;  // monotonic
   };
-  using Buckets = std::unordered_map<std::string, Bucket>;
-  int64_t take(Buckets& buckets, const std::string& sub, double per_minute, double burst);
+  // One token bucket per subject, all with the same rate and burst.
+  struct Buckets {
+    double per_minute;
+    double burst;
+    std::unordered_map<std::string, Bucket> by_subject;
+  };
+  int64_t take(Buckets& buckets, const std::string& sub);
   static bool privileged(Role role) { return role == Role::service || role == Role::admin; }
 
   SubjectLimitSettings s_;
