@@ -1,7 +1,11 @@
 // One line per event to stderr; journald adds the time and the unit.
-// Never log secrets, tokens or patient data beyond ids.
+// Never log secrets, tokens or patient data beyond ids. A line identical to
+// one written less than 10 s ago is not written again but counted; the count
+// follows as "<line> [repeated N more time(s)]" once the 10 s are over (at
+// the next line logged) or at log_flush_repeats().
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string_view>
 
@@ -13,6 +17,10 @@ std::optional<LogLevel> parse_log_level(std::string_view name);
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
 void log_write(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// Writes the counts of repeated lines not reported yet (at exit; tests).
+void log_flush_repeats();
+// Where lines go: stderr (null), or a test's file.
+void set_log_output(FILE* out);
 
 }  // namespace vytal
 

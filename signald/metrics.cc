@@ -1,6 +1,7 @@
 #include "signald/metrics.h"
 
 #include "common/prometheus.h"
+#include "signald/revocation_file.h"
 
 namespace vytal {
 
@@ -56,6 +57,16 @@ std::string Metrics::render() const {
               "server started).\n# TYPE vytal_turn_refused_total counter\n");
   for (const auto& [reason, n] : turn_refused_)
     metric_line(out, "vytal_turn_refused_total{reason=\"%s\"} %lld\n", reason.c_str(), static_cast<long long>(n));
+  if (revocations) {
+    metric_line(out, "# HELP vytal_turn_revocations Entries in the TURN revocations file.\n");
+    metric_line(out, "# TYPE vytal_turn_revocations gauge\nvytal_turn_revocations %zu\n", revocations->entries());
+    metric_line(out, "# HELP vytal_turn_revocation_writes_total Rewrites of the TURN revocations file (coalesced).\n");
+    metric_line(out, "# TYPE vytal_turn_revocation_writes_total counter\nvytal_turn_revocation_writes_total %llu\n",
+                static_cast<unsigned long long>(revocations->writes()));
+  }
+  metric_line(out, "# HELP vytal_readiness_probes_total Probe writes made for /readyz (at most one a second).\n");
+  metric_line(out, "# TYPE vytal_readiness_probes_total counter\nvytal_readiness_probes_total %llu\n",
+              static_cast<unsigned long long>(readiness_probes));
   metric_line(out, "# HELP vytal_calls Calls in the call log, by status.\n# TYPE vytal_calls gauge\n");
   for (CallStatus s : kAllCallStatuses) {
     auto it = calls_.find(s);

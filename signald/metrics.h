@@ -16,8 +16,13 @@
 
 namespace vytal {
 
+class RevocationFile;
+
 class Metrics : public HttpMetrics {
  public:
+  Metrics() { count_rejected_from("audit_suppressed", &commits.audits_suppressed); }
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
   void set_call_counts(const std::map<CallStatus, int64_t>& counts);
   void call_changed(std::optional<CallStatus> from, CallStatus to);
   void count_ws_message(std::string_view type);
@@ -25,8 +30,10 @@ class Metrics : public HttpMetrics {
   // the TURN server started).
   void set_turn_refused(std::string_view reason, int64_t count);
   size_t ws_sessions = 0;
-  uint64_t turn_reports = 0;                   // allocation and usage reports from the TURN plugin
-  int64_t turn_reports_dropped_by_plugin = 0;  // as the plugin counts them
+  uint64_t turn_reports = 0;                    // allocation and usage reports from the TURN plugin
+  int64_t turn_reports_dropped_by_plugin = 0;   // as the plugin counts them
+  uint64_t readiness_probes = 0;                // probe writes made for /readyz
+  const RevocationFile* revocations = nullptr;  // TurnLink's, while it lives
   CommitStats commits;
 
   std::string render() const;

@@ -28,9 +28,21 @@ std::string row_id_for(uint64_t session, const std::string& username) {
 }  // namespace
 
 TurnLink::TurnLink(event_base* base, TurnLinkOptions options, CallLog& call_log, Metrics& metrics, const Clock& clock)
-    : options_(std::move(options)), call_log_(call_log), metrics_(metrics), clock_(clock), base_(base) {}
+    : options_(std::move(options)), call_log_(call_log), metrics_(metrics), clock_(clock), base_(base) {
+  if (!options_.revoked_path.empty()) {
+    revocations_ = std::make_unique<RevocationFile>(options_.revoked_path, options_.max_revocations, clock_.now_s());
+    if (revocations_->loaded())
+      LOG_INFO("turn: %zu revocation(s) of the previous run still in force", revocations_->loaded());
+    metrics_.revocations = revocations_.get();
+    metrics_.count_rejected_from("turn_revocations_over_cap", &revocations_->dropped_over_cap());
+  }
+}
 
 TurnLink::~TurnLink() {
+  if (revocations_) {
+    metrics_.revocations = nullptr;
+    metrics_.count_rejected_from("turn_revocations_over_cap", nullptr);
+  }
   usage_event_.reset();
   if (usage_fd_ >= 0) {
     ::close(usage_fd_);
@@ -86,33 +98,13 @@ std::string TurnLink::current_secret() {
 }
 
 void TurnLink::revoke(const std::string& turn_user) {
-  if (options_.revoked_path.empty()) return;
-  revoked_[turn_user] = clock_.now_s() + options_.credential_ttl_s + 60;
-  write_revocations();
+  if (!revocations_) return;
+  int64_t now = clock_.now_s();
+  revocations_->revoke(turn_user, now + options_.credential_ttl_s + 60, now);
 }
 
 void TurnLink::unrevoke(const std::string& turn_user) {
-  if (revoked_.erase(turn_user)) write_revocations();
-}
-
-void TurnLink::write_revocations() {
-  int64_t now = clock_.now_s();
-  std::string text;
-  for (auto it = revoked_.begin(); it != revoked_.end();) {
-    if (it->second <= now) {
-      it = revoked_.erase(it);
-      continue;
-    }
-    text += it->first + " " + std::to_string(it->second) + "\n";
-    ++it;
-  }
-  // Atomic replace: the plugin never reads half a file. Small and rare.
-  std::string tmp = options_.revoked_path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), options_.revoked_path.c_str()) != 0)
-    LOG_ERROR("turn: cannot write %s: %s", options_.revoked_path.c_str(), std::strerror(errno));
+  if (revocations_) revocations_->unrevoke(turn_user, clock_.now_s());
 }
 
 void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {

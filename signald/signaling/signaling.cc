@@ -64,7 +64,7 @@ struct Signaling::Session {
   Actor actor() const { return Actor{user, role, remote_addr}; }
 };
 
-Signaling::Signaling(SignalingDeps deps) : d_(deps) {
+Signaling::Signaling(SignalingDeps deps) : d_(deps), limits_(deps.settings.limits, deps.clock) {
   tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
   timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
@@ -107,6 +107,15 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
     return;
   }
   JwtClaims& claims = a.admitted->claims;
+  // Sessions count the person: one token must not hold the server's
+  // connections (each also costs memory and a ping).
+  if (!limits_.open_session(claims.sub, claims.role)) {
+    d_.metrics.count_rejected("too_many_sessions");
+    d_.metrics.count_request("/webrtc/ws", req.method_name(), 429);
+    std::move(responder).send(
+        HttpServer::error_response(429, "too_many_sessions", "this user has too many signaling connections open"));
+    return;
+  }
   auto session = std::make_unique<Session>();
   Session* s = session.get();
   s->id = next_session_id_++;
@@ -119,6 +128,7 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
   sessions_.emplace(s->id, std::move(session));
   WsLink link = std::move(responder).upgrade(a.admitted->websocket_key, a.admitted->protocol, this, s);
   if (!link) {
+    limits_.close_session(s->user, s->role);
     sessions_.erase(s->id);
     return;
   }
@@ -169,6 +179,25 @@ bool Signaling::rate_allows(Session& s) {
   return false;
 }
 
+bool Signaling::subject_allows(Session& s, const json_t* rid) {
+  int64_t wait_s = limits_.charge(s.user, s.role, WriteKind::other);
+  if (wait_s == 0) return true;
+  d_.metrics.count_rejected("rate_limited");
+  JsonPtr m(message("error"));
+  json_put(m.get(), "code", json_string("rate_limited"));
+  json_put(m.get(), "message", json_string("too many joins or ends by this user; retry later"));
+  json_put(m.get(), "retryAfterSeconds", json_integer(wait_s));
+  if (rid) json_put(m.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  send(s, m.get());
+  return false;
+}
+
+bool Signaling::on_ws_control(WsLink link) {
+  Session& s = *static_cast<Session*>(link.user());
+  if (!s.link) s.link = link;
+  return rate_allows(s);
+}
+
 void Signaling::on_ws_message(WsLink link, std::string_view text) {
   Session& s = *static_cast<Session*>(link.user());
   if (!s.link) s.link = link;  // messages that came with the handshake arrive before upgrade() returns
@@ -211,6 +240,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
+  if (!subject_allows(s, rid)) return;
   s.joining_call = *call_id;
   Actor actor = s.actor();
   bool queued = d_.call_log.submit([id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
@@ -260,7 +290,8 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
-    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); });
+    // The Result, not .ok(): "not in the call" is an answer, not a database failure.
+    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
     return;
   }
   m.session = s;
@@ -396,6 +427,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
     if (!is_platform_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
     reason = *r;
   }
+  if (!subject_allows(s, rid)) return;
   bool queued = d_.call_log.submit(
       [call_id = s.call_id, actor = s.actor(), reason](CallWriter& w) { return w.end(call_id, actor, reason); },
       [this, session_id = s.id, request_id = retain(rid)](Result<CallUpdate> r) {
@@ -445,6 +477,7 @@ void Signaling::on_ws_closed(WsLink link) {
       }
     }
   }
+  limits_.close_session(s->user, s->role);
   sessions_.erase(s->id);
   d_.metrics.ws_sessions = sessions_.size();
 }

@@ -357,7 +357,8 @@ before(async () => {
   track(state.signald.proc);
 
   state.requestedAt = nowS();
-  state.ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token(SUB, 'provider') });
+  // A plain "<expiry>:<user>" credential (no callId) is for service tokens only (docs/PROTOCOL.md).
+  state.ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token(SUB, 'service') });
   state.respondedAt = nowS();
 }, { timeout: 30000 });
 
@@ -473,7 +474,7 @@ test('secret rotation under traffic: sessions go on, the previous secret dies af
 
   // signald mints with the new secret within a second.
   await sleep(1200);
-  const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'patient') });
+  const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'service') });
   const entry = ice.body.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
   assert.equal(entry.credential, hmacB64(newSecret, entry.username));
   const fresh = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
