@@ -1,0 +1,74 @@
+// The benchmarks' one set of measuring helpers: a latency histogram that
+// worker processes fill and the parent merges, percentiles and medians, and a
+// server process's CPU time and resident memory read from /proc.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+// Latency histogram in microseconds: 1 µs buckets below 1 ms, then buckets
+// 1 % wide up to about a minute. Small enough to send over IPC as an array.
+const LINEAR = 1000;
+const STEP = Math.log(1.01);
+const BUCKETS = LINEAR + Math.ceil(Math.log(60e6 / LINEAR) / STEP) + 1;
+
+export function newHistogram() {
+  return new Uint32Array(BUCKETS);
+}
+
+export function record(hist, micros) {
+  const us = Math.max(0, micros);
+  const i = us < LINEAR ? Math.floor(us) : LINEAR + Math.floor(Math.log(us / LINEAR) / STEP);
+  hist[Math.min(i, BUCKETS - 1)]++;
+}
+
+export function merge(into, from) {
+  for (let i = 0; i < BUCKETS; i++) into[i] += from[i];
+  return into;
+}
+
+// The value (µs, the bucket's upper edge) below which a fraction q of the samples lie.
+export function percentile(hist, q) {
+  let total = 0;
+  for (const n of hist) total += n;
+  if (total === 0) return NaN;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < BUCKETS; i++) {
+    seen += hist[i];
+    if (seen >= rank) return i < LINEAR ? i + 1 : LINEAR * Math.exp((i - LINEAR + 1) * STEP);
+  }
+  return NaN;
+}
+
+export function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+// utime + stime of a process (all its threads), in microseconds.
+export function cpuMicros(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+export function rssKiB(pid) {
+  return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+}
+
+// Writes `body` under `heading` in a Markdown file: replaces what an earlier
+// run wrote there (up to its end marker; notes written by hand after the
+// marker stay), or appends the section at the end of the file.
+export function writeSection(file, heading, body) {
+  const END = '<!-- end of the generated part -->';
+  const text = readFileSync(file, 'utf8');
+  const section = `${heading}\n\n${body.trim()}\n\n${END}\n`;
+  const start = text.indexOf(`${heading}\n`);
+  const end = start < 0 ? -1 : text.indexOf(END, start);
+  const out =
+    end < 0 ? `${text.trimEnd()}\n\n${section}` : text.slice(0, start) + section + text.slice(end + END.length + 1);
+  writeFileSync(file, out);
+}
