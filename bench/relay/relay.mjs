@@ -22,7 +22,7 @@ import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { hs256 } from '../../tests/integration/lib/signald.mjs';
 import { startSignald, startBaseline, createCalls } from './servers.mjs';
-import { newHistogram, merge, percentile, median, cpuMicros, rssKiB, writeSection } from './stats.mjs';
+import { newHistogram, merge, percentile, median, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -68,6 +68,7 @@ function spawnWorkers(n) {
 
 async function runPhase(server, workers, phase, seconds) {
   const cpu0 = cpuMicros(server.pid);
+  const busy0 = machineBusyMicros();
   const t0 = performance.now();
   const perWorkerRate = phase.rate / workers.length;
   const results = await Promise.all(
@@ -75,6 +76,7 @@ async function runPhase(server, workers, phase, seconds) {
   );
   const wallS = (performance.now() - t0) / 1000;
   const serverCpu = cpuMicros(server.pid) - cpu0;
+  const busyCores = (machineBusyMicros() - busy0) / 1e6 / wallS;
   const sum = (k) => results.reduce((a, r) => a + r[k], 0);
   const hist = results.reduce((h, r) => merge(h, r.hist), newHistogram());
   const received = sum('received');
@@ -86,10 +88,12 @@ async function runPhase(server, workers, phase, seconds) {
     cpuPerMsg: received ? serverCpu / received : NaN,
     serverCores: serverCpu / 1e6 / wallS,
     clientCores: sum('cpuMicros') / 1e6 / wallS,
+    otherCores: busyCores - serverCpu / 1e6 / wallS - sum('cpuMicros') / 1e6 / wallS,
     rss: rssKiB(server.pid),
     sent: sum('sent'),
     lost: sum('sent') - received,
     skipped: sum('skipped'),
+    stale: sum('stale'),
     errors: sum('errors'),
     closes: sum('closes'),
   };
@@ -100,13 +104,13 @@ async function oneServer(kind, round) {
   const server = kind === 'signald' ? await startSignald(SECRET, connections) : await startBaseline(SECRET);
   const workers = spawnWorkers(WORKERS);
   try {
-    await sleep(300);
-    const rssIdle = rssKiB(server.pid);
     const service = hs256({ sub: 'bench-service', role: 'service', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
     const pairs =
       kind === 'signald'
         ? await createCalls(server.url, service, CALLS)
         : Array.from({ length: CALLS }, (_, i) => ({ callId: randomUUID(), a: `pat-${i}`, b: `doc-${i}` }));
+    await sleep(300);
+    const rssIdle = rssKiB(server.pid); // calls created, nobody connected
     const url = kind === 'signald' ? `ws://127.0.0.1:${server.port}/webrtc/ws` : `ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`;
     const joinStart = performance.now();
     const ready = await Promise.all(
@@ -161,32 +165,34 @@ const med = (kind, phase, key) => median(runs[kind].map((r) => r.phases[phase][k
 const total = (kind, phase, key) => runs[kind].reduce((a, r) => a + r.phases[phase][key], 0);
 const [A, B] = SERVERS;
 const rows = [
-  '| load | server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | server CPU (cores) | server RSS KiB | lost | closes | errors | client CPU (cores) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| load | server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | server CPU (cores) | server RSS KiB | lost | closes | errors | client CPU (cores) | other work (cores) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const { name } of PHASES) {
   for (const kind of SERVERS) {
     const m = (key, d) => fmt(med(kind, name, key), d);
     rows.push(
-      `| ${kind === A ? name : ''} | ${LABEL[kind]} | ${m('delivered')} | ${m('p50', 2)} | ${m('p99', 2)} | ${m('p999', 2)} | ${m('cpuPerMsg', 1)} | ${m('serverCores', 2)} | ${m('rss')} | ${total(kind, name, 'lost')} | ${total(kind, name, 'closes')} | ${total(kind, name, 'errors')} | ${m('clientCores', 2)} |`,
+      `| ${kind === A ? name : ''} | ${LABEL[kind]} | ${m('delivered')} | ${m('p50', 2)} | ${m('p99', 2)} | ${m('p999', 2)} | ${m('cpuPerMsg', 1)} | ${m('serverCores', 2)} | ${m('rss')} | ${total(kind, name, 'lost')} | ${total(kind, name, 'closes')} | ${total(kind, name, 'errors')} | ${m('clientCores', 2)} | ${m('otherCores', 2)} |`,
     );
   }
   if (B) {
     const r = (key) => ratio(med(A, name, key), med(B, name, key));
-    rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | |`);
+    rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | | |`);
   }
 }
 const memRows = [
   '| memory (median) | ' + SERVERS.map((k) => LABEL[k]).join(' | ') + ' |',
   '| --- |' + SERVERS.map(() => ' --- |').join(''),
-  `| RSS idle, no connection (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.rssIdle)))).join(' | ')} |`,
+  `| RSS before any connection, calls created (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.rssIdle)))).join(' | ')} |`,
   `| RSS with ${CALLS * 2} joined connections, before load (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.rssJoined)))).join(' | ')} |`,
   `| per joined connection (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.perConnBytes)) / 1024, 2)).join(' | ')} |`,
 ];
-const skipped = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'skipped')])).filter(([, , n]) => n > 0);
-const table = `${rows.join('\n')}\n\n${memRows.join('\n')}`;
+const notSent = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'skipped')])).filter(([, , n]) => n > 0);
+const notes = notSent.length
+  ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${notSent.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ')}.`
+  : '';
+const table = `${rows.join('\n')}${notes}\n\n${memRows.join('\n')}`;
 console.log(table);
-if (skipped.length) console.log(`\nNot sent (client send buffer over 256 KiB): ${skipped.map(([k, p, n]) => `${LABEL[k]} ${p}: ${n}`).join('; ')}`);
 
 if (process.env.RELAY_DOC) {
   const git = (...a) => execFileSync('git', a, { encoding: 'utf8' }).trim();
@@ -205,6 +211,8 @@ ${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends 
 (\`performance.now()\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
 ${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors). Server CPU: utime + stime from
 \`/proc/<pid>/stat\` over the phase and its drain, divided by the messages delivered. RSS: \`VmRSS\` at the end of the phase.
+Other work: the machine's busy time (\`/proc/stat\`) less the server's and the clients', in cores: other
+users' processes on this shared machine (and kernel work no process was charged for).
 
 ${table}`;
   writeSection(process.env.RELAY_DOC, HEADING, body);

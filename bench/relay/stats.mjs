@@ -55,6 +55,14 @@ export function cpuMicros(pid) {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
+// CPU time the whole machine spent busy (every core, every process), in
+// microseconds: to tell how much of it other work took during a measurement.
+export function machineBusyMicros() {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = ticks[3] + ticks[4]; // idle, iowait
+  return ((ticks.slice(0, 8).reduce((a, b) => a + b, 0) - idle) * 1e6) / CLK_TCK;
+}
+
 export function rssKiB(pid) {
   return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
 }

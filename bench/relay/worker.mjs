@@ -13,7 +13,7 @@
 //   {cmd:'setup', dialect, url, secret, pairs:[{callId, a, b}], sources, size}
 //       → {ev:'ready', joined, failed, errors}
 //   {cmd:'phase', mode:'window'|'rate', window, rate, seconds, drainMs}
-//       → {ev:'result', sent, received, receivedInTime, skipped, errors, closes, cpuMicros, hist}
+//       → {ev:'result', sent, received, receivedInTime, skipped, stale, errors, closes, cpuMicros, hist}
 //   {cmd:'exit'}
 import WebSocket from 'ws';
 import { performance } from 'node:perf_hooks';
@@ -23,18 +23,19 @@ import { newHistogram, record } from './stats.mjs';
 const MAX_LIFETIME_MS = 30 * 60 * 1000; // never outlive a forgotten run
 const TS_WIDTH = 14; // performance.now() in ms, 3 decimals, zero-padded
 const MARK = Buffer.from('~ts');
-const SEND_BUFFER_LIMIT = 256 * 1024; // a connection this far behind is skipped in rate mode
+const SEND_BUFFER_LIMIT = 64 * 1024; // a connection this far behind is skipped in rate mode
 
 setTimeout(() => process.exit(3), MAX_LIFETIME_MS).unref();
 process.on('disconnect', () => process.exit(0));
 
-let conns = []; // { ws, peer, user, callId, inflight, head, tail, joined }
+let conns = []; // { ws, peer, user, callId, token, frame, tsAt, joined }
 let phase = null;
 let errors = 0;
 let closes = 0;
 
-function frameParts(dialect, to, size) {
-  // The payload is padded so that the whole text frame is exactly `size` bytes.
+// A connection's message as one Buffer, padded so that the whole text frame is
+// exactly `size` bytes; send() writes the send time into it at `tsAt`.
+function frameTemplate(dialect, to, size) {
   const head =
     dialect === 'vytal'
       ? `{"type":"offer","to":${JSON.stringify(to)},"sdp":{"type":"offer","sdp":"~ts`
@@ -42,12 +43,13 @@ function frameParts(dialect, to, size) {
   const close = dialect === 'vytal' ? '"}}' : '"}}]';
   const pad = size - head.length - TS_WIDTH - 1 - close.length;
   if (pad < 0) throw new Error(`message size ${size} is too small`);
-  return { head, tail: `~${'v'.repeat(pad)}${close}` };
+  return { frame: Buffer.from(`${head}${'0'.repeat(TS_WIDTH)}~${'v'.repeat(pad)}${close}`, 'latin1'), tsAt: head.length };
 }
 
+// ws copies a Buffer while masking it, so the template can be reused at once.
 function send(c) {
-  c.ws.send(c.head + performance.now().toFixed(3).padStart(TS_WIDTH, '0') + c.tail);
-  c.inflight++;
+  c.frame.write(performance.now().toFixed(3).padStart(TS_WIDTH, '0'), c.tsAt, 'latin1');
+  c.ws.send(c.frame, { binary: false });
   phase.sent++;
 }
 
@@ -56,14 +58,13 @@ function onMessage(c, data) {
   if (i >= 0) {
     const now = performance.now();
     const sentAt = Number(data.toString('latin1', i + 3, i + 3 + TS_WIDTH));
-    if (phase) {
+    if (phase && sentAt < phase.startsAt) phase.stale++; // sent in an earlier phase: not counted
+    else if (phase) {
       record(phase.hist, (now - sentAt) * 1000);
       phase.received++;
       if (now <= phase.endsAt) phase.receivedInTime++;
     }
-    const sender = c.peer;
-    sender.inflight--;
-    if (phase?.mode === 'window' && now < phase.endsAt) send(sender);
+    if (phase?.mode === 'window' && now < phase.endsAt) send(c.peer);
     else if (phase?.draining && phase.sent === phase.received) phase.drained();
     return;
   }
@@ -125,12 +126,12 @@ async function setup({ dialect, url, secret, pairs, sources, size }) {
   const exp = Math.floor(Date.now() / 1000) + 3600;
   conns = [];
   for (const { callId, a, b } of pairs) {
-    const ca = { dialect, callId, user: a, token: hs256({ sub: a, role: 'patient', exp }, secret), inflight: 0 };
-    const cb = { dialect, callId, user: b, token: hs256({ sub: b, role: 'provider', exp }, secret), inflight: 0 };
+    const ca = { dialect, callId, user: a, token: hs256({ sub: a, role: 'patient', exp }, secret) };
+    const cb = { dialect, callId, user: b, token: hs256({ sub: b, role: 'provider', exp }, secret) };
     ca.peer = cb;
     cb.peer = ca;
-    Object.assign(ca, frameParts(dialect, b, size));
-    Object.assign(cb, frameParts(dialect, a, size));
+    Object.assign(ca, frameTemplate(dialect, b, size));
+    Object.assign(cb, frameTemplate(dialect, a, size));
     conns.push(ca, cb);
   }
   const BATCH = 100; // connections (and joins) in flight at once
@@ -148,9 +149,8 @@ function runPhase({ mode, window, rate, seconds, drainMs }) {
   const startErrors = errors;
   const startCloses = closes;
   const live = conns.filter((c) => c.joined && c.ws.readyState === WebSocket.OPEN);
-  for (const c of conns) c.inflight = 0;
   const startsAt = performance.now();
-  phase = { mode, sent: 0, received: 0, receivedInTime: 0, skipped: 0, hist: newHistogram(), endsAt: startsAt + seconds * 1000, draining: false };
+  phase = { mode, startsAt, sent: 0, received: 0, receivedInTime: 0, skipped: 0, stale: 0, hist: newHistogram(), endsAt: startsAt + seconds * 1000, draining: false };
   const finish = () => {
     clearTimeout(phase.drainTimer);
     const cpu = process.cpuUsage(cpuStart);
@@ -162,6 +162,7 @@ function runPhase({ mode, window, rate, seconds, drainMs }) {
       received: p.received,
       receivedInTime: p.receivedInTime,
       skipped: p.skipped,
+      stale: p.stale,
       errors: errors - startErrors,
       closes: closes - startCloses,
       cpuMicros: cpu.user + cpu.system,
