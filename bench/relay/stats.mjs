@@ -48,12 +48,15 @@ export function median(values) {
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-// utime + stime of a process (all its threads), in microseconds.
-export function cpuMicros(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+// CPU times in a /proc/<pid>/stat line, in microseconds: the process's own
+// (utime + stime, all its threads) and its waited-for children's (cutime + cstime).
+export function statCpuMicros(stat) {
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd on
+  const us = (ticks) => (ticks * 1e6) / CLK_TCK;
+  return { self: us(Number(f[11]) + Number(f[12])), children: us(Number(f[13]) + Number(f[14])) };
 }
+
+export const cpuMicros = (pid) => statCpuMicros(readFileSync(`/proc/${pid}/stat`, 'utf8')).self;
 
 // CPU time the whole machine spent busy (every core, every process), in
 // microseconds: to tell how much of it other work took during a measurement.
