@@ -188,9 +188,11 @@ const memRows = [
   `| per joined connection (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.perConnBytes)) / 1024, 2)).join(' | ')} |`,
 ];
 const notSent = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'skipped')])).filter(([, , n]) => n > 0);
-const notes = notSent.length
-  ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${notSent.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ')}.`
-  : '';
+const stale = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'stale')])).filter(([, , n]) => n > 0);
+const list = (l) => l.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ');
+const notes =
+  (notSent.length ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${list(notSent)}.` : '') +
+  (stale.length ? `\n\nArrived during a later load, after its own had stopped waiting (not counted there): ${list(stale)}.` : '');
 const table = `${rows.join('\n')}${notes}\n\n${memRows.join('\n')}`;
 console.log(table);
 
@@ -209,8 +211,9 @@ WebSocket transport only): the client speaks Engine.IO 4 / Socket.IO 5 framing o
 Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of
 ${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends in one process
 (\`performance.now()\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
-${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors). Server CPU: utime + stime from
-\`/proc/<pid>/stat\` over the phase and its drain, divided by the messages delivered. RSS: \`VmRSS\` at the end of the phase.
+${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors; with no close, what is counted lost
+under overload was still queued in the server's or the kernel's buffers). Server CPU: utime + stime from
+\`/proc/<pid>/stat\` over the phase and its drain, divided by the messages received in that time. RSS: \`VmRSS\` at the end of the phase.
 Machine busy: all the machine's busy time (\`/proc/stat\`) in cores, of 2: what is beyond the server and the
 clients is other users' work on this shared machine (and kernel work no process was charged for).
 

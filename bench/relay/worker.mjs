@@ -58,14 +58,16 @@ function onMessage(c, data) {
   if (i >= 0) {
     const now = performance.now();
     const sentAt = Number(data.toString('latin1', i + 3, i + 3 + TS_WIDTH));
-    if (phase && sentAt < phase.startsAt) phase.stale++; // sent in an earlier phase: not counted
-    else if (phase) {
-      record(phase.hist, (now - sentAt) * 1000);
-      phase.received++;
-      if (now <= phase.endsAt) phase.receivedInTime++;
+    if (!phase) return;
+    if (sentAt < phase.startsAt) {
+      phase.stale++; // sent in an earlier phase that stopped waiting for it: not counted
+      return;
     }
-    if (phase?.mode === 'window' && now < phase.endsAt) send(c.peer);
-    else if (phase?.draining && phase.sent === phase.received) phase.drained();
+    record(phase.hist, (now - sentAt) * 1000);
+    phase.received++;
+    if (now <= phase.endsAt) phase.receivedInTime++;
+    if (phase.mode === 'window' && now < phase.endsAt) send(c.peer);
+    else if (phase.draining && phase.sent === phase.received) phase.drained();
     return;
   }
   const text = data.toString('utf8');
