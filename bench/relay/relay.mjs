@@ -151,6 +151,8 @@ async function oneServer(kind, round) {
 
 // ---------------------------------------------------------------- run
 
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)); // runs the 'exit' cleanups
+
 const started = new Date();
 const load0 = loadavg();
 const runs = Object.fromEntries(SERVERS.map((k) => [k, []]));
@@ -198,7 +200,7 @@ console.log(table);
 
 if (process.env.RELAY_DOC) {
   const git = (...a) => execFileSync('git', a, { encoding: 'utf8' }).trim();
-  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : '');
+  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/BENCHMARKS.md') ? ' (with uncommitted changes)' : '');
   const machine = `${cpus().length} vCPUs (${cpus()[0].model.trim()}), Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, Node ${process.version}`;
   const body = `\`bench/relay/run.sh ${ROUNDS} ${SECONDS} ${CALLS}\` — measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}
 on ${machine}; load average ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end.

@@ -23,6 +23,9 @@ export const signaldBinary = () => findBinary('VYTAL_SIGNALD_BIN', ['signald/vyt
 // resolves with { pid, port, url, stop() } once it does.
 function launch(command, args, env, cleanup = () => {}) {
   const proc = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const killOnExit = () => proc.kill('SIGKILL'); // the benchmark failed: leave no server behind
+  process.on('exit', killOnExit);
+  proc.once('exit', () => process.off('exit', killOnExit));
   let log = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (chunk) => {

@@ -57,13 +57,27 @@ function udpBindable(port) {
   });
 }
 
+// Every process started here is killed if the benchmark itself fails; a
+// `group` (detached, its own process group) is killed with its children.
+function track(proc, group = false) {
+  proc.killAll = () => {
+    try {
+      process.kill(group ? -proc.pid : proc.pid, 'SIGKILL');
+    } catch {}
+  };
+  process.on('exit', proc.killAll);
+  proc.once('exit', () => process.off('exit', proc.killAll));
+  return proc;
+}
+
+// Runs a command in its own process group; resolves with { code, out }.
 function run(command, args, timeoutMs) {
   return new Promise((res) => {
-    const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
     let out = '';
     proc.stdout.on('data', (c) => (out += c));
     proc.stderr.on('data', (c) => (out += c));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(proc.killAll, timeoutMs);
     proc.on('close', (code) => {
       clearTimeout(timer);
       res({ code, out });
@@ -103,7 +117,7 @@ async function startServer(kind, dir) {
   if (kind === 'vytal') {
     writeFileSync(join(dir, 'keyring'), `current ${SECRET}\n`);
     const usage = join(dir, 'usage.sock');
-    sink = spawn('python3', [join(ROOT, 'bench/turn/usage_sink.py'), usage], { stdio: ['ignore', 'pipe', 'inherit'] });
+    sink = track(spawn('python3', [join(ROOT, 'bench/turn/usage_sink.py'), usage], { stdio: ['ignore', 'pipe', 'inherit'] }));
     sink.output = '';
     sink.stdout.on('data', (c) => (sink.output += c));
     for (let i = 0; i < 100 && !sink.output.includes('ready'); i++) await sleep(20);
@@ -111,7 +125,7 @@ async function startServer(kind, dir) {
   } else {
     args.push(`--static-auth-secret=${SECRET}`);
   }
-  const proc = spawn(kind === 'vytal' ? VYTAL : STOCK, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = track(spawn(kind === 'vytal' ? VYTAL : STOCK, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   proc.stderr.on('data', (c) => (stderr += c));
   // Listening once its UDP port shows in /proc/net/udp (looked up, not bound).
@@ -191,6 +205,8 @@ async function oneRun(kind, load) {
 
 // ---------------------------------------------------------------- run
 
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)); // runs the 'exit' cleanups
+
 const started = new Date();
 const load0 = loadavg();
 const KINDS = ['vytal', 'stock'];
@@ -225,7 +241,7 @@ console.log(table);
 
 if (process.env.TURN_DOC) {
   const git = (...a) => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
-  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' (with uncommitted changes)' : '');
+  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/BENCHMARKS.md') ? ' (with uncommitted changes)' : '');
   const stockVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'coturn'], { encoding: 'utf8' }).trim();
   const body = `\`bench/turn/run.sh ${ROUNDS}\` — measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}
 on ${cpus().length} vCPUs (${cpus()[0].model.trim()}), Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()};
