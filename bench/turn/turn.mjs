@@ -254,9 +254,11 @@ vytal-turnserver (coturn 4.6.1 built by \`turn_plugin/build-turnserver.sh\`, Rel
 non-verbose log to a file, allow-loopback-peers for this benchmark only; default threads: one relay thread per CPU).
 Load: Debian's \`turnutils_uclient -y -c -l ${LENGTH}\` (client to client: each message crosses two allocations of
 the server), paced (\`-z 20\`, RTP-like) and heavy (\`-z 1\`). Each run against a fresh server; the
-servers alternate within each round; medians of ${ROUNDS} rounds. Delivered msg/s: from uclient's
-once-a-second counters, first to last second of sending. Server CPU: utime + stime from \`/proc/<pid>/stat\`
-over the uclient run, divided by the messages delivered. Machine busy: all the machine's busy time (\`/proc/stat\`)
+servers alternate within each round; medians of ${ROUNDS} rounds. Delivered msg/s: the median of uclient's
+once-a-second receive counts from the first to the last second of sending (uclient starts each client 1 to 6 s
+after connecting; the median falls where they overlap). Server CPU: utime + stime from \`/proc/<pid>/stat\`
+over the uclient run (connecting and the staggered start included, for the cores column), divided by the messages
+delivered. CPU efficiency stock/ours above 1: ours spends less CPU per message. Machine busy: all the machine's busy time (\`/proc/stat\`)
 in cores, of 2: what is beyond the server and uclient is other users' work on this shared machine (and kernel
 work no process was charged for).
 
