@@ -22,7 +22,7 @@ import { cpus, loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { hs256 } from '../../tests/integration/lib/signald.mjs';
 import { startSignald, startBaseline, createCalls } from './servers.mjs';
-import { newHistogram, merge, percentile, median, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
+import { newHistogram, merge, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -182,6 +182,14 @@ for (const { name } of PHASES) {
     rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | | |`);
   }
 }
+const series = (kind, phase, key) => runs[kind].map((r) => r.phases[phase][key]);
+const pairRows = B
+  ? [
+      `| ${LABEL[A]}/${LABEL[B]}, round by round: median (min–max) | delivered msg/s | server CPU µs/msg |`,
+      '| --- | --- | --- |',
+      ...PHASES.map(({ name }) => `| ${name} | ${pairedRatios(series(A, name, 'delivered'), series(B, name, 'delivered'))} | ${pairedRatios(series(A, name, 'cpuPerMsg'), series(B, name, 'cpuPerMsg'))} |`),
+    ]
+  : [];
 const memRows = [
   '| memory (median) | ' + SERVERS.map((k) => LABEL[k]).join(' | ') + ' |',
   '| --- |' + SERVERS.map(() => ' --- |').join(''),
@@ -195,7 +203,7 @@ const list = (l) => l.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ');
 const notes =
   (notSent.length ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${list(notSent)}.` : '') +
   (stale.length ? `\n\nArrived during a later load, after its own had stopped waiting (not counted there): ${list(stale)}.` : '');
-const table = `${rows.join('\n')}${notes}\n\n${memRows.join('\n')}`;
+const table = [rows.join('\n') + notes, pairRows.join('\n'), memRows.join('\n')].filter(Boolean).join('\n\n');
 console.log(table);
 
 if (process.env.RELAY_DOC) {

@@ -46,6 +46,16 @@ export function median(values) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// Round by round ratios a[i] / b[i] (the two servers measured side by side),
+// as "median (min–max)": steadier than a ratio of medians when the machine's
+// speed drifts between rounds.
+export function pairedRatios(a, b) {
+  const r = a.map((x, i) => x / b[i]).filter((x) => Number.isFinite(x));
+  if (r.length === 0) return '–';
+  const f = (x) => `${x.toFixed(2)}x`;
+  return `${f(median(r))} (${f(Math.min(...r))}–${f(Math.max(...r))})`;
+}
+
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 // CPU times in a /proc/<pid>/stat line, in microseconds: the process's own

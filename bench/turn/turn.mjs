@@ -24,7 +24,7 @@ import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { median, cpuMicros, statCpuMicros, machineBusyMicros, writeSection } from '../relay/stats.mjs';
+import { median, pairedRatios, cpuMicros, statCpuMicros, machineBusyMicros, writeSection } from '../relay/stats.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const BUILD = resolve(process.env.VYTAL_BUILD_DIR ?? join(ROOT, 'build'));
@@ -236,7 +236,13 @@ for (const load of LOADS) {
   const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(3)}x` : '–');
   rows.push(`| | **ours/stock** | **${ratio(m('vytal', 'rate'), m('stock', 'rate'))}** | | CPU efficiency stock/ours: **${ratio(m('stock', 'cpuPerMsg'), m('vytal', 'cpuPerMsg'))}** | | ${ratio(m('vytal', 'hwm'), m('stock', 'hwm'))} | | | |`);
 }
-const table = rows.join('\n');
+const series = (load, kind, key) => runs[load.name][kind].map((r) => r[key]);
+const pairRows = [
+  '| ours/stock, round by round: median (min–max) | delivered msg/s | CPU efficiency stock/ours |',
+  '| --- | --- | --- |',
+  ...LOADS.map((l) => `| ${l.name} | ${pairedRatios(series(l, 'vytal', 'rate'), series(l, 'stock', 'rate'))} | ${pairedRatios(series(l, 'stock', 'cpuPerMsg'), series(l, 'vytal', 'cpuPerMsg'))} |`),
+];
+const table = `${rows.join('\n')}\n\n${pairRows.join('\n')}`;
 console.log(table);
 
 if (process.env.TURN_DOC) {
