@@ -19,7 +19,7 @@
 
 namespace {
 const char kUsage[] =
-    "usage: vytal-syncd [--config FILE]...\n"
+    "usage: vytal-syncd [--config FILE]... | --help | --version\n"
     "Reads each FILE in order (KEY = value lines; a later file overrides an earlier one), then the\n"
     "environment; every key is in docs/CONFIG.md.\n";
 int fail(int exit_code, const std::string& message) { return vytal::exit_with("vytal-syncd", exit_code, message); }
