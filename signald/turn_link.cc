@@ -115,6 +115,18 @@ void TurnLink::write_revocations() {
     LOG_ERROR("turn: cannot write %s: %s", options_.revoked_path.c_str(), std::strerror(errno));
 }
 
+void TurnLink::track_allocation(uint64_t session, const std::string& event, const std::string& transport) {
+  auto it = allocations_.find(session);
+  if (event == "deleted") {
+    if (it == allocations_.end()) return;
+    metrics_.turn_allocation(it->second, -1);
+    allocations_.erase(it);
+  } else if ((event == "created" || event == "refreshed") && it == allocations_.end()) {
+    allocations_.emplace(session, transport);
+    metrics_.turn_allocation(transport, +1);
+  }
+}
+
 void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
   auto* self = static_cast<TurnLink*>(arg);
   char buf[4096];
@@ -152,6 +164,7 @@ void TurnLink::handle(std::string_view datagram) {
     r.event = std::string(json_string_field(m.get(), "event").value_or(""));
     r.relay_address = std::string(json_string_field(m.get(), "relay").value_or(""));
     r.transport = std::string(json_string_field(m.get(), "transport").value_or(""));
+    track_allocation(static_cast<uint64_t>(*session), r.event, r.transport);
   } else if (*type == "usage") {
     r.event = "usage";
     r.bytes_sent = json_integer_field(m.get(), "bytesSent").value_or(0);
@@ -159,6 +172,8 @@ void TurnLink::handle(std::string_view datagram) {
     r.packets_sent = json_integer_field(m.get(), "packetsSent").value_or(0);
     r.packets_received = json_integer_field(m.get(), "packetsReceived").value_or(0);
     r.final = json_is_true(json_object_get(m.get(), "final"));
+    metrics_.turn_relayed(r.bytes_sent, r.bytes_received);
+    if (r.final) track_allocation(static_cast<uint64_t>(*session), "deleted", "");
   } else {
     metrics_.count_rejected("turn_report_malformed");
     return;

@@ -45,6 +45,7 @@ class TurnLink {
  private:
   static void on_readable(evutil_socket_t fd, short, void* self) noexcept;
   void handle(std::string_view datagram);
+  void track_allocation(uint64_t session, const std::string& event, const std::string& transport);
   void write_revocations();
 
   TurnLinkOptions options_;
@@ -57,8 +58,10 @@ class TurnLink {
   KeyRing ring_;
   std::string ring_stamp_;
   int64_t ring_checked_ms_ = 0;
-  std::unordered_map<std::string, int64_t> revoked_;    // user -> until (unix s)
-  std::unordered_map<uint64_t, std::string> sessions_;  // TURN session -> turn_usage row id
+  std::unordered_map<std::string, int64_t> revoked_;  // user -> until (unix s)
+  // Allocations open now (TURN session -> transport), for the gauges; a
+  // refresh of one signald did not see created (it restarted) adds it.
+  std::unordered_map<uint64_t, std::string> allocations_;
 };
 
 }  // namespace vytal

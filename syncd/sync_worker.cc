@@ -47,6 +47,10 @@ void copy_escape(std::string& out, const std::optional<std::string>& v) {
 
 }  // namespace
 
+SyncStatus::SyncStatus() {
+  for (const char* kind : kSyncErrorKinds) errors.emplace(kind, 0);
+}
+
 std::string SyncStatus::render(int64_t now_ms) const {
   std::lock_guard lock(mu);
   std::string out;
@@ -93,6 +97,19 @@ void SyncWorker::fail(const Error& e) {
   if (e.code == "pg_connect" || e.code == "pg_transient") status_.connected = false;
 }
 
+bool SyncWorker::keepalive() {
+  // Nothing to send for a while: one round trip shows PostgreSQL is still
+  // there (/readyz), and finds a dead session before the next batch does.
+  auto alive = pg_->exec("SELECT 1");
+  if (!alive) {
+    fail(alive.error());
+    pg_.reset();
+    return false;
+  }
+  status_.pg_ok_ms = clock_.monotonic_ms();
+  return true;
+}
+
 void SyncWorker::wait(const std::atomic<bool>& stop, int ms) {
   for (int waited = 0; waited < ms && !stop.load(); waited += 50)
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, ms - waited)));
@@ -120,6 +137,7 @@ bool SyncWorker::connect() {
     return false;
   }
   high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
+  status_.pg_ok_ms = clock_.monotonic_ms();
   int64_t local_max = reader_.highest_change_seq();
   if (high_water_ > local_max) {
     // PostgreSQL has seen more of this site than this call log holds: the log
@@ -389,6 +407,7 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
     if (batch->empty()) {
       refresh_backlog();
       prune();
+      if (clock_.monotonic_ms() - status_.pg_ok_ms.load() >= kPgKeepaliveMs && !keepalive()) continue;
       wait(stop, options_.poll_ms);
       continue;
     }
@@ -411,6 +430,7 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
       continue;
     }
     backoff_ms_ = 0;
+    status_.pg_ok_ms = clock_.monotonic_ms();
     high_water_ = high_water;
     if (!parked) record_local(high_water, {});
     {

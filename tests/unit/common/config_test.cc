@@ -310,8 +310,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 std::filesystem::path source_dir() {
   if (const char* dir = std::getenv("VYTAL_SOURCE_DIR")) return dir;
-  // Run outside ctest: this file sits in <source>/tests/unit/.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  // Run outside ctest: this file sits in <source>/tests/unit/common/.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
 }
 
 bool is_key_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
