@@ -15,6 +15,7 @@
 #include "common/service_notifier.h"
 #include "http/http_server.h"
 #include "signald/appliance_gauges.h"
+#include "signald/call_events_log.h"
 #include "signald/metrics.h"
 #include "signald/rest/rest_api.h"
 #include "signald/signald_config.h"
@@ -52,7 +53,10 @@ int main(int argc, char** argv) {
   if (!call_log) return fail(1, "call log: " + call_log.error().message);
   CallLog& log = *call_log.value();
   if (auto counts = log.reader().count_by_status()) metrics.set_call_counts(counts.value());
-  log.observe([&metrics](const CallUpdate& u) { metrics.call_changed(u); });
+  log.observe([&metrics](const CallUpdate& u) {
+    metrics.call_changed(u);
+    log_call_update(u);
+  });
   ApplianceGauges gauges(base.get(), settings.monitoring, settings.ice.keyring_path, clock);
   gauges.start();
   metrics.gauges = &gauges;
@@ -77,5 +81,6 @@ int main(int argc, char** argv) {
   run_until_signalled(base.get());
   systemd.stopping();
   LOG_INFO("signald: stopping");
+  log_flush();
   return 0;
 }

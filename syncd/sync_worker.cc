@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "call_log/call_state.h"
 #include "common/log.h"
 #include "syncd/central_schema.h"
 
@@ -42,6 +43,22 @@ void copy_escape(std::string& out, const std::optional<std::string>& v) {
       case '\r': out += "\\r"; break;
       default: out += c;
     }
+  }
+}
+
+// One line per call whose final state reached PostgreSQL, with CALL_ID=:
+// `journalctl CALL_ID=<id>` follows a call from signald to the platform.
+void log_synced_calls(const std::vector<ChangeRow>& batch) {
+  if (!log_enabled(LogLevel::info)) return;
+  for (const ChangeRow& row : batch) {
+    if (std::string_view(row.table->name) != "calls") continue;
+    std::optional<std::string> status;
+    for (size_t i = 0; i < row.table->columns.size() && i < row.values.size(); ++i)
+      if (std::string_view(row.table->columns[i].name) == "status") status = row.values[i];
+    auto terminal = status ? parse_call_status(*status) : std::nullopt;
+    if (terminal && is_terminal(*terminal) && row.values[0])
+      log_event(LogLevel::info, {*row.values[0], {}}, "call synced to PostgreSQL status=%s change=%lld",
+                status->c_str(), static_cast<long long>(row.change_seq));
   }
 }
 
@@ -432,7 +449,10 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
     backoff_ms_ = 0;
     status_.pg_ok_ms = clock_.monotonic_ms();
     high_water_ = high_water;
-    if (!parked) record_local(high_water, {});
+    if (!parked) {
+      record_local(high_water, {});
+      log_synced_calls(batch.value());
+    }
     {
       std::lock_guard lock(status_.mu);
       status_.high_water = high_water;
