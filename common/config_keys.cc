@@ -91,7 +91,7 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_SYNC_BACKOFF_MAX_SECONDS", "30", "Longest wait between attempts while PostgreSQL is unreachable."},
     {"VYTAL_SYNC_RETENTION_DAYS", "0", "Synced rows older than this are pruned from the call log; 0 keeps them."},
     {"VYTAL_SYNC_METRICS_PORT", "9102",
-     "Port of vytal-syncd's /metrics and /healthz (on VYTAL_BIND_ADDRESS); 0 picks one."},
+     "Port of vytal-syncd's /metrics, /healthz and /readyz (on VYTAL_BIND_ADDRESS); 0 picks one."},
 };
 
 }  // namespace
