@@ -340,7 +340,6 @@ TEST(ConfigDocsTest, EveryKeyIsDocumentedInConfigMd) {
     EXPECT_TRUE(mentions_key(text, k.name)) << k.name << " is missing from " << path;
 }
 
-
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream f(path);
   std::stringstream ss;
@@ -359,8 +358,7 @@ TEST(ConfigDocsTest, EveryKeyHasTheCodesDefaultInConfigMdAndTheManPage) {
   std::map<std::string, std::string> md;
   std::string config_md = read_text(source_dir() / "docs" / "CONFIG.md");
   std::regex row(R"(\n\| `([A-Z0-9_]+)` \| (?:`([^`]*)`|\(empty\)) \|)");
-  for (std::sregex_iterator it(config_md.begin(), config_md.end(), row), end; it != end; ++it)
-    md[(*it)[1]] = (*it)[2];
+  for (std::sregex_iterator it(config_md.begin(), config_md.end(), row), end; it != end; ++it) md[(*it)[1]] = (*it)[2];
 
   // ".TP\n.B KEY\nDefault: \fBvalue\fR." or "Default: empty."; troff's \- is a hyphen.
   std::map<std::string, std::string> man;
@@ -376,7 +374,8 @@ TEST(ConfigDocsTest, EveryKeyHasTheCodesDefaultInConfigMdAndTheManPage) {
     EXPECT_EQ(man[key], value) << key << ": vytalwatch.conf(5)'s default differs from the code's";
   }
   for (const auto& [key, value] : md) EXPECT_TRUE(code.count(key)) << "docs/CONFIG.md documents unknown key " << key;
-  for (const auto& [key, value] : man) EXPECT_TRUE(code.count(key)) << "vytalwatch.conf(5) documents unknown key " << key;
+  for (const auto& [key, value] : man)
+    EXPECT_TRUE(code.count(key)) << "vytalwatch.conf(5) documents unknown key " << key;
 }
 
 }  // namespace
