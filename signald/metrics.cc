@@ -38,7 +38,9 @@ void Metrics::set_call_counts(const std::map<CallStatus, int64_t>& counts) { cal
 void Metrics::call_changed(const CallUpdate& u) {
   CallStatus to = u.call.status;
   if (u.from == CallStatus::scheduled && to == CallStatus::active) ++calls_started_;
-  if (u.event == "left" && u.reason == "timeout") count_call_failure("reconnect_timeout");
+  // A participant lost from a call in progress (one waiting alone for the
+  // other side to answer is not a failed call).
+  if (u.event == "left" && u.reason == "timeout" && to == CallStatus::active) count_call_failure("reconnect_timeout");
   if (u.from == to) return;
   if (u.from) --calls_[*u.from];
   ++calls_[to];

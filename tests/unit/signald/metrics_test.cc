@@ -96,6 +96,10 @@ TEST(MetricsTest, CallChangesCountStartsAndReconnectTimeouts) {
   CallUpdate left = timed_out;
   left.reason = "left";
   m.call_changed(left);
+  CallUpdate waited_alone = timed_out;  // nobody had answered yet: not a failed call
+  waited_alone.call.status = CallStatus::scheduled;
+  waited_alone.from = CallStatus::scheduled;
+  m.call_changed(waited_alone);
   m.count_call_failure("made_up");  // not a label: ignored
   std::string page = m.render();
   EXPECT_EQ(series(page, "vytal_calls_started_total"), 1);
