@@ -172,6 +172,16 @@ void log_flush() {
   for (const RepeatFilter::Summary& s : l.repeats.flush()) l.emit(s.level, {}, s.text);
 }
 
+void set_log_output(FILE* out) {
+  if (!out) return set_log_sink(nullptr);
+  set_log_sink([out](LogLevel level, const LogFields&, std::string_view message) {
+    std::string line = std::string(kNames[static_cast<int>(level)]) + ": ";
+    line.append(message);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), out);
+  });
+}
+
 void set_log_sink(LogSink sink) {
   Logger& l = logger();
   std::lock_guard lock(l.mu);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <optional>
@@ -38,8 +39,11 @@ void log_write(LogLevel level, const char* fmt, ...) __attribute__((format(print
 // An event about a call (and a participant): the ids become journal fields,
 // and " call=<id> user=<id>" ends the message.
 void log_event(LogLevel level, const LogFields& fields, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-// Writes a pending "(repeated N times)" line now (at exit).
+// Writes the pending "(repeated N times)" lines now (at exit; tests).
 void log_flush();
+inline void log_flush_repeats() { log_flush(); }
+// Lines to a file in the standard error format (tests); nullptr: back to the default.
+void set_log_output(FILE* out);
 
 // Where lines go: the journal when $JOURNAL_STREAM names standard error,
 // else standard error. Tests replace it (nullptr: back to the default).

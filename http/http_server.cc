@@ -53,13 +53,17 @@ struct ConnectionCallbacks {
       return reject(r, 431, "headers_too_large", "request line and headers are too large");
     return 0;
   }
-  static void flush_header(PendingRequest* r) {
-    if (!r->in_value) return;
+  static int flush_header(PendingRequest* r) {
+    if (!r->in_value) return 0;
+    // A CR or LF inside a value is a folded or smuggled line, never data.
+    if (r->value.find_first_of("\r\n") != std::string::npos)
+      return reject(r, 400, "malformed_http", "a header value contains a line break");
     for (char& ch : r->field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     r->request.headers.emplace_back(std::move(r->field), std::move(r->value));
     r->field.clear();
     r->value.clear();
     r->in_value = false;
+    return 0;
   }
 
   static int on_message_begin(http_parser* p) {
@@ -77,13 +81,17 @@ struct ConnectionCallbacks {
   static int on_header_field(http_parser* p, const char* at, size_t n) {
     if (count_header(p, n + 4)) return -1;  // ": " and CRLF count too
     PendingRequest* r = conn(p)->pending.get();
-    flush_header(r);
+    // Chunked trailers (RFC 9112 7.1.2) are dropped: a field sent after the
+    // body must not act as a header (an Authorization only in a trailer).
+    if (r->headers_done) return 0;
+    if (flush_header(r)) return -1;
     r->field.append(at, n);
     return 0;
   }
   static int on_header_value(http_parser* p, const char* at, size_t n) {
     if (count_header(p, n)) return -1;
     PendingRequest* r = conn(p)->pending.get();
+    if (r->headers_done) return 0;
     r->value.append(at, n);
     r->in_value = true;
     return 0;
@@ -91,9 +99,19 @@ struct ConnectionCallbacks {
   static int on_headers_complete(http_parser* p) {
     Connection* c = conn(p);
     PendingRequest* r = c->pending.get();
-    flush_header(r);
+    if (flush_header(r)) return -1;
+    r->headers_done = true;
     HttpRequest& req = r->request;
     req.method = static_cast<http_method>(p->method);
+    // This is an HTTP/1 server: "HTTP/2.0" or "HTTP/9.9" in a request line is
+    // not a request it understands.
+    if (p->http_major != 1 || p->http_minor > 1)
+      return reject(r, 400, "malformed_http", "only HTTP/1.0 and HTTP/1.1 requests are served");
+    // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host header.
+    int hosts = 0;
+    for (const auto& [name, value] : req.headers) hosts += name == "host";
+    if ((p->http_minor == 1 && hosts == 0) || hosts > 1)
+      return reject(r, 400, "malformed_http", "an HTTP/1.1 request needs exactly one Host header");
     if (size_t q = req.path.find('?'); q != std::string::npos) {
       req.query = req.path.substr(q + 1);
       req.path.resize(q);
@@ -122,6 +140,7 @@ struct ConnectionCallbacks {
   static int on_message_complete(http_parser* p) {
     Connection* c = conn(p);
     c->message_done = true;
+    c->line_check = HeaderLineCheck{};  // the next request's lines are checked from its first byte
     c->pending->request.keep_alive = http_should_keep_alive(p) != 0;
     c->pending->request.upgrade = p->upgrade;
     http_parser_pause(p, 1);  // one request at a time: the rest waits in the buffer
@@ -145,6 +164,32 @@ http_parser_settings make_settings() {
 }
 
 const http_parser_settings kSettings = make_settings();
+
+// Checks the lines of a request's head (request line and headers) in the
+// bytes about to be parsed; returns why they are refused, or null. Stops
+// at the blank line that ends the head: the body is not lines.
+const char* check_head_lines(HeaderLineCheck& k, const char* p, size_t n) {
+  for (size_t i = 0; i < n && k.active; ++i) {
+    char ch = p[i];
+    if (ch == '\n') {
+      if (!k.prev_cr) return "a line ends with a bare LF; HTTP/1.1 lines end with CRLF";
+      if (k.line_length > 0)
+        k.seen_line = true;
+      else if (k.seen_line)
+        k.active = false;  // the blank line: the head is complete
+      k.line_length = 0;
+    } else {
+      if (k.prev_cr) return "a CR not followed by LF";
+      if (ch != '\r') {
+        if (k.line_length == 0 && k.seen_line && (ch == ' ' || ch == '\t'))
+          return "obs-fold (a header line continued on the next line) is not accepted";
+        ++k.line_length;
+      }
+    }
+    k.prev_cr = ch == '\r';
+  }
+  return nullptr;
+}
 
 std::string address_of(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = "?";
@@ -335,6 +380,12 @@ void HttpServer::process_input(Connection* c) {
     if (evbuffer_get_length(in) == 0) return;
     evbuffer_iovec chunk;
     evbuffer_peek(in, -1, nullptr, &chunk, 1);
+    if (c->line_check.active) {
+      if (const char* why = check_head_lines(c->line_check, static_cast<const char*>(chunk.iov_base), chunk.iov_len)) {
+        fail(c, 400, "malformed_http", why, "malformed_http");
+        return;
+      }
+    }
     size_t used = http_parser_execute(&c->parser, &kSettings, static_cast<const char*>(chunk.iov_base), chunk.iov_len);
     evbuffer_drain(in, used);
     http_errno err = HTTP_PARSER_ERRNO(&c->parser);
@@ -450,6 +501,7 @@ void HttpServer::close(Connection* c) {
   if (--per_ip_[c->ip] <= 0) per_ip_.erase(c->ip);
   --open_;
   metrics_.connection_closed();
+  ws_forget_output(c);
   c->bev.reset();
   c->state = Connection::State::closed;
   if (was_websocket) c->ws_handler->on_ws_closed(WsLink(this, c));

@@ -187,11 +187,9 @@ WsEvent ws_read(evbuffer* in, WsReadState& st, size_t max_message_bytes) {
   }
 }
 
-void ws_write_frame(evbuffer* out, uint8_t opcode, std::string_view payload) {
-  unsigned char h[10];
+size_t ws_frame_header(unsigned char (&h)[kWsMaxHeaderBytes], uint8_t opcode, size_t len) {
   size_t n = 2;
   h[0] = static_cast<unsigned char>(0x80 | opcode);
-  size_t len = payload.size();
   if (len < 126) {
     h[1] = static_cast<unsigned char>(len);
   } else if (len <= 0xFFFF) {
@@ -204,8 +202,13 @@ void ws_write_frame(evbuffer* out, uint8_t opcode, std::string_view payload) {
     for (int i = 0; i < 8; ++i) h[2 + i] = static_cast<unsigned char>(uint64_t{len} >> (56 - 8 * i));
     n = 10;
   }
-  evbuffer_add(out, h, n);
-  evbuffer_add(out, payload.data(), len);
+  return n;
+}
+
+void ws_write_frame(evbuffer* out, uint8_t opcode, std::string_view payload) {
+  unsigned char h[kWsMaxHeaderBytes];
+  evbuffer_add(out, h, ws_frame_header(h, opcode, payload.size()));
+  evbuffer_add(out, payload.data(), payload.size());
 }
 
 void ws_write_close(evbuffer* out, uint16_t code, std::string_view reason) {

@@ -37,6 +37,11 @@ int main(int argc, char** argv) {
   if (!parsed) return exit_code;
   SignaldSettings settings = std::move(*parsed);
   set_log_level(settings.log_level);
+  if (settings.weak_jwt_secret)
+    LOG_WARN(
+        "signald: JWT_SECRET is %zu bytes; HS256 needs at least %zu random bytes to resist guessing "
+        "(set VYTAL_REQUIRE_STRONG_JWT_SECRET=true to refuse it, or use RS256/ES256)",
+        settings.jwt.secret.size(), kMinJwtSecretBytes);
   auto jwt = JwtVerifier::create(settings.jwt);
   if (!jwt) return fail(2, "configuration error: " + jwt.error().message);
   if (auto made = make_parent_dir(settings.call_log.db_path, "VYTAL_DATA_DIR"); !made)
@@ -63,8 +68,9 @@ int main(int argc, char** argv) {
 
   const IceSettings& ice = settings.ice;
   TurnLink turn(base.get(),
-                TurnLinkOptions{ice.turn_secret, ice.keyring_path, ice.revoked_path, ice.usage_socket, ice.ttl_s}, log,
-                metrics, clock);
+                TurnLinkOptions{ice.turn_secret, ice.keyring_path, ice.revoked_path, ice.usage_socket, ice.ttl_s,
+                                ice.max_revocations},
+                log, metrics, clock);
   std::string error;
   if (!turn.start(&error)) return fail(1, error);
   Signaling signaling(SignalingDeps{settings, jwt.value(), log, metrics, clock, base.get(), turn});

@@ -26,6 +26,10 @@ std::span<const char* const> call_failure_reasons();
 // plugin reports.
 std::span<const char* const> turn_transports();
 
+// vytal_turn_refused_total{reason}: the TURN plugin's refusal counters, as
+// its "counters" datagrams name them (turn_plugin/README.md).
+std::span<const char* const> turn_refusal_reasons();
+
 // vytal_ws_messages_total{type}: the signaling message types (and "other").
 std::span<const char* const> ws_message_types();
 

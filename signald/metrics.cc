@@ -1,6 +1,8 @@
 #include "signald/metrics.h"
 
+#include "common/prometheus.h"
 #include "signald/metric_labels.h"
+#include "signald/revocation_file.h"
 
 namespace vytal {
 namespace {
@@ -18,8 +20,10 @@ void count(std::map<std::string, uint64_t, std::less<>>& counters, std::string_v
 }  // namespace
 
 Metrics::Metrics() : quality_rtt_ms_(kRttBoundsMs), quality_jitter_ms_(kJitterBoundsMs), quality_loss_(kLossBounds) {
+  count_rejected_from("audit_suppressed", &commits.audits_suppressed);
   know_rejection_reasons(signald_rejection_reasons());
   for (const char* t : ws_message_types()) ws_messages_.emplace(t, 0);
+  for (const char* r : turn_refusal_reasons()) turn_refused_.emplace(r, 0);
   for (const char* r : call_failure_reasons()) call_failures_.emplace(r, 0);
   for (const char* t : turn_transports()) turn_allocations_.emplace(t, 0);
 }
@@ -31,6 +35,12 @@ void Metrics::count_ws_message(std::string_view type) {
 
 void Metrics::count_call_failure(std::string_view reason) {
   if (call_failures_.count(reason)) count(call_failures_, reason);
+}
+
+void Metrics::set_turn_refused(std::string_view reason, int64_t count) {
+  // Only known reasons become labels: a datagram must not mint series.
+  auto it = turn_refused_.find(reason);
+  if (it != turn_refused_.end()) it->second = count;
 }
 
 void Metrics::set_call_counts(const std::map<CallStatus, int64_t>& counts) { calls_ = counts; }
@@ -101,6 +111,21 @@ std::string Metrics::render() const {
               static_cast<unsigned long long>(turn_bytes_sent_));
   metric_line(out, "vytal_turn_relayed_bytes_total{direction=\"received\"} %llu\n",
               static_cast<unsigned long long>(turn_bytes_received_));
+  metric_line(out,
+              "# HELP vytal_turn_refused_total TURN requests the plugin or coturn refused, by reason (since the TURN "
+              "server started).\n# TYPE vytal_turn_refused_total counter\n");
+  for (const auto& [reason, n] : turn_refused_)
+    metric_line(out, "vytal_turn_refused_total{reason=\"%s\"} %lld\n", reason.c_str(), static_cast<long long>(n));
+  if (revocations) {
+    metric_line(out, "# HELP vytal_turn_revocations Entries in the TURN revocations file.\n");
+    metric_line(out, "# TYPE vytal_turn_revocations gauge\nvytal_turn_revocations %zu\n", revocations->entries());
+    metric_line(out, "# HELP vytal_turn_revocation_writes_total Rewrites of the TURN revocations file (coalesced).\n");
+    metric_line(out, "# TYPE vytal_turn_revocation_writes_total counter\nvytal_turn_revocation_writes_total %llu\n",
+                static_cast<unsigned long long>(revocations->writes()));
+  }
+  metric_line(out, "# HELP vytal_readiness_probes_total Probe writes made for /readyz (at most one a second).\n");
+  metric_line(out, "# TYPE vytal_readiness_probes_total counter\nvytal_readiness_probes_total %llu\n",
+              static_cast<unsigned long long>(readiness_probes));
   metric_line(out, "# HELP vytal_calls Calls in the call log, by status.\n# TYPE vytal_calls gauge\n");
   for (CallStatus s : kAllCallStatuses) {
     auto it = calls_.find(s);

@@ -28,9 +28,13 @@ class GaugeSource {
   virtual void render(std::string& out) const = 0;
 };
 
+class RevocationFile;
+
 class Metrics : public HttpMetrics {
  public:
   Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
   void set_call_counts(const std::map<CallStatus, int64_t>& counts);
   // A committed change to a call (the call log's observer): calls by
   // status, calls started, failures seen in the call log.
@@ -43,10 +47,15 @@ class Metrics : public HttpMetrics {
   // An allocation appeared (+1) or went (-1) on a transport.
   void turn_allocation(std::string_view transport, int delta);
   void turn_relayed(int64_t bytes_sent, int64_t bytes_received);
+  // The TURN plugin's refusals by reason, as it counts them (cumulative since
+  // the TURN server started).
+  void set_turn_refused(std::string_view reason, int64_t count);
 
   size_t ws_sessions = 0;
-  uint64_t turn_reports = 0;                   // allocation and usage reports from the TURN plugin
-  int64_t turn_reports_dropped_by_plugin = 0;  // as the plugin counts them
+  uint64_t turn_reports = 0;                    // allocation and usage reports from the TURN plugin
+  int64_t turn_reports_dropped_by_plugin = 0;   // as the plugin counts them
+  uint64_t readiness_probes = 0;                // probe writes made for /readyz
+  const RevocationFile* revocations = nullptr;  // TurnLink's, while it lives
   CommitStats commits;
   const GaugeSource* gauges = nullptr;
 
@@ -61,6 +70,7 @@ class Metrics : public HttpMetrics {
   uint64_t turn_allocations_total_ = 0;
   uint64_t turn_bytes_sent_ = 0, turn_bytes_received_ = 0;
   Histogram quality_rtt_ms_, quality_jitter_ms_, quality_loss_;
+  std::map<std::string, int64_t, std::less<>> turn_refused_;
 };
 
 }  // namespace vytal

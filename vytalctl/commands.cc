@@ -105,6 +105,12 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
     std::fputs("vytalctl: TURN_SHARED_SECRET: not set\n", stderr);
     return 2;
   }
+  int64_t max_ttl = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400) + 60;
+  if (o.ttl > max_ttl) {  // vytal-turnserver's plugin refuses longer-lived credentials (max_ttl)
+    std::fprintf(stderr, "vytalctl: --ttl %ld is longer than the TURN server accepts (%lld s)\n", o.ttl,
+                 static_cast<long long>(max_ttl));
+    return 2;
+  }
   TurnCredential c = mint_turn_credential(secret, o.user, now,
                                           o.ttl > 0 ? o.ttl : config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400));
   std::printf("username=%s\npassword=%s\n", c.username.c_str(), c.credential.c_str());
