@@ -68,4 +68,12 @@ struct Connection {
   std::unique_ptr<Connection> next;           // the connection through `next`
 };
 
+// http-parser's settings for a Connection's requests (request_parser.cc).
+extern const http_parser_settings kRequestParserSettings;
+
+// Checks the lines of a request's head (request line and headers) in the
+// bytes about to be parsed; returns why they are refused, or null. Stops at
+// the blank line that ends the head: the body is not lines.
+const char* check_head_lines(HeaderLineCheck& check, const char* bytes, size_t n);
+
 }  // namespace vytal
