@@ -220,7 +220,7 @@ Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
   c.created_at = now;
   if (!write_call(c, now, true)) return db_error();
   if (!write_event(c.id, "created", actor.sub, "", now) || !audit(actor, "call.create", "ok", c.id)) return db_error();
-  return CallUpdate{std::move(c), std::nullopt, actor.sub};
+  return CallUpdate{std::move(c), std::nullopt, actor.sub, "created", "", ""};
 }
 
 Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& actor, CallEvent event,
@@ -251,7 +251,8 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
   if (!write_event(c.id, call_status_name(c.status), actor.sub, json_dump(detail.get()), now) ||
       !audit(actor, action, "ok", c.id))
     return db_error();
-  return CallUpdate{std::move(c), from, actor.sub};
+  std::string what = call_status_name(c.status), why = *c.end_reason;
+  return CallUpdate{std::move(c), from, actor.sub, std::move(what), "", std::move(why)};
 }
 
 Result<CallUpdate> CallWriter::end(std::string_view call_id, const Actor& actor, std::string_view reason) {
@@ -297,7 +298,7 @@ Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const A
       !audit(actor, "participant.add", "ok", c.id))
     return db_error();
   CallStatus status = c.status;
-  return CallUpdate{std::move(c), status, actor.sub};
+  return CallUpdate{std::move(c), status, actor.sub, "invited", std::string(user_id), ""};
 }
 
 Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor) {
@@ -337,7 +338,7 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
     c.started_at = now;
     if (!write_call(c, now, false) || !write_event(c.id, "started", actor.sub, "", now)) return db_error();
   }
-  return CallUpdate{std::move(c), from, actor.sub};
+  return CallUpdate{std::move(c), from, actor.sub, "joined", actor.sub, ""};
 }
 
 Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor, std::string_view reason) {
@@ -354,7 +355,7 @@ Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& acto
         !write_event(c.id, "participant_left", actor.sub, json_dump(detail.get()), now))
       return db_error();
     CallStatus status = c.status;
-    return CallUpdate{std::move(c), status, actor.sub};
+    return CallUpdate{std::move(c), status, actor.sub, "left", actor.sub, std::string(reason)};
   }
   return Error{"not_participant", "you are not in this call"};
 }
@@ -371,7 +372,7 @@ Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor&
         !write_event(c.id, "participant_disconnected", actor.sub, "", now))
       return db_error();
     CallStatus status = c.status;
-    return CallUpdate{std::move(c), status, actor.sub};
+    return CallUpdate{std::move(c), status, actor.sub, "reconnecting", actor.sub, ""};
   }
   return Error{"not_participant", "you are not in this call"};
 }

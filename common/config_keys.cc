@@ -46,6 +46,9 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_TURN_TOTAL_QUOTA", "4000", "Allocations the TURN server holds at once."},
     {"VYTAL_TURN_CERT_FILE", "", "TLS certificate chain for TURN over TLS; empty disables TLS listeners."},
     {"VYTAL_TURN_KEY_FILE", "", "TLS private key for TURN over TLS."},
+    {"VYTAL_TLS_CERT_FILES", "",
+     "Comma-separated certificate files (PEM) whose expiry signald exports in /metrics "
+     "(vytal_tls_certificate_expiry_timestamp_seconds); VYTAL_TURN_CERT_FILE is always watched too."},
     {"VYTAL_TURN_STATE_DIR", "",
      "Directory for vytal-turnserver's own files (pid file, its unused SQLite user database); empty: "
      "VYTAL_DATA_DIR."},
@@ -116,7 +119,7 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_SYNC_BACKOFF_MAX_SECONDS", "30", "Longest wait between attempts while PostgreSQL is unreachable."},
     {"VYTAL_SYNC_RETENTION_DAYS", "0", "Synced rows older than this are pruned from the call log; 0 keeps them."},
     {"VYTAL_SYNC_METRICS_PORT", "9102",
-     "Port of vytal-syncd's /metrics and /healthz (on VYTAL_BIND_ADDRESS); 0 picks one."},
+     "Port of vytal-syncd's /metrics, /healthz and /readyz (on VYTAL_BIND_ADDRESS); 0 picks one."},
 };
 
 }  // namespace

@@ -4,6 +4,20 @@
 
 namespace vytal {
 
+std::span<const char* const> http_server_rejection_reasons() {
+  static constexpr const char* kReasons[] = {
+      "max_connections",   "max_connections_per_ip", "accept_failed",   "malformed_http",
+      "headers_too_large", "body_too_large",         "request_timeout", "write_timeout",
+      "ws_binary_message", "ws_message_too_big",     "ws_invalid_utf8", "ws_too_many_fragments",
+      "ws_protocol_error", "ws_slow_consumer",       "ws_ping_timeout", "ws_output_memory",
+  };
+  return kReasons;
+}
+
+void HttpMetrics::know_rejection_reasons(std::span<const char* const> reasons) {
+  for (const char* r : reasons) rejected_.try_emplace(r, 0);
+}
+
 void HttpMetrics::count_request(std::string_view route, std::string_view method, int status) {
   ++requests_[{std::string(route), std::string(method), status}];
 }

@@ -5,14 +5,23 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
 
 namespace vytal {
 
+// The refusal reasons the HTTP server itself counts (connection caps,
+// parsing, timeouts, WebSocket framing); a program adds its own.
+std::span<const char* const> http_server_rejection_reasons();
+
 class HttpMetrics {
  public:
+  // Every reason is exported from the start, at 0 (a rate() needs the
+  // series before the first event); others still count when they occur.
+  HttpMetrics() { know_rejection_reasons(http_server_rejection_reasons()); }
+  void know_rejection_reasons(std::span<const char* const> reasons);
   void count_request(std::string_view route, std::string_view method, int status);
   void count_rejected(std::string_view reason);
   uint64_t rejected(std::string_view reason) const;

@@ -177,6 +177,20 @@ SignaldSettings read_signald_settings(const Config& config) {
     throw ConfigError(
         "TURN_SHARED_SECRET: required when WEBRTC_TURN_SERVERS is set (or a static WEBRTC_TURN_USERNAME/PASSWORD)");
 
+  s.monitoring.data_dir = config.str("VYTAL_DATA_DIR");
+  s.monitoring.tls_cert_files = config.list("VYTAL_TLS_CERT_FILES");
+  const std::string& turn_cert = config.str("VYTAL_TURN_CERT_FILE");
+  if (!turn_cert.empty() && std::find(s.monitoring.tls_cert_files.begin(), s.monitoring.tls_cert_files.end(),
+                                      turn_cert) == s.monitoring.tls_cert_files.end())
+    s.monitoring.tls_cert_files.push_back(turn_cert);
+  if (!s.ice.usage_socket.empty()) {  // a vytal-turnserver of this appliance reports here: watch it
+    std::vector<std::string> listen = config.list("VYTAL_TURN_LISTEN_IPS");
+    std::string host = listen.empty() ? "0.0.0.0" : listen.front();
+    s.monitoring.turn_probe_host = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+    s.monitoring.turn_probe_port = static_cast<int>(config.integer("VYTAL_TURN_PORT", 1, 65535));
+  }
+  s.monitoring.turn_total_quota = config.integer("VYTAL_TURN_TOTAL_QUOTA", 0, 10000000);
+
   for (std::string origin : config.list("FRONTEND_URL")) {
     while (!origin.empty() && origin.back() == '/') origin.pop_back();
     if (origin.compare(0, 7, "http://") != 0 && origin.compare(0, 8, "https://") != 0)

@@ -34,6 +34,15 @@ struct SignalingSettings {
   int max_participants = 6;
 };
 
+// What signald watches for /metrics beyond its own work (appliance_gauges.h).
+struct MonitoringSettings {
+  std::string data_dir;                     // VYTAL_DATA_DIR: the call log's file system
+  std::vector<std::string> tls_cert_files;  // VYTAL_TLS_CERT_FILES plus VYTAL_TURN_CERT_FILE
+  std::string turn_probe_host;              // where vytal-turnserver answers STUN
+  int turn_probe_port = 0;                  // 0: no local TURN server to probe
+  int64_t turn_total_quota = 0;             // VYTAL_TURN_TOTAL_QUOTA
+};
+
 // RFC 7518 3.2: an HS256 key is at least as long as the hash (256 bits).
 inline constexpr size_t kMinJwtSecretBytes = 32;
 
@@ -54,6 +63,7 @@ struct SignaldSettings {
   JwtOptions jwt;
   IceSettings ice;
   SignalingSettings signaling;
+  MonitoringSettings monitoring;
   SubjectLimitSettings limits;
   std::vector<std::string> allowed_origins;
   // JWT_SECRET is shorter than kMinJwtSecretBytes (allowed without

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -107,6 +108,28 @@ void TurnLink::unrevoke(const std::string& turn_user) {
   if (revocations_) revocations_->unrevoke(turn_user, clock_.now_s());
 }
 
+void TurnLink::track_allocation(uint64_t session, const std::string& event, const std::string& transport) {
+  auto it = allocations_.find(session);
+  if (event == "deleted") {
+    if (it == allocations_.end()) return;
+    metrics_.turn_allocation(it->second.transport, -1);
+    allocations_.erase(it);
+  } else if ((event == "created" || event == "refreshed") && it == allocations_.end()) {
+    allocations_.emplace(session, Allocation{transport});
+    metrics_.turn_allocation(transport, +1);
+  }
+}
+
+void TurnLink::count_relayed(uint64_t session, const TurnReport& r) {
+  if (!r.totals) return metrics_.turn_relayed(r.bytes_sent, r.bytes_received);  // deltas
+  // Totals: what grew since the session's previous report.
+  auto it = allocations_.find(session);
+  if (it == allocations_.end()) return;  // an allocation signald did not see: its totals would count twice
+  metrics_.turn_relayed(r.bytes_sent - it->second.bytes_sent, r.bytes_received - it->second.bytes_received);
+  it->second.bytes_sent = std::max(it->second.bytes_sent, r.bytes_sent);
+  it->second.bytes_received = std::max(it->second.bytes_received, r.bytes_received);
+}
+
 void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
   auto* self = static_cast<TurnLink*>(arg);
   char buf[4096];
@@ -125,6 +148,8 @@ void TurnLink::handle(std::string_view datagram) {
     if (!started_at) return metrics_.count_rejected("turn_report_malformed");
     metrics_.turn_reports_dropped_by_plugin = json_integer_field(m.get(), "dropped").value_or(0);
     int64_t before_ms = *started_at * 1000;
+    for (const auto& [id, allocation] : allocations_) metrics_.turn_allocation(allocation.transport, -1);
+    allocations_.clear();  // the TURN server restarted: its allocations are gone
     call_log_.record([before_ms](CallWriter& w) { return w.close_turn_sessions_before(before_ms); });
     return;
   }
@@ -164,6 +189,7 @@ void TurnLink::handle(std::string_view datagram) {
     r.event = std::string(json_string_field(m.get(), "event").value_or(""));
     r.relay_address = std::string(json_string_field(m.get(), "relay").value_or(""));
     r.transport = std::string(json_string_field(m.get(), "transport").value_or(""));
+    track_allocation(static_cast<uint64_t>(*session), r.event, r.transport);
   } else if (*type == "usage") {
     r.event = "usage";
     r.bytes_sent = json_integer_field(m.get(), "bytesSent").value_or(0);
@@ -179,6 +205,8 @@ void TurnLink::handle(std::string_view datagram) {
       r.packets_received = json_integer_field(m.get(), "totalPacketsReceived").value_or(0);
     }
     r.final = json_is_true(json_object_get(m.get(), "final"));
+    count_relayed(static_cast<uint64_t>(*session), r);
+    if (r.final) track_allocation(static_cast<uint64_t>(*session), "deleted", "");
   } else {
     metrics_.count_rejected("turn_report_malformed");
     return;

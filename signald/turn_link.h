@@ -51,6 +51,9 @@ class TurnLink {
  private:
   static void on_readable(evutil_socket_t fd, short, void* self) noexcept;
   void handle(std::string_view datagram);
+  void track_allocation(uint64_t session, const std::string& event, const std::string& transport);
+  // Adds what a usage report relayed to vytal_turn_relayed_bytes_total.
+  void count_relayed(uint64_t session, const TurnReport& report);
 
   TurnLinkOptions options_;
   CallLog& call_log_;
@@ -63,7 +66,13 @@ class TurnLink {
   std::string ring_stamp_;
   int64_t ring_checked_ms_ = 0;
   std::unique_ptr<RevocationFile> revocations_;
-  std::unordered_map<uint64_t, std::string> sessions_;  // TURN session -> turn_usage row id
+  // Allocations open now, for the gauges (a refresh of one signald did not
+  // see created, after a restart, adds it), with the session's totals so far.
+  struct Allocation {
+    std::string transport;
+    int64_t bytes_sent = 0, bytes_received = 0;
+  };
+  std::unordered_map<uint64_t, Allocation> allocations_;
 };
 
 }  // namespace vytal

@@ -11,6 +11,8 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "vytalctl/call_commands.h"
+#include "vytalctl/sync_status.h"
 #include "vytalctl/turn_config.h"
 
 namespace vytal {
@@ -119,8 +121,28 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
-      {"dev-token", dev_token}, {"turn-credential", turn_credential},       {"turn-config", turn_config},
-      {"migrate", migrate},     {"rotate-turn-secret", rotate_turn_secret},
+      {"dev-token", dev_token, "--sub ID --role patient|provider|admin|service [--ttl SECONDS]", "--sub --role --ttl",
+       0, "print an HS256 JWT signed with JWT_SECRET (development and testing)"},
+      {"turn-credential", turn_credential, "--user ID [--ttl SECONDS]", "--user --ttl", 0,
+       "print a TURN REST username and password signed with the current TURN secret"},
+      {"turn-config", turn_config, "[--output FILE]", "--output", 0,
+       "print (or write to FILE, mode 0640) vytal-turnserver's configuration, generated with safe relay\n"
+       "defaults"},
+      {"migrate", migrate, "", "", 0,
+       "create the call log in VYTAL_DATA_DIR or bring its schema up to date; print the schema version"},
+      {"rotate-turn-secret", rotate_turn_secret, "[--overlap SECONDS]", "--overlap", 0,
+       "make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
+       "still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
+       "signald and the TURN plugin pick it up within a second, without a restart."},
+      {"calls", list_calls, "[--active] [--limit N]", "--active --limit", 0,
+       "list the newest calls in the call log (read-only), or only those in progress; N defaults to 20"},
+      {"call show", show_call, "ID", "", 1,
+       "show one call from the call log (read-only): its participants and their time in the call, the\n"
+       "timeline, quality reports and TURN relay usage"},
+      {"sync status", sync_status, "", "", 0,
+       "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
+       "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"
+       "PostgreSQL, or has parked rows"},
   };
   return kCommands;
 }

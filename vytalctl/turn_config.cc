@@ -121,8 +121,11 @@ std::string turn_server_config(const Config& c) {
   const std::string& own_dir =
       c.is_set("VYTAL_TURN_STATE_DIR") ? c.str("VYTAL_TURN_STATE_DIR") : c.str("VYTAL_DATA_DIR");
   if (!own_dir.empty()) o += "\nuserdb=" + own_dir + "/turnserver.db\npidfile=" + own_dir + "/vytal-turnserver.pid\n";
-  o += "\n# No CLI, no stale protocols, logs to journald through stdout.\n";
+  // Wall-clock ISO 8601 times on every line (coturn's default is seconds
+  // since start), so its lines can be matched with signald's and a client's.
+  o += "\n# No CLI, no stale protocols, logs to journald through stdout with wall-clock times.\n";
   o += "no-cli\nno-rfc5780\nno-stun-backward-compatibility\nno-software-attribute\nlog-file=stdout\nsimple-log\n";
+  o += "new-log-timestamp\n";
   return o;
 }
 

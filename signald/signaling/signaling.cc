@@ -37,6 +37,15 @@ std::string end_error_message(const Error& e) {
   return e.code == kCallLogUnavailable ? "the end could not be recorded; retry" : e.message;
 }
 
+// A quality report's figure when it is a number within [0, max].
+std::optional<double> report_number(const json_t* msg, const char* key, double max) {
+  const json_t* v = json_object_get(msg, key);
+  if (!json_is_number(v)) return std::nullopt;
+  double d = json_number_value(v);
+  if (!(d >= 0 && d <= max)) return std::nullopt;
+  return d;
+}
+
 json_t* message(std::string_view type) {
   json_t* m = json_object();
   json_put(m, "type", json_str(type));
@@ -60,6 +69,7 @@ struct Signaling::Session {
   int64_t ice_refresh_ms = 0;
   int64_t last_quality_ms = INT64_MIN / 2;
   int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
+  bool media_failure_counted = false;
 
   Actor actor() const { return Actor{user, role, remote_addr}; }
 };
@@ -396,6 +406,14 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
   if (s.call_id.empty()) return;
   auto room = rooms_.find(s.call_id);
   if (room == rooms_.end()) return;
+  // Every report feeds the quality histograms, before sampling; a failed
+  // media connection counts once per connection.
+  d_.metrics.observe_quality(report_number(msg, "rttMs", 600000), report_number(msg, "jitterMs", 600000),
+                             report_number(msg, "packetLoss", 1));
+  if (json_string_field(msg, "connectionState") == "failed" && !s.media_failure_counted) {
+    s.media_failure_counted = true;
+    d_.metrics.count_call_failure("media_failed");
+  }
   const SignalingSettings& cfg = d_.settings.signaling;
   int64_t now = d_.clock.monotonic_ms();
   // Sampled and bounded: browsers may report every second for hours.
