@@ -108,8 +108,8 @@ VytalWatch appliance (development) on loopback
   config:      $CONF
 
 A call was created for you ($CALL_ID). Open these two in two browser tabs:
-  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID
-  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID
+  patient:   $URL/webrtc/demo/#token=$PATIENT_TOKEN&callId=$CALL_ID
+  provider:  $URL/webrtc/demo/#token=$PROVIDER_TOKEN&callId=$CALL_ID
 
 Development JWTs (valid 24 h):
   service:   $SERVICE_TOKEN
