@@ -41,6 +41,7 @@ try {
       paths: [...new Set(rs.map((r) => r.pathText))],
       pathsAfter: s.change ? [...new Set(rs.map((r) => r.pathAfterText))] : undefined,
       turnBytes: stat(rs.map((r) => r.turn.bytes)),
+      relayedBytes: stat(rs.map((r) => r.relayedBytes ?? 0)),
       turnAllocations: stat(rs.map((r) => r.turn.allocations)),
       results: rs.map((r) => ({ ...r, diagnostics: r.diagnostics ? r.diagnostics.slice(-6000) : undefined })),
     });
@@ -51,9 +52,9 @@ try {
 }
 
 const fmt = (x) => (x ? `${x.median} (${x.min}–${x.max})` : '–');
-console.log('| # | scenario | connects | path (patient; provider) | first frame ms, median (min–max) | TURN bytes, median (min–max) |');
-console.log('| --- | --- | --- | --- | --- | --- |');
+console.log('| # | scenario | connects | path (patient; provider) | first frame ms, median (min–max) | TURN bytes in the call log at the end | relayed bytes seen by the browsers |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const s of summary) {
   console.log(`| ${s.id} | ${s.name} | ${s.connected}/${s.runs} | ${s.paths.join('<br>')}${s.pathsAfter ? `<br>after: ${s.pathsAfter.join('<br>')}` : ''} | ` +
-    `${fmt(s.firstFrameMs)}${s.recoveryMs ? `; recovery ${fmt(s.recoveryMs)}` : ''} | ${fmt(s.turnBytes)} |`);
+    `${fmt(s.firstFrameMs)}${s.recoveryMs ? `; recovery ${fmt(s.recoveryMs)}` : ''} | ${fmt(s.turnBytes)} | ${fmt(s.relayedBytes)} |`);
 }

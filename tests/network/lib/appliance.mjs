@@ -173,7 +173,9 @@ export class Appliance {
     const turnConf = join(this.dir, 'run/vytal-turnserver.conf');
     execFileSync(VYTALCTL, [...this.configArgs.slice(0, 4), 'turn-config', '--output', turnConf], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.turnConfig = readFileSync(turnConf, 'utf8');
-    this.turn = this.ns.spawn(TURNSERVER, ['-c', turnConf, '--log-file=stdout']);
+    // VYTAL_NETWORK_TURN_VERBOSE=1: coturn's -v (every request in the log), for diagnosis.
+    const verbose = process.env.VYTAL_NETWORK_TURN_VERBOSE === '1' ? ['-v'] : [];
+    this.turn = this.ns.spawn(TURNSERVER, ['-c', turnConf, '--log-file=stdout', ...verbose]);
     this.turnOut = capture(this.turn);
     // Ready once its TLS port (nginx's TURN route) and UDP port listen (its log says so only with -v).
     const listening = () => {

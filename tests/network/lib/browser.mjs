@@ -132,7 +132,7 @@ export function callStats(page) {
         return { type: x.candidateType, protocol: x.protocol, address: x.address, port: x.port, relayProtocol: x.relayProtocol, url: x.url };
       };
       out.pairs.push({ user, state: pair.state, local: c(pair.localCandidateId), remote: c(pair.remoteCandidateId),
-        ice: pc.iceConnectionState, connection: pc.connectionState });
+        bytes: (pair.bytesSent ?? 0) + (pair.bytesReceived ?? 0), ice: pc.iceConnectionState, connection: pc.connectionState });
     }
     return out;
   });

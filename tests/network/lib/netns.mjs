@@ -128,7 +128,7 @@ export class Namespace {
   resolvConf(nameservers) {
     mkdirSync(`${ETC}/${this.name}`, { recursive: true });
     writeFileSync(`${ETC}/${this.name}/resolv.conf`,
-      `${nameservers.map((n) => `nameserver ${n}`).join('\n')}\noptions timeout:2 attempts:2\n`);
+      `${nameservers.map((n) => `nameserver ${n}`).join('\n')}\n`);
   }
 
   // A process inside the namespace (`ip netns exec` execs it: the PID is the program's).

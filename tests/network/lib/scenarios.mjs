@@ -208,6 +208,9 @@ export class Bed {
       result.frames = { patient: [p0.framesDecoded, p1.framesDecoded], provider: [d0.framesDecoded, d1.framesDecoded] };
       result.connected = p1.framesDecoded > p0.framesDecoded && d1.framesDecoded > d0.framesDecoded;
       result.path = { patient: p1.pairs[0], provider: d1.pairs[0] };
+      // What the browsers sent and received through their own relay so far
+      // (the call log has UDP relays' bytes only once the allocation ends).
+      result.relayedBytes = [p1.pairs[0], d1.pairs[0]].filter((x) => isRelay(x?.local)).reduce((a, x) => a + x.bytes, 0);
       result.pathText = `patient ${describe(p1.pairs[0])}; provider ${describe(d1.pairs[0])}`;
       const bad = s.path(result.path);
       if (bad) result.problems.push(`${bad}: ${result.pathText}`);
@@ -294,17 +297,20 @@ export class Bed {
     };
   }
 
-  // vytal-turnserver's usage rows for the call (once the browsers are gone,
-  // the last deltas arrive with the deallocations).
+  // vytal-turnserver's usage rows for the call. A TCP or TLS allocation ends
+  // (and reports its last usage) when the browser closes its connection; a
+  // UDP allocation stays active: the browsers' releases are refused once the
+  // call has ended (credentials revoked, see docs/NETWORKS.md), so it ends,
+  // and reports, when its lifetime runs out.
   async turnUsage(app, callId) {
     let rows = [];
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 30; i++) {
       const text = app.sql(`SELECT user_id, transport, state, bytes_sent, bytes_received, relay_address FROM turn_usage WHERE call_id = '${callId}' ORDER BY started_at`);
       rows = text ? text.split('\n').map((l) => {
         const [user, transport, state, sent, received, relay] = l.split('|');
         return { user, transport, state, sent: Number(sent), received: Number(received), relay };
       }) : [];
-      if (rows.length && rows.every((r) => r.state !== 'active')) break;
+      if (rows.length && rows.every((r) => r.state !== 'active' || r.transport === 'udp')) break;
       await sleep(200);
     }
     return { rows, allocations: rows.length, bytes: rows.reduce((a, r) => a + r.sent + r.received, 0) };
