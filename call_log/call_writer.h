@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "call_log/audit_record.h"
 #include "call_log/call_reader.h"
 #include "call_log/call_record.h"
 #include "common/clock.h"
@@ -94,6 +95,8 @@ class CallWriter {
   // An audit row for a refused read (the refusal itself is answered at once).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
              std::optional<std::string_view> call_id);
+  // Writes `record` unless a row with its id exists (then does nothing).
+  bool record_audit(const AuditRecord& record);
   bool record_readiness();
 
  private:
@@ -118,7 +121,7 @@ class CallWriter {
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
-      insert_quality_, upsert_turn_, readiness_;
+      insert_foreign_audit_, insert_quality_, upsert_turn_, readiness_;
 };
 
 }  // namespace vytal

@@ -46,6 +46,7 @@ struct Connection {
   bool message_done = false;
   bool close_after_write = false;
   bool ping_outstanding = false;
+  bool local = false;  // accepted on the local socket
   WsReadState ws;
   WsHandler* ws_handler = nullptr;
   void* ws_user = nullptr;

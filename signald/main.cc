@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/service_notifier.h"
 #include "http/http_server.h"
+#include "signald/internal/internal_api.h"
 #include "signald/metrics.h"
 #include "signald/rest/rest_api.h"
 #include "signald/signald_config.h"
@@ -61,8 +62,12 @@ int main(int argc, char** argv) {
   if (!turn.start(&error)) return fail(1, error);
   Signaling signaling(SignalingDeps{settings, jwt.value(), log, metrics, clock, base.get(), turn});
   RestApi api(RestApiDeps{settings, jwt.value(), log, metrics, clock, signaling, turn});
-  HttpServer server(base.get(), settings.http, metrics,
-                    [&api](HttpRequest& request, Responder responder) { api.handle(request, std::move(responder)); });
+  // The local channel (a Unix socket) serves internal routes only; TCP never does.
+  InternalApi internal(log, metrics, clock.now_ms());
+  HttpServer server(base.get(), settings.http, metrics, [&api, &internal](HttpRequest& request, Responder responder) {
+    if (request.local) return internal.handle(request, std::move(responder));
+    api.handle(request, std::move(responder));
+  });
   if (!server.start(&error)) return fail(1, error);
 
   LOG_INFO("signald: listening on %s (call log %s)", http_url(settings.http.bind_address, server.port()).c_str(),

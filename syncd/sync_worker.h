@@ -41,7 +41,9 @@ struct SyncStatus {
   uint64_t rows_parked = 0;
   uint64_t rows_pruned = 0;
   std::map<std::string, uint64_t> errors;  // by kind
-  std::atomic<int64_t> loop_ms{0};         // the sync loop's last turn (the watchdog's liveness check)
+  std::string last_error_kind;             // the latest error's kind, at last_error_ms (0: none)
+  int64_t last_error_ms = 0;
+  std::atomic<int64_t> loop_ms{0};  // the sync loop's last turn (the watchdog's liveness check)
 
   std::string render(int64_t now_ms) const;
 };

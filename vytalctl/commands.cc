@@ -11,6 +11,7 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "vytalctl/admin_commands.h"
 #include "vytalctl/turn_config.h"
 
 namespace vytal {
@@ -113,8 +114,9 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
-      {"dev-token", dev_token}, {"turn-credential", turn_credential},       {"turn-config", turn_config},
-      {"migrate", migrate},     {"rotate-turn-secret", rotate_turn_secret},
+      {"dev-token", dev_token},   {"turn-credential", turn_credential},       {"turn-config", turn_config},
+      {"migrate", migrate},       {"rotate-turn-secret", rotate_turn_secret}, {"admin", admin_command},
+      {"status", status_command},
   };
   return kCommands;
 }

@@ -16,6 +16,9 @@ struct CommandOptions {
   std::string sub, role, user, output;
   long ttl = -1;
   long overlap = -1;
+  std::vector<std::string> args;  // the words after the command ("admin add NAME": add, NAME)
+  bool password_stdin = false;
+  bool json = false;
 };
 
 // Returned by a command whose options are incomplete: main prints the usage.

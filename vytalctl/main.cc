@@ -1,6 +1,7 @@
 // vytalctl: the admin's command line: development tokens and TURN
 // credentials, vytal-turnserver's generated configuration, TURN secret
-// rotation, and the call log's migrations (run by the package on upgrade).
+// rotation, the call log's migrations (run by the package on upgrade), the
+// admin page's accounts and the appliance's status.
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -58,8 +59,14 @@ int main(int argc, char** argv) {
       o.output = argv[++i];
     else if (a == "--overlap" && has_value)
       o.overlap = std::strtol(argv[++i], nullptr, 10);
+    else if (a == "--password-stdin")
+      o.password_stdin = true;
+    else if (a == "--json")
+      o.json = true;
     else if (command.empty() && a[0] != '-')
       command = a;
+    else if (a[0] != '-')
+      o.args.push_back(a);
     else
       return usage();
   }
