@@ -222,6 +222,9 @@ Result<Account> AccountStore::check_login(std::string_view raw_name, std::string
   bool disabled = s.integer(1) != 0;
   std::optional<std::string> secret = s.opt_text(2);
   std::optional<int64_t> last_step = s.opt_integer(3);
+  // End the read before writing: a connection still reading cannot take the
+  // write lock once another connection has committed (SQLITE_BUSY_SNAPSHOT).
+  s.reset();
   if (!password_ok) {
     *why = LoginFailure::wrong_password;
     return refused;

@@ -378,10 +378,14 @@ WebResponse AdminApi::session_info(Context& cx) {
 WebResponse AdminApi::overview(Context& cx) {
   ApplianceStatus st = collect_status(d_.settings.status, d_.call_log, d_.clock);
   int64_t waiting = outbox_.size();
-  if (waiting > 0)
+  // A record normally leaves within a second; flag the outbox when delivery
+  // failed or a record has waited longer than that.
+  std::string ship_error = d_.shipper ? d_.shipper->last_error() : std::string("no local channel configured");
+  int64_t oldest = outbox_.oldest_stored_at();
+  if (waiting > 0 && (!ship_error.empty() || d_.clock.now_ms() - oldest > 30000))
     add_problem(st, {"warning",
                      std::to_string(waiting) + " admin audit record(s) wait in admin.db for signald's local channel" +
-                         (d_.shipper && !d_.shipper->last_error().empty() ? " (" + d_.shipper->last_error() + ")" : ""),
+                         (ship_error.empty() ? "" : " (" + ship_error + ")"),
                      "check that vytal-signald runs and VYTAL_SIGNALD_CONTROL_SOCKET names the same socket in both"});
   JsonPtr out = status_to_json(st);
   json_put(out.get(), "needsAttention", json_boolean(st.needs_attention()));

@@ -40,6 +40,11 @@ int64_t AuditOutbox::size() {
   return s.step() == SQLITE_ROW ? s.integer(0) : 0;
 }
 
+int64_t AuditOutbox::oldest_stored_at() {
+  Statement s(db_, "SELECT created_at FROM audit_outbox ORDER BY seq LIMIT 1");
+  return s.step() == SQLITE_ROW ? s.integer(0) : 0;
+}
+
 Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& records_json) {
   auto reply = http_request(signald, "POST", "/internal/audit", "{\"records\":" + records_json + "}", 5000);
   if (!reply) return reply.error();

@@ -42,6 +42,8 @@ class AuditOutbox {
   Result<std::vector<std::pair<int64_t, std::string>>> oldest(int n);
   bool remove_through(int64_t seq);
   int64_t size();
+  // When the oldest waiting record was stored (Unix ms); 0 when none waits.
+  int64_t oldest_stored_at();
 
  private:
   sqlite3* db_;

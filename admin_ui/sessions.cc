@@ -39,6 +39,7 @@ Result<std::optional<Session>> SessionStore::find(std::string_view id, bool touc
   Session session{hash,      s.text(0),    parse_admin_role(s.text(1)).value_or(AdminRole::viewer),
                   s.text(2), s.integer(3), s.integer(4)};
   bool disabled = s.integer(5) != 0;
+  s.reset();  // end the read before any write (see AccountStore::check_login)
   int64_t now = clock_.now_ms();
   if (disabled || now - session.last_seen_at >= options_.idle_s * 1000 ||
       now - session.created_at >= options_.absolute_s * 1000) {
