@@ -8,7 +8,7 @@
 // the build directory (admin-screenshots/).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -428,4 +428,20 @@ test('audit records wait in admin.db while signald is down and arrive in order a
   await until('the waiting records to arrive', () => auditCount("action = 'admin.export.calls' AND detail LIKE '%patientId=p%'") === 3, 20000);
   assert.equal(sql(sd.dataDir, "SELECT group_concat(detail, ';') FROM (SELECT detail FROM audit_log WHERE detail LIKE '%patientId=p%' ORDER BY change_seq)"),
     'status=ended patientId=p0;status=ended patientId=p1;status=ended patientId=p2');
+});
+
+test('signald serves /internal/ only on its local socket, and only to its own user or root', async () => {
+  const tcp = await api(sd.url, 'POST', '/internal/audit', { body: { records: [] } });
+  assert.equal(tcp.status, 404, 'not over TCP');
+  const socket = join(sd.dataDir, 'signald.sock');
+  const viaSocket = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://signald/internal/healthz'], { encoding: 'utf8' });
+  assert.equal(viaSocket, '200');
+  if (process.getuid() !== 0) return; // the other-user half needs root to switch users
+  execFileSync('chmod', ['0666', socket]); // even with the file open to all, the peer's uid decides
+  execFileSync('chmod', ['0755', sd.dataDir]);
+  const other = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}',
+    '--unix-socket', socket, 'http://signald/internal/healthz'], { encoding: 'utf8' });
+  assert.equal(other.stdout.trim(), '000', 'the connection is closed before any answer');
+  assert.notEqual(other.status, 0);
+  assert.ok(await metric(sd.url, 'vytal_rejected_total{reason="local_peer_refused"}') >= 1);
 });
