@@ -71,7 +71,22 @@ ClockSync kernel_clock_sync() {
   ClockSync c;
   timex tx{};
   int state = adjtimex(&tx);
-  if (state < 0) return c;
+  if (state < 0) {
+    // Under ProtectClock= (vytal-admin's unit) adjtimex is refused: ask
+    // systemd-timedated instead, as `timedatectl show -p NTPSynchronized` does.
+    sd_bus* raw = nullptr;
+    if (access("/run/systemd/system", F_OK) != 0 || sd_bus_open_system(&raw) < 0) return c;
+    SdBusPtr bus(raw);
+    sd_bus_set_method_call_timeout(bus.get(), 500000);
+    BusError err;
+    int synced = 0;
+    if (sd_bus_get_property_trivial(bus.get(), "org.freedesktop.timedate1", "/org/freedesktop/timedate1",
+                                    "org.freedesktop.timedate1", "NTPSynchronized", &err.e, 'b', &synced) >= 0) {
+      c.known = true;
+      c.synchronized = synced != 0;
+    }
+    return c;
+  }
   c.known = true;
   c.synchronized = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
   c.max_error_us = tx.maxerror;

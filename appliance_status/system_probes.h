@@ -1,6 +1,7 @@
 // What the overview learns from the machine itself: a systemd unit's state
 // (over D-Bus with sd-bus; nothing when systemd is not running), whether the
-// kernel clock is synchronized (adjtimex), a certificate's expiry (OpenSSL),
+// kernel clock is synchronized (adjtimex, or systemd-timedated's
+// NTPSynchronized where adjtimex is refused), a certificate's expiry (OpenSSL),
 // free space (statvfs), whether a TCP port answers on loopback. Each is
 // bounded in time (sd-bus: 500 ms per call, TCP: 300 ms) and thread-safe.
 #pragma once
@@ -25,7 +26,7 @@ struct UnitState {
 std::optional<UnitState> systemd_unit_state(const std::string& unit);
 
 struct ClockSync {
-  bool known = false;         // adjtimex answered
+  bool known = false;         // adjtimex (or, where it is refused, systemd-timedated) answered
   bool synchronized = false;  // the kernel's STA_UNSYNC is clear (set by timesyncd, chrony, ntpd)
   int64_t max_error_us = 0;   // the kernel's estimate of the clock's maximum error
 };
