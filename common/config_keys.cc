@@ -98,7 +98,7 @@ constexpr ConfigKey kKeys[] = {
      "Address vytal-admin listens on (loopback behind nginx, or a management interface)."},
     {"VYTAL_ADMIN_PORT", "3001", "TCP port of vytal-admin; 0 picks one."},
     {"VYTAL_ADMIN_IDLE_TIMEOUT_SECONDS", "900",
-     "An admin session unused this long ends (HIPAA automatic logoff), 60 to 3600."},
+     "An admin session unused this long ends (HIPAA automatic logoff), 1 to 3600."},
     {"VYTAL_ADMIN_ABSOLUTE_TIMEOUT_SECONDS", "28800", "An admin session ends this long after login, whatever its use."},
     {"VYTAL_ADMIN_ALLOWED_ORIGINS", "",
      "Comma-separated origins (https://host) whose POSTs vytal-admin accepts besides the request's own origin."},
