@@ -184,7 +184,7 @@ export async function calls(root, params) {
 function qualityChart(samples) {
   // RTT (ms) and bitrate (kbit/s) per participant over the call.
   const users = [...new Set(samples.map((s) => s.userId))];
-  const W = 860, H = 220, L = 48, R = 56, T = 14, B = 28;
+  const W = 860, H = 220, L = 48, R = 78, T = 14, B = 28;
   const t0 = Math.min(...samples.map((s) => s.at)), t1 = Math.max(...samples.map((s) => s.at), t0 + 1000);
   const maxRtt = Math.max(50, ...samples.map((s) => s.rttMs ?? 0));
   const maxRate = Math.max(100, ...samples.map((s) => s.bitrateKbps ?? 0));
@@ -242,9 +242,19 @@ export async function call(root, id) {
       el('td', {}, time(p.joinedAt)), el('td', {}, time(p.leftAt)),
       el('td', { class: 'num', dataset: { figure: `participant-duration-${p.userId}` } }, duration(p.durationMs)))), { empty: 'nobody joined' })));
 
+  // An event's detail is a small JSON object: shown as "key: value" pairs.
+  const detail = (text) => {
+    try {
+      const o = JSON.parse(text);
+      if (o && typeof o === 'object') return Object.entries(o).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+    } catch {
+      /* not JSON: as it is */
+    }
+    return text;
+  };
   root.append(el('div', { class: 'card', id: 'timeline' }, el('h2', {}, 'Timeline'),
     table(['time', 'event', 'by', { text: 'detail', class: 'hide-narrow' }], d.events.map((e) => el('tr', {},
-      el('td', {}, time(e.at)), el('td', {}, e.type), el('td', { class: 'id' }, e.actorId ?? ''), el('td', { class: 'hide-narrow id' }, e.detail ?? ''))))));
+      el('td', {}, time(e.at)), el('td', {}, e.type), el('td', { class: 'id' }, e.actorId ?? ''), el('td', { class: 'hide-narrow' }, e.detail ? detail(e.detail) : ''))))));
 
   const q = el('div', { class: 'card', id: 'quality' }, el('h2', {}, 'Quality'));
   if (d.quality.length) q.append(...qualityChart(d.quality), el('p', { class: 'hint', dataset: { figure: 'quality-samples' } }, `${d.quality.length} sample(s)`));

@@ -87,7 +87,8 @@ before(async () => {
     pr.send({ type: 'quality-report', rttMs: 55 + i * 5, jitterMs: 2, packetLoss: 0, bitrateKbps: 1200 - i * 50 });
     await sleep(1100);
   }
-  turnReport({ type: 'usage', username: `${expiry}:patient-anna@${ids.a}`, session: 7, bytesSent: 1500000, bytesReceived: 2400000, packetsSent: 1200, packetsReceived: 1900 });
+  turnReport({ type: 'usage', username: `${expiry}:patient-anna@${ids.a}`, session: 7, bytesSent: 1500000, bytesReceived: 2400000, packetsSent: 1200, packetsReceived: 1900, final: true });
+  turnReport({ type: 'allocation', event: 'deleted', username: `${expiry}:patient-anna@${ids.a}`, session: 7, relay: '127.0.0.1:50001', transport: 'udp' });
   pr.send({ type: 'end-call', requestId: 'end-a', reason: 'completed' });
   await pa.next('call-ended', 5000);
   pa.close();
