@@ -1,5 +1,7 @@
 #include "admin_ui/admin_api.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -173,7 +175,10 @@ AdminApi::AdminApi(AdminApiDeps deps)
 std::string AdminApi::client_address(const WebRequest& req) const {
   const auto& proxies = d_.settings.trusted_proxies;
   if (std::find(proxies.begin(), proxies.end(), req.peer_addr) != proxies.end())
-    if (const char* real = req.header("X-Real-IP"); real && *real && std::strlen(real) <= 45) return real;
+    if (const char* real = req.header("X-Real-IP")) {
+      unsigned char addr[16];
+      if (inet_pton(AF_INET, real, addr) == 1 || inet_pton(AF_INET6, real, addr) == 1) return real;
+    }
   return req.peer_addr;
 }
 
@@ -263,8 +268,21 @@ WebResponse AdminApi::route(Context& cx) {
   }
   auto needs = [&](AdminRole role, const char* what) -> std::optional<WebResponse> {
     if (role_at_least(cx.session->role, role)) return std::nullopt;
-    if (!audit(cx, "admin.access", "denied", what))
-      return error(503, "audit_unavailable", "the audit log cannot record this now");
+    // Audited once a minute per session at most, with the count of the
+    // refusals in between: a page left open cannot flood the audit log.
+    Refusals& r = refusals_[cx.session->id_hash];
+    int64_t now = d_.clock.monotonic_ms();
+    if (r.last_audit_ms && now - r.last_audit_ms < 60000) {
+      ++r.unaudited;
+    } else {
+      std::string detail =
+          std::string(what) +
+          (r.unaudited ? " (and " + std::to_string(r.unaudited) + " more refusal(s) in the minute before)" : "");
+      if (!audit(cx, "admin.access", "denied", detail))
+        return error(503, "audit_unavailable", "the audit log cannot record this now");
+      r = Refusals{now, 0};
+    }
+    if (refusals_.size() > 10000) refusals_.clear();
     return error(403, "forbidden",
                  std::string("your role (") + admin_role_name(cx.session->role) + ") may not do this; ask an admin");
   };

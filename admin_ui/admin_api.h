@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "admin_ui/accounts.h"
 #include "admin_ui/admin_config.h"
@@ -71,7 +72,13 @@ class AdminApi {
   bool audit(const Context& cx, const std::string& action, const std::string& outcome, const std::string& detail,
              std::optional<std::string> call_id = std::nullopt, std::optional<std::string> actor = std::nullopt);
 
+  struct Refusals {
+    int64_t last_audit_ms = 0;
+    int unaudited = 0;
+  };
+
   AdminApiDeps d_;
+  std::unordered_map<std::string, Refusals> refusals_;  // by session, for the audit of refused access
   AccountStore accounts_;
   SessionStore sessions_;
   AuditOutbox outbox_;
