@@ -73,7 +73,7 @@ const searches = [
   ['newest 50, no filter', 'calls?limit=50'],
   ['status=ended, last 7 days', `calls?status=ended&from=${week}&to=${now}&limit=50`],
   ['patientId (≈50 calls)', 'calls?patientId=patient-4242&limit=50'],
-  ['providerId + status=missed', 'calls?providerId=provider-42&status=missed&limit=50'],
+  ['providerId + status=missed', 'calls?providerId=provider-50&status=missed&limit=50'],
   ['status=failed (rare: 0.2 %)', 'calls?status=failed&limit=50'],
   ['a call id', null],
   ['page 100 of status=ended (keyset cursor)', null],
