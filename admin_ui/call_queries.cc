@@ -35,29 +35,16 @@ json_t* call_row_json(const Statement& s) {
   return o;
 }
 
-// How a status filter is read. Where the status is common (ended), walking
-// (created_at, id) newest first finds a page at once; where it is rare
-// (failed: 0.2 %), that walk would read thousands of rows per match, so its
-// rows are taken from the (status, scheduled_at) index and sorted instead.
-// "Rare" is decided by counting at most kRareStatusRows index entries.
-constexpr int64_t kRareStatusRows = 20000;
-
-bool status_is_rare(sqlite3* db, const CallSearch& f) {
-  if (!f.status || f.call_id || f.patient_id || f.provider_id) return false;
-  Statement probe(db, "SELECT count(*) FROM (SELECT 1 FROM calls WHERE status = ? LIMIT 20000)");
-  probe.bind(1, *f.status);
-  return probe.step() == SQLITE_ROW && probe.integer(0) < kRareStatusRows;
-}
-
-// The FROM and WHERE clauses both the page and the export use. `+status`
-// keeps SQLite on the (created_at, id) index, which gives the order; with a
-// patient or provider, their (id, created_at) index does.
-std::string call_where(const CallSearch& f, bool paged, bool rare_status) {
-  std::string sql = rare_status ? " FROM calls INDEXED BY idx_calls_status_scheduled WHERE 1" : " FROM calls WHERE 1";
+// The FROM and WHERE clauses both the page and the export use, newest
+// first through an index that gives the order: (status, created_at, id) for
+// a status alone, (patient or provider, created_at) with one of them (there
+// `+status` keeps SQLite off the status index), (created_at, id) otherwise.
+std::string call_where(const CallSearch& f, bool paged) {
+  std::string sql = " FROM calls WHERE 1";
   if (f.call_id) sql += " AND id = :id";
   if (f.patient_id) sql += " AND patient_id = :patient";
   if (f.provider_id) sql += " AND provider_id = :provider";
-  if (f.status) sql += rare_status ? " AND status = :status" : " AND +status = :status";
+  if (f.status) sql += f.patient_id || f.provider_id || f.call_id ? " AND +status = :status" : " AND status = :status";
   if (f.from) sql += " AND created_at >= :from";
   if (f.to) sql += " AND created_at < :to";
   if (paged && f.before) sql += " AND (created_at < :bts OR (created_at = :bts AND id < :bid))";
@@ -193,8 +180,7 @@ std::string csv_field(std::string_view text) {
 }
 
 Result<JsonPtr> search_calls(sqlite3* db, const CallSearch& f) {
-  auto q = Statement::prepare(
-      db, std::string("SELECT ") + kCallColumns + call_where(f, true, status_is_rare(db, f)) + " LIMIT :limit");
+  auto q = Statement::prepare(db, std::string("SELECT ") + kCallColumns + call_where(f, true) + " LIMIT :limit");
   if (!q) return q.error();
   bind_call_search(q.value(), f, true);
   q->bind(":limit", int64_t{f.limit});
@@ -319,8 +305,7 @@ Result<JsonPtr> search_audit(sqlite3* db, const AuditSearch& f) {
 Result<std::unique_ptr<ResponseStream>> calls_csv(const std::string& path, const CallSearch& f) {
   auto db = open_reader(path);
   if (!db) return db.error();
-  auto q = Statement::prepare(db.value().get(), std::string("SELECT ") + kCallColumns +
-                                                    call_where(f, false, status_is_rare(db.value().get(), f)));
+  auto q = Statement::prepare(db.value().get(), std::string("SELECT ") + kCallColumns + call_where(f, false));
   if (!q) return q.error();
   bind_call_search(q.value(), f, false);
   std::string header =

@@ -426,7 +426,8 @@ test('audit records wait in admin.db while signald is down and arrive in order a
     return o.problems.some((p) => /3 admin audit record\(s\) wait/.test(p.title)) ? o : null;
   });
   assert.equal(waiting.auditOutbox, 3);
-  sd = await startSignald({ VYTAL_SIGNALD_CONTROL_SOCKET: join(sd.dataDir, 'signald.sock') }, { dataDir: sd.dataDir });
+  // Back on the same port, where vytal-admin looks for it.
+  sd = await startSignald({ PORT: String(sd.port), VYTAL_SIGNALD_CONTROL_SOCKET: join(sd.dataDir, 'signald.sock') }, { dataDir: sd.dataDir });
   await until('the waiting records to arrive', () => auditCount("action = 'admin.export.calls' AND detail LIKE '%patientId=p%'") === 3, 20000);
   assert.equal(sql(sd.dataDir, "SELECT group_concat(detail, ';') FROM (SELECT detail FROM audit_log WHERE detail LIKE '%patientId=p%' ORDER BY change_seq)"),
     'status=ended patientId=p0;status=ended patientId=p1;status=ended patientId=p2');
@@ -446,4 +447,24 @@ test('signald serves /internal/ only on its local socket, and only to its own us
   assert.equal(other.stdout.trim(), '000', 'the connection is closed before any answer');
   assert.notEqual(other.status, 0);
   assert.ok(await metric(sd.url, 'vytal_rejected_total{reason="local_peer_refused"}') >= 1);
+});
+
+test('vytalctl status shows the overview\'s data from the same code, and exits 1 while something needs attention', async () => {
+  const { cookie } = await login(admin, 'alice', PASSWORDS.alice);
+  const page = (await adminGet(admin, 'overview', { cookie })).body;
+  const run = spawnSync(VYTALCTL, ['status', '--json'], {
+    env: { PATH: process.env.PATH, VYTAL_DATA_DIR: sd.dataDir, PORT: String(sd.port), VYTAL_SIGNALD_CONTROL_SOCKET: join(sd.dataDir, 'signald.sock'),
+      VYTAL_SYNC_METRICS_PORT: '1', VYTAL_TURN_PORT: '1', VYTAL_TURN_CERT_FILE: join(sd.dataDir, 'turn.crt'), VYTAL_TURN_KEYRING_FILE: join(sd.dataDir, 'keyring') },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 1, run.stderr);
+  const cli = JSON.parse(run.stdout);
+  assert.deepEqual(cli.services.map((s) => [s.name, s.state]), page.services.map((s) => [s.name, s.state]));
+  assert.deepEqual(cli.calls.today, page.calls.today);
+  assert.equal(cli.calls.active, page.calls.active);
+  assert.deepEqual(cli.certificates.map((c) => c.daysLeft), page.certificates.map((c) => c.daysLeft));
+  assert.ok(cli.problems.some((p) => p.severity === 'critical' && /vytal-turnserver is down/.test(p.title)));
+  const text = spawnSync(VYTALCTL, ['status'], { env: { PATH: process.env.PATH, VYTAL_DATA_DIR: sd.dataDir, PORT: String(sd.port), VYTAL_TURN_PORT: '1', VYTAL_SYNC_METRICS_PORT: '1' }, encoding: 'utf8' });
+  assert.match(text.stdout, /vytal-signald\s+up/);
+  assert.match(text.stdout, /\[critical\] vytal-turnserver is down/);
 });

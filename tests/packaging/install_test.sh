@@ -134,7 +134,7 @@ check "the development certificate is valid now" openssl x509 -in "$ROOT/etc/vyt
 check "the certificate and key match" test "$(openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -pubkey)" = \
   "$(openssl pkey -in "$ROOT/etc/vytalwatch/tls/turn.key" -pubout)"
 schema=$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'SELECT max(version) FROM schema_migrations')
-check "the call log exists at schema version $schema" test "$schema" -ge 4
+check "the call log exists at schema version $schema" test "$schema" -ge 5
 
 # ------------------------------------------------- 2. run from the units
 # The rebuild is done before anything here is timed (a shared 2-core machine).
@@ -376,11 +376,11 @@ wait_for "signald answers again" in_net curl -sf "$URL/healthz"
 # ------------------------------------------------------------ 4. upgrade
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
-# The call log as an older release left it: without the newest migration (4,
-# turn_usage), so the upgrade has one to apply. signald and syncd (which
+# The call log as an older release left it: without the newest migration (5,
+# the calls' (status, created_at) index), so the upgrade has one to apply. signald and syncd (which
 # would migrate it themselves at start) stay stopped until the upgrade.
 in_machine systemctl stop vytal-signald.service vytal-syncd.service
-sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP TABLE turn_usage; DELETE FROM schema_migrations WHERE version = 4;'
+sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP INDEX idx_calls_status_created; DELETE FROM schema_migrations WHERE version = 5;'
 step "upgrade to $V2 on the running machine"
 # (not /tmp: the machine's /tmp is its own tmpfs)
 cp "$DEB2" "$ROOT/root/"
@@ -391,10 +391,10 @@ check "the admin's appliance.conf, site.conf and secrets.conf are kept" \
   test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade migrated the call log to schema 4" \
-  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 4 (1 migration(s) applied)" "$WORK/upgrade.log"
-check "turn_usage is back" \
-  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'turn_usage'")" = 1
+check "the upgrade migrated the call log to schema 5" \
+  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 5 (1 migration(s) applied)" "$WORK/upgrade.log"
+check "the index is back" \
+  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'idx_calls_status_created'")" = 1
 check "vytal-turnserver was stopped for the upgrade and started again" \
   bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$turn_pid" "$(prop vytal-turnserver.service MainPID)"
 check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service
