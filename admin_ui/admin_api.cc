@@ -362,6 +362,13 @@ WebResponse AdminApi::change_password(Context& cx) {
   JsonPtr body = body_json(cx.req, &problem);
   if (!body) return error(400, "validation", problem);
   std::string current = field(body.get(), "current"), next = field(body.get(), "new");
+  // Guessing the current password from a session is throttled like a login.
+  if (int64_t wait = d_.throttle.wait_seconds(cx.session->account, cx.client)) {
+    WebResponse r =
+        error(429, "too_many_attempts", "too many wrong passwords; try again in " + std::to_string(wait) + " seconds");
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+  }
   if (!accounts_.password_matches(cx.session->account, current)) {
     d_.throttle.failed(cx.session->account, cx.client);
     audit(cx, "account.password", "denied", "the current password was wrong");
