@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -309,6 +310,23 @@ void find_problems(ApplianceStatus& st, int64_t now_s) {
 
 json_t* opt_int(const std::optional<int64_t>& v) { return v ? json_integer(*v) : json_null(); }
 
+void appendf(std::string& out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void appendf(std::string& out, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  va_list again;
+  va_copy(again, args);
+  int n = std::vsnprintf(nullptr, 0, fmt, args);
+  va_end(args);
+  if (n > 0) {
+    size_t at = out.size();
+    out.resize(at + static_cast<size_t>(n) + 1);
+    std::vsnprintf(out.data() + at, static_cast<size_t>(n) + 1, fmt, again);
+    out.resize(at + static_cast<size_t>(n));
+  }
+  va_end(again);
+}
+
 }  // namespace
 
 StatusOptions read_status_options(const Config& config) {
@@ -488,66 +506,64 @@ JsonPtr status_to_json(const ApplianceStatus& st) {
 
 std::string status_to_text(const ApplianceStatus& st) {
   std::string out;
-  char line[512];
-  auto add = [&](const char* fmt, auto... args) {
-    std::snprintf(line, sizeof line, fmt, args...);
-    out += line;
-  };
-  add("VytalWatch appliance %s, %s (times in %s)\n\n", st.version.c_str(), format_local(st.generated_at_ms).c_str(),
-      st.time_zone.c_str());
-  add("Services\n");
+  appendf(out, "VytalWatch appliance %s, %s (times in %s)\n\n", st.version.c_str(),
+          format_local(st.generated_at_ms).c_str(), st.time_zone.c_str());
+  appendf(out, "Services\n");
   for (const ServiceStatus& s : st.services) {
     std::string up = s.started_at_ms ? ", up " + human_duration((st.generated_at_ms - s.started_at_ms) / 1000) : "";
-    add("  %-17s %-14s %s%s  (%s: %s)\n", s.name.c_str(), s.state.c_str(),
-        s.version.empty() ? "" : ("version " + s.version).c_str(), up.c_str(), s.source.c_str(), s.detail.c_str());
+    appendf(out, "  %-17s %-14s %s%s  (%s: %s)\n", s.name.c_str(), s.state.c_str(),
+            s.version.empty() ? "" : ("version " + s.version).c_str(), up.c_str(), s.source.c_str(), s.detail.c_str());
   }
   const CallFigures& c = st.calls;
-  add("\nCalls\n  now: %lld active, %lld participants reconnecting\n", static_cast<long long>(c.active),
-      static_cast<long long>(c.reconnecting_participants));
-  add("  today (since %s): %lld created", format_local(c.today_since_ms).c_str(),
-      static_cast<long long>(c.today_total));
+  appendf(out, "\nCalls\n  now: %lld active, %lld participants reconnecting\n", static_cast<long long>(c.active),
+          static_cast<long long>(c.reconnecting_participants));
+  appendf(out, "  today (since %s): %lld created", format_local(c.today_since_ms).c_str(),
+          static_cast<long long>(c.today_total));
   for (const auto& [status, n] : c.today)
-    if (n) add(", %lld %s", static_cast<long long>(n), status.c_str());
-  add("\n");
+    if (n) appendf(out, ", %lld %s", static_cast<long long>(n), status.c_str());
+  appendf(out, "\n");
   const SyncFigures& f = st.sync;
-  add("\nSync to the platform\n");
+  appendf(out, "\nSync to the platform\n");
   if (!f.configured && !f.reachable)
-    add("  not configured (VYTAL_SITE_ID is empty)\n");
+    appendf(out, "  not configured (VYTAL_SITE_ID is empty)\n");
   else if (!f.reachable)
-    add("  vytal-syncd does not answer\n");
+    appendf(out, "  vytal-syncd does not answer\n");
   else
-    add("  %s; %lld rows waiting, oldest %.0f s old; last success %s; last error %s; %lld rows parked\n",
-        f.connected ? "connected" : "NOT connected", static_cast<long long>(f.backlog_rows), f.lag_s,
-        f.last_success_ms ? format_local(f.last_success_ms).c_str() : "never",
-        f.last_error_kind.empty() ? "none" : (f.last_error_kind + " at " + format_local(f.last_error_ms)).c_str(),
-        static_cast<long long>(f.parked_rows));
-  add("\nCertificates\n");
-  if (st.certificates.empty()) add("  none configured\n");
+    appendf(out, "  %s; %lld rows waiting, oldest %.0f s old; last success %s; last error %s; %lld rows parked\n",
+            f.connected ? "connected" : "NOT connected", static_cast<long long>(f.backlog_rows), f.lag_s,
+            f.last_success_ms ? format_local(f.last_success_ms).c_str() : "never",
+            f.last_error_kind.empty() ? "none" : (f.last_error_kind + " at " + format_local(f.last_error_ms)).c_str(),
+            static_cast<long long>(f.parked_rows));
+  appendf(out, "\nCertificates\n");
+  if (st.certificates.empty()) appendf(out, "  none configured\n");
   for (const CertificateStatus& cert : st.certificates) {
     if (!cert.info.error.empty())
-      add("  %-15s %s: %s\n", cert.label.c_str(), cert.info.path.c_str(), cert.info.error.c_str());
+      appendf(out, "  %-15s %s: %s\n", cert.label.c_str(), cert.info.path.c_str(), cert.info.error.c_str());
     else
-      add("  %-15s expires in %lld days (%s)%s\n", cert.label.c_str(), static_cast<long long>(cert.days_left),
-          format_local(cert.info.not_after_s * 1000).c_str(), cert.self_signed ? ", self-signed" : "");
+      appendf(out, "  %-15s expires in %lld days (%s)%s\n", cert.label.c_str(), static_cast<long long>(cert.days_left),
+              format_local(cert.info.not_after_s * 1000).c_str(), cert.self_signed ? ", self-signed" : "");
   }
   const KeyRingStatus& k = st.key_ring;
-  add("\nTURN key ring\n");
+  appendf(out, "\nTURN key ring\n");
   if (!k.configured)
-    add("  not used (a static TURN_SHARED_SECRET)\n");
+    appendf(out, "  not used (a static TURN_SHARED_SECRET)\n");
   else if (!k.error.empty())
-    add("  %s: %s\n", k.path.c_str(), k.error.c_str());
+    appendf(out, "  %s: %s\n", k.path.c_str(), k.error.c_str());
   else
-    add("  current secret %s old; %s\n", human_duration(st.generated_at_ms / 1000 - k.rotated_at_s).c_str(),
-        k.previous_accepted ? ("previous secret accepted until " + format_local(k.previous_until_s * 1000)).c_str()
-                            : "no previous secret accepted");
-  add("\nClock: %s\n", !st.clock.known ? "unknown" : st.clock.synchronized ? "synchronized" : "NOT synchronized");
+    appendf(out, "  current secret %s old; %s\n", human_duration(st.generated_at_ms / 1000 - k.rotated_at_s).c_str(),
+            k.previous_accepted ? ("previous secret accepted until " + format_local(k.previous_until_s * 1000)).c_str()
+                                : "no previous secret accepted");
+  appendf(out, "\nClock: %s\n",
+          !st.clock.known         ? "unknown"
+          : st.clock.synchronized ? "synchronized"
+                                  : "NOT synchronized");
   if (st.disk)
-    add("Free space in %s: %.1f GiB of %.1f GiB\n", st.data_dir.c_str(), st.disk->free_bytes / 1073741824.0,
-        st.disk->total_bytes / 1073741824.0);
-  add("\nProblems\n");
-  if (st.problems.empty()) add("  none\n");
+    appendf(out, "Free space in %s: %.1f GiB of %.1f GiB\n", st.data_dir.c_str(), st.disk->free_bytes / 1073741824.0,
+            st.disk->total_bytes / 1073741824.0);
+  appendf(out, "\nProblems\n");
+  if (st.problems.empty()) appendf(out, "  none\n");
   for (const Problem& p : st.problems)
-    add("  [%s] %s\n      -> %s\n", p.severity.c_str(), p.title.c_str(), p.action.c_str());
+    appendf(out, "  [%s] %s\n      -> %s\n", p.severity.c_str(), p.title.c_str(), p.action.c_str());
   return out;
 }
 

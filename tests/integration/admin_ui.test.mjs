@@ -391,6 +391,9 @@ test('the idle timeout logs the page out', { timeout: 60000 }, async () => {
     await loginThroughPage(page, 'alice', PASSWORDS.alice, short.url);
     await page.waitForSelector('#login:not([hidden])', { timeout: 15000 });
     assert.match(await text(page, '#login-notice'), /session ended/);
+    assert.equal(await page.locator('nav').isVisible(), false, 'the menu is gone with the session');
+    assert.equal(await page.locator('#logout').isVisible(), false);
+    assert.equal(await page.locator('#code-row').isVisible(), false, 'the one-time code is asked for only when needed');
     await shot(page, 'logged-out');
     const { cookie } = await login(short, 'alice', PASSWORDS.alice);
     assert.equal((await adminGet(short, 'session', { cookie })).status, 200);
