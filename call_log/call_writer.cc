@@ -53,6 +53,11 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                     "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
                     "remote_addr, detail, created_at, updated_at, version, change_seq) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?2, ?2, 1, ?9)"),
+      insert_foreign_audit_(db,
+                            "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
+                            "remote_addr, detail, created_at, updated_at, version, change_seq) "
+                            "VALUES(:id, :at, :actor, :role, :action, :outcome, :call, :addr, :detail, :now, :now, 1, "
+                            ":seq) ON CONFLICT(id) DO NOTHING"),
       insert_quality_(db,
                       "INSERT INTO call_quality_samples(id, call_id, user_id, rtt_ms, jitter_ms, packet_loss_permille, "
                       "bitrate_kbps, sampled_at, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
@@ -121,6 +126,22 @@ bool CallWriter::audit(const Actor& actor, std::string_view action, std::string_
       .bind(9, next_seq());
   if (call_id) insert_audit_.bind(7, *call_id);
   return done(insert_audit_);
+}
+
+bool CallWriter::record_audit(const AuditRecord& r) {
+  int64_t now = clock_.now_ms();
+  insert_foreign_audit_.bind(":id", r.id)
+      .bind(":at", r.occurred_at)
+      .bind(":actor", r.actor_id)
+      .bind(":role", r.actor_role)
+      .bind(":action", r.action)
+      .bind(":outcome", r.outcome)
+      .bind(":call", r.call_id)
+      .bind(":addr", r.remote_addr)
+      .bind(":detail", r.detail.empty() ? std::optional<std::string>() : std::optional<std::string>(r.detail))
+      .bind(":now", now)
+      .bind(":seq", next_seq());
+  return done(insert_foreign_audit_);
 }
 
 bool CallWriter::record_readiness() {

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "call_log/audit_record.h"
 #include "call_log/call_reader.h"
 #include "call_log/call_record.h"
 #include "common/clock.h"
@@ -114,6 +115,8 @@ class CallWriter {
   // not be a way to make the call log write without bound. The excess is
   // counted. Returns false only when the database failed.
   bool audit_denied(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
+  // Writes `record` unless a row with its id exists (then does nothing).
+  bool record_audit(const AuditRecord& record);
   bool record_readiness();
 
  private:
@@ -146,7 +149,7 @@ class CallWriter {
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
-      insert_quality_, upsert_turn_, readiness_, open_calls_;
+      insert_foreign_audit_, insert_quality_, upsert_turn_, readiness_, open_calls_;
 };
 
 }  // namespace vytal

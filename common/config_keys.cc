@@ -122,6 +122,19 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_SYNC_RETENTION_DAYS", "0", "Synced rows older than this are pruned from the call log; 0 keeps them."},
     {"VYTAL_SYNC_METRICS_PORT", "9102",
      "Port of vytal-syncd's /metrics, /healthz and /readyz (on VYTAL_BIND_ADDRESS); 0 picks one."},
+    {"VYTAL_SIGNALD_CONTROL_SOCKET", "/run/vytalwatch/signald.sock",
+     "Unix socket of signald's local channel (internal routes such as /internal/audit), mode 0660, accepted only "
+     "from signald's own user or root; empty: none."},
+    {"VYTAL_HTTPS_CERT_FILE", "",
+     "The HTTPS certificate nginx serves (the admin overview and vytalctl status report its expiry)."},
+    {"VYTAL_ADMIN_BIND", "127.0.0.1",
+     "Address vytal-admin listens on (loopback behind nginx, or a management interface)."},
+    {"VYTAL_ADMIN_PORT", "3001", "TCP port of vytal-admin; 0 picks one."},
+    {"VYTAL_ADMIN_IDLE_TIMEOUT_SECONDS", "900",
+     "An admin session unused this long ends (HIPAA automatic logoff), 1 to 3600."},
+    {"VYTAL_ADMIN_ABSOLUTE_TIMEOUT_SECONDS", "28800", "An admin session ends this long after login, whatever its use."},
+    {"VYTAL_ADMIN_ALLOWED_ORIGINS", "",
+     "Comma-separated origins (https://host) whose POSTs vytal-admin accepts besides the request's own origin."},
 };
 
 }  // namespace

@@ -60,6 +60,7 @@ struct Connection {
   bool close_after_write = false;
   bool ping_outstanding = false;
   HeaderLineCheck line_check;
+  bool local = false;  // accepted on the local socket
   WsReadState ws;
   WsHandler* ws_handler = nullptr;
   void* ws_user = nullptr;

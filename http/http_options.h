@@ -19,6 +19,10 @@ struct HttpServerOptions {
   // remote_addr (audit log, logs) is then that address. The per-address
   // connection cap still counts TCP peers.
   std::vector<std::string> trusted_proxies;
+  // A Unix socket path for the local channel (empty: none). Connections on
+  // it are accepted only from processes of the server's own user or root
+  // (SO_PEERCRED), and their requests are marked HttpRequest::local.
+  std::string local_socket_path;
   int request_timeout_s = 10;
   int keepalive_timeout_s = 75;
   int write_timeout_s = 30;

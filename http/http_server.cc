@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,6 +53,10 @@ HttpServer::HttpServer(event_base* base, HttpServerOptions options, HttpMetrics&
 
 HttpServer::~HttpServer() {
   listener_.reset();
+  if (local_listener_) {
+    local_listener_.reset();
+    ::unlink(options_.local_socket_path.c_str());
+  }
   sweep_.reset();
   on_reap(-1, 0, this);
   reap_.reset();
@@ -124,12 +130,51 @@ bool HttpServer::start(std::string* error) {
   timeval quarter_second{0, 250000};  // deadlines and WebSocket pings are checked at this grain
   event_add(sweep_.get(), &quarter_second);
   reap_.reset(event_new(base_, -1, 0, &HttpServer::on_reap, this));
+  return options_.local_socket_path.empty() || start_local(error);
+}
+
+bool HttpServer::start_local(std::string* error) {
+  const std::string& path = options_.local_socket_path;
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  if (path.size() >= sizeof un.sun_path) {
+    *error = "local socket path is too long: " + path;
+    return false;
+  }
+  std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  struct stat st {};
+  if (!dir.empty() && ::stat(dir.c_str(), &st) != 0) {
+    LOG_WARN("http: no local channel: directory %s does not exist", dir.c_str());
+    return true;
+  }
+  // A socket left by a previous run (a crash) is replaced; any other file is not.
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  local_listener_.reset(evconnlistener_new_bind(base_, &HttpServer::on_accept, this,
+                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+                                                reinterpret_cast<sockaddr*>(&un), sizeof un));
+  if (!local_listener_ || ::chmod(path.c_str(), 0660) != 0) {
+    *error = "cannot listen on the local socket " + path + ": " + std::strerror(errno);
+    return false;
+  }
   return true;
 }
 
 void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) noexcept {
   auto* self = static_cast<HttpServer*>(arg);
-  std::string ip = address_of(addr);
+  const bool local = addr->sa_family == AF_UNIX;
+  if (local) {
+    // The local channel serves the appliance's own processes: the same user
+    // (vytal-admin runs as signald's user) or root, nobody else.
+    ucred peer{};
+    socklen_t peer_len = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0 || (peer.uid != getuid() && peer.uid != 0)) {
+      evutil_closesocket(fd);
+      self->metrics_.count_rejected("local_peer_refused");
+      return;
+    }
+  }
+  std::string ip = local ? std::string("local") : address_of(addr);
   const char* refusal = nullptr;
   if (self->open_ >= static_cast<size_t>(self->options_.max_connections))
     refusal = "max_connections";
@@ -149,7 +194,7 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
     return;
   }
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!local) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   BufferEventPtr bev(bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     evutil_closesocket(fd);
@@ -159,6 +204,7 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
   c->server = self;
   c->bev = std::move(bev);
   c->ip = std::move(ip);
+  c->local = local;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   c->deadline_ms = monotonic_ms() + self->options_.request_timeout_s * 1000LL;

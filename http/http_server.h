@@ -41,6 +41,7 @@ struct HttpRequest {
   std::string remote_addr;  // the client: the TCP peer, or X-Real-IP from a trusted proxy
   bool keep_alive = true;
   bool upgrade = false;  // Connection: Upgrade was asked for
+  bool local = false;    // came on the local channel (HttpServerOptions::local_socket_path)
 
   // The first header of that (lower-case) name, or null.
   const std::string* header(std::string_view name) const;
@@ -145,7 +146,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; false with *error set when the address is unusable.
+  // Binds and listens (and on the local socket, when set); false with
+  // *error set when the address is unusable. A local socket whose directory
+  // does not exist is skipped with a warning (a development machine has no
+  // /run/vytalwatch).
   bool start(std::string* error);
   int port() const { return port_; }
   size_t open_connections() const { return open_; }
@@ -192,7 +196,10 @@ class HttpServer {
   HttpServerOptions options_;
   HttpMetrics& metrics_;
   HttpHandler handler_;
+  bool start_local(std::string* error);
+
   ListenerPtr listener_;
+  ListenerPtr local_listener_;
   EventPtr sweep_;
   EventPtr reap_;
   int port_ = 0;

@@ -61,6 +61,7 @@ struct ConnectionCallbacks {
     Connection* c = conn(p);
     c->pending = std::make_unique<PendingRequest>();
     c->pending->request.remote_addr = c->ip;
+    c->pending->request.local = c->local;
     c->deadline_ms = monotonic_ms() + options(p).request_timeout_s * 1000LL;
     return 0;
   }

@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl socat coturn clang-format git clang libclang-rt-14-dev libwslay-dev
-  chromium postgresql-15
+  chromium postgresql-15 openssl
   # promtool, for the alert rules' tests
   prometheus
   # packaging: build, lintian, unit checks, the debootstrap install, the nginx edge

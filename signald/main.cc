@@ -16,6 +16,7 @@
 #include "http/http_server.h"
 #include "signald/appliance_gauges.h"
 #include "signald/call_events_log.h"
+#include "signald/internal/internal_api.h"
 #include "signald/metrics.h"
 #include "signald/rest/rest_api.h"
 #include "signald/signald_config.h"
@@ -75,8 +76,12 @@ int main(int argc, char** argv) {
   if (!turn.start(&error)) return fail(1, error);
   Signaling signaling(SignalingDeps{settings, jwt.value(), log, metrics, clock, base.get(), turn});
   RestApi api(RestApiDeps{settings, jwt.value(), log, metrics, clock, signaling, turn});
-  HttpServer server(base.get(), settings.http, metrics,
-                    [&api](HttpRequest& request, Responder responder) { api.handle(request, std::move(responder)); });
+  // The local channel (a Unix socket) serves internal routes only; TCP never does.
+  InternalApi internal(log, metrics, clock.now_ms());
+  HttpServer server(base.get(), settings.http, metrics, [&api, &internal](HttpRequest& request, Responder responder) {
+    if (request.local) return internal.handle(request, std::move(responder));
+    api.handle(request, std::move(responder));
+  });
   if (!server.start(&error)) return fail(1, error);
 
   LOG_INFO("signald: %s listening on %s (call log %s)", version_line("vytal-signald").c_str(),

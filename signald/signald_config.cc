@@ -97,6 +97,9 @@ SignaldSettings read_signald_settings(const Config& config) {
       throw ConfigError("VYTAL_TRUSTED_PROXIES: '" + ip + "' is not an IP address");
     s.http.trusted_proxies.emplace_back(canonical);
   }
+  s.http.local_socket_path = config.str("VYTAL_SIGNALD_CONTROL_SOCKET");
+  if (!s.http.local_socket_path.empty() && s.http.local_socket_path[0] != '/')
+    throw ConfigError("VYTAL_SIGNALD_CONTROL_SOCKET: must be an absolute path");
   s.http.request_timeout_s = static_cast<int>(config.integer("VYTAL_REQUEST_TIMEOUT_SECONDS", 1, 3600));
   s.http.keepalive_timeout_s = static_cast<int>(config.integer("VYTAL_KEEPALIVE_TIMEOUT_SECONDS", 1, 86400));
   s.http.write_timeout_s = static_cast<int>(config.integer("VYTAL_WRITE_TIMEOUT_SECONDS", 1, 3600));

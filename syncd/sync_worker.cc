@@ -96,6 +96,14 @@ std::string SyncStatus::render(int64_t now_ms) const {
                   static_cast<unsigned long long>(n));
     out += buf;
   }
+  if (last_error_ms) {
+    out +=
+        "# HELP vytal_sync_last_error_timestamp_seconds When the last sync error happened, labelled with its kind.\n"
+        "# TYPE vytal_sync_last_error_timestamp_seconds gauge\n";
+    std::snprintf(buf, sizeof buf, "vytal_sync_last_error_timestamp_seconds{kind=\"%s\"} %.3f\n",
+                  last_error_kind.c_str(), last_error_ms / 1000.0);
+    out += buf;
+  }
   return out;
 }
 
@@ -111,6 +119,8 @@ void SyncWorker::fail(const Error& e) {
   LOG_WARN("syncd: %s: %s", e.code.c_str(), e.message.c_str());
   std::lock_guard lock(status_.mu);
   ++status_.errors[e.code];
+  status_.last_error_kind = e.code;
+  status_.last_error_ms = clock_.now_ms();
   if (e.code == "pg_connect" || e.code == "pg_transient") status_.connected = false;
 }
 

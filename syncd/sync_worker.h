@@ -54,6 +54,9 @@ struct SyncStatus {
   // a batch, the connect, or the keepalive query while idle (/readyz).
   std::atomic<int64_t> pg_ok_ms{-1};
 
+  std::string last_error_kind;  // the latest error's kind, at last_error_ms (0: none)
+  int64_t last_error_ms = 0;
+
   SyncStatus();
 
   std::string render(int64_t now_ms) const;

@@ -11,6 +11,7 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "vytalctl/admin_commands.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/sync_status.h"
 #include "vytalctl/turn_config.h"
@@ -143,6 +144,14 @@ const std::vector<Command>& commands() {
        "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
        "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"
        "PostgreSQL, or has parked rows"},
+      {"admin", admin_command,
+       "add NAME --role viewer|operator|admin | passwd NAME | disable NAME | list | totp enable|disable NAME",
+       "--role --password-stdin", -1,
+       "manage the admin page's accounts (passwords read from the terminal, or from standard input with\n"
+       "--password-stdin; totp enable prints the otpauth URI and one-time recovery codes)"},
+      {"status", status_command, "[--json]", "--json", 0,
+       "the appliance's state, as the admin page's overview shows it: services, calls, sync, TURN, certificates,\n"
+       "clock; exit status 1 when something needs attention"},
   };
   return kCommands;
 }

@@ -26,6 +26,8 @@ export function startSignald(env = {}, { dataDir = tempDir(), args = [] } = {}) 
     VYTAL_DATA_DIR: dataDir,
     JWT_SECRET,
     LOG_LEVEL: 'info',
+    // signald's local channel in the test's own directory, never /run/vytalwatch.
+    VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'),
     ...env,
   };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
@@ -73,7 +75,8 @@ export function stopProcess(proc, signal) {
 
 // Runs signald expecting it to refuse to start; resolves with { code, stderr }.
 export function runSignaldExpectingExit(env, args = []) {
-  const fullEnv = { PATH: process.env.PATH, PORT: '0', VYTAL_DATA_DIR: tempDir(), ...env };
+  const dataDir = tempDir();
+  const fullEnv = { PATH: process.env.PATH, PORT: '0', VYTAL_DATA_DIR: dataDir, VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'), ...env };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
   return new Promise((res) => {
     const proc = spawn(SIGNALD, args, { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] });
