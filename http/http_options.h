@@ -30,6 +30,9 @@ struct HttpServerOptions {
   size_t ws_max_message_bytes = 65536;
   int ws_ping_interval_s = 20;
   size_t ws_max_output_bytes = 1 << 20;  // a client this far behind is dropped
+  // All WebSocket connections' unsent bytes together; over it the client with
+  // the most waiting is dropped (VYTAL_WS_MAX_TOTAL_OUTPUT_BYTES).
+  size_t ws_max_total_output_bytes = size_t{512} << 20;
 };
 
 }  // namespace vytal

@@ -105,6 +105,8 @@ CALL_ID=$(curl -sf -X POST "$URL/webrtc/calls" -H "Content-Type: application/jso
   -H "Authorization: Bearer $SERVICE_TOKEN" \
   -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 TURN=$($CTL turn-credential --user dev-user)
+TURN_USERNAME=$(sed -n 's/^username=//p' <<<"$TURN")
+TURN_PASSWORD=$(sed -n 's/^password=//p' <<<"$TURN")
 
 cat <<EOT
 
@@ -117,9 +119,10 @@ VytalWatch appliance (development) on loopback
   PostgreSQL:  psql -h 127.0.0.1 -p $PG_PORT -U vytalwatch vytalwatch   (the synced calls: SELECT * FROM calls;)
   config:      $CONF
 
-A call was created for you ($CALL_ID). Open these two in two browser tabs:
-  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID
-  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID
+A call was created for you ($CALL_ID). Open these two in two browser tabs;
+each joins by itself (add &relay=1 to force media through vytal-turnserver):
+  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID&autojoin=1
+  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID&autojoin=1
 
 Development JWTs (valid 24 h):
   service:   $SERVICE_TOKEN
@@ -132,9 +135,10 @@ Try the REST API:
        -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}'
   curl $URL/webrtc/calls/$CALL_ID -H "Authorization: Bearer $PATIENT_TOKEN"
 
-Try the TURN server with a credential (valid 10 min):
-  $(echo "$TURN" | tr '\n' ' ')
-  $BUILD_DIR/turn/bin/turnutils_uclient -y -u <username> -w <password> 127.0.0.1
+Try the TURN server with a fresh credential (valid 10 min; another: $CTL turn-credential --user dev-user):
+  $BUILD_DIR/turn/bin/turnutils_uclient -y -n 3 -u '$TURN_USERNAME' -w '$TURN_PASSWORD' 127.0.0.1
+
+Day-2 commands: $CTL calls --active | call show ID | sync status
 
 Ctrl-C stops everything.
 EOT

@@ -5,6 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 TEST_PACKAGES=(libgtest-dev libgmock-dev sqlite3 curl socat coturn clang-format git clang libclang-rt-14-dev libwslay-dev
   chromium postgresql-15 openssl
+  # promtool, for the alert rules' tests
+  prometheus
   # packaging: build, lintian, unit checks, the debootstrap install, the nginx edge
   debhelper dpkg-dev lintian systemd systemd-container debootstrap nginx-light libnginx-mod-stream)
 command -v node >/dev/null || TEST_PACKAGES+=(nodejs)
@@ -13,6 +15,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -c "install o
 had_coturn=$(installed coturn)
 had_postgresql=$(installed postgresql-15)
 had_nginx=$(installed nginx-light)
+had_prometheus=$(installed prometheus)
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 # The tests start their own TURN, PostgreSQL and nginx servers on free ports;
 # the services these packages may have just started (3478, 5432, 80) are not wanted.
@@ -20,9 +23,10 @@ if command -v systemctl >/dev/null; then
   [ "$had_coturn" = 0 ] && systemctl is-active -q coturn 2>/dev/null && as_root systemctl disable --now coturn
   [ "$had_postgresql" = 0 ] && systemctl is-active -q postgresql 2>/dev/null && as_root systemctl disable --now postgresql
   [ "$had_nginx" = 0 ] && systemctl is-active -q nginx 2>/dev/null && as_root systemctl disable --now nginx
+  [ "$had_prometheus" = 0 ] && systemctl is-active -q prometheus 2>/dev/null && as_root systemctl disable --now prometheus
 fi
 
-echo "==> npm ci (ws, playwright-core)"
+echo "==> npm ci (ws, playwright-core, yaml, ajv)"
 (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
 
 build

@@ -12,6 +12,8 @@
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
 #include "vytalctl/admin_commands.h"
+#include "vytalctl/call_commands.h"
+#include "vytalctl/sync_status.h"
 #include "vytalctl/turn_config.h"
 
 namespace vytal {
@@ -104,6 +106,12 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
     std::fputs("vytalctl: TURN_SHARED_SECRET: not set\n", stderr);
     return 2;
   }
+  int64_t max_ttl = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400) + 60;
+  if (o.ttl > max_ttl) {  // vytal-turnserver's plugin refuses longer-lived credentials (max_ttl)
+    std::fprintf(stderr, "vytalctl: --ttl %ld is longer than the TURN server accepts (%lld s)\n", o.ttl,
+                 static_cast<long long>(max_ttl));
+    return 2;
+  }
   TurnCredential c = mint_turn_credential(secret, o.user, now,
                                           o.ttl > 0 ? o.ttl : config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400));
   std::printf("username=%s\npassword=%s\n", c.username.c_str(), c.credential.c_str());
@@ -114,9 +122,40 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
-      {"dev-token", dev_token},   {"turn-credential", turn_credential},       {"turn-config", turn_config},
-      {"migrate", migrate},       {"rotate-turn-secret", rotate_turn_secret}, {"admin", admin_command},
-      {"status", status_command},
+      {"dev-token", dev_token, "--sub ID --role patient|provider|admin|service [--ttl SECONDS]", "--sub --role --ttl",
+       0, "print an HS256 JWT signed with JWT_SECRET (development and testing)"},
+      {"turn-credential", turn_credential, "--user ID [--ttl SECONDS]", "--user --ttl", 0,
+       "print a TURN REST username and password signed with the current TURN secret"},
+      {"turn-config", turn_config, "[--output FILE]", "--output", 0,
+       "print (or write to FILE, mode 0640) vytal-turnserver's configuration, generated with safe relay\n"
+       "defaults"},
+      {"migrate", migrate, "", "", 0,
+       "create the call log in VYTAL_DATA_DIR or bring its schema up to date; print the schema version"},
+      {"rotate-turn-secret", rotate_turn_secret, "[--overlap SECONDS]", "--overlap", 0,
+       "make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
+       "still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
+       "signald and the TURN plugin pick it up within a second, without a restart."},
+      {"calls", list_calls, "[--active] [--limit N]", "--active --limit", 0,
+       "list the newest calls in the call log (read-only), or only those in progress; N defaults to 20"},
+      {"call show", show_call, "ID", "", 1,
+       "show one call from the call log (read-only): its participants and their time in the call, the\n"
+       "timeline, quality reports and TURN relay usage"},
+      {"sync status", sync_status, "", "", 0,
+       "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
+       "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"
+       "PostgreSQL, or has parked rows"},
+      {"admin add", admin_add, "NAME --role viewer|operator|admin [--password-stdin]", "--role --password-stdin", 1,
+       "create an account of the admin page (vytal-admin); the password is read twice from the terminal\n"
+       "without echo, or as one line from stdin; at least 12 characters, not containing the name"},
+      {"admin passwd", admin_passwd, "NAME [--password-stdin]", "--password-stdin", 1,
+       "set an account's password; every session of the account ends"},
+      {"admin disable", admin_disable, "NAME", "", 1, "disable an account; every session of the account ends"},
+      {"admin list", admin_list, "", "", 0, "list the admin page's accounts: role, state, one-time codes, last login"},
+      {"admin totp", admin_totp, "enable|disable NAME", "", 2,
+       "one-time codes (RFC 6238) for NAME: enable prints the otpauth URI and ten recovery codes"},
+      {"status", status_command, "[--json]", "--json", 0,
+       "services, calls, sync, certificates, key ring, clock, disk and problems (the admin page's\n"
+       "overview, from the same code); exit status 1 when something needs attention"},
   };
   return kCommands;
 }

@@ -7,13 +7,27 @@
 //   call.addEventListener('track', (e) => show(e.detail.userId, e.detail.stream));
 //   await call.join();
 //   ...
-//   call.leave();            // or call.endCall('completed') for everyone (providers)
+//   call.leave();            // or await call.endCall('completed') for everyone
+//   await call.peerStatus(); // per peer: connecting / direct / relayed (udp, tcp, tls), quality
+//
+// Leaving, or the call ending (whoever ended it), closes every peer
+// connection and stops the local stream's tracks (camera and microphone go
+// off). endCall() resolves with the call-ended message once the end is
+// committed.
 //
 // Events (CustomEvent detail): joined, participant-joined, participant-left,
 // participant-reconnecting, track, media-state, call-ended, error, state.
 // The wire protocol is documented in docs/PROTOCOL.md.
 
 const PROTOCOL = 'vytal.v1';
+
+// Thresholds of the quality indicator (ITU-T G.114 puts one-way delay under
+// 150 ms for good conversation; a round trip of 400 ms is noticeably late).
+function quality({ rttMs, lossRatio, jitterMs }) {
+  if ((rttMs ?? 0) > 400 || (lossRatio ?? 0) > 0.05 || (jitterMs ?? 0) > 50) return 'poor';
+  if ((rttMs ?? 0) > 200 || (lossRatio ?? 0) > 0.01 || (jitterMs ?? 0) > 30) return 'fair';
+  return 'good';
+}
 
 export class VytalCall extends EventTarget {
   constructor({ url, token, callId, localStream, iceTransportPolicy = 'all', qualityIntervalMs = 10000 }) {
@@ -26,7 +40,7 @@ export class VytalCall extends EventTarget {
     this.qualityIntervalMs = qualityIntervalMs;
     this.iceServers = [];
     this.peers = new Map(); // userId -> { pc, polite, makingOffer, ignoreOffer, settingAnswer, queue, stream }
-    this.pending = new Map(); // requestId -> { resolve, reject }
+    this.pending = new Map(); // requestId -> { type, resolve, reject }
     this.nextRequest = 1;
     this.userId = null;
     this.closedByUs = false;
@@ -44,13 +58,54 @@ export class VytalCall extends EventTarget {
   leave() {
     this.closedByUs = true;
     this.#send({ type: 'leave' });
-    this.#teardown();
+    this.#teardown({ stopLocal: true });
     this.ws?.close(1000, 'left');
   }
 
-  // Ends the call for everyone (the call's provider; patients may end their own).
+  // Ends the call for everyone (the call's provider; patients may end their
+  // own). Resolves with the call-ended message: the server answers an
+  // end-call with call-ended to everyone, the sender included.
   endCall(reason = 'completed') {
     return this.#request({ type: 'end-call', reason });
+  }
+
+  // Each peer's connection as a person would describe it, from getStats():
+  // { userId, state: 'connecting'|'direct'|'relayed'|'failed', transport
+  // ('udp'|'tcp'|'tls', the relayed leg's for relayed), rttMs, lossRatio,
+  // jitterMs, quality: 'good'|'fair'|'poor'|null }. Loss is over the time
+  // since the previous call.
+  async peerStatus() {
+    const out = [];
+    for (const [userId, peer] of this.peers) {
+      const { pc } = peer;
+      const report = await pc.getStats();
+      let pair = null;
+      let lost = 0, received = 0, jitter = null;
+      for (const s of report.values()) {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) ?? pair;
+        if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+        if (s.type === 'inbound-rtp') {
+          lost += s.packetsLost ?? 0;
+          received += s.packetsReceived ?? 0;
+          if (s.kind === 'audio' && s.jitter !== undefined) jitter = s.jitter * 1000;
+        }
+      }
+      const status = { userId, state: 'connecting', transport: null, rttMs: null, lossRatio: null, jitterMs: jitter, quality: null };
+      if (pc.connectionState === 'failed') status.state = 'failed';
+      else if (pair && pair.state === 'succeeded' && ['connected', 'completed'].includes(pc.iceConnectionState)) {
+        const local = report.get(pair.localCandidateId);
+        status.state = local?.candidateType === 'relay' ? 'relayed' : 'direct';
+        status.transport = status.state === 'relayed' ? (local?.relayProtocol ?? local?.protocol) : local?.protocol;
+        if (pair.currentRoundTripTime !== undefined) status.rttMs = Math.round(pair.currentRoundTripTime * 1000);
+      }
+      const last = peer.lastCounts ?? { lost: 0, received: 0 };
+      const dLost = lost - last.lost, dReceived = received - last.received;
+      peer.lastCounts = { lost, received };
+      if (dLost + dReceived > 0) status.lossRatio = Math.max(0, dLost) / (Math.max(0, dLost) + dReceived);
+      if (status.state === 'direct' || status.state === 'relayed') status.quality = quality(status);
+      out.push(status);
+    }
+    return out;
   }
 
   setMedia({ audio, video }) {
@@ -106,7 +161,8 @@ export class VytalCall extends EventTarget {
   }
 
   #onClose(e) {
-    for (const { reject } of this.pending.values()) reject(new Error(`connection closed (${e.code})`));
+    for (const { reject } of this.pending.values())
+      reject(Object.assign(new Error(`connection closed (${e.code})`), { code: 'closed' }));
     this.pending.clear();
     this.#emit('state', { state: 'disconnected', code: e.code });
     if (this.closedByUs || e.code === 4000 /* replaced by another connection */) return;
@@ -140,7 +196,7 @@ export class VytalCall extends EventTarget {
   #request(message) {
     const requestId = String(this.nextRequest++);
     return new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
+      this.pending.set(requestId, { type: message.type, resolve, reject });
       this.#send({ ...message, requestId });
     });
   }
@@ -184,8 +240,15 @@ export class VytalCall extends EventTarget {
         for (const { pc } of this.peers.values()) pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers });
         break;
       case 'call-ended':
+        // The end is committed: an end-call of ours is answered by this
+        // (whoever's end came first); anything else still waiting cannot be.
+        for (const [id, waiter] of this.pending) {
+          if (waiter.type === 'end-call') waiter.resolve(msg);
+          else waiter.reject(Object.assign(new Error('the call has ended'), { code: 'call_ended' }));
+          this.pending.delete(id);
+        }
         this.closedByUs = true;
-        this.#teardown();
+        this.#teardown({ stopLocal: true });
         this.#emit('call-ended', msg);
         this.ws?.close(1000, 'call ended');
         break;
@@ -291,9 +354,11 @@ export class VytalCall extends EventTarget {
     this.peers.delete(userId);
   }
 
-  #teardown() {
+  #teardown({ stopLocal = false } = {}) {
     clearInterval(this.qualityTimer);
     for (const userId of [...this.peers.keys()]) this.#dropPeer(userId);
+    // The call is over for us: the camera and microphone go off.
+    if (stopLocal) for (const t of this.localStream?.getTracks() ?? []) t.stop();
   }
 
   // --- quality reports ----------------------------------------------------
@@ -316,6 +381,9 @@ export class VytalCall extends EventTarget {
       }
       const now = Date.now();
       const report = { type: 'quality-report', packetLoss: lost + received > 0 ? lost / (lost + received) : 0 };
+      // A media connection that failed (ICE found no path, or lost it and
+      // its restart did not help) is counted by the server as a call failure.
+      if ([...this.peers.values()].some(({ pc }) => pc.connectionState === 'failed')) report.connectionState = 'failed';
       if (rtt !== null) report.rttMs = Math.round(rtt);
       if (jitter !== null) report.jitterMs = Math.round(jitter);
       if (last) report.bitrateKbps = Math.round(((bytes - last.bytes) * 8) / (now - last.at));

@@ -338,6 +338,21 @@ restarted() { active vytal-signald.service && [ "$(prop vytal-signald.service Ma
 for _ in $(seq 100); do restarted && break; sleep 0.1; done
 check "a crashed signald is restarted by systemd (NRestarts=$(prop vytal-signald.service NRestarts))" restarted
 
+# Logs under journald: a call's lifecycle lines carry CALL_ID= and USER_ID=
+# (signald writes natively to the journal when $JOURNAL_STREAM says so).
+wait_for "the restarted signald answers" in_net curl -sf "$URL/healthz"
+LOGGED=$(in_net curl -sf -X POST "$URL/webrtc/calls" -H "Authorization: Bearer $SERVICE" -H 'Content-Type: application/json' \
+  -d '{"patientId":"patient-8","providerId":"provider-4","type":"audio"}') || fail "POST /webrtc/calls under systemd"
+LOGGED_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$LOGGED")
+in_net curl -sf -X POST "$URL/webrtc/calls/$LOGGED_ID/cancel" -H "Authorization: Bearer $SERVICE" >/dev/null ||
+  fail "cancel the call under systemd"
+story() { in_machine journalctl --no-pager -o cat "CALL_ID=$LOGGED_ID" 2>/dev/null; }
+has_story() { story | grep -q "^call created type=audio" && story | grep -q "^call cancelled reason=cancelled"; }
+wait_for "journalctl CALL_ID=$LOGGED_ID shows the call created, then cancelled" has_story
+check "its journal entries carry USER_ID= and come from vytal-signald.service" bash -c \
+  'grep -q "USER_ID=platform" <<<"$1" && grep -q "_SYSTEMD_UNIT=vytal-signald.service" <<<"$1"' _ \
+  "$(in_machine journalctl --no-pager -o verbose "CALL_ID=$LOGGED_ID" 2>/dev/null)"
+
 # vytal-syncd, once an admin configured and enabled it (the central database
 # is not reachable from this machine: it starts, says READY and backs off).
 cat >>"$ROOT/etc/vytalwatch/site.conf" <<EOF

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
+import { checkResponse } from './openapi.mjs';
 
 export const BUILD_DIR = resolve(process.env.VYTAL_BUILD_DIR ?? new URL('../../../build', import.meta.url).pathname);
 export const SIGNALD = join(BUILD_DIR, 'signald/vytal-signald');
@@ -105,6 +106,7 @@ export function claims(sub, role, extra = {}) {
 export const token = (sub, role, extra) => hs256(claims(sub, role, extra));
 
 // fetch with a JSON body and Bearer token; returns { status, headers, body, text }.
+// Throws when the answer disagrees with docs/openapi.yaml (lib/openapi.mjs).
 export async function api(base, method, path, { tok, body, headers = {} } = {}) {
   const h = { ...headers };
   if (tok) h.authorization = `Bearer ${tok}`;
@@ -121,6 +123,9 @@ export async function api(base, method, path, { tok, body, headers = {} } = {}) 
   } catch {
     parsed = undefined;
   }
+  // Every answer must agree with docs/openapi.yaml.
+  const wrong = checkResponse({ method, path, status: res.status, contentType: res.headers.get('content-type') ?? '', body: parsed, text });
+  if (wrong) throw new Error(`the answer disagrees with docs/openapi.yaml: ${wrong}`);
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 

@@ -7,46 +7,19 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 
-#include "signald/signald_config.h"
+#include "tests/unit/common/config_support.h"
 
 namespace vytal {
 namespace {
 
-// An injected environment: only the variables a test sets exist.
-class FakeEnv {
- public:
-  FakeEnv() = default;
-  FakeEnv(std::initializer_list<std::pair<const std::string, std::string>> vars) : vars_(vars) {}
-  EnvLookup lookup() const {
-    return [this](const char* name) -> const char* {
-      auto it = vars_.find(name);
-      return it == vars_.end() ? nullptr : it->second.c_str();
-    };
-  }
-
- private:
-  std::map<std::string, std::string> vars_;
-};
-
-Config parse(const std::string& text, const FakeEnv& env = FakeEnv()) {
-  return Config::from_text(text, "test.conf", env.lookup());
-}
-
-// The ConfigError's message, or "" when parsing (and `then`) did not throw.
-template <typename F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+using testing_support::config_error;
+using testing_support::FakeEnv;
+using testing_support::parse;
+using testing_support::starts_with;
 
 TEST(ConfigTest, EveryKeyStartsAtItsDefault) {
   Config c = parse("");
@@ -218,100 +191,12 @@ TEST(ConfigTest, ListTrimsAndDropsEmptyItems) {
             std::vector<std::string>{"https://one.example"});
 }
 
-// --- read_signald_settings ---------------------------------------------------
-
-TEST(SignaldSettingsTest, DefaultsAreValid) {
-  SignaldSettings s = read_signald_settings(parse(""));
-  EXPECT_EQ(s.http.port, 3000);
-  EXPECT_EQ(s.http.bind_address, "127.0.0.1");
-  EXPECT_EQ(s.call_log.db_path, "/var/lib/vytalwatch/calls.db");
-  EXPECT_EQ(s.call_log.max_batch, 512);
-  EXPECT_EQ(s.call_log.max_participants, 6);
-  EXPECT_EQ(s.jwt.algorithm, JwtAlgorithm::hs256);
-  EXPECT_EQ(s.jwt.leeway_s, 30);
-  EXPECT_EQ(s.ice.ttl_s, 600);
-  EXPECT_TRUE(s.allowed_origins.empty());
-}
-
-TEST(SignaldSettingsTest, ReadsAFullConfiguration) {
-  SignaldSettings s =
-      read_signald_settings(parse("PORT=8443\n"
-                                  "VYTAL_DATA_DIR=/srv/vytal\n"
-                                  "VYTAL_GROUP_COMMIT=false\n"
-                                  "FRONTEND_URL=https://portal.example/, http://localhost:5173\n"
-                                  "WEBRTC_STUN_SERVERS=stun:stun.example:3478, stuns:stun.example:5349\n"
-                                  "WEBRTC_TURN_SERVERS=turn:turn.example:3478?transport=udp, turns:turn.example:5349\n"
-                                  "TURN_SHARED_SECRET=north\n"
-                                  "TURN_CREDENTIAL_TTL_SECONDS=3600\n"
-                                  "JWT_SECRET=s3cret\n"
-                                  "JWT_AUDIENCE=vytal\n"));
-  EXPECT_EQ(s.http.port, 8443);
-  EXPECT_EQ(s.call_log.db_path, "/srv/vytal/calls.db");
-  EXPECT_EQ(s.call_log.max_batch, 1) << "group commit off means one write per transaction";
-  EXPECT_EQ(s.allowed_origins, (std::vector<std::string>{"https://portal.example", "http://localhost:5173"}));
-  EXPECT_EQ(s.ice.stun_urls.size(), 2u);
-  EXPECT_EQ(s.ice.turn_urls.size(), 2u);
-  EXPECT_EQ(s.ice.turn_secret, "north");
-  EXPECT_EQ(s.ice.ttl_s, 3600);
-  EXPECT_EQ(s.jwt.secret, "s3cret");
-  EXPECT_EQ(s.jwt.audience, "vytal");
-}
-
-TEST(SignaldSettingsTest, StaticTurnCredentialsReplaceTheSharedSecret) {
-  SignaldSettings s = read_signald_settings(
-      parse("WEBRTC_TURN_SERVERS=turn:turn.example:3478\nWEBRTC_TURN_USERNAME=user\nWEBRTC_TURN_PASSWORD=pass\n"));
-  EXPECT_EQ(s.ice.static_username, "user");
-  EXPECT_EQ(s.ice.static_password, "pass");
-}
-
-struct BadSetting {
-  const char* name;
-  const char* text;
-  const char* key;  // what() must start with "<key>:"
-};
-
-class SignaldSettingsBadTest : public ::testing::TestWithParam<BadSetting> {};
-
-TEST_P(SignaldSettingsBadTest, ThrowsNamingTheKey) {
-  const BadSetting& t = GetParam();
-  std::string message = config_error([&] { read_signald_settings(parse(t.text)); });
-  ASSERT_FALSE(message.empty()) << "accepted: " << t.text;
-  EXPECT_TRUE(starts_with(message, std::string(t.key) + ":")) << message;
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Rejections, SignaldSettingsBadTest,
-    ::testing::Values(
-        BadSetting{"port_not_a_number", "PORT=http\n", "PORT"}, BadSetting{"port_too_large", "PORT=65536\n", "PORT"},
-        BadSetting{"port_negative", "PORT=-1\n", "PORT"},
-        BadSetting{"jwt_algorithm_hs512", "JWT_ALGORITHM=HS512\n", "JWT_ALGORITHM"},
-        BadSetting{"jwt_algorithm_none", "JWT_ALGORITHM=none\n", "JWT_ALGORITHM"},
-        BadSetting{"turn_servers_without_secret", "WEBRTC_TURN_SERVERS=turn:turn.example:3478\n", "TURN_SHARED_SECRET"},
-        BadSetting{"turn_servers_with_username_only",
-                   "WEBRTC_TURN_SERVERS=turn:turn.example:3478\nWEBRTC_TURN_USERNAME=u\n", "TURN_SHARED_SECRET"},
-        BadSetting{"frontend_url_ftp", "FRONTEND_URL=ftp://portal.example\n", "FRONTEND_URL"},
-        BadSetting{"frontend_url_bare_host", "FRONTEND_URL=https://ok.example, portal.example\n", "FRONTEND_URL"},
-        BadSetting{"stun_entry_is_turn", "WEBRTC_STUN_SERVERS=turn:turn.example:3478\n", "WEBRTC_STUN_SERVERS"},
-        BadSetting{"stun_second_entry_http", "WEBRTC_STUN_SERVERS=stun:a.example, http://b.example\n",
-                   "WEBRTC_STUN_SERVERS"},
-        BadSetting{"stun_scheme_only", "WEBRTC_STUN_SERVERS=stun:\n", "WEBRTC_STUN_SERVERS"},
-        BadSetting{"turn_entry_is_stun", "WEBRTC_TURN_SERVERS=stun:a.example\nTURN_SHARED_SECRET=x\n",
-                   "WEBRTC_TURN_SERVERS"},
-        BadSetting{"leeway_too_large", "JWT_LEEWAY_SECONDS=301\n", "JWT_LEEWAY_SECONDS"},
-        BadSetting{"ttl_too_short", "TURN_CREDENTIAL_TTL_SECONDS=59\n", "TURN_CREDENTIAL_TTL_SECONDS"},
-        BadSetting{"max_participants_one", "VYTAL_MAX_PARTICIPANTS=1\n", "VYTAL_MAX_PARTICIPANTS"},
-        BadSetting{"log_level_verbose", "LOG_LEVEL=verbose\n", "LOG_LEVEL"},
-        BadSetting{"empty_data_dir", "VYTAL_DATA_DIR=\n", "VYTAL_DATA_DIR"},
-        BadSetting{"group_commit_not_boolean", "VYTAL_GROUP_COMMIT=sometimes\n", "VYTAL_GROUP_COMMIT"},
-        BadSetting{"rs256_without_key_file", "JWT_ALGORITHM=RS256\n", "JWT_PUBLIC_KEY_FILE"}),
-    [](const auto& info) { return std::string(info.param.name); });
-
 // --- documentation -----------------------------------------------------------
 
 std::filesystem::path source_dir() {
   if (const char* dir = std::getenv("VYTAL_SOURCE_DIR")) return dir;
-  // Run outside ctest: this file sits in <source>/tests/unit/.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  // Run outside ctest: this file sits in <source>/tests/unit/common/.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
 }
 
 bool is_key_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
@@ -337,6 +222,44 @@ TEST(ConfigDocsTest, EveryKeyIsDocumentedInConfigMd) {
   std::string text = ss.str();
   for (const ConfigKey& k : config_keys())
     EXPECT_TRUE(mentions_key(text, k.name)) << k.name << " is missing from " << path;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Documents that cannot drift: every key the code knows is a row of
+// docs/CONFIG.md's table and an entry of vytalwatch.conf(5), each with the
+// code's default, and neither documents a key the code does not know.
+TEST(ConfigDocsTest, EveryKeyHasTheCodesDefaultInConfigMdAndTheManPage) {
+  std::map<std::string, std::string> code;
+  for (const ConfigKey& k : config_keys()) code[k.name] = k.default_value;
+
+  // "| `KEY` | `default` | meaning |", "(empty)" for no default.
+  std::map<std::string, std::string> md;
+  std::string config_md = read_text(source_dir() / "docs" / "CONFIG.md");
+  std::regex row(R"(\n\| `([A-Z0-9_]+)` \| (?:`([^`]*)`|\(empty\)) \|)");
+  for (std::sregex_iterator it(config_md.begin(), config_md.end(), row), end; it != end; ++it) md[(*it)[1]] = (*it)[2];
+
+  // ".TP\n.B KEY\nDefault: \fBvalue\fR." or "Default: empty."; troff's \- is a hyphen.
+  std::map<std::string, std::string> man;
+  std::string page = read_text(source_dir() / "packaging" / "man" / "vytalwatch.conf.5");
+  std::regex entry(R"(\.TP\n\.B ([A-Z0-9_]+)\nDefault: (?:\\fB(.*?)\\fR|empty)\.)");
+  for (std::sregex_iterator it(page.begin(), page.end(), entry), end; it != end; ++it)
+    man[(*it)[1]] = std::regex_replace((*it)[2].str(), std::regex(R"(\\-)"), "-");
+
+  for (const auto& [key, value] : code) {
+    ASSERT_TRUE(md.count(key)) << key << " has no row in docs/CONFIG.md's table";
+    EXPECT_EQ(md[key], value) << key << ": docs/CONFIG.md's default differs from the code's";
+    ASSERT_TRUE(man.count(key)) << key << " has no entry in packaging/man/vytalwatch.conf.5";
+    EXPECT_EQ(man[key], value) << key << ": vytalwatch.conf(5)'s default differs from the code's";
+  }
+  for (const auto& [key, value] : md) EXPECT_TRUE(code.count(key)) << "docs/CONFIG.md documents unknown key " << key;
+  for (const auto& [key, value] : man)
+    EXPECT_TRUE(code.count(key)) << "vytalwatch.conf(5) documents unknown key " << key;
 }
 
 }  // namespace
