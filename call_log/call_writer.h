@@ -110,13 +110,13 @@ class CallWriter {
   // An audit row (outcome ok or denied).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
              std::optional<std::string_view> call_id);
-  // Writes `record` unless a row with its id exists (then does nothing).
-  bool record_audit(const AuditRecord& record);
   // An audit row for a refused action, unless the subject has had
   // denied_audits_per_minute of them in the current minute: a refusal must
   // not be a way to make the call log write without bound. The excess is
   // counted. Returns false only when the database failed.
   bool audit_denied(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
+  // Writes `record` unless a row with its id exists (then does nothing).
+  bool record_audit(const AuditRecord& record);
   bool record_readiness();
 
  private:

@@ -30,13 +30,15 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_TURN_MAX_REVOCATIONS", "50000",
      "Entries the revocations file holds at most; beyond, those expiring first are dropped and counted "
      "(turn_revocations_over_cap)."},
-    {"VYTAL_TURN_LISTEN_IPS", "0.0.0.0", "Addresses vytal-turnserver listens on (vytalctl turn-config)."},
+    {"VYTAL_TURN_LISTEN_IPS", "0.0.0.0",
+     "Addresses vytal-turnserver listens on (vytalctl turn-config); 0.0.0.0 is IPv4 only: add :: for IPv6 clients."},
     {"VYTAL_TURN_PORT", "3478", "TURN/STUN port (UDP and TCP)."},
     {"VYTAL_TURN_TLS_PORT", "5349", "TURN over TLS/DTLS port (nginx routes TCP 443 to it by SNI)."},
     {"VYTAL_TURN_RELAY_IPS", "",
      "The appliance's relay address(es); the only private addresses peers may use. Required by turn-config."},
     {"VYTAL_TURN_EXTERNAL_IP", "",
-     "Public address announced for the relay when the appliance is behind NAT (external-ip)."},
+     "Public address announced for the relay when the appliance is behind NAT (external-ip), for the relay address "
+     "of its family."},
     {"VYTAL_TURN_REALM", "vytalwatch", "TURN realm."},
     {"VYTAL_TURN_MIN_PORT", "49152", "Lowest relay port."},
     {"VYTAL_TURN_MAX_PORT", "65535", "Highest relay port."},

@@ -120,9 +120,10 @@ VytalWatch appliance (development) on loopback
   config:      $CONF
 
 A call was created for you ($CALL_ID). Open these two in two browser tabs;
-each joins by itself (add &relay=1 to force media through vytal-turnserver):
-  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID&autojoin=1
-  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID&autojoin=1
+each joins by itself (add &relay=1 to force media through vytal-turnserver).
+The token travels in the URL's fragment, which the browser never sends:
+  patient:   $URL/webrtc/demo/#token=$PATIENT_TOKEN&callId=$CALL_ID&autojoin=1
+  provider:  $URL/webrtc/demo/#token=$PROVIDER_TOKEN&callId=$CALL_ID&autojoin=1
 
 Development JWTs (valid 24 h):
   service:   $SERVICE_TOKEN

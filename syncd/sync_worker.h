@@ -49,12 +49,13 @@ struct SyncStatus {
   uint64_t rows_parked = 0;
   uint64_t rows_pruned = 0;
   std::map<std::string, uint64_t> errors;  // by kind (every known kind from the start: kSyncErrorKinds)
-  std::string last_error_kind;             // the latest error's kind, at last_error_ms (0: none)
-  int64_t last_error_ms = 0;
-  std::atomic<int64_t> loop_ms{0};  // the sync loop's last turn (the watchdog's liveness check)
+  std::atomic<int64_t> loop_ms{0};         // the sync loop's last turn (the watchdog's liveness check)
   // The last PostgreSQL round trip that succeeded (monotonic; -1: none yet):
   // a batch, the connect, or the keepalive query while idle (/readyz).
   std::atomic<int64_t> pg_ok_ms{-1};
+
+  std::string last_error_kind;  // the latest error's kind, at last_error_ms (0: none)
+  int64_t last_error_ms = 0;
 
   SyncStatus();
 

@@ -100,101 +100,81 @@ int report(const Error& e) {
   return e.code == "db_error" ? 1 : 2;
 }
 
-// admin.db opened for a command; false (the error printed) when it cannot be.
-struct AdminDb {
-  SystemClock clock;
-  SqlitePtr db;
-};
-
-bool open_admin(const Config& config, AdminDb* out) {
-  auto db = open_admin_db(read_admin_db_path(config), out->clock.now_ms());
-  if (!db) {
-    std::fprintf(stderr, "vytalctl: %s\n", db.error().message.c_str());
-    return false;
-  }
-  out->db = std::move(db.value());
-  return true;
-}
-
 }  // namespace
 
-int admin_add(const Config& config, const CommandOptions& o, int64_t) {
-  auto role = parse_admin_role(o.role);
-  if (!role) {
-    std::fputs("vytalctl: --role must be viewer, operator or admin\n", stderr);
-    return 2;
+int admin_command(const Config& config, const CommandOptions& o, int64_t) {
+  const std::vector<std::string>& a = o.args;
+  if (a.empty()) return kUsageError;
+  SystemClock clock;
+  std::string path = read_admin_db_path(config);
+  auto db = open_admin_db(path, clock.now_ms());
+  if (!db) {
+    std::fprintf(stderr, "vytalctl: %s\n", db.error().message.c_str());
+    return 1;
   }
-  AdminDb a;
-  if (!open_admin(config, &a)) return 1;
-  std::string password;
-  if (!new_password(o.args[0], o.password_stdin, &password)) return 2;
-  auto added = AccountStore(a.db.get(), a.clock).add(o.args[0], *role, password);
-  if (!added) return report(added.error());
-  audit(a.db.get(), config, a.clock, "account.add", "ok", "added " + added->name + " as " + o.role);
-  std::printf("added %s (%s); log in at the admin page\n", added->name.c_str(), admin_role_name(added->role));
-  return 0;
-}
-
-int admin_passwd(const Config& config, const CommandOptions& o, int64_t) {
-  AdminDb a;
-  if (!open_admin(config, &a)) return 1;
-  std::string password;
-  if (!new_password(o.args[0], o.password_stdin, &password)) return 2;
-  auto set = AccountStore(a.db.get(), a.clock).set_password(o.args[0], password);
-  if (!set) return report(set.error());
-  audit(a.db.get(), config, a.clock, "account.password", "ok", "set the password of " + o.args[0]);
-  std::printf("password of %s changed; its sessions ended\n", o.args[0].c_str());
-  return 0;
-}
-
-int admin_disable(const Config& config, const CommandOptions& o, int64_t) {
-  AdminDb a;
-  if (!open_admin(config, &a)) return 1;
-  auto done = AccountStore(a.db.get(), a.clock).disable(o.args[0]);
-  if (!done) return report(done.error());
-  audit(a.db.get(), config, a.clock, "account.disable", "ok", o.args[0]);
-  std::printf("%s disabled; its sessions ended\n", o.args[0].c_str());
-  return 0;
-}
-
-int admin_list(const Config& config, const CommandOptions&, int64_t) {
-  AdminDb a;
-  if (!open_admin(config, &a)) return 1;
-  auto list = AccountStore(a.db.get(), a.clock).list();
-  if (!list) return report(list.error());
-  std::printf("%-24s %-9s %-9s %-5s %s\n", "NAME", "ROLE", "STATE", "TOTP", "LAST LOGIN");
-  for (const Account& acc : list.value())
-    std::printf("%-24s %-9s %-9s %-5s %s\n", acc.name.c_str(), admin_role_name(acc.role),
-                acc.disabled ? "disabled" : "active", acc.totp_enabled ? "yes" : "no",
-                acc.last_login_at ? local_time(*acc.last_login_at).c_str() : "never");
-  if (list->empty()) std::puts("(no accounts: vytalctl admin add NAME --role admin)");
-  return 0;
-}
-
-int admin_totp(const Config& config, const CommandOptions& o, int64_t) {
-  const std::string& verb = o.args[0];
-  const std::string& name = o.args[1];
-  if (verb != "enable" && verb != "disable") return kUsageError;
-  AdminDb a;
-  if (!open_admin(config, &a)) return 1;
-  AccountStore accounts(a.db.get(), a.clock);
-  if (verb == "disable") {
-    auto done = accounts.disable_totp(name);
-    if (!done) return report(done.error());
-    audit(a.db.get(), config, a.clock, "account.totp_disable", "ok", name);
-    std::printf("one-time codes disabled for %s\n", name.c_str());
+  AccountStore accounts(db.value().get(), clock);
+  const std::string& verb = a[0];
+  if (verb == "add" && a.size() == 2) {
+    auto role = parse_admin_role(o.role);
+    if (!role) {
+      std::fputs("vytalctl: --role must be viewer, operator or admin\n", stderr);
+      return 2;
+    }
+    std::string password;
+    if (!new_password(a[1], o.password_stdin, &password)) return 2;
+    auto added = accounts.add(a[1], *role, password);
+    if (!added) return report(added.error());
+    audit(db.value().get(), config, clock, "account.add", "ok", "added " + added->name + " as " + o.role);
+    std::printf("added %s (%s); log in at the admin page\n", added->name.c_str(), admin_role_name(added->role));
     return 0;
   }
-  auto e = accounts.enable_totp(name, "VytalWatch");
-  if (!e) return report(e.error());
-  audit(a.db.get(), config, a.clock, "account.totp_enable", "ok", name);
-  std::printf(
-      "One-time codes enabled for %s. Add this to an authenticator app (or type the secret):\n\n  %s\n\n"
-      "  secret: %s\n\nRecovery codes, each usable once instead of a code (keep them somewhere safe; they are "
-      "not shown again):\n\n",
-      name.c_str(), e->uri.c_str(), e->secret_base32.c_str());
-  for (const std::string& c : e->recovery_codes) std::printf("  %s\n", c.c_str());
-  return 0;
+  if (verb == "passwd" && a.size() == 2) {
+    std::string password;
+    if (!new_password(a[1], o.password_stdin, &password)) return 2;
+    auto set = accounts.set_password(a[1], password);
+    if (!set) return report(set.error());
+    audit(db.value().get(), config, clock, "account.password", "ok", "set the password of " + a[1]);
+    std::printf("password of %s changed; its sessions ended\n", a[1].c_str());
+    return 0;
+  }
+  if (verb == "disable" && a.size() == 2) {
+    auto done = accounts.disable(a[1]);
+    if (!done) return report(done.error());
+    audit(db.value().get(), config, clock, "account.disable", "ok", a[1]);
+    std::printf("%s disabled; its sessions ended\n", a[1].c_str());
+    return 0;
+  }
+  if (verb == "list" && a.size() == 1) {
+    auto list = accounts.list();
+    if (!list) return report(list.error());
+    std::printf("%-24s %-9s %-9s %-5s %s\n", "NAME", "ROLE", "STATE", "TOTP", "LAST LOGIN");
+    for (const Account& acc : list.value())
+      std::printf("%-24s %-9s %-9s %-5s %s\n", acc.name.c_str(), admin_role_name(acc.role),
+                  acc.disabled ? "disabled" : "active", acc.totp_enabled ? "yes" : "no",
+                  acc.last_login_at ? local_time(*acc.last_login_at).c_str() : "never");
+    if (list->empty()) std::puts("(no accounts: vytalctl admin add NAME --role admin)");
+    return 0;
+  }
+  if (verb == "totp" && a.size() == 3 && (a[1] == "enable" || a[1] == "disable")) {
+    if (a[1] == "disable") {
+      auto done = accounts.disable_totp(a[2]);
+      if (!done) return report(done.error());
+      audit(db.value().get(), config, clock, "account.totp_disable", "ok", a[2]);
+      std::printf("one-time codes disabled for %s\n", a[2].c_str());
+      return 0;
+    }
+    auto e = accounts.enable_totp(a[2], "VytalWatch");
+    if (!e) return report(e.error());
+    audit(db.value().get(), config, clock, "account.totp_enable", "ok", a[2]);
+    std::printf(
+        "One-time codes enabled for %s. Add this to an authenticator app (or type the secret):\n\n  %s\n\n"
+        "  secret: %s\n\nRecovery codes, each usable once instead of a code (keep them somewhere safe; they are "
+        "not shown again):\n\n",
+        a[2].c_str(), e->uri.c_str(), e->secret_base32.c_str());
+    for (const std::string& c : e->recovery_codes) std::printf("  %s\n", c.c_str());
+    return 0;
+  }
+  return kUsageError;
 }
 
 int status_command(const Config& config, const CommandOptions& o, int64_t) {

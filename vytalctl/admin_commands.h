@@ -1,5 +1,5 @@
 // vytalctl's commands on vytal-admin's accounts (admin.db) and the
-// appliance's status, listed in commands.cc's table:
+// appliance's status, registered in commands.cc:
 //
 //   admin add NAME --role viewer|operator|admin [--password-stdin]
 //   admin passwd NAME [--password-stdin]
@@ -20,11 +20,7 @@
 
 namespace vytal {
 
-int admin_add(const Config& config, const CommandOptions& options, int64_t now_s);
-int admin_passwd(const Config& config, const CommandOptions& options, int64_t now_s);
-int admin_disable(const Config& config, const CommandOptions& options, int64_t now_s);
-int admin_list(const Config& config, const CommandOptions& options, int64_t now_s);
-int admin_totp(const Config& config, const CommandOptions& options, int64_t now_s);
+int admin_command(const Config& config, const CommandOptions& options, int64_t now_s);
 int status_command(const Config& config, const CommandOptions& options, int64_t now_s);
 
 }  // namespace vytal

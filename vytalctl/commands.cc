@@ -144,18 +144,14 @@ const std::vector<Command>& commands() {
        "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
        "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"
        "PostgreSQL, or has parked rows"},
-      {"admin add", admin_add, "NAME --role viewer|operator|admin [--password-stdin]", "--role --password-stdin", 1,
-       "create an account of the admin page (vytal-admin); the password is read twice from the terminal\n"
-       "without echo, or as one line from stdin; at least 12 characters, not containing the name"},
-      {"admin passwd", admin_passwd, "NAME [--password-stdin]", "--password-stdin", 1,
-       "set an account's password; every session of the account ends"},
-      {"admin disable", admin_disable, "NAME", "", 1, "disable an account; every session of the account ends"},
-      {"admin list", admin_list, "", "", 0, "list the admin page's accounts: role, state, one-time codes, last login"},
-      {"admin totp", admin_totp, "enable|disable NAME", "", 2,
-       "one-time codes (RFC 6238) for NAME: enable prints the otpauth URI and ten recovery codes"},
+      {"admin", admin_command,
+       "add NAME --role viewer|operator|admin | passwd NAME | disable NAME | list | totp enable|disable NAME",
+       "--role --password-stdin", -1,
+       "manage the admin page's accounts (passwords read from the terminal, or from standard input with\n"
+       "--password-stdin; totp enable prints the otpauth URI and one-time recovery codes)"},
       {"status", status_command, "[--json]", "--json", 0,
-       "services, calls, sync, certificates, key ring, clock, disk and problems (the admin page's\n"
-       "overview, from the same code); exit status 1 when something needs attention"},
+       "the appliance's state, as the admin page's overview shows it: services, calls, sync, TURN, certificates,\n"
+       "clock; exit status 1 when something needs attention"},
   };
   return kCommands;
 }

@@ -19,9 +19,9 @@ struct CommandOptions {
   long overlap = -1;
   long limit = -1;
   bool active = false;
-  std::vector<std::string> args;  // what follows the command's name (call show ID)
-  bool password_stdin = false;    // admin add|passwd: the password is one line of stdin
-  bool json = false;              // status --json
+  std::vector<std::string> args;  // what follows the command's name (call show ID; admin add NAME: add, NAME)
+  bool password_stdin = false;
+  bool json = false;
 };
 
 // Returned by a command whose options are incomplete: main prints its usage.
@@ -32,7 +32,7 @@ struct Command {
   int (*run)(const Config& config, const CommandOptions& options, int64_t now_s);
   const char* synopsis = "";      // what follows the name in its usage line
   const char* options = nullptr;  // the options it takes ("--sub --role --ttl"); nullptr: any
-  int args = 0;                   // how many words follow the name (call show ID: 1)
+  int args = 0;                   // how many words follow the name (call show ID: 1); -1: any (admin)
   const char* help = "";          // what it does, for --help
 };
 

@@ -1,8 +1,8 @@
 // vytalctl: the admin's command line: development tokens and TURN
 // credentials, vytal-turnserver's generated configuration, TURN secret
 // rotation, the call log's migrations (run by the package on upgrade), and
-// read-only views of the call log and of the sync, the admin page's
-// accounts and the appliance's status. main parses the command
+// read-only views of the call log and of the sync, the admin page's accounts
+// and the appliance's status. main parses the command
 // line; each command is a function of vytalctl/commands.cc's table.
 //
 // Conventions: --help (or COMMAND --help) prints to standard output and exits
@@ -155,9 +155,9 @@ int main(int argc, char** argv) {
     if (a == "--overlap") ok = parse_number(value, 0, 30L * 86400, &o.overlap);
     if (a == "--limit") ok = parse_number(value, 1, 10000, &o.limit);
     if (a == "--active") o.active = true;
+    if (!ok) return mistake("bad value for " + a + ": '" + value + "'", nullptr);
     if (a == "--password-stdin") o.password_stdin = true;
     if (a == "--json") o.json = true;
-    if (!ok) return mistake("bad value for " + a + ": '" + value + "'", nullptr);
   }
   if (version) {
     std::printf("%s\n", version_line("vytalctl").c_str());
@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   for (const std::string& option : given)
     if (!takes_option(*c, option)) return mistake(std::string(c->name) + " does not take " + option, c);
   o.args.assign(words.begin() + static_cast<long>(used), words.end());
-  if (static_cast<int>(o.args.size()) != c->args)
+  if (c->args >= 0 && static_cast<int>(o.args.size()) != c->args)
     return mistake(o.args.size() < static_cast<size_t>(c->args) ? "missing argument"
                                                                 : "unexpected argument '" + o.args.back() + "'",
                    c);

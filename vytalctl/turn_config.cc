@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -54,6 +55,11 @@ bool is_ip(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+bool is_ipv6(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
 }  // namespace
 
 std::string turn_server_config(const Config& c) {
@@ -78,8 +84,16 @@ std::string turn_server_config(const Config& c) {
   o += "tls-listening-port=" + std::to_string(c.integer("VYTAL_TURN_TLS_PORT", 1, 65535)) + "\n";
   for (const std::string& ip : relays) o += "relay-ip=" + ip + "\n";
   if (c.is_set("VYTAL_TURN_EXTERNAL_IP")) {
-    if (!is_ip(c.str("VYTAL_TURN_EXTERNAL_IP"))) throw ConfigError("VYTAL_TURN_EXTERNAL_IP: not an IP address");
-    o += "external-ip=" + c.str("VYTAL_TURN_EXTERNAL_IP") + "/" + relays.front() + "\n";
+    // The NAT's public address stands for the relay address of its own family
+    // (a dual-stack appliance behind IPv4 NAT has a public IPv6 relay address
+    // that must stay as it is), whatever the order of VYTAL_TURN_RELAY_IPS.
+    const std::string& external = c.str("VYTAL_TURN_EXTERNAL_IP");
+    if (!is_ip(external)) throw ConfigError("VYTAL_TURN_EXTERNAL_IP: not an IP address");
+    auto inside = std::find_if(relays.begin(), relays.end(),
+                               [&](const std::string& ip) { return is_ipv6(ip) == is_ipv6(external); });
+    if (inside == relays.end())
+      throw ConfigError("VYTAL_TURN_EXTERNAL_IP: no relay address of the same family in VYTAL_TURN_RELAY_IPS");
+    o += "external-ip=" + external + "/" + *inside + "\n";
   }
   o += "min-port=" + std::to_string(min_port) + "\nmax-port=" + std::to_string(max_port) + "\n";
   o += "realm=" + c.str("VYTAL_TURN_REALM") + "\n\n";

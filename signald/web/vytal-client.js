@@ -29,6 +29,23 @@ function quality({ rttMs, lossRatio, jitterMs }) {
   return 'good';
 }
 
+// When the network path breaks mid-call (a clinic's firewall starts dropping
+// UDP, a laptop moves to another network), ICE is restarted and the call moves
+// to whatever path still works (TURN over TCP or TLS). Chromium by itself
+// moves to another pair only after about 6 s without an answer on the selected
+// one, and its iceConnectionState meanwhile stays "connected" (another pair is
+// still writable), so the client watches the selected pair: nothing received
+// on it for PATH_STALL_MS while connected restarts ICE; so do "disconnected"
+// (after a short grace) and "failed". Once a restart has moved the call to a
+// new pair, the video senders restart their encoding: the receiver gets a key
+// frame at once instead of asking again for packets lost with the old path
+// (about 2 s). Measured in tests/network, scenario 8 (docs/NETWORKS.md).
+const PATH_CHECK_MS = 250;
+const PATH_STALL_MS = 1000;
+const DISCONNECTED_GRACE_MS = 1000;
+const RESTART_MIN_INTERVAL_MS = 5000; // per peer: a restart needs that long to gather and check
+const KEY_FRAME_AFTER_RESTART_MS = 15000; // a pair change this soon after a restart is its result
+
 export class VytalCall extends EventTarget {
   constructor({ url, token, callId, localStream, iceTransportPolicy = 'all', qualityIntervalMs = 10000 }) {
     super();
@@ -296,8 +313,12 @@ export class VytalCall extends EventTarget {
       this.#send({ type: 'ice-candidate', to: userId, candidate: candidate ? candidate.toJSON() : null });
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === 'failed') pc.restartIce();
+      if (pc.iceConnectionState === 'failed') this.#restartIce(peer, 'ICE failed', { now: true });
+      if (pc.iceConnectionState === 'disconnected') {
+        setTimeout(() => pc.iceConnectionState === 'disconnected' && this.#restartIce(peer, 'ICE disconnected'), DISCONNECTED_GRACE_MS);
+      }
     };
+    peer.pathTimer = setInterval(() => this.#checkPath(peer).catch(() => {}), PATH_CHECK_MS);
     pc.ontrack = ({ track, streams }) => {
       peer.stream = streams[0] ?? peer.stream ?? new MediaStream();
       if (!streams[0]) peer.stream.addTrack(track);
@@ -305,6 +326,49 @@ export class VytalCall extends EventTarget {
     };
     if (addTracks) this.#addTracks(peer);
     return peer;
+  }
+
+  // --- path watch and ICE restart -------------------------------------------
+
+  async #checkPath(peer) {
+    const { pc } = peer;
+    if (pc.iceConnectionState !== 'connected' && pc.iceConnectionState !== 'completed') return;
+    const report = await pc.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pairId = s.selectedCandidatePairId;
+      if (peer.selectedPair && pairId !== peer.selectedPair && peer.restartedAt &&
+          peer.keyFrameFor !== peer.restartedAt && Date.now() - peer.restartedAt < KEY_FRAME_AFTER_RESTART_MS) {
+        peer.keyFrameFor = peer.restartedAt;
+        this.#restartEncoding(peer);
+      }
+      peer.selectedPair = pairId;
+      const pair = report.get(pairId);
+      const silentMs = pair?.lastPacketReceivedTimestamp ? pair.timestamp - pair.lastPacketReceivedTimestamp : 0;
+      if (silentMs > PATH_STALL_MS) this.#restartIce(peer, `nothing received on the selected path for ${Math.round(silentMs)} ms`);
+    }
+  }
+
+  #restartIce(peer, why, { now = false } = {}) {
+    if (peer.pc.signalingState === 'closed') return;
+    if (!now && Date.now() - (peer.restartedAt ?? 0) < RESTART_MIN_INTERVAL_MS) return;
+    peer.restartedAt = Date.now();
+    this.#emit('debug', { message: `ICE restart: ${why}` });
+    peer.pc.restartIce(); // negotiationneeded: a new offer with new ICE credentials
+  }
+
+  // Pausing and resuming a video encoding makes the encoder start again with
+  // a key frame.
+  async #restartEncoding(peer) {
+    for (const sender of peer.pc.getSenders()) {
+      if (sender.track?.kind !== 'video' || !sender.getParameters().encodings?.length) continue;
+      for (const active of [false, true]) {
+        const params = sender.getParameters();
+        params.encodings[0].active = active;
+        await sender.setParameters(params);
+      }
+      this.#emit('debug', { message: 'video encoding restarted on the new path (key frame)' });
+    }
   }
 
   #addTracks(peer) {
@@ -326,6 +390,12 @@ export class VytalCall extends EventTarget {
     peer.ignoreOffer = !peer.polite && collision;
     this.#emit('debug', { message: `${description.type} from ${from}${collision ? ' (collision)' : ''}${peer.ignoreOffer ? ' ignored' : ''}` });
     if (peer.ignoreOffer) return;
+    // An offer with new ICE credentials: the other side restarts ICE (maybe
+    // after the same network change); no restart of ours on top of it.
+    const ufrag = (sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp ?? '')?.[1];
+    if (description.type === 'offer' && pc.remoteDescription && ufrag(description.sdp) !== ufrag(pc.remoteDescription.sdp)) {
+      peer.restartedAt = Date.now();
+    }
     peer.settingAnswer = description.type === 'answer';
     await pc.setRemoteDescription(description);
     peer.settingAnswer = false;
@@ -350,6 +420,7 @@ export class VytalCall extends EventTarget {
   #dropPeer(userId) {
     const peer = this.peers.get(userId);
     if (!peer) return;
+    clearInterval(peer.pathTimer);
     peer.pc.close();
     this.peers.delete(userId);
   }

@@ -7,6 +7,8 @@
 //    so does a TLS client that sends no server name (https://<IP>/);
 //  - /metrics is not reachable from outside, in any spelling signald accepts;
 //  - http:// redirects to https://, except certbot's ACME challenges;
+//  - the demo page is served (its token travels in the URL fragment); a query
+//    string is refused and no log keeps it;
 //  - a WebSocket (wss://) is upgraded, signals, and gets signald's pings;
 //  - TURN over TLS on the same port with SNI turn.example.org allocates a relay
 //    in vytal-turnserver and relays to a peer;
@@ -468,14 +470,37 @@ edgeTest('/metrics is not served through nginx, in any spelling signald would ac
   }
 });
 
-// The development demo page takes a JWT in its query string: not through the
-// edge, where the access log would keep it.
-edgeTest('the demo page is not served through nginx', {}, async () => {
-  const direct = await fetch(`${state.signald.url}/webrtc/demo/`);
-  assert.equal(direct.status, 200, 'signald serves the demo page on loopback');
-  for (const path of ['/webrtc/demo/', '/webrtc/demo/?token=x', '/webrtc/demo/vytal-client.js', '//webrtc/demo/']) {
+// The demo page takes its JWT in the URL fragment, which browsers never send:
+// it is served through the edge. A query string (an old link with ?token=) is
+// refused, and no log line keeps it.
+edgeTest('the demo page is served through nginx; a query string is refused and never logged', {}, async () => {
+  const direct = await (await fetch(`${state.signald.url}/webrtc/demo/`)).text();
+  for (const path of ['/webrtc/demo/', '//webrtc/demo/', '/webrtc/demo']) {
     const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, '--path-as-is', appUrl(path)]);
-    assert.equal(r.status, 404, `${path}: ${r.status}\n${r.body.slice(0, 300)}`);
+    assert.equal(r.status, 200, `${path}: ${r.status}\n${r.body.slice(0, 300)}`);
+    assert.equal(r.body, direct, `${path}: signald's page`);
+    assert.match(r.body, /location\.hash/, 'the page reads its token from the fragment');
+  }
+  const js = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, appUrl('/webrtc/demo/vytal-client.js')]);
+  assert.equal(js.status, 200);
+  assert.match(js.body, /export class VytalCall/);
+
+  const secret = `edge-demo-token-${process.pid}`;
+  for (const query of [`?token=${secret}`, `?callId=x&token=${secret}`, `?TOKEN=${secret}`, `?${secret}`]) {
+    const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, appUrl(`/webrtc/demo/${query}`)]);
+    assert.equal(r.status, 400, `${query}: ${r.status}\n${r.body.slice(0, 300)}`);
+  }
+  // Plain HTTP: redirected to the page without its query string.
+  const redirect = await curl(['--resolve', `${APP}:${state.ports.http}:${HOST}`,
+    `http://${APP}:${state.ports.http}/webrtc/demo/?token=${secret}`]);
+  assert.equal(redirect.status, 301, `${redirect.cmd}\n${redirect.error ?? redirect.body}`);
+  assert.equal(redirect.headers.location, `https://${APP}/webrtc/demo/`);
+  // The requests were logged, without the token, in every log nginx writes.
+  const logs = join(state.dir, 'logs');
+  const access = await waitFor(() => tail(join(logs, 'vytalwatch-access.log'), 400), /"GET \/webrtc\/demo\/ HTTP\/[\d.]+" 400 /);
+  assert.match(access, /"GET \/webrtc\/demo\/ HTTP\/[\d.]+" 400 /, access);
+  for (const f of readdirSync(logs)) {
+    assert.doesNotMatch(readFileSync(join(logs, f), 'utf8'), new RegExp(secret), `${f} keeps the token`);
   }
 });
 

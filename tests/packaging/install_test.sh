@@ -232,7 +232,7 @@ CALL=$(curl -sf -X POST "$URL/webrtc/calls" -H "Authorization: Bearer $SERVICE" 
   -d '{"patientId":"patient-7","providerId":"provider-3","type":"video"}') || fail "POST /webrtc/calls"
 CALL_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$CALL")
 check "a call was created through the installed signald ($CALL_ID)" test -n "$CALL_ID"
-ICE=$(curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+ICE=$(curl -sf "$URL/webrtc/ice-servers?callId=$CALL_ID" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
 read -r TURN_USER TURN_PASS < <(node -e '
   const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
   console.log(s.username, s.credential);' "$ICE")
@@ -296,7 +296,7 @@ check "vytal-turnserver cannot write there" \
 wait_for "signald answers inside the machine" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call under systemd"
 check "the call made before the boot is served by the systemd-run signald" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
-ICE=$(in_net curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+ICE=$(in_net curl -sf "$URL/webrtc/ice-servers?callId=$CALL_ID" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
 read -r TURN_USER TURN_PASS < <(node -e '
   const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
   console.log(s.username, s.credential);' "$ICE")
