@@ -6,10 +6,11 @@ namespace vytal {
 
 std::span<const char* const> http_server_rejection_reasons() {
   static constexpr const char* kReasons[] = {
-      "max_connections",  "max_connections_per_ip", "accept_failed",     "malformed_http",    "headers_too_large",
-      "body_too_large",   "request_timeout",        "write_timeout",     "ws_binary_message", "ws_message_too_big",
-      "ws_invalid_utf8",  "ws_too_many_fragments",  "ws_protocol_error", "ws_slow_consumer",  "ws_ping_timeout",
-      "ws_output_memory", "local_peer_refused",
+      "max_connections",    "max_connections_per_ip", "accept_failed",   "malformed_http",
+      "headers_too_large",  "body_too_large",         "request_timeout", "write_timeout",
+      "ws_binary_message",  "ws_message_too_big",     "ws_invalid_utf8", "ws_too_many_fragments",
+      "ws_protocol_error",  "ws_slow_consumer",       "ws_ping_timeout", "ws_output_memory",
+      "local_peer_refused",  // the local channel: a peer neither the server's user nor root
   };
   return kReasons;
 }

@@ -110,11 +110,11 @@ before(async () => {
   assert.equal((await api(sd.url, 'POST', `/webrtc/calls/${ids.c}/cancel`, { tok: SERVICE, body: { reason: 'no_show' } })).status, 200);
   ids.d = await createCall('patient-dana', 'dr-chen');
 
-  // Hostile text: a platform user whose id is markup reads a call it may not
-  // see (signald audits the refusal with that id), and a call row whose
-  // patient id is markup (as a compromised platform or an old version might
-  // have written it; REST refuses such ids, so the row is written here).
-  assert.equal((await api(sd.url, 'GET', `/webrtc/calls/${ids.a}`, { tok: token(XSS_SUB, 'patient') })).status, 403);
+  // Hostile text: a login attempt whose account name is markup (vytal-admin
+  // audits the failure with the name as typed), and a call row whose patient
+  // id is markup (as a compromised platform or an old version might have
+  // written it; REST refuses such ids, so the row is written here).
+  assert.equal((await adminPost(admin, 'login', { name: XSS_SUB, password: 'not a password at all' })).status, 401);
   await until('the participants to be written', () =>
     sql(sd.dataDir, `SELECT status FROM call_participants WHERE call_id = '${ids.b}' AND user_id = 'patient-bela'`) === 'reconnecting');
   ids.x = '0190f0f0-0000-7000-8000-00000000abcd';
