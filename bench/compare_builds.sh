@@ -26,7 +26,7 @@ for round in $(seq "$ROUNDS"); do
       out=$(cd "$dir" && VYTAL_BUILD_DIR="$dir/build" node bench/ws_connections.mjs "$CONNECTIONS" 4 30 2>/dev/null)
       R[bytes_$side]+="$(grep -o 'resident memory per connection\*\* | \*\*[0-9]*' <<<"$out" | grep -o '[0-9]*$') "
     fi
-    echo "round $round: $side done" >&2
+    echo "round $round: $side done (creates/s ${R[creates_$side]:-}; bytes ${R[bytes_$side]:-})" >&2
   done
 done
 m() { tr ' ' '\n' <<<"${R[$1]:-0}" | grep . | median; }
@@ -38,5 +38,5 @@ cat <<EOT
 | create p99 latency (ms) | $(m p99_old) | $(m p99_new) | $(ratio "$(m p99_new)" "$(m p99_old)") |
 | bytes per idle authenticated WebSocket connection ($CONNECTIONS held 30 s) | $(m bytes_old) | $(m bytes_new) | $(ratio "$(m bytes_new)" "$(m bytes_old)") |
 
-Per round (old / new): creates/s ${R[creates_old]}/ ${R[creates_new]}; bytes per connection ${R[bytes_old]}/ ${R[bytes_new]}
+Per round (old / new): creates/s ${R[creates_old]:-}/ ${R[creates_new]:-}; bytes per connection ${R[bytes_old]:-}/ ${R[bytes_new]:-}
 EOT

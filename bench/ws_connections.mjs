@@ -18,6 +18,7 @@ const sd = await startSignald({
   VYTAL_MAX_CONNECTIONS: String(total + 500),
   VYTAL_MAX_CONNECTIONS_PER_IP: String(total),
   VYTAL_WS_PING_INTERVAL_SECONDS: '10', // the held connections answer pings during the hold
+  VYTAL_MAX_SESSIONS_PER_SUBJECT: '0', // one token holds every connection here
 });
 const pid = sd.proc.pid;
 await sleep(500);

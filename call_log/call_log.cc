@@ -58,6 +58,8 @@ Result<std::unique_ptr<CallLog>> CallLog::open(event_base* base, CallLogOptions 
   if (!read_db) return read_db.error();
 
   auto writer = std::make_unique<CallWriter>(db.value().get(), clock, options.max_participants);
+  writer->set_limits(CallWriterLimits{options.max_open_calls_per_patient, options.denied_audits_per_minute},
+                     &stats.audits_suppressed);
   auto stranded = recover(db.value().get(), *writer);
   std::unique_ptr<CallLog> log(new CallLog(std::move(rejected)));
   if (stranded)

@@ -54,11 +54,17 @@ struct Actor {
 };
 
 // A committed change to a call: the call as it now is, the status it left,
-// and who made the change (the actor's sub).
+// who made the change (the actor's sub), and what happened, for the
+// observers' log lines and metrics.
 struct CallUpdate {
   CallRecord call;
   std::optional<CallStatus> from;  // nullopt for a new call
   std::string by;
+  // created, joined, reconnecting, left, invited, or the terminal status
+  // reached (ended, missed, cancelled).
+  std::string event;
+  std::string user;    // the participant concerned (joined, reconnecting, left, invited)
+  std::string reason;  // left: left or timeout; an end: its reason
 };
 
 JsonPtr call_to_json(const CallRecord& call, bool with_participants);

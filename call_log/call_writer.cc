@@ -53,6 +53,11 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                     "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
                     "remote_addr, detail, created_at, updated_at, version, change_seq) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, ?2, ?2, 1, ?9)"),
+      insert_foreign_audit_(db,
+                            "INSERT INTO audit_log(id, occurred_at, actor_id, actor_role, action, outcome, call_id, "
+                            "remote_addr, detail, created_at, updated_at, version, change_seq) "
+                            "VALUES(:id, :at, :actor, :role, :action, :outcome, :call, :addr, :detail, :now, :now, 1, "
+                            ":seq) ON CONFLICT(id) DO NOTHING"),
       insert_quality_(db,
                       "INSERT INTO call_quality_samples(id, call_id, user_id, rtt_ms, jitter_ms, packet_loss_permille, "
                       "bitrate_kbps, sampled_at, created_at, updated_at, version, change_seq) VALUES(:id, :call, "
@@ -66,19 +71,46 @@ CallWriter::CallWriter(sqlite3* db, const Clock& clock, int max_participants)
                    "transport = coalesce(nullif(excluded.transport, ''), transport), "
                    "state = CASE WHEN state = 'closed' THEN 'closed' ELSE excluded.state END, "
                    "ended_at = coalesce(ended_at, excluded.ended_at), "
-                   "bytes_sent = bytes_sent + excluded.bytes_sent, bytes_received = bytes_received + "
-                   "excluded.bytes_received, packets_sent = packets_sent + excluded.packets_sent, "
-                   "packets_received = packets_received + excluded.packets_received, updated_at = :now, "
-                   "version = version + 1, change_seq = :seq"),
-      readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)") {
+                   // Totals (the plugin's session counters) replace, and never go
+                   // back; deltas add up.
+                   "bytes_sent = CASE WHEN :totals THEN max(bytes_sent, excluded.bytes_sent) ELSE bytes_sent + "
+                   "excluded.bytes_sent END, bytes_received = CASE WHEN :totals THEN max(bytes_received, "
+                   "excluded.bytes_received) ELSE bytes_received + excluded.bytes_received END, packets_sent = CASE "
+                   "WHEN :totals THEN max(packets_sent, excluded.packets_sent) ELSE packets_sent + "
+                   "excluded.packets_sent END, packets_received = CASE WHEN :totals THEN max(packets_received, "
+                   "excluded.packets_received) ELSE packets_received + excluded.packets_received END, "
+                   "updated_at = :now, version = version + 1, change_seq = :seq"),
+      readiness_(db, "INSERT OR REPLACE INTO readiness_probe(id, checked_at) VALUES(1, ?)"),
+      open_calls_(db, "SELECT count(*) FROM calls WHERE patient_id = ? AND status IN ('scheduled', 'active')") {
   seq_ = last_change_seq(db);
 }
 
 Error CallWriter::db_error() { return Error{"db_error", std::string("call log write failed: ") + sqlite3_errmsg(db_)}; }
 
+void CallWriter::set_limits(CallWriterLimits limits, std::atomic<uint64_t>* audits_suppressed) {
+  limits_ = limits;
+  audits_suppressed_ = audits_suppressed;
+}
+
 Error CallWriter::deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id) {
-  audit(actor, action, "denied", call_id);
+  if (!audit_denied(actor, action, call_id)) return db_error();
   return Error{"forbidden", "you may not do this to this call"};
+}
+
+bool CallWriter::audit_denied(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id) {
+  if (limits_.denied_audits_per_minute > 0) {
+    int64_t now = clock_.now_ms();
+    if (denials_.size() >= 4096)  // forget the subjects whose minute is over
+      std::erase_if(denials_, [now](const auto& e) { return now - e.second.start_ms >= 60000; });
+    DenialWindow& w = denials_[actor.sub];
+    if (now - w.start_ms >= 60000) w = DenialWindow{now, 0};
+    if (w.count >= limits_.denied_audits_per_minute) {
+      if (audits_suppressed_) audits_suppressed_->fetch_add(1);
+      return true;
+    }
+    ++w.count;
+  }
+  return audit(actor, action, "denied", call_id);
 }
 
 bool CallWriter::audit(const Actor& actor, std::string_view action, std::string_view outcome,
@@ -94,6 +126,22 @@ bool CallWriter::audit(const Actor& actor, std::string_view action, std::string_
       .bind(9, next_seq());
   if (call_id) insert_audit_.bind(7, *call_id);
   return done(insert_audit_);
+}
+
+bool CallWriter::record_audit(const AuditRecord& r) {
+  int64_t now = clock_.now_ms();
+  insert_foreign_audit_.bind(":id", r.id)
+      .bind(":at", r.occurred_at)
+      .bind(":actor", r.actor_id)
+      .bind(":role", r.actor_role)
+      .bind(":action", r.action)
+      .bind(":outcome", r.outcome)
+      .bind(":call", r.call_id)
+      .bind(":addr", r.remote_addr)
+      .bind(":detail", r.detail.empty() ? std::optional<std::string>() : std::optional<std::string>(r.detail))
+      .bind(":now", now)
+      .bind(":seq", next_seq());
+  return done(insert_foreign_audit_);
 }
 
 bool CallWriter::record_readiness() {
@@ -170,6 +218,17 @@ void CallWriter::close_session(ParticipantRecord& p, const CallRecord& call, int
 
 Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
   if (!can_create_call(actor, in.patient_id, in.provider_id)) return deny(actor, "call.create", std::nullopt);
+  if (limits_.max_open_calls_per_patient > 0 && !is_privileged(actor)) {
+    // Counted here, in the transaction: no two creates can both take the last place.
+    open_calls_.bind(1, in.patient_id);
+    int rc = open_calls_.step();
+    int64_t open = rc == SQLITE_ROW ? open_calls_.integer(0) : -1;
+    open_calls_.reset();
+    if (open < 0) return db_error();
+    if (open >= limits_.max_open_calls_per_patient)
+      return Error{"too_many_open_calls", "this patient already has " + std::to_string(open) +
+                                              " scheduled or active calls; end or cancel some first"};
+  }
   int64_t now = clock_.now_ms();
   CallRecord c;
   c.id = uuid_v7(now);
@@ -182,7 +241,7 @@ Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
   c.created_at = now;
   if (!write_call(c, now, true)) return db_error();
   if (!write_event(c.id, "created", actor.sub, "", now) || !audit(actor, "call.create", "ok", c.id)) return db_error();
-  return CallUpdate{std::move(c), std::nullopt, actor.sub};
+  return CallUpdate{std::move(c), std::nullopt, actor.sub, "created", "", ""};
 }
 
 Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& actor, CallEvent event,
@@ -213,7 +272,8 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
   if (!write_event(c.id, call_status_name(c.status), actor.sub, json_dump(detail.get()), now) ||
       !audit(actor, action, "ok", c.id))
     return db_error();
-  return CallUpdate{std::move(c), from, actor.sub};
+  std::string what = call_status_name(c.status), why = *c.end_reason;
+  return CallUpdate{std::move(c), from, actor.sub, std::move(what), "", std::move(why)};
 }
 
 Result<CallUpdate> CallWriter::end(std::string_view call_id, const Actor& actor, std::string_view reason) {
@@ -259,7 +319,7 @@ Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const A
       !audit(actor, "participant.add", "ok", c.id))
     return db_error();
   CallStatus status = c.status;
-  return CallUpdate{std::move(c), status, actor.sub};
+  return CallUpdate{std::move(c), status, actor.sub, "invited", std::string(user_id), ""};
 }
 
 Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor) {
@@ -299,7 +359,7 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
     c.started_at = now;
     if (!write_call(c, now, false) || !write_event(c.id, "started", actor.sub, "", now)) return db_error();
   }
-  return CallUpdate{std::move(c), from, actor.sub};
+  return CallUpdate{std::move(c), from, actor.sub, "joined", actor.sub, ""};
 }
 
 Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor, std::string_view reason) {
@@ -316,7 +376,7 @@ Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& acto
         !write_event(c.id, "participant_left", actor.sub, json_dump(detail.get()), now))
       return db_error();
     CallStatus status = c.status;
-    return CallUpdate{std::move(c), status, actor.sub};
+    return CallUpdate{std::move(c), status, actor.sub, "left", actor.sub, std::string(reason)};
   }
   return Error{"not_participant", "you are not in this call"};
 }
@@ -333,7 +393,7 @@ Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor&
         !write_event(c.id, "participant_disconnected", actor.sub, "", now))
       return db_error();
     CallStatus status = c.status;
-    return CallUpdate{std::move(c), status, actor.sub};
+    return CallUpdate{std::move(c), status, actor.sub, "reconnecting", actor.sub, ""};
   }
   return Error{"not_participant", "you are not in this call"};
 }
@@ -403,8 +463,30 @@ bool CallWriter::record_turn(const TurnReport& r) {
       .bind(":br", r.bytes_received)
       .bind(":ps", r.packets_sent)
       .bind(":pr", r.packets_received)
+      .bind(":totals", int64_t{r.totals})
       .bind(":seq", next_seq());
   return done(upsert_turn_);
+}
+
+bool CallWriter::close_turn_sessions_before(int64_t started_before_ms) {
+  // The TURN server restarted: its sessions from before are gone, and coturn
+  // 4.6.1 sent no final report for them.
+  Statement active(db_, "SELECT id FROM turn_usage WHERE state = 'active' AND started_at < ?");
+  active.bind(1, started_before_ms);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = active.step()) == SQLITE_ROW) ids.push_back(active.text(0));
+  if (rc != SQLITE_DONE) return false;
+  Statement close(
+      db_,
+      "UPDATE turn_usage SET state = 'closed', ended_at = :ended, updated_at = :now, version = version + 1, "
+      "change_seq = :seq WHERE id = :id");
+  int64_t now = clock_.now_ms();
+  for (const std::string& id : ids) {
+    close.bind(":ended", started_before_ms).bind(":now", now).bind(":seq", next_seq()).bind(":id", id);
+    if (!done(close)) return false;
+  }
+  return true;
 }
 
 bool CallWriter::record_quality(std::string_view call_id, const Actor& actor, const QualitySample& q) {

@@ -5,14 +5,18 @@
 // but the audit row of a refusal.
 //
 // Error codes: validation, forbidden, call_not_found, invalid_transition,
-// call_full, already_participant, not_participant, db_error.
+// call_full, already_participant, not_participant, too_many_open_calls,
+// db_error.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "call_log/audit_record.h"
 #include "call_log/call_reader.h"
 #include "call_log/call_record.h"
 #include "common/clock.h"
@@ -49,6 +53,7 @@ struct TurnReport {
   int64_t bytes_received = 0;
   int64_t packets_sent = 0;
   int64_t packets_received = 0;
+  bool totals = false;  // the counts are the session's totals (replace), not deltas (add)
   bool final = false;
 };
 
@@ -61,6 +66,12 @@ struct StrandedParticipant {
   bool call_active = false;
 };
 
+// The call log's own limits on what one subject can make it write.
+struct CallWriterLimits {
+  int max_open_calls_per_patient = 0;  // scheduled + active; 0: no cap (privileged creators never capped)
+  int denied_audits_per_minute = 0;    // per subject; 0: every refusal audited
+};
+
 class CallWriter {
  public:
   // How often signald records that it is alive (record_readiness), so a
@@ -68,6 +79,8 @@ class CallWriter {
   static constexpr int64_t kHeartbeatMs = 30000;
 
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
+  // `audits_suppressed` (may be null) counts refusals left out of the audit log.
+  void set_limits(CallWriterLimits limits, std::atomic<uint64_t>* audits_suppressed);
 
   Result<CallUpdate> create(const NewCall& call, const Actor& actor);
   Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason);
@@ -90,10 +103,20 @@ class CallWriter {
   bool record_quality(std::string_view call_id, const Actor& actor, const QualitySample& sample);
   // Creates or updates the allocation's turn_usage row (usage adds up).
   bool record_turn(const TurnReport& report);
+  // Closes the turn_usage rows still active that started before a TURN
+  // server's (re)start.
+  bool close_turn_sessions_before(int64_t started_before_ms);
 
-  // An audit row for a refused read (the refusal itself is answered at once).
+  // An audit row (outcome ok or denied).
   bool audit(const Actor& actor, std::string_view action, std::string_view outcome,
              std::optional<std::string_view> call_id);
+  // An audit row for a refused action, unless the subject has had
+  // denied_audits_per_minute of them in the current minute: a refusal must
+  // not be a way to make the call log write without bound. The excess is
+  // counted. Returns false only when the database failed.
+  bool audit_denied(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
+  // Writes `record` unless a row with its id exists (then does nothing).
+  bool record_audit(const AuditRecord& record);
   bool record_readiness();
 
  private:
@@ -112,13 +135,21 @@ class CallWriter {
   // the other side is not call time).
   static void close_session(ParticipantRecord& p, const CallRecord& call, int64_t now, const char* status);
 
+  struct DenialWindow {
+    int64_t start_ms = 0;
+    int count = 0;
+  };
+
   sqlite3* db_;
   const Clock& clock_;
   int max_participants_;
+  CallWriterLimits limits_;
+  std::atomic<uint64_t>* audits_suppressed_ = nullptr;
+  std::unordered_map<std::string, DenialWindow> denials_;  // by subject, this minute
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,
-      insert_quality_, upsert_turn_, readiness_;
+      insert_foreign_audit_, insert_quality_, upsert_turn_, readiness_, open_calls_;
 };
 
 }  // namespace vytal

@@ -93,7 +93,13 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
     savepoint_.reset();
     item.committed = ok && item.task->run(*writer_);
     if (!item.committed) {
-      LOG_ERROR("call log: write failed and was rolled back: %s", sqlite3_errmsg(db));
+      // A write reports failure for the database failing; anything else is a
+      // bug in the write (a refusal must return its error, not fail).
+      int rc = sqlite3_errcode(db);
+      if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+        LOG_ERROR("call log: a write reported failure without a database error; it was rolled back");
+      else
+        LOG_ERROR("call log: write failed and was rolled back: %s", sqlite3_errmsg(db));
       rollback_to_.step();
       rollback_to_.reset();
     }

@@ -179,11 +179,19 @@ CREATE INDEX idx_turn_usage_user_started ON turn_usage(user_id, started_at);
 CREATE UNIQUE INDEX idx_turn_usage_change_seq ON turn_usage(change_seq);
 )sql";
 
+// Migration 5: the admin page's call-log search by status, newest first
+// (vytal-admin, issue 12): without it a rare status (failed) is found only by
+// walking every call's (created_at, id) entry.
+constexpr const char* kStatusCreatedIndex = R"sql(
+CREATE INDEX idx_calls_status_created ON calls(status, created_at, id);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial call log", kInitialSchema},
     {2, "quality samples", kQualitySamples},
     {3, "sync bookkeeping", kSyncState},
     {4, "turn usage", kTurnUsage},
+    {5, "calls by status, newest first", kStatusCreatedIndex},
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/build_info.h"
 #include "common/log.h"
 
 namespace vytal {
@@ -60,21 +61,34 @@ class Config {
   std::map<std::string, std::string, std::less<>> values_;
 };
 
-// The daemons' command line, "[--config FILE]..." or "--help": reads the
-// files (in order) and the environment, then `read` turns them into typed
-// settings. On a bad option or value it prints one line (the usage, or
-// "<program>: configuration error: <key>: ...") and returns nullopt with the
-// exit code to use.
+// The daemons' command line, "[--config FILE]...", "--help" or "--version":
+// reads the files (in order) and the environment, then `read` turns them into
+// typed settings. --help prints the usage and --version the version line on
+// standard output (exit code 0); a bad option prints one line naming it and
+// the usage on standard error, and a bad value one line
+// ("<program>: configuration error: <key>: ..."), both with exit code 2. In
+// each of these cases it returns nullopt with the exit code to use.
 template <typename Settings>
 std::optional<Settings> settings_from_command_line(int argc, char** argv, const char* program, const char* usage,
                                                    Settings (*read)(const Config&), int* exit_code) {
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--config" && i + 1 < argc) {
+    std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
       paths.push_back(argv[++i]);
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(usage, stdout);
+      *exit_code = 0;
+      return std::nullopt;
+    } else if (arg == "--version") {
+      std::printf("%s\n", version_line(program).c_str());
+      *exit_code = 0;
+      return std::nullopt;
     } else {
+      std::fprintf(stderr, "%s: %s '%s'\n", program, arg == "--config" ? "missing FILE after" : "unknown option",
+                   argv[i]);
       std::fputs(usage, stderr);
-      *exit_code = std::string_view(argv[i]) == "--help" ? 0 : 2;
+      *exit_code = 2;
       return std::nullopt;
     }
   }

@@ -15,6 +15,9 @@ constexpr ConfigKey kKeys[] = {
     {"JWT_AUDIENCE", "", "When set, the token's aud must contain this value."},
     {"JWT_ISSUER", "", "When set, the token's iss must equal this value."},
     {"JWT_LEEWAY_SECONDS", "30", "Clock skew tolerated on exp and nbf, 0 to 300."},
+    {"VYTAL_REQUIRE_STRONG_JWT_SECRET", "false",
+     "Refuse to start when JWT_SECRET (HS256) is shorter than 32 bytes; when false such a secret only warns. The "
+     "package's appliance.conf sets it to true."},
     {"TURN_SHARED_SECRET", "", "TURN REST API secret shared with the TURN server (coturn static-auth-secret)."},
     {"TURN_CREDENTIAL_TTL_SECONDS", "600", "Lifetime of minted TURN credentials, 60 to 86400."},
     {"VYTAL_TURN_KEYRING_FILE", "",
@@ -24,13 +27,18 @@ constexpr ConfigKey kKeys[] = {
      "How long vytalctl rotate-turn-secret keeps accepting the previous secret."},
     {"VYTAL_TURN_REVOKED_FILE", "",
      "File signald writes revoked TURN users to (read by the TURN plugin); empty: no revocation."},
-    {"VYTAL_TURN_LISTEN_IPS", "0.0.0.0", "Addresses vytal-turnserver listens on (vytalctl turn-config)."},
+    {"VYTAL_TURN_MAX_REVOCATIONS", "50000",
+     "Entries the revocations file holds at most; beyond, those expiring first are dropped and counted "
+     "(turn_revocations_over_cap)."},
+    {"VYTAL_TURN_LISTEN_IPS", "0.0.0.0",
+     "Addresses vytal-turnserver listens on (vytalctl turn-config); 0.0.0.0 is IPv4 only: add :: for IPv6 clients."},
     {"VYTAL_TURN_PORT", "3478", "TURN/STUN port (UDP and TCP)."},
     {"VYTAL_TURN_TLS_PORT", "5349", "TURN over TLS/DTLS port (nginx routes TCP 443 to it by SNI)."},
     {"VYTAL_TURN_RELAY_IPS", "",
      "The appliance's relay address(es); the only private addresses peers may use. Required by turn-config."},
     {"VYTAL_TURN_EXTERNAL_IP", "",
-     "Public address announced for the relay when the appliance is behind NAT (external-ip)."},
+     "Public address announced for the relay when the appliance is behind NAT (external-ip), for the relay address "
+     "of its family."},
     {"VYTAL_TURN_REALM", "vytalwatch", "TURN realm."},
     {"VYTAL_TURN_MIN_PORT", "49152", "Lowest relay port."},
     {"VYTAL_TURN_MAX_PORT", "65535", "Highest relay port."},
@@ -40,6 +48,9 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_TURN_TOTAL_QUOTA", "4000", "Allocations the TURN server holds at once."},
     {"VYTAL_TURN_CERT_FILE", "", "TLS certificate chain for TURN over TLS; empty disables TLS listeners."},
     {"VYTAL_TURN_KEY_FILE", "", "TLS private key for TURN over TLS."},
+    {"VYTAL_TLS_CERT_FILES", "",
+     "Comma-separated certificate files (PEM) whose expiry signald exports in /metrics "
+     "(vytal_tls_certificate_expiry_timestamp_seconds); VYTAL_TURN_CERT_FILE is always watched too."},
     {"VYTAL_TURN_STATE_DIR", "",
      "Directory for vytal-turnserver's own files (pid file, its unused SQLite user database); empty: "
      "VYTAL_DATA_DIR."},
@@ -70,6 +81,28 @@ constexpr ConfigKey kKeys[] = {
      "Idle time before signald pings a WebSocket client; no answer within half of it closes."},
     {"VYTAL_WS_MESSAGE_RATE", "50", "Signaling messages per second allowed per connection (token bucket rate)."},
     {"VYTAL_WS_MESSAGE_BURST", "100", "Signaling messages a connection may send at once above the rate."},
+    {"VYTAL_WS_MAX_TOTAL_OUTPUT_BYTES", "536870912",
+     "Unsent WebSocket bytes signald holds for all clients together; over it the client with the most waiting "
+     "is dropped (counted as ws_output_memory)."},
+    {"VYTAL_SUBJECT_CREATES_PER_MINUTE", "10",
+     "Calls one subject (JWT sub, patient or provider) may create per minute (token bucket rate; 429 "
+     "rate_limited with Retry-After beyond); 0: no limit."},
+    {"VYTAL_SUBJECT_CREATE_BURST", "20", "Calls one subject may create at once above that rate."},
+    {"VYTAL_SUBJECT_WRITES_PER_MINUTE", "60",
+     "Other writes (joins, end-call, end, cancel, invitations) one patient or provider subject may make per "
+     "minute; 0: no limit."},
+    {"VYTAL_SUBJECT_WRITE_BURST", "30", "Other writes one subject may make at once above that rate."},
+    {"VYTAL_SERVICE_WRITES_PER_MINUTE", "0",
+     "Writes per minute for each service or admin subject (burst: the same number); 0: not rate limited."},
+    {"VYTAL_MAX_SESSIONS_PER_SUBJECT", "10",
+     "WebSocket sessions one patient or provider subject may hold open (429 too_many_sessions beyond); 0: no "
+     "cap."},
+    {"VYTAL_MAX_OPEN_CALLS_PER_PATIENT", "20",
+     "Scheduled or active calls one patient may have; creates by patient or provider tokens beyond it get 429 "
+     "too_many_open_calls; 0: no cap."},
+    {"VYTAL_DENIED_AUDITS_PER_MINUTE", "20",
+     "Audit rows for refused actions per subject and minute; the excess is counted (audit_suppressed), not "
+     "written; 0: every refusal is audited."},
     {"VYTAL_RECONNECT_GRACE_SECONDS", "30", "Time a dropped participant keeps its slot in the call."},
     {"VYTAL_QUALITY_SAMPLE_SECONDS", "10", "At most one quality report per participant is recorded in this interval."},
     {"VYTAL_QUALITY_SAMPLES_PER_CALL", "2000", "Quality reports recorded per call at most."},
@@ -88,7 +121,20 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_SYNC_BACKOFF_MAX_SECONDS", "30", "Longest wait between attempts while PostgreSQL is unreachable."},
     {"VYTAL_SYNC_RETENTION_DAYS", "0", "Synced rows older than this are pruned from the call log; 0 keeps them."},
     {"VYTAL_SYNC_METRICS_PORT", "9102",
-     "Port of vytal-syncd's /metrics and /healthz (on VYTAL_BIND_ADDRESS); 0 picks one."},
+     "Port of vytal-syncd's /metrics, /healthz and /readyz (on VYTAL_BIND_ADDRESS); 0 picks one."},
+    {"VYTAL_SIGNALD_CONTROL_SOCKET", "/run/vytalwatch/signald.sock",
+     "Unix socket of signald's local channel (internal routes such as /internal/audit), mode 0660, accepted only "
+     "from signald's own user or root; empty: none."},
+    {"VYTAL_HTTPS_CERT_FILE", "",
+     "The HTTPS certificate nginx serves (the admin overview and vytalctl status report its expiry)."},
+    {"VYTAL_ADMIN_BIND", "127.0.0.1",
+     "Address vytal-admin listens on (loopback behind nginx, or a management interface)."},
+    {"VYTAL_ADMIN_PORT", "3001", "TCP port of vytal-admin; 0 picks one."},
+    {"VYTAL_ADMIN_IDLE_TIMEOUT_SECONDS", "900",
+     "An admin session unused this long ends (HIPAA automatic logoff), 1 to 3600."},
+    {"VYTAL_ADMIN_ABSOLUTE_TIMEOUT_SECONDS", "28800", "An admin session ends this long after login, whatever its use."},
+    {"VYTAL_ADMIN_ALLOWED_ORIGINS", "",
+     "Comma-separated origins (https://host) whose POSTs vytal-admin accepts besides the request's own origin."},
 };
 
 }  // namespace

@@ -10,6 +10,9 @@
 namespace vytal {
 
 std::string sha1(std::string_view data);
+std::string sha256(std::string_view data);
+// Lower-case hexadecimal, two digits a byte.
+std::string hex_encode(std::string_view bytes);
 std::string hmac_sha1(std::string_view key, std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);
 

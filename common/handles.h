@@ -1,16 +1,20 @@
-// RAII ownership of the C handles the appliance uses. Each alias is a
+// RAII ownership of the C handles the appliance uses (jansson, SQLite,
+// OpenSSL, libevent, libmicrohttpd, libcurl, libpq). Each alias is a
 // std::unique_ptr with a stateless deleter, so it costs one pointer.
 #pragma once
 
+#include <curl/curl.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <microhttpd.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/x509.h>
 #include <sqlite3.h>
 
 #include <memory>
@@ -43,6 +47,12 @@ using EventBasePtr = CHandle<event_base, event_base_free>;
 using EventPtr = CHandle<event, event_free>;
 using BufferEventPtr = CHandle<bufferevent, bufferevent_free>;
 using ListenerPtr = CHandle<evconnlistener, evconnlistener_free>;
+
+using MhdDaemonPtr = CHandle<MHD_Daemon, MHD_stop_daemon>;
+using MhdResponsePtr = CHandle<MHD_Response, MHD_destroy_response>;
+using CurlPtr = CHandle<CURL, curl_easy_cleanup>;
+using CurlSlistPtr = CHandle<curl_slist, curl_slist_free_all>;
+using X509Ptr = CHandle<X509, X509_free>;
 
 using PgConnPtr = CHandle<PGconn, PQfinish>;
 using PgResultPtr = CHandle<PGresult, PQclear>;

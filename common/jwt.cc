@@ -4,6 +4,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -178,7 +179,11 @@ Result<JwtClaims> JwtVerifier::verify(std::string_view token, int64_t now_s) con
   }
   JwtClaims claims;
   auto sub = json_string_field(payload.get(), "sub");
-  if (!sub || sub->empty() || sub->size() > 128) return fail("token_claims", "token has no usable sub claim");
+  // The sub names a person in logs, the audit log, TURN usernames and the
+  // revocations file (space-separated lines): printable ASCII, no space.
+  if (!sub || sub->empty() || sub->size() > 128 ||
+      !std::all_of(sub->begin(), sub->end(), [](char ch) { return ch > 0x20 && ch < 0x7f; }))
+    return fail("token_claims", "token sub must be 1 to 128 printable characters without spaces");
   auto role = json_string_field(payload.get(), "role");
   if (!role || !parse_role(*role, &claims.role))
     return fail("token_claims", "token role must be patient, provider, admin or service");

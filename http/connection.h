@@ -2,6 +2,7 @@
 // Internal to http/: handlers see Responder and WsLink only.
 #pragma once
 
+#include <event2/buffer.h>
 #include <http_parser.h>
 
 #include <cstdint>
@@ -25,9 +26,21 @@ struct PendingRequest {
   std::string value;
   bool in_value = false;
   size_t header_bytes = 0;
+  bool headers_done = false;  // after on_headers_complete, header callbacks are chunked trailers
   int reject_status = 0;
   const char* reject_code = nullptr;
   const char* reject_message = nullptr;
+};
+
+// Checks the request line and header lines as they arrive, before
+// http-parser sees them: a bare LF line ending or an obs-fold continuation
+// line (RFC 9112 sections 2.2 and 5.2) is refused rather than tolerated.
+// Active from a request's first byte to the blank line ending its headers.
+struct HeaderLineCheck {
+  bool active = true;
+  bool prev_cr = false;
+  bool seen_line = false;  // a non-empty line was read (the request line)
+  uint32_t line_length = 0;
 };
 
 struct Connection {
@@ -46,11 +59,22 @@ struct Connection {
   bool message_done = false;
   bool close_after_write = false;
   bool ping_outstanding = false;
+  HeaderLineCheck line_check;
+  bool local = false;  // accepted on the local socket
   WsReadState ws;
   WsHandler* ws_handler = nullptr;
   void* ws_user = nullptr;
-  Connection* prev = nullptr;        // ConnectionList links; the list owns
-  std::unique_ptr<Connection> next;  // the connection through `next`
+  evbuffer_cb_entry* ws_output_cb = nullptr;  // counts this WebSocket's unsent bytes in the server's total
+  Connection* prev = nullptr;                 // ConnectionList links; the list owns
+  std::unique_ptr<Connection> next;           // the connection through `next`
 };
+
+// http-parser's settings for a Connection's requests (request_parser.cc).
+extern const http_parser_settings kRequestParserSettings;
+
+// Checks the lines of a request's head (request line and headers) in the
+// bytes about to be parsed; returns why they are refused, or null. Stops at
+// the blank line that ends the head: the body is not lines.
+const char* check_head_lines(HeaderLineCheck& check, const char* bytes, size_t n);
 
 }  // namespace vytal

@@ -19,6 +19,10 @@ struct HttpServerOptions {
   // remote_addr (audit log, logs) is then that address. The per-address
   // connection cap still counts TCP peers.
   std::vector<std::string> trusted_proxies;
+  // A Unix socket path for the local channel (empty: none). Connections on
+  // it are accepted only from processes of the server's own user or root
+  // (SO_PEERCRED), and their requests are marked HttpRequest::local.
+  std::string local_socket_path;
   int request_timeout_s = 10;
   int keepalive_timeout_s = 75;
   int write_timeout_s = 30;
@@ -26,6 +30,9 @@ struct HttpServerOptions {
   size_t ws_max_message_bytes = 65536;
   int ws_ping_interval_s = 20;
   size_t ws_max_output_bytes = 1 << 20;  // a client this far behind is dropped
+  // All WebSocket connections' unsent bytes together; over it the client with
+  // the most waiting is dropped (VYTAL_WS_MAX_TOTAL_OUTPUT_BYTES).
+  size_t ws_max_total_output_bytes = size_t{512} << 20;
 };
 
 }  // namespace vytal

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,125 +28,6 @@ int64_t monotonic_ms() {
 }
 
 namespace {
-
-bool is_trusted_proxy(const HttpServerOptions& options, const std::string& peer) {
-  return std::find(options.trusted_proxies.begin(), options.trusted_proxies.end(), peer) !=
-         options.trusted_proxies.end();
-}
-
-}  // namespace
-
-// http-parser callbacks: they only record; decisions are taken by
-// process_input once http_parser_execute returns.
-struct ConnectionCallbacks {
-  static Connection* conn(http_parser* p) { return static_cast<Connection*>(p->data); }
-  static const HttpServerOptions& options(http_parser* p) { return conn(p)->server->options_; }
-
-  static int reject(PendingRequest* r, int status, const char* code, const char* message) {
-    r->reject_status = status;
-    r->reject_code = code;
-    r->reject_message = message;
-    return -1;  // stops the parser with HPE_CB_* (on_headers_complete reads 1 as "no body")
-  }
-  static int count_header(http_parser* p, size_t n) {
-    PendingRequest* r = conn(p)->pending.get();
-    r->header_bytes += n;
-    if (r->header_bytes > options(p).max_header_bytes)
-      return reject(r, 431, "headers_too_large", "request line and headers are too large");
-    return 0;
-  }
-  static void flush_header(PendingRequest* r) {
-    if (!r->in_value) return;
-    for (char& ch : r->field) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    r->request.headers.emplace_back(std::move(r->field), std::move(r->value));
-    r->field.clear();
-    r->value.clear();
-    r->in_value = false;
-  }
-
-  static int on_message_begin(http_parser* p) {
-    Connection* c = conn(p);
-    c->pending = std::make_unique<PendingRequest>();
-    c->pending->request.remote_addr = c->ip;
-    c->deadline_ms = monotonic_ms() + options(p).request_timeout_s * 1000LL;
-    return 0;
-  }
-  static int on_url(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n)) return -1;
-    conn(p)->pending->request.path.append(at, n);
-    return 0;
-  }
-  static int on_header_field(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n + 4)) return -1;  // ": " and CRLF count too
-    PendingRequest* r = conn(p)->pending.get();
-    flush_header(r);
-    r->field.append(at, n);
-    return 0;
-  }
-  static int on_header_value(http_parser* p, const char* at, size_t n) {
-    if (count_header(p, n)) return -1;
-    PendingRequest* r = conn(p)->pending.get();
-    r->value.append(at, n);
-    r->in_value = true;
-    return 0;
-  }
-  static int on_headers_complete(http_parser* p) {
-    Connection* c = conn(p);
-    PendingRequest* r = c->pending.get();
-    flush_header(r);
-    HttpRequest& req = r->request;
-    req.method = static_cast<http_method>(p->method);
-    if (size_t q = req.path.find('?'); q != std::string::npos) {
-      req.query = req.path.substr(q + 1);
-      req.path.resize(q);
-    }
-    // Only a trusted proxy's requests are searched for X-Real-IP (usually none).
-    if (const std::string* real = is_trusted_proxy(options(p), c->ip) ? req.header("x-real-ip") : nullptr) {
-      unsigned char addr[16];
-      if (inet_pton(AF_INET, real->c_str(), addr) == 1 || inet_pton(AF_INET6, real->c_str(), addr) == 1)
-        req.remote_addr = *real;
-    }
-    // content_length is ULLONG_MAX when absent (chunked bodies are counted in on_body).
-    if (p->content_length != ULLONG_MAX && p->content_length > options(p).max_body_bytes)
-      return reject(r, 413, "body_too_large", "request body is too large");
-    const std::string* expect = req.header("expect");
-    if (expect && strcasecmp(expect->c_str(), "100-continue") == 0)
-      bufferevent_write(c->bev.get(), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    return 0;
-  }
-  static int on_body(http_parser* p, const char* at, size_t n) {
-    PendingRequest* r = conn(p)->pending.get();
-    if (r->request.body.size() + n > options(p).max_body_bytes)
-      return reject(r, 413, "body_too_large", "request body is too large");
-    r->request.body.append(at, n);
-    return 0;
-  }
-  static int on_message_complete(http_parser* p) {
-    Connection* c = conn(p);
-    c->message_done = true;
-    c->pending->request.keep_alive = http_should_keep_alive(p) != 0;
-    c->pending->request.upgrade = p->upgrade;
-    http_parser_pause(p, 1);  // one request at a time: the rest waits in the buffer
-    return 0;
-  }
-};
-
-namespace {
-
-http_parser_settings make_settings() {
-  http_parser_settings s;
-  http_parser_settings_init(&s);
-  s.on_message_begin = ConnectionCallbacks::on_message_begin;
-  s.on_url = ConnectionCallbacks::on_url;
-  s.on_header_field = ConnectionCallbacks::on_header_field;
-  s.on_header_value = ConnectionCallbacks::on_header_value;
-  s.on_headers_complete = ConnectionCallbacks::on_headers_complete;
-  s.on_body = ConnectionCallbacks::on_body;
-  s.on_message_complete = ConnectionCallbacks::on_message_complete;
-  return s;
-}
-
-const http_parser_settings kSettings = make_settings();
 
 std::string address_of(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = "?";
@@ -174,6 +57,10 @@ HttpServer::HttpServer(event_base* base, HttpServerOptions options, HttpMetrics&
 
 HttpServer::~HttpServer() {
   listener_.reset();
+  if (local_listener_) {
+    local_listener_.reset();
+    ::unlink(options_.local_socket_path.c_str());
+  }
   sweep_.reset();
   on_reap(-1, 0, this);
   reap_.reset();
@@ -247,12 +134,51 @@ bool HttpServer::start(std::string* error) {
   timeval quarter_second{0, 250000};  // deadlines and WebSocket pings are checked at this grain
   event_add(sweep_.get(), &quarter_second);
   reap_.reset(event_new(base_, -1, 0, &HttpServer::on_reap, this));
+  return options_.local_socket_path.empty() || start_local(error);
+}
+
+bool HttpServer::start_local(std::string* error) {
+  const std::string& path = options_.local_socket_path;
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  if (path.size() >= sizeof un.sun_path) {
+    *error = "local socket path is too long: " + path;
+    return false;
+  }
+  std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
+  std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  struct stat st {};
+  if (!dir.empty() && ::stat(dir.c_str(), &st) != 0) {
+    LOG_WARN("http: no local channel: directory %s does not exist", dir.c_str());
+    return true;
+  }
+  // A socket left by a previous run (a crash) is replaced; any other file is not.
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  local_listener_.reset(evconnlistener_new_bind(base_, &HttpServer::on_accept, this,
+                                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+                                                reinterpret_cast<sockaddr*>(&un), sizeof un));
+  if (!local_listener_ || ::chmod(path.c_str(), 0660) != 0) {
+    *error = "cannot listen on the local socket " + path + ": " + std::strerror(errno);
+    return false;
+  }
   return true;
 }
 
 void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) noexcept {
   auto* self = static_cast<HttpServer*>(arg);
-  std::string ip = address_of(addr);
+  const bool local = addr->sa_family == AF_UNIX;
+  if (local) {
+    // The local channel serves the appliance's own processes: the same user
+    // (vytal-admin runs as signald's user) or root, nobody else.
+    ucred peer{};
+    socklen_t peer_len = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0 || (peer.uid != getuid() && peer.uid != 0)) {
+      evutil_closesocket(fd);
+      self->metrics_.count_rejected("local_peer_refused");
+      return;
+    }
+  }
+  std::string ip = local ? std::string("local") : address_of(addr);
   const char* refusal = nullptr;
   if (self->open_ >= static_cast<size_t>(self->options_.max_connections))
     refusal = "max_connections";
@@ -272,7 +198,7 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
     return;
   }
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!local) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   BufferEventPtr bev(bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE));
   if (!bev) {
     evutil_closesocket(fd);
@@ -282,6 +208,7 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
   c->server = self;
   c->bev = std::move(bev);
   c->ip = std::move(ip);
+  c->local = local;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
   c->deadline_ms = monotonic_ms() + self->options_.request_timeout_s * 1000LL;
@@ -339,7 +266,14 @@ void HttpServer::process_input(Connection* c) {
     if (evbuffer_get_length(in) == 0) return;
     evbuffer_iovec chunk;
     evbuffer_peek(in, -1, nullptr, &chunk, 1);
-    size_t used = http_parser_execute(&c->parser, &kSettings, static_cast<const char*>(chunk.iov_base), chunk.iov_len);
+    if (c->line_check.active) {
+      if (const char* why = check_head_lines(c->line_check, static_cast<const char*>(chunk.iov_base), chunk.iov_len)) {
+        fail(c, 400, "malformed_http", why, "malformed_http");
+        return;
+      }
+    }
+    size_t used = http_parser_execute(&c->parser, &kRequestParserSettings, static_cast<const char*>(chunk.iov_base),
+                                      chunk.iov_len);
     evbuffer_drain(in, used);
     http_errno err = HTTP_PARSER_ERRNO(&c->parser);
     if (err == HPE_PAUSED && c->message_done) {
@@ -458,6 +392,7 @@ void HttpServer::close(Connection* c) {
   if (--per_ip_[c->ip] <= 0) per_ip_.erase(c->ip);
   --open_;
   metrics_.connection_closed();
+  ws_forget_output(c);
   c->bev.reset();
   c->state = Connection::State::closed;
   if (was_websocket) c->ws_handler->on_ws_closed(WsLink(this, c));

@@ -10,6 +10,7 @@
 // read lives in a separate allocation that exists only while one is in flight.
 #pragma once
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -40,6 +41,7 @@ struct HttpRequest {
   std::string remote_addr;  // the client: the TCP peer, or X-Real-IP from a trusted proxy
   bool keep_alive = true;
   bool upgrade = false;  // Connection: Upgrade was asked for
+  bool local = false;    // came on the local channel (HttpServerOptions::local_socket_path)
 
   // The first header of that (lower-case) name, or null.
   const std::string* header(std::string_view name) const;
@@ -84,6 +86,9 @@ class WsHandler {
   virtual void on_ws_message(WsLink link, std::string_view text) = 0;
   // The connection is gone, whoever closed it; called exactly once.
   virtual void on_ws_closed(WsLink link) = 0;
+  // A ping or pong arrived: false drops it (a ping is then not answered).
+  // Control frames count in a client's message rate like messages do.
+  virtual bool on_ws_control(WsLink link) { return true; }
 };
 
 // The right to answer one request, now or later from the event loop: move-
@@ -141,7 +146,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; false with *error set when the address is unusable.
+  // Binds and listens (and on the local socket, when set); false with
+  // *error set when the address is unusable. A local socket whose directory
+  // does not exist is skipped with a warning (a development machine has no
+  // /run/vytalwatch).
   bool start(std::string* error);
   int port() const { return port_; }
   size_t open_connections() const { return open_; }
@@ -178,12 +186,21 @@ class HttpServer {
   void ws_send(Connection* c, uint8_t opcode, std::string_view payload);
   void ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric);
   void ws_keepalive(Connection* c, int64_t now_ms);
+  // Drops a client whose unsent bytes are over a cap: its bytes leave the
+  // global count now, the connection closes from the reaper.
+  void ws_drop(Connection* c, const char* reason);
+  // Stops counting a connection's output in ws_output_bytes_.
+  void ws_forget_output(Connection* c);
+  static void on_ws_output(evbuffer* buffer, const evbuffer_cb_info* info, void* conn) noexcept;
 
   event_base* base_;
   HttpServerOptions options_;
   HttpMetrics& metrics_;
   HttpHandler handler_;
+  bool start_local(std::string* error);
+
   ListenerPtr listener_;
+  ListenerPtr local_listener_;
   EventPtr sweep_;
   EventPtr reap_;
   int port_ = 0;
@@ -193,6 +210,7 @@ class HttpServer {
   std::vector<std::unique_ptr<Connection>> closing_;  // closed, to be freed
   std::vector<Connection*> to_close_;                 // to be closed from the top of the loop
   std::unordered_map<std::string, int> per_ip_;
+  size_t ws_output_bytes_ = 0;  // unsent bytes of every WebSocket connection
 };
 
 }  // namespace vytal

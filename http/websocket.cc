@@ -1,7 +1,10 @@
 // The WebSocket half of HttpServer (RFC 6455): the upgrade, frames read in
-// place by ws_codec, pings both ways, close handshakes, and the output cap
-// that drops a client which stopped reading.
+// place by ws_codec, pings both ways, close handshakes, and the output caps
+// that drop a client which stopped reading (its own bytes over
+// ws_max_output_bytes) or, when all clients' unsent bytes together pass
+// ws_max_total_output_bytes, the client with the most waiting.
 #include <event2/buffer.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <utility>
@@ -11,6 +14,9 @@
 #include "http/http_server.h"
 
 namespace vytal {
+namespace {
+constexpr size_t kWsMaxFrameHeader = 10;  // a server frame: 2 bytes, 8 of extended length, no mask
+}  // namespace
 
 WsLink Responder::upgrade(std::string_view key, std::string_view protocol, WsHandler* handler, void* user) && {
   return server_->upgrade(std::exchange(conn_, nullptr), key, protocol, handler, user);
@@ -33,6 +39,12 @@ WsLink HttpServer::upgrade(Connection* c, std::string_view key, std::string_view
     evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %.*s\r\n", static_cast<int>(protocol.size()), protocol.data());
   evbuffer_add(out, "\r\n", 2);
   metrics_.count_request("/webrtc/ws", "GET", 101);
+  // From here every byte queued for this client is counted in the total,
+  // and uncounted as the kernel takes it (an evbuffer callback: one small
+  // entry per WebSocket connection, no copy of the data).
+  ws_output_bytes_ += evbuffer_get_length(out);
+  c->ws_output_cb = evbuffer_add_cb(out, &HttpServer::on_ws_output, c);
+  metrics_.ws_output_bytes = ws_output_bytes_;
   c->state = Connection::State::websocket;
   c->ws_handler = handler;
   c->ws_user = user;
@@ -73,8 +85,11 @@ void HttpServer::process_websocket(Connection* c) {
         }
         c->ws_handler->on_ws_message(WsLink(this, c), e.payload);
         break;
-      case WsEvent::Kind::ping: ws_send(c, kWsPong, e.payload); break;
-      case WsEvent::Kind::pong: break;
+      case WsEvent::Kind::ping:
+        // Counted like messages: a ping flood is not answered pong for ping.
+        if (c->ws_handler->on_ws_control(WsLink(this, c))) ws_send(c, kWsPong, e.payload);
+        break;
+      case WsEvent::Kind::pong: c->ws_handler->on_ws_control(WsLink(this, c)); break;
       case WsEvent::Kind::close:
         // RFC 6455 section 5.5.1: answer with a close (echoing the code), then close.
         ws_write_close(bufferevent_get_output(c->bev.get()),
@@ -97,16 +112,64 @@ void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload
   if (c->state != Connection::State::websocket) return;
   evbuffer* out = bufferevent_get_output(c->bev.get());
   if (evbuffer_get_length(out) + payload.size() > options_.ws_max_output_bytes) {
-    // It stopped reading: drop it rather than buffer without bound. Closed
-    // from the reaper, not here: the caller may be broadcasting to a room.
-    metrics_.count_rejected("ws_slow_consumer");
-    c->state = Connection::State::closing;
-    bufferevent_disable(c->bev.get(), EV_READ | EV_WRITE);
-    to_close_.push_back(c);
-    event_active(reap_.get(), 0, 0);
+    // It stopped reading: drop it rather than buffer without bound.
+    ws_drop(c, "ws_slow_consumer");
     return;
   }
-  ws_write_frame(out, opcode, payload);
+  // All clients together: over the global cap the one with the most waiting
+  // goes (the slowest reader), until this frame fits. Rare, so a scan.
+  while (ws_output_bytes_ + payload.size() + kWsMaxFrameHeader > options_.ws_max_total_output_bytes) {
+    Connection* largest = nullptr;
+    size_t most = 0;
+    for (Connection* o = live_.head(); o; o = o->next.get()) {
+      if (!o->ws_output_cb || !o->bev) continue;
+      size_t n = evbuffer_get_length(bufferevent_get_output(o->bev.get()));
+      if (n > most) most = n, largest = o;
+    }
+    if (!largest) break;  // nothing left to free: the count is of this frame alone
+    ws_drop(largest, "ws_output_memory");
+    if (largest == c) return;
+  }
+  if (evbuffer_get_length(out) > 0) return ws_write_frame(out, opcode, payload);  // behind what waits
+  // Nothing waits: write now, header and payload in one writev, and let the
+  // buffer take only what the socket did not. A relayed message then costs
+  // one system call, no copy and no write interest registered with epoll
+  // (which the bufferevent would add now and remove after the next turn).
+  unsigned char header[kWsMaxHeaderBytes];
+  size_t header_len = ws_frame_header(header, opcode, payload.size());
+  iovec parts[2] = {{header, header_len}, {const_cast<char*>(payload.data()), payload.size()}};
+  ssize_t sent = ::writev(bufferevent_getfd(c->bev.get()), parts, 2);
+  size_t done = sent > 0 ? static_cast<size_t>(sent) : 0;  // EAGAIN or an error the bufferevent will meet
+  if (done < header_len) evbuffer_add(out, header + done, header_len - done);
+  size_t payload_done = done > header_len ? done - header_len : 0;
+  if (payload_done < payload.size()) evbuffer_add(out, payload.data() + payload_done, payload.size() - payload_done);
+}
+
+void HttpServer::ws_drop(Connection* c, const char* reason) {
+  // Closed from the reaper, not here: the caller may be broadcasting to a room.
+  metrics_.count_rejected(reason);
+  ws_forget_output(c);
+  c->state = Connection::State::closing;
+  bufferevent_disable(c->bev.get(), EV_READ | EV_WRITE);
+  to_close_.push_back(c);
+  event_active(reap_.get(), 0, 0);
+}
+
+void HttpServer::ws_forget_output(Connection* c) {
+  if (!c->ws_output_cb) return;
+  evbuffer* out = bufferevent_get_output(c->bev.get());
+  evbuffer_remove_cb_entry(out, c->ws_output_cb);
+  c->ws_output_cb = nullptr;
+  ws_output_bytes_ -= std::min(ws_output_bytes_, evbuffer_get_length(out));
+  metrics_.ws_output_bytes = ws_output_bytes_;
+}
+
+void HttpServer::on_ws_output(evbuffer*, const evbuffer_cb_info* info, void* arg) noexcept {
+  auto* c = static_cast<Connection*>(arg);
+  HttpServer* self = c->server;
+  self->ws_output_bytes_ += info->n_added;
+  self->ws_output_bytes_ -= std::min(self->ws_output_bytes_, info->n_deleted);
+  self->metrics_.ws_output_bytes = self->ws_output_bytes_;
 }
 
 void HttpServer::ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric) {

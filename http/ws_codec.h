@@ -84,6 +84,10 @@ struct WsEvent {
 // Returns the next event in `in`. Call again until need_more.
 WsEvent ws_read(evbuffer* in, WsReadState& state, size_t max_message_bytes);
 
+// The header of one unmasked server frame (FIN set) with a payload of `len`
+// bytes; returns its length (2, 4 or 10).
+inline constexpr size_t kWsMaxHeaderBytes = 10;
+size_t ws_frame_header(unsigned char (&header)[kWsMaxHeaderBytes], uint8_t opcode, size_t len);
 // Appends one unmasked server frame (FIN set) to `out`.
 void ws_write_frame(evbuffer* out, uint8_t opcode, std::string_view payload);
 void ws_write_close(evbuffer* out, uint16_t code, std::string_view reason);

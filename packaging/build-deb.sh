@@ -26,6 +26,11 @@ else
   tar -C "$ROOT" --exclude=./build --exclude=./node_modules --exclude=./.cache -cf - . | tar -xf - -C "$TREE"
 fi
 cp -a "$TREE/packaging/debian" "$TREE/debian"
+# The commit the binaries report (--version, vytal_build_info): the copy is no checkout.
+if commit=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null); then
+  git -C "$ROOT" diff --quiet HEAD -- || commit=$commit-dirty
+  echo "$commit" >"$TREE/BUILD_COMMIT"
+fi
 
 if [ -n "${VYTAL_DEB_VERSION:-}" ]; then
   { echo "vytalwatch-appliance ($VYTAL_DEB_VERSION) bookworm; urgency=medium"

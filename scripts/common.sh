@@ -7,7 +7,7 @@ BUILD_DIR=${VYTAL_BUILD_DIR:-$ROOT/build}
 
 # Packages to build the appliance.
 BUILD_PACKAGES=(build-essential cmake pkg-config libevent-dev libhttp-parser-dev libjansson-dev libssl-dev
-  libsqlite3-dev libpq-dev libsystemd-dev)
+  libsqlite3-dev libpq-dev libsystemd-dev libsimdjson-dev libmicrohttpd-dev libargon2-dev libcurl4-openssl-dev)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -74,6 +74,8 @@ as_postgres /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DIR/data" -l "$PG_DIR/serv
 psql -h 127.0.0.1 -p "$PG_PORT" -U vytalwatch -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'vytalwatch'" |
   grep -q 1 || psql -h 127.0.0.1 -p "$PG_PORT" -U vytalwatch -d postgres -qc "CREATE DATABASE vytalwatch"
 
+# signald's local channel (vytal-admin's audit records) in the dev directory.
+export VYTAL_SIGNALD_CONTROL_SOCKET=$DEV/signald.sock
 "$BUILD_DIR/signald/vytal-signald" --config "$CONF" 2>>"$DEV/signald.log" &
 PIDS+=($!)
 # Development only: the browsers on this machine relay to each other over
@@ -92,10 +94,19 @@ PORT_IN_CONF=$(sed -n 's/^PORT = //p' "$CONF")
 URL=http://localhost:$PORT_IN_CONF
 for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "$URL/healthz" >/dev/null || { echo "signald did not start:"; tail -5 "$DEV/signald.log"; exit 1; }
+# The admin page, with a development admin account made once.
+"$BUILD_DIR/admin_ui/vytal-admin" --config "$CONF" 2>>"$DEV/admin.log" &
+PIDS+=($!)
+if [ ! -s "$DEV/admin-password" ]; then
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$DEV/admin-password")
+  $CTL admin add dev-admin --role admin --password-stdin <"$DEV/admin-password" >/dev/null
+fi
 CALL_ID=$(curl -sf -X POST "$URL/webrtc/calls" -H "Content-Type: application/json" \
   -H "Authorization: Bearer $SERVICE_TOKEN" \
   -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
 TURN=$($CTL turn-credential --user dev-user)
+TURN_USERNAME=$(sed -n 's/^username=//p' <<<"$TURN")
+TURN_PASSWORD=$(sed -n 's/^password=//p' <<<"$TURN")
 
 cat <<EOT
 
@@ -104,12 +115,15 @@ VytalWatch appliance (development) on loopback
   metrics:     $URL/metrics
   TURN/STUN:   turn:127.0.0.1:3478 (UDP and TCP; log: $DEV/turnserver.log)
   syncd:       http://127.0.0.1:9102/metrics   (log: $DEV/syncd.log)
+  admin page:  http://localhost:3001/   (account dev-admin, password $(cat "$DEV/admin-password"); log: $DEV/admin.log)
   PostgreSQL:  psql -h 127.0.0.1 -p $PG_PORT -U vytalwatch vytalwatch   (the synced calls: SELECT * FROM calls;)
   config:      $CONF
 
-A call was created for you ($CALL_ID). Open these two in two browser tabs:
-  patient:   $URL/webrtc/demo/?token=$PATIENT_TOKEN&callId=$CALL_ID
-  provider:  $URL/webrtc/demo/?token=$PROVIDER_TOKEN&callId=$CALL_ID
+A call was created for you ($CALL_ID). Open these two in two browser tabs;
+each joins by itself (add &relay=1 to force media through vytal-turnserver).
+The token travels in the URL's fragment, which the browser never sends:
+  patient:   $URL/webrtc/demo/#token=$PATIENT_TOKEN&callId=$CALL_ID&autojoin=1
+  provider:  $URL/webrtc/demo/#token=$PROVIDER_TOKEN&callId=$CALL_ID&autojoin=1
 
 Development JWTs (valid 24 h):
   service:   $SERVICE_TOKEN
@@ -122,9 +136,10 @@ Try the REST API:
        -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}'
   curl $URL/webrtc/calls/$CALL_ID -H "Authorization: Bearer $PATIENT_TOKEN"
 
-Try the TURN server with a credential (valid 10 min):
-  $(echo "$TURN" | tr '\n' ' ')
-  $BUILD_DIR/turn/bin/turnutils_uclient -y -u <username> -w <password> 127.0.0.1
+Try the TURN server with a fresh credential (valid 10 min; another: $CTL turn-credential --user dev-user):
+  $BUILD_DIR/turn/bin/turnutils_uclient -y -n 3 -u '$TURN_USERNAME' -w '$TURN_PASSWORD' 127.0.0.1
+
+Day-2 commands: $CTL calls --active | call show ID | sync status
 
 Ctrl-C stops everything.
 EOT

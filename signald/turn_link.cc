@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -28,9 +29,21 @@ std::string row_id_for(uint64_t session, const std::string& username) {
 }  // namespace
 
 TurnLink::TurnLink(event_base* base, TurnLinkOptions options, CallLog& call_log, Metrics& metrics, const Clock& clock)
-    : options_(std::move(options)), call_log_(call_log), metrics_(metrics), clock_(clock), base_(base) {}
+    : options_(std::move(options)), call_log_(call_log), metrics_(metrics), clock_(clock), base_(base) {
+  if (!options_.revoked_path.empty()) {
+    revocations_ = std::make_unique<RevocationFile>(options_.revoked_path, options_.max_revocations, clock_.now_s());
+    if (revocations_->loaded())
+      LOG_INFO("turn: %zu revocation(s) of the previous run still in force", revocations_->loaded());
+    metrics_.revocations = revocations_.get();
+    metrics_.count_rejected_from("turn_revocations_over_cap", &revocations_->dropped_over_cap());
+  }
+}
 
 TurnLink::~TurnLink() {
+  if (revocations_) {
+    metrics_.revocations = nullptr;
+    metrics_.count_rejected_from("turn_revocations_over_cap", nullptr);
+  }
   usage_event_.reset();
   if (usage_fd_ >= 0) {
     ::close(usage_fd_);
@@ -86,33 +99,35 @@ std::string TurnLink::current_secret() {
 }
 
 void TurnLink::revoke(const std::string& turn_user) {
-  if (options_.revoked_path.empty()) return;
-  revoked_[turn_user] = clock_.now_s() + options_.credential_ttl_s + 60;
-  write_revocations();
+  if (!revocations_) return;
+  int64_t now = clock_.now_s();
+  revocations_->revoke(turn_user, now + options_.credential_ttl_s + 60, now);
 }
 
 void TurnLink::unrevoke(const std::string& turn_user) {
-  if (revoked_.erase(turn_user)) write_revocations();
+  if (revocations_) revocations_->unrevoke(turn_user, clock_.now_s());
 }
 
-void TurnLink::write_revocations() {
-  int64_t now = clock_.now_s();
-  std::string text;
-  for (auto it = revoked_.begin(); it != revoked_.end();) {
-    if (it->second <= now) {
-      it = revoked_.erase(it);
-      continue;
-    }
-    text += it->first + " " + std::to_string(it->second) + "\n";
-    ++it;
+void TurnLink::track_allocation(uint64_t session, const std::string& event, const std::string& transport) {
+  auto it = allocations_.find(session);
+  if (event == "deleted") {
+    if (it == allocations_.end()) return;
+    metrics_.turn_allocation(it->second.transport, -1);
+    allocations_.erase(it);
+  } else if ((event == "created" || event == "refreshed") && it == allocations_.end()) {
+    allocations_.emplace(session, Allocation{transport});
+    metrics_.turn_allocation(transport, +1);
   }
-  // Atomic replace: the plugin never reads half a file. Small and rare.
-  std::string tmp = options_.revoked_path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  if (fd >= 0) ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), options_.revoked_path.c_str()) != 0)
-    LOG_ERROR("turn: cannot write %s: %s", options_.revoked_path.c_str(), std::strerror(errno));
+}
+
+void TurnLink::count_relayed(uint64_t session, const TurnReport& r) {
+  if (!r.totals) return metrics_.turn_relayed(r.bytes_sent, r.bytes_received);  // deltas
+  // Totals: what grew since the session's previous report.
+  auto it = allocations_.find(session);
+  if (it == allocations_.end()) return;  // an allocation signald did not see: its totals would count twice
+  metrics_.turn_relayed(r.bytes_sent - it->second.bytes_sent, r.bytes_received - it->second.bytes_received);
+  it->second.bytes_sent = std::max(it->second.bytes_sent, r.bytes_sent);
+  it->second.bytes_received = std::max(it->second.bytes_received, r.bytes_received);
 }
 
 void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
@@ -128,12 +143,34 @@ void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
 void TurnLink::handle(std::string_view datagram) {
   JsonPtr m = json_parse(datagram, nullptr);
   auto type = json_string_field(m.get(), "type");
+  if (type && *type == "started") {  // a TURN server (re)started: its earlier sessions are gone
+    auto started_at = json_integer_field(m.get(), "startedAt");
+    if (!started_at) return metrics_.count_rejected("turn_report_malformed");
+    metrics_.turn_reports_dropped_by_plugin = json_integer_field(m.get(), "dropped").value_or(0);
+    int64_t before_ms = *started_at * 1000;
+    for (const auto& [id, allocation] : allocations_) metrics_.turn_allocation(allocation.transport, -1);
+    allocations_.clear();  // the TURN server restarted: its allocations are gone
+    call_log_.record([before_ms](CallWriter& w) { return w.close_turn_sessions_before(before_ms); });
+    return;
+  }
+  if (type && *type == "counters") {  // the plugin's refusals since the TURN server started
+    if (const json_t* refused = json_object_get(m.get(), "refused"); json_is_object(refused)) {
+      const char* reason;
+      json_t* n;
+      json_object_foreach(const_cast<json_t*>(refused), reason, n) {
+        if (json_is_integer(n)) metrics_.set_turn_refused(reason, json_integer_value(n));
+      }
+    }
+    if (auto dropped = json_integer_field(m.get(), "dropped")) metrics_.turn_reports_dropped_by_plugin = *dropped;
+    return;
+  }
   auto username = json_string_field(m.get(), "username");
   auto session = json_integer_field(m.get(), "session");
   if (!type || !username || !session) {
     metrics_.count_rejected("turn_report_malformed");
     return;
   }
+  if (username->empty()) return metrics_.count_rejected("turn_report_anonymous");  // never allocated
   if (auto dropped = json_integer_field(m.get(), "dropped")) metrics_.turn_reports_dropped_by_plugin = *dropped;
   ++metrics_.turn_reports;
   TurnReport r;
@@ -152,13 +189,24 @@ void TurnLink::handle(std::string_view datagram) {
     r.event = std::string(json_string_field(m.get(), "event").value_or(""));
     r.relay_address = std::string(json_string_field(m.get(), "relay").value_or(""));
     r.transport = std::string(json_string_field(m.get(), "transport").value_or(""));
+    track_allocation(static_cast<uint64_t>(*session), r.event, r.transport);
   } else if (*type == "usage") {
     r.event = "usage";
     r.bytes_sent = json_integer_field(m.get(), "bytesSent").value_or(0);
     r.bytes_received = json_integer_field(m.get(), "bytesReceived").value_or(0);
     r.packets_sent = json_integer_field(m.get(), "packetsSent").value_or(0);
     r.packets_received = json_integer_field(m.get(), "packetsReceived").value_or(0);
+    // Totals survive a dropped or repeated datagram; deltas are the fallback.
+    if (auto total = json_integer_field(m.get(), "totalBytesSent")) {
+      r.totals = true;
+      r.bytes_sent = *total;
+      r.bytes_received = json_integer_field(m.get(), "totalBytesReceived").value_or(0);
+      r.packets_sent = json_integer_field(m.get(), "totalPacketsSent").value_or(0);
+      r.packets_received = json_integer_field(m.get(), "totalPacketsReceived").value_or(0);
+    }
     r.final = json_is_true(json_object_get(m.get(), "final"));
+    count_relayed(static_cast<uint64_t>(*session), r);
+    if (r.final) track_allocation(static_cast<uint64_t>(*session), "deleted", "");
   } else {
     metrics_.count_rejected("turn_report_malformed");
     return;

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -16,6 +17,7 @@
 #include "common/handles.h"
 #include "common/key_ring.h"
 #include "signald/metrics.h"
+#include "signald/revocation_file.h"
 
 namespace vytal {
 
@@ -25,6 +27,7 @@ struct TurnLinkOptions {
   std::string revoked_path;   // VYTAL_TURN_REVOKED_FILE
   std::string usage_socket;   // VYTAL_TURN_USAGE_SOCKET
   int64_t credential_ttl_s = 600;
+  size_t max_revocations = 50000;  // VYTAL_TURN_MAX_REVOCATIONS
 };
 
 class TurnLink {
@@ -37,15 +40,20 @@ class TurnLink {
   // The secret to mint with now; empty when none is configured or readable.
   std::string current_secret();
   // Refuses the TURN user part (what follows "<expiry>:" in a username) from
-  // now until every credential minted for it has expired.
+  // now until every credential minted for it has expired. Queued for the
+  // revocations file's own thread: constant time on the loop.
   void revoke(const std::string& turn_user);
   // Lifts a revocation (the participant rejoined the call).
   void unrevoke(const std::string& turn_user);
+  // Null when VYTAL_TURN_REVOKED_FILE is not set.
+  RevocationFile* revocations() { return revocations_.get(); }
 
  private:
   static void on_readable(evutil_socket_t fd, short, void* self) noexcept;
   void handle(std::string_view datagram);
-  void write_revocations();
+  void track_allocation(uint64_t session, const std::string& event, const std::string& transport);
+  // Adds what a usage report relayed to vytal_turn_relayed_bytes_total.
+  void count_relayed(uint64_t session, const TurnReport& report);
 
   TurnLinkOptions options_;
   CallLog& call_log_;
@@ -57,8 +65,14 @@ class TurnLink {
   KeyRing ring_;
   std::string ring_stamp_;
   int64_t ring_checked_ms_ = 0;
-  std::unordered_map<std::string, int64_t> revoked_;    // user -> until (unix s)
-  std::unordered_map<uint64_t, std::string> sessions_;  // TURN session -> turn_usage row id
+  std::unique_ptr<RevocationFile> revocations_;
+  // Allocations open now, for the gauges (a refresh of one signald did not
+  // see created, after a restart, adds it), with the session's totals so far.
+  struct Allocation {
+    std::string transport;
+    int64_t bytes_sent = 0, bytes_received = 0;
+  };
+  std::unordered_map<uint64_t, Allocation> allocations_;
 };
 
 }  // namespace vytal

@@ -19,7 +19,7 @@
 
 namespace {
 const char kUsage[] =
-    "usage: vytal-syncd [--config FILE]...\n"
+    "usage: vytal-syncd [--config FILE]... | --help | --version\n"
     "Reads each FILE in order (KEY = value lines; a later file overrides an earlier one), then the\n"
     "environment; every key is in docs/CONFIG.md.\n";
 int fail(int exit_code, const std::string& message) { return vytal::exit_with("vytal-syncd", exit_code, message); }
@@ -47,9 +47,9 @@ int main(int argc, char** argv) {
   MetricsServer metrics(base.get(), settings, status, clock);
   std::string error;
   if (!metrics.start(&error)) return fail(1, "VYTAL_SYNC_METRICS_PORT: " + error);
-  LOG_INFO("syncd: metrics on %smetrics, call log %s, site %s",
+  LOG_INFO("syncd: metrics on %smetrics, call log %s, site %s (%s)",
            http_url(settings.metrics_address, metrics.port()).c_str(), settings.db_path.c_str(),
-           settings.sync.site_id.c_str());
+           settings.sync.site_id.c_str(), version_line("vytal-syncd").c_str());
 
   std::atomic<bool> stop{false};
   SyncWorker worker(std::move(db.value()), settings.pg, settings.sync, status, clock);
@@ -65,5 +65,6 @@ int main(int argc, char** argv) {
   stop = true;
   sync_thread.join();
   LOG_INFO("syncd: stopped");
+  log_flush();
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "call_log/call_state.h"
 #include "common/log.h"
 #include "syncd/central_schema.h"
 
@@ -45,7 +46,27 @@ void copy_escape(std::string& out, const std::optional<std::string>& v) {
   }
 }
 
+// One line per call whose final state reached PostgreSQL, with CALL_ID=:
+// `journalctl CALL_ID=<id>` follows a call from signald to the platform.
+void log_synced_calls(const std::vector<ChangeRow>& batch) {
+  if (!log_enabled(LogLevel::info)) return;
+  for (const ChangeRow& row : batch) {
+    if (std::string_view(row.table->name) != "calls") continue;
+    std::optional<std::string> status;
+    for (size_t i = 0; i < row.table->columns.size() && i < row.values.size(); ++i)
+      if (std::string_view(row.table->columns[i].name) == "status") status = row.values[i];
+    auto terminal = status ? parse_call_status(*status) : std::nullopt;
+    if (terminal && is_terminal(*terminal) && row.values[0])
+      log_event(LogLevel::info, {*row.values[0], {}}, "call synced to PostgreSQL status=%s change=%lld",
+                status->c_str(), static_cast<long long>(row.change_seq));
+  }
+}
+
 }  // namespace
+
+SyncStatus::SyncStatus() {
+  for (const char* kind : kSyncErrorKinds) errors.emplace(kind, 0);
+}
 
 std::string SyncStatus::render(int64_t now_ms) const {
   std::lock_guard lock(mu);
@@ -75,6 +96,14 @@ std::string SyncStatus::render(int64_t now_ms) const {
                   static_cast<unsigned long long>(n));
     out += buf;
   }
+  if (last_error_ms) {
+    out +=
+        "# HELP vytal_sync_last_error_timestamp_seconds When the last sync error happened, labelled with its kind.\n"
+        "# TYPE vytal_sync_last_error_timestamp_seconds gauge\n";
+    std::snprintf(buf, sizeof buf, "vytal_sync_last_error_timestamp_seconds{kind=\"%s\"} %.3f\n",
+                  last_error_kind.c_str(), last_error_ms / 1000.0);
+    out += buf;
+  }
   return out;
 }
 
@@ -90,7 +119,22 @@ void SyncWorker::fail(const Error& e) {
   LOG_WARN("syncd: %s: %s", e.code.c_str(), e.message.c_str());
   std::lock_guard lock(status_.mu);
   ++status_.errors[e.code];
+  status_.last_error_kind = e.code;
+  status_.last_error_ms = clock_.now_ms();
   if (e.code == "pg_connect" || e.code == "pg_transient") status_.connected = false;
+}
+
+bool SyncWorker::keepalive() {
+  // Nothing to send for a while: one round trip shows PostgreSQL is still
+  // there (/readyz), and finds a dead session before the next batch does.
+  auto alive = pg_->exec("SELECT 1");
+  if (!alive) {
+    fail(alive.error());
+    pg_.reset();
+    return false;
+  }
+  status_.pg_ok_ms = clock_.monotonic_ms();
+  return true;
 }
 
 void SyncWorker::wait(const std::atomic<bool>& stop, int ms) {
@@ -120,6 +164,7 @@ bool SyncWorker::connect() {
     return false;
   }
   high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
+  status_.pg_ok_ms = clock_.monotonic_ms();
   auto highest = reader_.highest_change_seq();
   if (!highest) {
     fail(highest.error());
@@ -395,6 +440,7 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
     if (batch->empty()) {
       refresh_backlog();
       prune();
+      if (clock_.monotonic_ms() - status_.pg_ok_ms.load() >= kPgKeepaliveMs && !keepalive()) continue;
       wait(stop, options_.poll_ms);
       continue;
     }
@@ -417,8 +463,12 @@ void SyncWorker::run(const std::atomic<bool>& stop) {
       continue;
     }
     backoff_ms_ = 0;
+    status_.pg_ok_ms = clock_.monotonic_ms();
     high_water_ = high_water;
-    if (!parked) record_local(high_water, {});
+    if (!parked) {
+      record_local(high_water, {});
+      log_synced_calls(batch.value());
+    }
     {
       std::lock_guard lock(status_.mu);
       status_.high_water = high_water;

@@ -29,6 +29,14 @@ struct SyncOptions {
 };
 
 // What /metrics shows; written by the sync thread, read by the HTTP thread.
+// The kinds of vytal_sync_errors_total (pg_session.h, change_reader.h,
+// central_schema.h): each is exported from the start, at 0.
+inline constexpr const char* kSyncErrorKinds[] = {"pg_connect", "pg_transient", "pg_data", "pg_error",
+                                                  "sqlite",     "migration",    "db_error"};
+
+// How often an idle syncd asks PostgreSQL whether it is still there.
+inline constexpr int64_t kPgKeepaliveMs = 10000;
+
 struct SyncStatus {
   mutable std::mutex mu;
   bool connected = false;
@@ -40,8 +48,16 @@ struct SyncStatus {
   uint64_t batches = 0;
   uint64_t rows_parked = 0;
   uint64_t rows_pruned = 0;
-  std::map<std::string, uint64_t> errors;  // by kind
+  std::map<std::string, uint64_t> errors;  // by kind (every known kind from the start: kSyncErrorKinds)
   std::atomic<int64_t> loop_ms{0};         // the sync loop's last turn (the watchdog's liveness check)
+  // The last PostgreSQL round trip that succeeded (monotonic; -1: none yet):
+  // a batch, the connect, or the keepalive query while idle (/readyz).
+  std::atomic<int64_t> pg_ok_ms{-1};
+
+  std::string last_error_kind;  // the latest error's kind, at last_error_ms (0: none)
+  int64_t last_error_ms = 0;
+
+  SyncStatus();
 
   std::string render(int64_t now_ms) const;
 };
@@ -55,6 +71,8 @@ class SyncWorker {
  private:
   void beat() { status_.loop_ms = clock_.monotonic_ms(); }
   bool connect();
+  // While idle: SELECT 1; false (and the session dropped) when it failed.
+  bool keepalive();
   // A batch is pushed in two halves so the next one can be read from SQLite
   // while PostgreSQL merges this one: start_push sends everything (the
   // transaction's last statements, COMMIT included, without waiting),

@@ -49,6 +49,10 @@ done
 # The ABI header travels inside patch 0003; it must be the one in this folder.
 cmp -s "$HERE/vytal_turn_plugin.h" "$SRC/src/apps/relay/vytal_turn_plugin.h" ||
   { echo "build-turnserver: patches/0003 carries an old vytal_turn_plugin.h; regenerate it" >&2; exit 1; }
+# Without SCTP listeners: no browser speaks TURN over SCTP, and on kernels
+# without the sctp module (the usual case) every listener printed
+# "socket: Protocol not supported" at start.
+export CFLAGS="${CFLAGS:-} -DTURN_NO_SCTP"
 cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OUT/cmake.log" 2>&1 ||
   { tail -20 "$OUT/cmake.log" >&2; exit 1; }
 cmake --build "$SRC/build" -j "$(nproc)" >"$OUT/make.log" 2>&1 || { grep -E 'error|Error' "$OUT/make.log" | head -20 >&2; exit 1; }

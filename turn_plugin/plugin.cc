@@ -1,18 +1,30 @@
 // libvytal_turn.so: the appliance's plugin for vytal-turnserver, behind the C
-// ABI of vytal_turn_plugin.h.
+// ABI of vytal_turn_plugin.h (version 2).
 //
-// - REST credentials are checked against the key ring file (current secret,
-//   and the previous one until its overlap ends), so a rotation needs no
-//   restart and drops no call.
-// - A revoked user (the revocations file: "<user id> <until unix seconds>")
-//   is refused at its next request, including refreshes and permissions of
-//   a session already allocated. Files are re-read when they change, looked
-//   at no more than every 200 ms.
+// - REST credentials "<expiry>:<user>[@<call id>]" are checked against the
+//   key ring file (current secret, and the previous one until its overlap
+//   ends), so a rotation needs no restart and drops no call. A username
+//   whose expiry is further than max_ttl from now is refused (a credential
+//   minted with a huge lifetime is not one signald mints), so is one that
+//   has expired or is not in that form.
+// - A revoked user (the revocations file: "<user id>[@<call id>] <until unix
+//   seconds>") is refused at its next request, including refreshes and
+//   permissions of a session already allocated; the host ends its running
+//   allocations within a sweep (patch 0009). Files are re-read when they
+//   change, looked at no more than every 200 ms.
+// - user-quota counts the person: the quota key is the user id, without the
+//   call a credential was minted for (patch 0008).
 // - Allocation and usage events go to signald as JSON datagrams on a Unix
 //   socket, sent without blocking; when the socket is full or absent the
-//   event is dropped and counted (the count rides on every datagram).
+//   event is dropped and counted (the count rides on every datagram). Only
+//   sessions that held an allocation are reported: a STUN Binding or a
+//   refused attempt is not relay usage.
+// - Refusals (the plugin's own and the ones coturn reports, patch 0011) are
+//   counted; a "counters" datagram carries the totals at most once a second
+//   when they changed. A "started" datagram tells signald a new TURN server
+//   process runs (what an earlier one allocated has ended).
 //
-// plugin-config: "keyring=PATH;revoked=PATH;usage=SOCKET_PATH".
+// plugin-config: "keyring=PATH;revoked=PATH;usage=SOCKET_PATH;max_ttl=SECONDS".
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -20,6 +32,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -27,7 +40,10 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/key_ring.h"
 #include "turn_plugin/vytal_turn_plugin.h"
@@ -102,26 +118,98 @@ std::shared_ptr<const Revocations> load_revocations(const std::string& path) {
   return out;
 }
 
+// What the plugin counts as refused; sent in "counters" datagrams.
+enum Refusal {
+  kRevoked,         // 401: a new allocation with revoked credentials
+  kRevokedSession,  // 403 or ended: a running session whose user was revoked
+  kExpired,         // 401: the credential's expiry has passed
+  kTtl,             // 401: the expiry is further than max_ttl from now
+  kMalformed,       // 401: not "<expiry>:<user>"
+  kKeyRing,         // 401: no readable key ring
+  kQuota,           // 486 (coturn): user-quota or total-quota reached
+  kPeer,            // 403 (coturn): a denied peer address
+  kPeerPort,        // 403 (coturn): the server's own address outside the relay ports
+  kRefusalKinds,
+};
+constexpr const char* kRefusalNames[kRefusalKinds] = {"revoked", "revokedSession", "expired", "ttl",     "malformed",
+                                                      "keyRing", "quota",          "peer",    "peerPort"};
+
 struct State {
   WatchedFile<KeyRing> ring;
   WatchedFile<Revocations> revoked;
   bool has_revocations = false;
+  int64_t max_ttl_s = 86400;
   int usage_fd = -1;
   sockaddr_un usage_addr{};
   std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> refused[kRefusalKinds] = {};
+  // Sessions holding an allocation (created, not yet deleted): only their
+  // usage is reported.
+  std::mutex sessions_mu;
+  std::unordered_set<uint64_t> sessions;
+  // The reporter thread ("started", then the counters when they change).
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;
+  std::thread reporter;
 };
 State* g = nullptr;
 
-// The user part of a REST username "<expiry>:<user id>".
+void count(Refusal r) { g->refused[r].fetch_add(1, std::memory_order_relaxed); }
+int refuse(Refusal r) {  // no secrets: coturn answers 401
+  count(r);
+  return 0;
+}
+
+// "<expiry>:<rest>": the expiry, and the rest in *rest; false when not in that form.
+bool split_username(const char* username, int64_t* expiry, std::string_view* rest) {
+  std::string_view u(username);
+  size_t colon = u.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 12) return false;
+  int64_t e = 0;
+  for (size_t i = 0; i < colon; ++i) {
+    if (u[i] < '0' || u[i] > '9') return false;
+    e = e * 10 + (u[i] - '0');
+  }
+  *expiry = e;
+  *rest = u.substr(colon + 1);
+  return !rest->empty();
+}
+
+// The user part of a REST username "<expiry>:<user id>[@<call id>]".
 std::string user_of(const char* username) {
   const char* colon = std::strchr(username, ':');
   return colon ? colon + 1 : username;
 }
 
+bool is_call_id(std::string_view t) {  // a UUID, as signald writes call ids
+  if (t.size() != 36) return false;
+  for (size_t i = 0; i < 36; ++i) {
+    char c = t[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The person behind a username: "<user id>" of "<expiry>:<user id>[@<call id>]"
+// (the call suffix is dropped as signald parses it: after the last '@', a UUID).
+std::string_view person_of(const char* username) {
+  std::string_view u(username);
+  size_t colon = u.find(':');
+  if (colon != std::string_view::npos) u.remove_prefix(colon + 1);
+  size_t at = u.rfind('@');
+  if (at != std::string_view::npos && at > 0 && is_call_id(u.substr(at + 1))) u = u.substr(0, at);
+  return u;
+}
+
 bool revoked(const char* username) {
   if (!g->has_revocations) return false;
   auto list = g->revoked.get();
-  if (!list) return false;
+  if (!list || list->empty()) return false;
   auto it = list->find(user_of(username));
   return it != list->end() && now_s() < it->second;
 }
@@ -144,12 +232,50 @@ void json_string(std::string& out, const char* s) {
   out += '"';
 }
 
-void send_report(std::string& msg) {
-  if (g->usage_fd < 0) return;
+// Sends msg (an unterminated JSON object) with the drop count. A report that
+// cannot be sent is dropped and counted; the reporter thread's own datagrams
+// are sent again instead (count_drop false).
+bool send_report(std::string& msg, bool count_drop = true) {
+  if (g->usage_fd < 0) return false;
   msg += ",\"dropped\":" + std::to_string(g->dropped.load()) + "}";
   if (::sendto(g->usage_fd, msg.data(), msg.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
-               reinterpret_cast<const sockaddr*>(&g->usage_addr), sizeof g->usage_addr) < 0)
-    g->dropped.fetch_add(1, std::memory_order_relaxed);  // never wait on a relay thread
+               reinterpret_cast<const sockaddr*>(&g->usage_addr), sizeof g->usage_addr) < 0) {
+    if (count_drop) g->dropped.fetch_add(1, std::memory_order_relaxed);  // never wait on a relay thread
+    return false;
+  }
+  return true;
+}
+
+std::string counters_report() {
+  std::string m = "{\"type\":\"counters\",\"refused\":{";
+  for (int i = 0; i < kRefusalKinds; ++i) {
+    if (i) m += ',';
+    m += std::string("\"") + kRefusalNames[i] + "\":" + std::to_string(g->refused[i].load());
+  }
+  m += '}';
+  return m;
+}
+
+// Off the relay threads, once a second: "started" until signald has it (a
+// new TURN server process: allocations of an earlier one, started before
+// startedAt, have ended with it), then the counters whenever they changed
+// since the last ones signald got.
+void reporter_loop(int64_t started_at) {
+  bool started_sent = false;
+  std::string last = counters_report();  // all zero: nothing to say yet
+  std::unique_lock lock(g->stop_mu);
+  do {
+    if (!started_sent) {
+      std::string m = "{\"type\":\"started\",\"pid\":" + std::to_string(::getpid()) +
+                      ",\"startedAt\":" + std::to_string(started_at);
+      started_sent = send_report(m, false);
+    }
+    std::string m = counters_report();
+    if (m != last) {
+      std::string datagram = m;
+      if (send_report(datagram, false)) last = m;
+    }
+  } while (!g->stop_cv.wait_for(lock, std::chrono::seconds(1), [] { return g->stopping; }));
 }
 
 int plugin_init(const char* config, char* err, size_t err_len) {
@@ -158,61 +284,114 @@ int plugin_init(const char* config, char* err, size_t err_len) {
     return -1;
   };
   std::string keyring, revoked_path, usage;
+  int64_t max_ttl = 86400;
   std::istringstream in(config ? config : "");
   std::string item;
   while (std::getline(in, item, ';')) {
     size_t eq = item.find('=');
     std::string k = item.substr(0, eq), v = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (k == "keyring")
+    if (k == "keyring") {
       keyring = v;
-    else if (k == "revoked")
+    } else if (k == "revoked") {
       revoked_path = v;
-    else if (k == "usage")
+    } else if (k == "usage") {
       usage = v;
-    else if (!k.empty())
+    } else if (k == "max_ttl") {
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || n < 60 || n > 7 * 86400) return fail("max_ttl must be seconds, 60 to 604800");
+      max_ttl = n;
+    } else if (!k.empty()) {
       return fail("unknown plugin-config item '" + k + "'");
+    }
   }
   if (keyring.empty()) return fail("plugin-config needs keyring=PATH");
   std::string error;
   if (!read_key_ring(keyring, &error)) return fail("key ring " + error);
+  if (usage.size() >= sizeof(sockaddr_un::sun_path)) return fail("usage socket path is too long");
   g = new State();
+  g->max_ttl_s = max_ttl;
   g->ring.set(keyring, load_ring);
   if (!revoked_path.empty()) {
     g->revoked.set(revoked_path, load_revocations);
     g->has_revocations = true;
   }
   if (!usage.empty()) {
-    if (usage.size() >= sizeof g->usage_addr.sun_path) return fail("usage socket path is too long");
     g->usage_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     g->usage_addr.sun_family = AF_UNIX;
     std::memcpy(g->usage_addr.sun_path, usage.c_str(), usage.size() + 1);
+    g->reporter = std::thread(reporter_loop, now_s());
   }
   return 0;
 }
 
 void plugin_cleanup() {
   if (!g) return;
+  if (g->reporter.joinable()) {
+    {
+      std::lock_guard lock(g->stop_mu);
+      g->stopping = true;
+    }
+    g->stop_cv.notify_all();
+    g->reporter.join();
+  }
   if (g->usage_fd >= 0) ::close(g->usage_fd);
   delete g;
   g = nullptr;
 }
 
 int plugin_rest_secrets(const char* username, const char*, char secrets[][256], int max) {
-  if (revoked(username)) return 0;
+  int64_t expiry = 0;
+  std::string_view rest;
+  if (!split_username(username, &expiry, &rest)) return refuse(kMalformed);
+  int64_t now = now_s();
+  if (expiry <= now) return refuse(kExpired);
+  if (expiry - now > g->max_ttl_s) return refuse(kTtl);
+  if (revoked(username)) return refuse(kRevoked);
   auto ring = g->ring.get();
-  if (!ring) return 0;
+  if (!ring) return refuse(kKeyRing);
   int n = 0;
-  for (const std::string& s : ring->accepted(now_s())) {
+  for (const std::string& s : ring->accepted(now)) {
     if (n == max) break;
     std::snprintf(secrets[n++], 256, "%s", s.c_str());
   }
   return n;
 }
 
-int plugin_still_allowed(const char* username, const char*) { return revoked(username) ? 0 : 1; }
+int plugin_still_allowed(const char* username, const char*) {
+  if (!revoked(username)) return 1;
+  count(kRevokedSession);
+  return 0;
+}
+
+int plugin_quota_key(const char* username, const char*, char* key, size_t key_len) {
+  std::string_view person = person_of(username);
+  if (person.empty() || person.size() >= key_len) return -1;  // coturn's own name
+  std::memcpy(key, person.data(), person.size());
+  key[person.size()] = 0;
+  return 0;
+}
+
+void plugin_on_refusal(const vytal_turn_refusal_event* e) {
+  switch (e->kind) {
+    case VYTAL_TURN_REFUSED_QUOTA: count(kQuota); break;
+    case VYTAL_TURN_REFUSED_PEER: count(kPeer); break;
+    case VYTAL_TURN_REFUSED_PEER_PORT: count(kPeerPort); break;
+    default: break;
+  }
+}
+
+// Tracks the sessions holding an allocation; false for an event of any other.
+bool track_session(uint64_t session, int kind) {
+  std::lock_guard lock(g->sessions_mu);
+  if (kind == VYTAL_TURN_ALLOCATION_CREATED) return g->sessions.insert(session), true;
+  if (kind == VYTAL_TURN_ALLOCATION_DELETED) return g->sessions.erase(session) > 0;
+  return g->sessions.count(session) > 0;
+}
 
 void plugin_on_allocation(const vytal_turn_allocation_event* e) {
   static const char* const kKinds[] = {"", "created", "refreshed", "deleted"};
+  if (!track_session(e->session_id, e->kind)) return;
   std::string m = "{\"type\":\"allocation\",\"event\":\"";
   m += (e->kind >= 1 && e->kind <= 3) ? kKinds[e->kind] : "unknown";
   m += "\",\"session\":" + std::to_string(e->session_id) + ",\"username\":";
@@ -228,17 +407,44 @@ void plugin_on_allocation(const vytal_turn_allocation_event* e) {
 }
 
 void plugin_on_usage(const vytal_turn_usage_event* e) {
+  if (!track_session(e->session_id, 0)) return;  // no allocation: a STUN Binding, a refused attempt
   std::string m = "{\"type\":\"usage\",\"session\":" + std::to_string(e->session_id) + ",\"username\":";
   json_string(m, e->username);
   m += ",\"bytesSent\":" + std::to_string(e->bytes_sent) + ",\"bytesReceived\":" + std::to_string(e->bytes_received) +
        ",\"packetsSent\":" + std::to_string(e->packets_sent) +
-       ",\"packetsReceived\":" + std::to_string(e->packets_received) + ",\"final\":" + (e->final ? "true" : "false");
+       ",\"packetsReceived\":" + std::to_string(e->packets_received) +
+       ",\"totalBytesSent\":" + std::to_string(e->total_bytes_sent) +
+       ",\"totalBytesReceived\":" + std::to_string(e->total_bytes_received) +
+       ",\"totalPacketsSent\":" + std::to_string(e->total_packets_sent) +
+       ",\"totalPacketsReceived\":" + std::to_string(e->total_packets_received) +
+       ",\"final\":" + (e->final ? "true" : "false");
   send_report(m);
 }
 
 const vytal_turn_plugin kPlugin = {
-    VYTAL_TURN_PLUGIN_ABI_VERSION, plugin_init,     plugin_cleanup,       plugin_rest_secrets,
-    plugin_on_allocation,          plugin_on_usage, plugin_still_allowed, {},
+    VYTAL_TURN_PLUGIN_ABI_VERSION,
+    plugin_init,
+    plugin_cleanup,
+    plugin_rest_secrets,
+    plugin_on_allocation,
+    plugin_on_usage,
+    plugin_still_allowed,
+    plugin_quota_key,
+    plugin_on_refusal,
+    {},
+};
+// For a host of ABI version 1 (no quota key, no refusal events, no sweep).
+const vytal_turn_plugin kPluginV1 = {
+    1,
+    plugin_init,
+    plugin_cleanup,
+    plugin_rest_secrets,
+    plugin_on_allocation,
+    plugin_on_usage,
+    plugin_still_allowed,
+    nullptr,
+    nullptr,
+    {},
 };
 
 }  // namespace
@@ -246,5 +452,6 @@ const vytal_turn_plugin kPlugin = {
 
 extern "C" __attribute__((visibility("default"))) const vytal_turn_plugin* vytal_turn_plugin_entry(
     int host_max_abi_version) {
-  return host_max_abi_version >= VYTAL_TURN_PLUGIN_ABI_VERSION ? &vytal::kPlugin : nullptr;
+  if (host_max_abi_version >= VYTAL_TURN_PLUGIN_ABI_VERSION) return &vytal::kPlugin;
+  return host_max_abi_version == 1 ? &vytal::kPluginV1 : nullptr;
 }

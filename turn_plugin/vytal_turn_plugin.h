@@ -19,7 +19,11 @@
  *
  * Strings are NUL-terminated UTF-8 and valid only during the call.
  * Structs carry reserved fields: a field added later takes a reserved slot,
- * so version 1 plugins keep working.
+ * so version 1 plugins keep working. The host reads a table's fields of a
+ * later version only when its abi_version says it has them.
+ *
+ * Version 2 adds quota_key, on_refusal and the refusal event, and the
+ * session totals of the usage event.
  */
 #ifndef VYTAL_TURN_PLUGIN_H
 #define VYTAL_TURN_PLUGIN_H
@@ -31,7 +35,7 @@
 extern "C" {
 #endif
 
-#define VYTAL_TURN_PLUGIN_ABI_VERSION 1
+#define VYTAL_TURN_PLUGIN_ABI_VERSION 2
 #define VYTAL_TURN_PLUGIN_MAX_SECRETS 4
 
 enum vytal_turn_allocation_event_kind {
@@ -61,6 +65,29 @@ struct vytal_turn_usage_event {
   uint64_t packets_sent;
   uint64_t packets_received;
   int final; /* 1 on the session's last report */
+  /* Version 2: the session's totals so far, this report included. */
+  uint64_t total_bytes_sent;
+  uint64_t total_bytes_received;
+  uint64_t total_packets_sent;
+  uint64_t total_packets_received;
+  uint64_t reserved[2];
+};
+
+/* Version 2. What the host refused on its own (the plugin's own refusals,
+ * rest_secrets and still_allowed, it knows already). */
+enum vytal_turn_refusal_kind {
+  VYTAL_TURN_REFUSED_QUOTA = 1,     /* 486: user-quota or total-quota reached */
+  VYTAL_TURN_REFUSED_PEER = 2,      /* 403: a peer address the relay policy denies */
+  VYTAL_TURN_REFUSED_PEER_PORT = 3, /* 403: the server's own address outside the relay ports */
+};
+
+struct vytal_turn_refusal_event {
+  int kind; /* enum vytal_turn_refusal_kind */
+  int code; /* the STUN error code answered; 0 for an indication (dropped) */
+  uint64_t session_id;
+  const char* username; /* may be empty */
+  const char* realm;
+  const char* peer_address; /* "ip:port" for peer refusals, else "" */
   uint64_t reserved[6];
 };
 
@@ -84,11 +111,24 @@ struct vytal_turn_plugin {
   void (*on_allocation)(const struct vytal_turn_allocation_event* event);
   void (*on_usage)(const struct vytal_turn_usage_event* event);
   /* Optional. Asked before every authenticated request of a session whose
-   * key coturn has cached (a refresh, a permission, a channel bind): 1 lets
-   * it through, 0 refuses it with 403 (the user was revoked meanwhile). */
+   * key coturn has cached (a permission, a channel bind, a refresh except
+   * one to lifetime 0, which only ends the allocation): 1 lets it through,
+   * 0 refuses it with 403 (the user was revoked meanwhile). Also asked
+   * about every session holding an allocation, every 250 ms per relay
+   * thread: 0 ends the allocation there and then (final usage, deleted), so
+   * it must be cheap. */
   int (*still_allowed)(const char* username, const char* realm);
 
-  void* reserved[7];
+  /* Version 2, optional. The name user-quota counts this user under: writes
+   * it NUL-terminated into key (key_len bytes) and returns 0; non-zero lets
+   * coturn use its own (the name after the REST timestamp). It must depend
+   * on username alone: coturn asks when an allocation takes its quota and
+   * again when it gives it back. */
+  int (*quota_key)(const char* username, const char* realm, char* key, size_t key_len);
+  /* Version 2, optional. The host refused a request (see the event). */
+  void (*on_refusal)(const struct vytal_turn_refusal_event* event);
+
+  void* reserved[5];
 };
 
 /* The one exported symbol. */

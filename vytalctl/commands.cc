@@ -11,6 +11,9 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "vytalctl/admin_commands.h"
+#include "vytalctl/call_commands.h"
+#include "vytalctl/sync_status.h"
 #include "vytalctl/turn_config.h"
 
 namespace vytal {
@@ -103,6 +106,12 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
     std::fputs("vytalctl: TURN_SHARED_SECRET: not set\n", stderr);
     return 2;
   }
+  int64_t max_ttl = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400) + 60;
+  if (o.ttl > max_ttl) {  // vytal-turnserver's plugin refuses longer-lived credentials (max_ttl)
+    std::fprintf(stderr, "vytalctl: --ttl %ld is longer than the TURN server accepts (%lld s)\n", o.ttl,
+                 static_cast<long long>(max_ttl));
+    return 2;
+  }
   TurnCredential c = mint_turn_credential(secret, o.user, now,
                                           o.ttl > 0 ? o.ttl : config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400));
   std::printf("username=%s\npassword=%s\n", c.username.c_str(), c.credential.c_str());
@@ -113,8 +122,36 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands = {
-      {"dev-token", dev_token}, {"turn-credential", turn_credential},       {"turn-config", turn_config},
-      {"migrate", migrate},     {"rotate-turn-secret", rotate_turn_secret},
+      {"dev-token", dev_token, "--sub ID --role patient|provider|admin|service [--ttl SECONDS]", "--sub --role --ttl",
+       0, "print an HS256 JWT signed with JWT_SECRET (development and testing)"},
+      {"turn-credential", turn_credential, "--user ID [--ttl SECONDS]", "--user --ttl", 0,
+       "print a TURN REST username and password signed with the current TURN secret"},
+      {"turn-config", turn_config, "[--output FILE]", "--output", 0,
+       "print (or write to FILE, mode 0640) vytal-turnserver's configuration, generated with safe relay\n"
+       "defaults"},
+      {"migrate", migrate, "", "", 0,
+       "create the call log in VYTAL_DATA_DIR or bring its schema up to date; print the schema version"},
+      {"rotate-turn-secret", rotate_turn_secret, "[--overlap SECONDS]", "--overlap", 0,
+       "make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
+       "still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
+       "signald and the TURN plugin pick it up within a second, without a restart."},
+      {"calls", list_calls, "[--active] [--limit N]", "--active --limit", 0,
+       "list the newest calls in the call log (read-only), or only those in progress; N defaults to 20"},
+      {"call show", show_call, "ID", "", 1,
+       "show one call from the call log (read-only): its participants and their time in the call, the\n"
+       "timeline, quality reports and TURN relay usage"},
+      {"sync status", sync_status, "", "", 0,
+       "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
+       "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"
+       "PostgreSQL, or has parked rows"},
+      {"admin", admin_command,
+       "add NAME --role viewer|operator|admin | passwd NAME | disable NAME | list | totp enable|disable NAME",
+       "--role --password-stdin", -1,
+       "manage the admin page's accounts (passwords read from the terminal, or from standard input with\n"
+       "--password-stdin; totp enable prints the otpauth URI and one-time recovery codes)"},
+      {"status", status_command, "[--json]", "--json", 0,
+       "the appliance's state, as the admin page's overview shows it: services, calls, sync, TURN, certificates,\n"
+       "clock; exit status 1 when something needs attention"},
   };
   return kCommands;
 }

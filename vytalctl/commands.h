@@ -1,7 +1,8 @@
 // vytalctl's commands: each reads what it needs from the configuration and
 // its options, prints its result, and returns the exit status (0 done, 1 the
-// work failed, 2 a usage or configuration mistake). A command's ConfigError
-// (a bad or missing key) is reported by main as one line, exit status 2.
+// work failed or something needs attention, 2 a usage or configuration
+// mistake). A command's ConfigError (a bad or missing key) is reported by
+// main as one line, exit status 2.
 #pragma once
 
 #include <cstdint>
@@ -16,14 +17,23 @@ struct CommandOptions {
   std::string sub, role, user, output;
   long ttl = -1;
   long overlap = -1;
+  long limit = -1;
+  bool active = false;
+  std::vector<std::string> args;  // what follows the command's name (call show ID; admin add NAME: add, NAME)
+  bool password_stdin = false;
+  bool json = false;
 };
 
-// Returned by a command whose options are incomplete: main prints the usage.
+// Returned by a command whose options are incomplete: main prints its usage.
 inline constexpr int kUsageError = -1;
 
 struct Command {
-  const char* name;
+  const char* name;  // one or two words: "migrate", "call show"
   int (*run)(const Config& config, const CommandOptions& options, int64_t now_s);
+  const char* synopsis = "";      // what follows the name in its usage line
+  const char* options = nullptr;  // the options it takes ("--sub --role --ttl"); nullptr: any
+  int args = 0;                   // how many words follow the name (call show ID: 1); -1: any (admin)
+  const char* help = "";          // what it does, for --help
 };
 
 const std::vector<Command>& commands();

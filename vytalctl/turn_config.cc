@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
 namespace vytal {
 namespace {
 
@@ -19,17 +23,41 @@ constexpr const char* kDenied[] = {
     "224.0.0.0-255.255.255.255",                       // multicast and reserved, broadcast
     "::1",                                             // loopback
     "::ffff:0.0.0.0-::ffff:255.255.255.255",           // IPv4-mapped: judged as IPv4 too (patch 0002)
+    "::1.0.0.0-::255.255.255.255",                     // IPv4-compatible ::a.b.c.d (also patch 0002), in
+    "::0.1.0.0-::0.255.255.255",                       //   four ranges: coturn compares byte by byte, and
+    "::0.0.1.0-::0.0.255.255",                         //   a range from "::" would match every IPv4 peer
+    "::0.0.0.2-::0.0.0.255",                           //   on 4.6.1
+    "::ffff:0:0.0.0.0-::ffff:0:255.255.255.255",       // SIIT
     "64:ff9b::-64:ff9b::ffff:ffff",                    // NAT64 to IPv4 anything
+    "64:ff9b:1::-64:ff9b:1:ffff:ffff:ffff:ffff:ffff",  // NAT64, local use
     "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // unique local
     "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // link-local
+    "fec0::-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // site-local (deprecated, still routed by some)
     "ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // multicast
 };
 // Not denied as a range: "::" on coturn 4.6.1 blocks every peer (it is
 // rejected as the unspecified address by coturn itself).
 
+// The 6to4 range (2002:aabb:ccdd::/48) embedding an IPv4 range "a.b.c.d-e.f.g.h".
+std::string six_to_four(const std::string& v4_range) {
+  size_t dash = v4_range.find('-');
+  unsigned char lo[4], hi[4];
+  inet_pton(AF_INET, v4_range.substr(0, dash).c_str(), lo);
+  inet_pton(AF_INET, v4_range.substr(dash + 1).c_str(), hi);
+  char out[96];
+  std::snprintf(out, sizeof out, "2002:%02x%02x:%02x%02x::-2002:%02x%02x:%02x%02x:ffff:ffff:ffff:ffff:ffff", lo[0],
+                lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]);
+  return out;
+}
+
 bool is_ip(const std::string& s) {
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool is_ipv6(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 }  // namespace
@@ -61,8 +89,16 @@ std::string turn_server_config(const Config& c) {
   o += "tls-listening-port=" + std::to_string(c.integer("VYTAL_TURN_TLS_PORT", 1, 65535)) + "\n";
   for (const std::string& ip : relays) o += "relay-ip=" + ip + "\n";
   if (c.is_set("VYTAL_TURN_EXTERNAL_IP")) {
-    if (!is_ip(c.str("VYTAL_TURN_EXTERNAL_IP"))) throw ConfigError("VYTAL_TURN_EXTERNAL_IP: not an IP address");
-    o += "external-ip=" + c.str("VYTAL_TURN_EXTERNAL_IP") + "/" + relays.front() + "\n";
+    // The NAT's public address stands for the relay address of its own family
+    // (a dual-stack appliance behind IPv4 NAT has a public IPv6 relay address
+    // that must stay as it is), whatever the order of VYTAL_TURN_RELAY_IPS.
+    const std::string& external = c.str("VYTAL_TURN_EXTERNAL_IP");
+    if (!is_ip(external)) throw ConfigError("VYTAL_TURN_EXTERNAL_IP: not an IP address");
+    auto inside = std::find_if(relays.begin(), relays.end(),
+                               [&](const std::string& ip) { return is_ipv6(ip) == is_ipv6(external); });
+    if (inside == relays.end())
+      throw ConfigError("VYTAL_TURN_EXTERNAL_IP: no relay address of the same family in VYTAL_TURN_RELAY_IPS");
+    o += "external-ip=" + external + "/" + *inside + "\n";
   }
   o += "min-port=" + std::to_string(min_port) + "\nmax-port=" + std::to_string(max_port) + "\n";
   o += "realm=" + c.str("VYTAL_TURN_REALM") + "\n\n";
@@ -72,6 +108,8 @@ std::string turn_server_config(const Config& c) {
   std::string plugin_config = "keyring=" + keyring;
   if (c.is_set("VYTAL_TURN_REVOKED_FILE")) plugin_config += ";revoked=" + c.str("VYTAL_TURN_REVOKED_FILE");
   if (c.is_set("VYTAL_TURN_USAGE_SOCKET")) plugin_config += ";usage=" + c.str("VYTAL_TURN_USAGE_SOCKET");
+  // Credentials living longer than signald mints them are refused (a minute of slack).
+  plugin_config += ";max_ttl=" + std::to_string(c.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400) + 60);
   o += "plugin-config=" + plugin_config + "\n\n";
   o += "# Quotas.\n";
   o += "user-quota=" + std::to_string(c.integer("VYTAL_TURN_USER_QUOTA", 1, 100000)) + "\n";
@@ -82,8 +120,13 @@ std::string turn_server_config(const Config& c) {
   // has no no-loopback-peers option) and denied again as a range below.
   o += "no-multicast-peers\n";
   for (const char* range : kDenied) o += std::string("denied-peer-ip=") + range + "\n";
+  for (const char* range : kDenied)  // 6to4 embedding a denied IPv4 range
+    if (std::strchr(range, '.') && !std::strchr(range, ':')) o += "denied-peer-ip=" + six_to_four(range) + "\n";
   for (const std::string& ip : relays) o += "allowed-peer-ip=" + ip + "\n";
   for (const std::string& range : c.list("VYTAL_TURN_ALLOWED_PEER_RANGES")) o += "allowed-peer-ip=" + range + "\n";
+  o += "# The relay addresses are peers on the relay ports only, not the appliance's services.\n";
+  o += "relay-peers-on-relay-ports\n";
+  o += "# Browsers never relay over TCP (RFC 6062).\nno-tcp-relay\n";
   o += "\n# TLS 1.2 and later only.\n";
   if (c.is_set("VYTAL_TURN_CERT_FILE")) {
     o += "cert=" + c.str("VYTAL_TURN_CERT_FILE") + "\npkey=" + c.str("VYTAL_TURN_KEY_FILE") + "\n";
@@ -97,8 +140,11 @@ std::string turn_server_config(const Config& c) {
   const std::string& own_dir =
       c.is_set("VYTAL_TURN_STATE_DIR") ? c.str("VYTAL_TURN_STATE_DIR") : c.str("VYTAL_DATA_DIR");
   if (!own_dir.empty()) o += "\nuserdb=" + own_dir + "/turnserver.db\npidfile=" + own_dir + "/vytal-turnserver.pid\n";
-  o += "\n# No CLI, no stale protocols, logs to journald through stdout.\n";
+  // Wall-clock ISO 8601 times on every line (coturn's default is seconds
+  // since start), so its lines can be matched with signald's and a client's.
+  o += "\n# No CLI, no stale protocols, logs to journald through stdout with wall-clock times.\n";
   o += "no-cli\nno-rfc5780\nno-stun-backward-compatibility\nno-software-attribute\nlog-file=stdout\nsimple-log\n";
+  o += "new-log-timestamp\n";
   return o;
 }
 

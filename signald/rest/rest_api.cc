@@ -34,6 +34,7 @@ int status_for(std::string_view code) {
     return 409;
   if (code == "db_error" || code == kCallLogUnavailable) return 503;
   if (code == "unsupported_media_type") return 415;
+  if (code == "too_many_open_calls") return 429;
   return 400;
 }
 
@@ -60,6 +61,16 @@ std::vector<std::string> segments(const std::string& path) {
   return out;
 }
 
+// Whether a Content-Type names application/json: the media type compared
+// exactly, case-insensitively (RFC 9110 8.3.1), parameters such as charset
+// allowed; "application/jsonx" or "application/json-seq" are not JSON.
+bool is_json_media_type(std::string_view value) {
+  std::string_view type = value.substr(0, value.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return type.size() == 16 && strncasecmp(type.data(), "application/json", 16) == 0;
+}
+
 struct Body {
   JsonPtr json;
   Error error;
@@ -72,7 +83,7 @@ Body parse_body(const HttpRequest& req, bool empty_ok) {
     return {nullptr, {"invalid_json", "a JSON object body is required"}};
   }
   const std::string* type = req.header("content-type");
-  if (!type || strncasecmp(type->c_str(), "application/json", 16) != 0)
+  if (!type || !is_json_media_type(*type))
     return {nullptr, {"unsupported_media_type", "Content-Type must be application/json"}};
   std::string error;
   JsonPtr doc = json_parse(req.body, &error);
@@ -210,7 +221,7 @@ void RestApi::handle(HttpRequest& req, Responder responder) {
     case Op::end: return finish_call(req, x, actor, seg[2], false);
     case Op::cancel: return finish_call(req, x, actor, seg[2], true);
     case Op::add_participant: return add_participant(req, x, actor, seg[2]);
-    case Op::ice: return ice_servers(x, actor);
+    case Op::ice: return ice_servers(req, x, actor);
     case Op::none: break;
   }
 }
@@ -235,7 +246,17 @@ bool RestApi::authenticate(HttpRequest& req, Exchange& x, Actor* actor) const {
   return false;
 }
 
-void RestApi::write(Exchange& x, int success_status, std::function<Result<CallUpdate>(CallWriter&)> op) {
+void RestApi::write(Exchange& x, const Actor& actor, WriteKind kind, int success_status,
+                    std::function<Result<CallUpdate>(CallWriter&)> op) {
+  if (int64_t wait_s = d_.signaling.limits().charge(actor.sub, actor.role, kind)) {
+    d_.metrics.count_rejected("rate_limited");
+    HttpResponse r =
+        HttpServer::error_response(429, "rate_limited",
+                                   kind == WriteKind::create ? "too many calls created by this user; retry later"
+                                                             : "too many changes by this user; retry later");
+    r.headers.emplace_back("Retry-After", std::to_string(wait_s));
+    return respond(x, std::move(r));
+  }
   // In order with signaling's writes (a REST end must not overtake a leave).
   if (!d_.call_log.has_room()) return respond_error(x, 503, "overloaded", "too many writes are waiting; retry later");
   d_.call_log.submit(
@@ -279,7 +300,13 @@ void RestApi::create_call(HttpRequest& req, Exchange& x, const Actor& actor) {
     if (!call.scheduled_at)
       return respond_error(x, 400, "validation", "scheduledAt must be an RFC 3339 time such as 2026-11-24T15:00:00Z");
   }
-  write(x, 201, [call = std::move(call), actor](CallWriter& w) { return w.create(call, actor); });
+  write(x, actor, WriteKind::create, 201,
+        [call = std::move(call), actor](CallWriter& w) { return w.create(call, actor); });
+}
+
+void RestApi::audit_denied(const Actor& actor, const char* action, const std::string& call_id) {
+  // Refusals cost a write each: bounded per subject (CallWriter::deny).
+  d_.call_log.record([actor, action, call_id](CallWriter& w) { return w.audit_denied(actor, action, call_id); });
 }
 
 void RestApi::get_call(Exchange& x, const Actor& actor, const std::string& id) {
@@ -289,7 +316,7 @@ void RestApi::get_call(Exchange& x, const Actor& actor, const std::string& id) {
   if (!got.value()) return respond_error(x, 404, "call_not_found", "no call with this id");
   const CallRecord& call = *got.value();
   if (!can_view_call(actor, call)) {
-    d_.call_log.record([actor, id](CallWriter& w) { return w.audit(actor, "call.read", "denied", id); });
+    audit_denied(actor, "call.read", id);
     return respond_error(x, 403, "forbidden", "you may not see this call");
   }
   HttpResponse r;
@@ -364,7 +391,7 @@ void RestApi::finish_call(HttpRequest& req, Exchange& x, const Actor& actor, con
   if (reason && (reason->empty() || reason->size() > 64 || !is_platform_id(*reason)))
     return respond_error(x, 400, "validation", "reason must be a short code such as hung_up or no_show");
   std::string why = reason.value_or("");
-  write(x, 200,
+  write(x, actor, WriteKind::other, 200,
         [id, actor, why, cancel](CallWriter& w) { return cancel ? w.cancel(id, actor, why) : w.end(id, actor, why); });
 }
 
@@ -379,14 +406,48 @@ void RestApi::add_participant(HttpRequest& req, Exchange& x, const Actor& actor,
   if (!role || !one_of(*role, {"patient", "provider", "interpreter", "family", "caregiver", "observer"}))
     return respond_error(x, 400, "validation",
                          "role must be patient, provider, interpreter, family, caregiver or observer");
-  write(x, 201, [id, actor, u = std::string(*user), r = std::string(*role)](CallWriter& w) {
+  write(x, actor, WriteKind::other, 201, [id, actor, u = std::string(*user), r = std::string(*role)](CallWriter& w) {
     return w.add_participant(id, actor, u, r);
   });
 }
 
-void RestApi::ice_servers(Exchange& x, const Actor& actor) {
+void RestApi::ice_servers(HttpRequest& req, Exchange& x, const Actor& actor) {
+  // TURN credentials name the call they are for ("<user>@<call id>"), so
+  // leaving the call revokes them like those of the signaling join. A plain
+  // "<user>" credential could never be revoked: only service and admin
+  // tokens (the platform's back end) get one, by asking without callId.
+  std::optional<std::string> call_id;
+  evkeyvalq params;
+  params.tqh_first = nullptr;
+  params.tqh_last = &params.tqh_first;
+  if (!req.query.empty() && evhttp_parse_query_str(req.query.c_str(), &params) != 0)
+    return respond_error(x, 400, "validation", "the query string is malformed");
+  std::unique_ptr<evkeyvalq, void (*)(evkeyvalq*)> guard(&params, evhttp_clear_headers);
+  for (evkeyval* kv = params.tqh_first; kv; kv = kv->next.tqe_next) {
+    if (std::string_view(kv->key) != "callId" || call_id)
+      return respond_error(x, 400, "validation", "the only query parameter is callId, once");
+    call_id = kv->value;
+  }
+  std::string turn_user = actor.sub;
+  if (!call_id) {
+    if (!is_privileged(actor))
+      return respond_error(x, 400, "validation",
+                           "callId is required: TURN credentials are minted for a call you take part in");
+  } else {
+    if (!is_uuid(*call_id)) return respond_error(x, 400, "validation", "callId must be a call id");
+    auto got = d_.call_log.reader().get(*call_id);
+    if (!got) return respond_error(x, got.error());
+    if (!got.value()) return respond_error(x, 404, "call_not_found", "no call with this id");
+    const CallRecord& call = *got.value();
+    if (!can_join_call(actor, call)) {
+      audit_denied(actor, "ice_servers.get", *call_id);
+      return respond_error(x, 403, "forbidden", "you do not take part in this call");
+    }
+    if (is_terminal(call.status)) return respond_error(x, 409, "invalid_transition", "the call is over");
+    turn_user += "@" + call.id;
+  }
   HttpResponse r;
-  r.body = json_dump(ice_servers_json(d_.settings.ice, d_.turn.current_secret(), actor.sub, d_.clock.now_s()).get());
+  r.body = json_dump(ice_servers_json(d_.settings.ice, d_.turn.current_secret(), turn_user, d_.clock.now_s()).get());
   respond(x, std::move(r));
 }
 
@@ -400,17 +461,18 @@ void RestApi::web_asset(Exchange& x, const std::string& name) {
 }
 
 void RestApi::ready(Exchange& x) {
-  // Ready means a write reaches the disk now: commit a probe row through the
-  // same queue the calls use.
-  if (!d_.call_log.has_room()) return respond_error(x, 503, "not_ready", "the call log is overloaded");
-  d_.call_log.submit([](CallWriter& w) { return w.record_readiness(); },
-                     [this, x = std::move(x)](bool committed) mutable {
-                       if (!committed) return respond_error(x, 503, "not_ready", "the call log is not writable");
-                       HttpResponse r;
-                       r.body = R"({"status":"ready"})";
-                       respond(x, std::move(r));
-                     },
-                     CallLog::WhenFull::refuse);
+  // Ready means a write reaches the disk: a probe row committed through the
+  // queue the calls use, at most once a second (ReadinessProbe), so an
+  // unauthenticated client cannot turn requests into fsyncs.
+  // Shared: the probe keeps its waiters in std::function (copyable), and
+  // the exchange's Responder is move-only.
+  readiness_.check([this, x = std::make_shared<Exchange>(std::move(x))](bool ready) {
+    if (!ready) return respond_error(*x, 503, "not_ready", "the call log is not taking writes");
+    HttpResponse r;
+    r.body = R"({"status":"ready"})";
+    respond(*x, std::move(r));
+  });
+  d_.metrics.readiness_probes = readiness_.probes();
 }
 
 }  // namespace vytal

@@ -12,6 +12,7 @@
 #include "common/jwt.h"
 #include "http/http_server.h"
 #include "signald/metrics.h"
+#include "signald/readiness.h"
 #include "signald/signald_config.h"
 #include "signald/signaling/signaling.h"
 #include "signald/turn_link.h"
@@ -30,7 +31,7 @@ struct RestApiDeps {
 
 class RestApi {
  public:
-  explicit RestApi(RestApiDeps deps) : d_(deps) {}
+  explicit RestApi(RestApiDeps deps) : d_(deps), readiness_(deps.call_log, deps.clock) {}
   void handle(HttpRequest& request, Responder responder);
 
  private:
@@ -42,7 +43,9 @@ class RestApi {
   bool authenticate(HttpRequest& request, Exchange& x, Actor* actor) const;
   // Queues a call change; answers after commit (the call log tells the
   // call's signaling room of an end).
-  void write(Exchange& x, int success_status, std::function<Result<CallUpdate>(CallWriter&)> op);
+  // The subject's write rate (SubjectLimits) is charged first: over it, 429.
+  void write(Exchange& x, const Actor& actor, WriteKind kind, int success_status,
+             std::function<Result<CallUpdate>(CallWriter&)> op);
   void web_asset(Exchange& x, const std::string& path);
 
   void create_call(HttpRequest& request, Exchange& x, const Actor& actor);
@@ -50,10 +53,13 @@ class RestApi {
   void list_calls(HttpRequest& request, Exchange& x, const Actor& actor);
   void finish_call(HttpRequest& request, Exchange& x, const Actor& actor, const std::string& id, bool cancel);
   void add_participant(HttpRequest& request, Exchange& x, const Actor& actor, const std::string& id);
-  void ice_servers(Exchange& x, const Actor& actor);
+  void ice_servers(HttpRequest& request, Exchange& x, const Actor& actor);
+  // Records a refused read in the audit log (bounded per subject).
+  void audit_denied(const Actor& actor, const char* action, const std::string& call_id);
   void ready(Exchange& x);
 
   RestApiDeps d_;
+  ReadinessProbe readiness_;
 };
 
 }  // namespace vytal

@@ -37,6 +37,15 @@ std::string end_error_message(const Error& e) {
   return e.code == kCallLogUnavailable ? "the end could not be recorded; retry" : e.message;
 }
 
+// A quality report's figure when it is a number within [0, max].
+std::optional<double> report_number(const json_t* msg, const char* key, double max) {
+  const json_t* v = json_object_get(msg, key);
+  if (!json_is_number(v)) return std::nullopt;
+  double d = json_number_value(v);
+  if (!(d >= 0 && d <= max)) return std::nullopt;
+  return d;
+}
+
 json_t* message(std::string_view type) {
   json_t* m = json_object();
   json_put(m, "type", json_str(type));
@@ -60,11 +69,12 @@ struct Signaling::Session {
   int64_t ice_refresh_ms = 0;
   int64_t last_quality_ms = INT64_MIN / 2;
   int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
+  bool media_failure_counted = false;
 
   Actor actor() const { return Actor{user, role, remote_addr}; }
 };
 
-Signaling::Signaling(SignalingDeps deps) : d_(deps) {
+Signaling::Signaling(SignalingDeps deps) : d_(deps), limits_(deps.settings.limits, deps.clock) {
   tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
   timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
@@ -107,6 +117,15 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
     return;
   }
   JwtClaims& claims = a.admitted->claims;
+  // Sessions count the person: one token must not hold the server's
+  // connections (each also costs memory and a ping).
+  if (!limits_.open_session(claims.sub, claims.role)) {
+    d_.metrics.count_rejected("too_many_sessions");
+    d_.metrics.count_request("/webrtc/ws", req.method_name(), 429);
+    std::move(responder).send(
+        HttpServer::error_response(429, "too_many_sessions", "this user has too many signaling connections open"));
+    return;
+  }
   auto session = std::make_unique<Session>();
   Session* s = session.get();
   s->id = next_session_id_++;
@@ -119,6 +138,7 @@ void Signaling::accept(HttpRequest& req, Responder responder) {
   sessions_.emplace(s->id, std::move(session));
   WsLink link = std::move(responder).upgrade(a.admitted->websocket_key, a.admitted->protocol, this, s);
   if (!link) {
+    limits_.close_session(s->user, s->role);
     sessions_.erase(s->id);
     return;
   }
@@ -137,7 +157,10 @@ void Signaling::send_error(Session& s, std::string_view code, std::string_view t
 }
 
 void Signaling::broadcast(Room& room, const json_t* m, const std::string& except_user) {
-  std::string text = json_dump(m);
+  broadcast_text(room, json_dump(m), except_user);
+}
+
+void Signaling::broadcast_text(Room& room, const std::string& text, const std::string& except_user) {
   // Collected first: sending may drop a slow client, which changes nothing
   // here (drops are handled from the top of the loop) but keeps this simple.
   std::vector<WsLink> links;
@@ -166,30 +189,54 @@ bool Signaling::rate_allows(Session& s) {
   return false;
 }
 
+bool Signaling::subject_allows(Session& s, const json_t* rid) {
+  int64_t wait_s = limits_.charge(s.user, s.role, WriteKind::other);
+  if (wait_s == 0) return true;
+  d_.metrics.count_rejected("rate_limited");
+  JsonPtr m(message("error"));
+  json_put(m.get(), "code", json_string("rate_limited"));
+  json_put(m.get(), "message", json_string("too many joins or ends by this user; retry later"));
+  json_put(m.get(), "retryAfterSeconds", json_integer(wait_s));
+  if (rid) json_put(m.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
+  send(s, m.get());
+  return false;
+}
+
+bool Signaling::on_ws_control(WsLink link) {
+  Session& s = *static_cast<Session*>(link.user());
+  if (!s.link) s.link = link;
+  return rate_allows(s);
+}
+
 void Signaling::on_ws_message(WsLink link, std::string_view text) {
   Session& s = *static_cast<Session*>(link.user());
   if (!s.link) s.link = link;  // messages that came with the handshake arrive before upgrade() returns
   if (!rate_allows(s)) return;
   std::string error;
-  JsonPtr msg = json_parse(text, &error);
-  if (!json_is_object(msg.get())) {
+  auto parsed = messages_.parse(text, &error);
+  if (!parsed) {
     d_.metrics.count_rejected("ws_invalid_json");
-    return send_error(s, "invalid_json", msg ? "a message is a JSON object" : "not valid JSON: " + error, nullptr);
+    return send_error(s, "invalid_json", error, nullptr);
   }
-  const json_t* rid = json_object_get(msg.get(), "requestId");
-  if (rid && !json_is_integer(rid) && !(json_is_string(rid) && json_string_length(rid) <= 64)) rid = nullptr;
-  auto type = json_string_field(msg.get(), "type");
-  if (!type) {
+  const json_t* rid = parsed->request_id.get();
+  if (parsed->type.empty()) {
     d_.metrics.count_rejected("ws_invalid_message");
     return send_error(s, "validation", "a message needs a type", rid);
   }
-  d_.metrics.count_ws_message(*type);
-  if (*type == "join") return join(s, msg.get(), rid);
-  if (*type == "leave") return leave(s, rid);
-  if (*type == "offer" || *type == "answer" || *type == "ice-candidate" || *type == "media-state")
-    return relay(s, *type, msg.get(), rid);
-  if (*type == "quality-report") return quality_report(s, msg.get());
-  if (*type == "end-call") return end_call(s, msg.get(), rid);
+  d_.metrics.count_ws_message(parsed->type);
+  // The hot path: relayed from the one parse above.
+  if (is_relayed_type(parsed->type)) return relay(s, *parsed);
+  // The rest is rare: a jansson tree for their handlers.
+  JsonPtr msg = json_parse(text, &error);
+  if (!msg) {
+    d_.metrics.count_rejected("ws_invalid_json");
+    return send_error(s, "invalid_json", "not valid JSON: " + error, rid);
+  }
+  std::string_view type = parsed->type;
+  if (type == "join") return join(s, msg.get(), rid);
+  if (type == "leave") return leave(s, rid);
+  if (type == "quality-report") return quality_report(s, msg.get());
+  if (type == "end-call") return end_call(s, msg.get(), rid);
   d_.metrics.count_rejected("ws_unknown_type");
   send_error(s, "unknown_type", "unknown message type", rid);
 }
@@ -203,6 +250,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
+  if (!subject_allows(s, rid)) return;
   s.joining_call = *call_id;
   Actor actor = s.actor();
   bool queued = d_.call_log.submit([id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
@@ -252,7 +300,8 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
-    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor).ok(); });
+    // The Result, not .ok(): "not in the call" is an answer, not a database failure.
+    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
     return;
   }
   m.session = s;
@@ -336,41 +385,20 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   d_.call_log.record([call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
 }
 
-void Signaling::relay(Session& s, std::string_view type, const json_t* msg, const json_t* rid) {
+void Signaling::relay(Session& s, const MessageParser::Message& m) {
+  const json_t* rid = m.request_id.get();
   if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
   auto room = rooms_.find(s.call_id);
   if (room == rooms_.end()) return send_error(s, "not_joined", "join a call first", rid);
-  JsonPtr out(message(type));
-  json_put(out.get(), "callId", json_str(s.call_id));
-  json_put(out.get(), "from", json_str(s.user));
-  const json_t* to = json_object_get(msg, "to");
-  if (to && !json_is_string(to)) return send_error(s, "validation", "to must be a user id", rid);
-  if (type == "offer" || type == "answer") {
-    const json_t* sdp = json_object_get(msg, "sdp");
-    if (!json_is_object(sdp) || !json_is_string(json_object_get(sdp, "sdp")))
-      return send_error(s, "validation", "sdp must be a session description {type, sdp}", rid);
-    if (!to) return send_error(s, "validation", "an offer or answer goes to one participant (to)", rid);
-    json_put(out.get(), "sdp", json_incref(const_cast<json_t*>(sdp)));
-  } else if (type == "ice-candidate") {
-    const json_t* cand = json_object_get(msg, "candidate");
-    if (!cand || !(json_is_object(cand) || json_is_null(cand)))
-      return send_error(s, "validation", "candidate must be an ICE candidate object or null", rid);
-    json_put(out.get(), "candidate", json_incref(const_cast<json_t*>(cand)));
-  } else {  // media-state
-    const json_t* audio = json_object_get(msg, "audio");
-    const json_t* video = json_object_get(msg, "video");
-    if ((audio && !json_is_boolean(audio)) || (video && !json_is_boolean(video)) || (!audio && !video))
-      return send_error(s, "validation", "media-state carries audio and/or video booleans", rid);
-    if (audio) json_put(out.get(), "audio", json_incref(const_cast<json_t*>(audio)));
-    if (video) json_put(out.get(), "video", json_incref(const_cast<json_t*>(video)));
-  }
-  if (to) {
-    auto target = room->second.members.find(json_string_value(to));
+  RelayOut out = relay_message(m, s.call_id, s.user);
+  if (out.error) return send_error(s, "validation", out.error, rid);
+  if (out.to) {
+    auto target = room->second.members.find(std::string(*out.to));
     if (target == room->second.members.end() || !target->second.session || target->first == s.user)
       return send_error(s, "participant_not_found", "no such participant connected in this call", rid);
-    send(*target->second.session, out.get());
+    target->second.session->link.send(out.text);
   } else {
-    broadcast(room->second, out.get(), s.user);
+    broadcast_text(room->second, out.text, s.user);
   }
 }
 
@@ -378,6 +406,14 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
   if (s.call_id.empty()) return;
   auto room = rooms_.find(s.call_id);
   if (room == rooms_.end()) return;
+  // Every report feeds the quality histograms, before sampling; a failed
+  // media connection counts once per connection.
+  d_.metrics.observe_quality(report_number(msg, "rttMs", 600000), report_number(msg, "jitterMs", 600000),
+                             report_number(msg, "packetLoss", 1));
+  if (json_string_field(msg, "connectionState") == "failed" && !s.media_failure_counted) {
+    s.media_failure_counted = true;
+    d_.metrics.count_call_failure("media_failed");
+  }
   const SignalingSettings& cfg = d_.settings.signaling;
   int64_t now = d_.clock.monotonic_ms();
   // Sampled and bounded: browsers may report every second for hours.
@@ -409,6 +445,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
     if (!is_platform_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
     reason = *r;
   }
+  if (!subject_allows(s, rid)) return;
   bool queued = d_.call_log.submit(
       [call_id = s.call_id, actor = s.actor(), reason](CallWriter& w) { return w.end(call_id, actor, reason); },
       [this, session_id = s.id, request_id = retain(rid)](Result<CallUpdate> r) {
@@ -458,6 +495,7 @@ void Signaling::on_ws_closed(WsLink link) {
       }
     }
   }
+  limits_.close_session(s->user, s->role);
   sessions_.erase(s->id);
   d_.metrics.ws_sessions = sessions_.size();
 }

@@ -22,6 +22,8 @@
 #include "http/http_server.h"
 #include "signald/metrics.h"
 #include "signald/signald_config.h"
+#include "signald/signaling/relay_message.h"
+#include "signald/subject_limits.h"
 #include "signald/turn_link.h"
 
 namespace vytal {
@@ -47,8 +49,12 @@ class Signaling final : public WsHandler {
 
   void on_ws_message(WsLink link, std::string_view text) override;
   void on_ws_closed(WsLink link) override;
+  // Pings and pongs are charged to the connection's message rate.
+  bool on_ws_control(WsLink link) override;
 
   size_t sessions() const { return sessions_.size(); }
+  // Per-subject write rates and session caps, shared with the REST API.
+  SubjectLimits& limits() { return limits_; }
 
   // The once-a-second work: grace deadlines, ICE refresh. Its timer calls it;
   // tests call it after advancing their clock.
@@ -76,12 +82,15 @@ class Signaling final : public WsHandler {
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   void send(Session& s, const json_t* message);
   void broadcast(Room& room, const json_t* message, const std::string& except_user);
+  void broadcast_text(Room& room, const std::string& text, const std::string& except_user);
   bool rate_allows(Session& s);
+  // Charges the subject's write rate; false (error rate_limited sent) over it.
+  bool subject_allows(Session& s, const json_t* request_id);
 
   void join(Session& s, const json_t* msg, const json_t* request_id);
   void enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* request_id);
   void leave(Session& s, const json_t* request_id);
-  void relay(Session& s, std::string_view type, const json_t* msg, const json_t* request_id);
+  void relay(Session& s, const MessageParser::Message& message);
   void quality_report(Session& s, const json_t* msg);
   void end_call(Session& s, const json_t* msg, const json_t* request_id);
   // A participant's slot is given up (left, or its grace period ran out).
@@ -93,6 +102,8 @@ class Signaling final : public WsHandler {
   JsonPtr ice_servers_message(const Session& s);
 
   SignalingDeps d_;
+  MessageParser messages_;
+  SubjectLimits limits_;
   EventPtr tick_;
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;

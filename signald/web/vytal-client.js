@@ -7,13 +7,44 @@
 //   call.addEventListener('track', (e) => show(e.detail.userId, e.detail.stream));
 //   await call.join();
 //   ...
-//   call.leave();            // or call.endCall('completed') for everyone (providers)
+//   call.leave();            // or await call.endCall('completed') for everyone
+//   await call.peerStatus(); // per peer: connecting / direct / relayed (udp, tcp, tls), quality
+//
+// Leaving, or the call ending (whoever ended it), closes every peer
+// connection and stops the local stream's tracks (camera and microphone go
+// off). endCall() resolves with the call-ended message once the end is
+// committed.
 //
 // Events (CustomEvent detail): joined, participant-joined, participant-left,
 // participant-reconnecting, track, media-state, call-ended, error, state.
 // The wire protocol is documented in docs/PROTOCOL.md.
 
 const PROTOCOL = 'vytal.v1';
+
+// Thresholds of the quality indicator (ITU-T G.114 puts one-way delay under
+// 150 ms for good conversation; a round trip of 400 ms is noticeably late).
+function quality({ rttMs, lossRatio, jitterMs }) {
+  if ((rttMs ?? 0) > 400 || (lossRatio ?? 0) > 0.05 || (jitterMs ?? 0) > 50) return 'poor';
+  if ((rttMs ?? 0) > 200 || (lossRatio ?? 0) > 0.01 || (jitterMs ?? 0) > 30) return 'fair';
+  return 'good';
+}
+
+// When the network path breaks mid-call (a clinic's firewall starts dropping
+// UDP, a laptop moves to another network), ICE is restarted and the call moves
+// to whatever path still works (TURN over TCP or TLS). Chromium by itself
+// moves to another pair only after about 6 s without an answer on the selected
+// one, and its iceConnectionState meanwhile stays "connected" (another pair is
+// still writable), so the client watches the selected pair: nothing received
+// on it for PATH_STALL_MS while connected restarts ICE; so do "disconnected"
+// (after a short grace) and "failed". Once a restart has moved the call to a
+// new pair, the video senders restart their encoding: the receiver gets a key
+// frame at once instead of asking again for packets lost with the old path
+// (about 2 s). Measured in tests/network, scenario 8 (docs/NETWORKS.md).
+const PATH_CHECK_MS = 250;
+const PATH_STALL_MS = 1000;
+const DISCONNECTED_GRACE_MS = 1000;
+const RESTART_MIN_INTERVAL_MS = 5000; // per peer: a restart needs that long to gather and check
+const KEY_FRAME_AFTER_RESTART_MS = 15000; // a pair change this soon after a restart is its result
 
 export class VytalCall extends EventTarget {
   constructor({ url, token, callId, localStream, iceTransportPolicy = 'all', qualityIntervalMs = 10000 }) {
@@ -26,7 +57,7 @@ export class VytalCall extends EventTarget {
     this.qualityIntervalMs = qualityIntervalMs;
     this.iceServers = [];
     this.peers = new Map(); // userId -> { pc, polite, makingOffer, ignoreOffer, settingAnswer, queue, stream }
-    this.pending = new Map(); // requestId -> { resolve, reject }
+    this.pending = new Map(); // requestId -> { type, resolve, reject }
     this.nextRequest = 1;
     this.userId = null;
     this.closedByUs = false;
@@ -44,13 +75,54 @@ export class VytalCall extends EventTarget {
   leave() {
     this.closedByUs = true;
     this.#send({ type: 'leave' });
-    this.#teardown();
+    this.#teardown({ stopLocal: true });
     this.ws?.close(1000, 'left');
   }
 
-  // Ends the call for everyone (the call's provider; patients may end their own).
+  // Ends the call for everyone (the call's provider; patients may end their
+  // own). Resolves with the call-ended message: the server answers an
+  // end-call with call-ended to everyone, the sender included.
   endCall(reason = 'completed') {
     return this.#request({ type: 'end-call', reason });
+  }
+
+  // Each peer's connection as a person would describe it, from getStats():
+  // { userId, state: 'connecting'|'direct'|'relayed'|'failed', transport
+  // ('udp'|'tcp'|'tls', the relayed leg's for relayed), rttMs, lossRatio,
+  // jitterMs, quality: 'good'|'fair'|'poor'|null }. Loss is over the time
+  // since the previous call.
+  async peerStatus() {
+    const out = [];
+    for (const [userId, peer] of this.peers) {
+      const { pc } = peer;
+      const report = await pc.getStats();
+      let pair = null;
+      let lost = 0, received = 0, jitter = null;
+      for (const s of report.values()) {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) ?? pair;
+        if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+        if (s.type === 'inbound-rtp') {
+          lost += s.packetsLost ?? 0;
+          received += s.packetsReceived ?? 0;
+          if (s.kind === 'audio' && s.jitter !== undefined) jitter = s.jitter * 1000;
+        }
+      }
+      const status = { userId, state: 'connecting', transport: null, rttMs: null, lossRatio: null, jitterMs: jitter, quality: null };
+      if (pc.connectionState === 'failed') status.state = 'failed';
+      else if (pair && pair.state === 'succeeded' && ['connected', 'completed'].includes(pc.iceConnectionState)) {
+        const local = report.get(pair.localCandidateId);
+        status.state = local?.candidateType === 'relay' ? 'relayed' : 'direct';
+        status.transport = status.state === 'relayed' ? (local?.relayProtocol ?? local?.protocol) : local?.protocol;
+        if (pair.currentRoundTripTime !== undefined) status.rttMs = Math.round(pair.currentRoundTripTime * 1000);
+      }
+      const last = peer.lastCounts ?? { lost: 0, received: 0 };
+      const dLost = lost - last.lost, dReceived = received - last.received;
+      peer.lastCounts = { lost, received };
+      if (dLost + dReceived > 0) status.lossRatio = Math.max(0, dLost) / (Math.max(0, dLost) + dReceived);
+      if (status.state === 'direct' || status.state === 'relayed') status.quality = quality(status);
+      out.push(status);
+    }
+    return out;
   }
 
   setMedia({ audio, video }) {
@@ -106,7 +178,8 @@ export class VytalCall extends EventTarget {
   }
 
   #onClose(e) {
-    for (const { reject } of this.pending.values()) reject(new Error(`connection closed (${e.code})`));
+    for (const { reject } of this.pending.values())
+      reject(Object.assign(new Error(`connection closed (${e.code})`), { code: 'closed' }));
     this.pending.clear();
     this.#emit('state', { state: 'disconnected', code: e.code });
     if (this.closedByUs || e.code === 4000 /* replaced by another connection */) return;
@@ -140,7 +213,7 @@ export class VytalCall extends EventTarget {
   #request(message) {
     const requestId = String(this.nextRequest++);
     return new Promise((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject });
+      this.pending.set(requestId, { type: message.type, resolve, reject });
       this.#send({ ...message, requestId });
     });
   }
@@ -184,8 +257,15 @@ export class VytalCall extends EventTarget {
         for (const { pc } of this.peers.values()) pc.setConfiguration({ ...pc.getConfiguration(), iceServers: this.iceServers });
         break;
       case 'call-ended':
+        // The end is committed: an end-call of ours is answered by this
+        // (whoever's end came first); anything else still waiting cannot be.
+        for (const [id, waiter] of this.pending) {
+          if (waiter.type === 'end-call') waiter.resolve(msg);
+          else waiter.reject(Object.assign(new Error('the call has ended'), { code: 'call_ended' }));
+          this.pending.delete(id);
+        }
         this.closedByUs = true;
-        this.#teardown();
+        this.#teardown({ stopLocal: true });
         this.#emit('call-ended', msg);
         this.ws?.close(1000, 'call ended');
         break;
@@ -233,8 +313,12 @@ export class VytalCall extends EventTarget {
       this.#send({ type: 'ice-candidate', to: userId, candidate: candidate ? candidate.toJSON() : null });
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === 'failed') pc.restartIce();
+      if (pc.iceConnectionState === 'failed') this.#restartIce(peer, 'ICE failed', { now: true });
+      if (pc.iceConnectionState === 'disconnected') {
+        setTimeout(() => pc.iceConnectionState === 'disconnected' && this.#restartIce(peer, 'ICE disconnected'), DISCONNECTED_GRACE_MS);
+      }
     };
+    peer.pathTimer = setInterval(() => this.#checkPath(peer).catch(() => {}), PATH_CHECK_MS);
     pc.ontrack = ({ track, streams }) => {
       peer.stream = streams[0] ?? peer.stream ?? new MediaStream();
       if (!streams[0]) peer.stream.addTrack(track);
@@ -242,6 +326,49 @@ export class VytalCall extends EventTarget {
     };
     if (addTracks) this.#addTracks(peer);
     return peer;
+  }
+
+  // --- path watch and ICE restart -------------------------------------------
+
+  async #checkPath(peer) {
+    const { pc } = peer;
+    if (pc.iceConnectionState !== 'connected' && pc.iceConnectionState !== 'completed') return;
+    const report = await pc.getStats();
+    for (const s of report.values()) {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) continue;
+      const pairId = s.selectedCandidatePairId;
+      if (peer.selectedPair && pairId !== peer.selectedPair && peer.restartedAt &&
+          peer.keyFrameFor !== peer.restartedAt && Date.now() - peer.restartedAt < KEY_FRAME_AFTER_RESTART_MS) {
+        peer.keyFrameFor = peer.restartedAt;
+        this.#restartEncoding(peer);
+      }
+      peer.selectedPair = pairId;
+      const pair = report.get(pairId);
+      const silentMs = pair?.lastPacketReceivedTimestamp ? pair.timestamp - pair.lastPacketReceivedTimestamp : 0;
+      if (silentMs > PATH_STALL_MS) this.#restartIce(peer, `nothing received on the selected path for ${Math.round(silentMs)} ms`);
+    }
+  }
+
+  #restartIce(peer, why, { now = false } = {}) {
+    if (peer.pc.signalingState === 'closed') return;
+    if (!now && Date.now() - (peer.restartedAt ?? 0) < RESTART_MIN_INTERVAL_MS) return;
+    peer.restartedAt = Date.now();
+    this.#emit('debug', { message: `ICE restart: ${why}` });
+    peer.pc.restartIce(); // negotiationneeded: a new offer with new ICE credentials
+  }
+
+  // Pausing and resuming a video encoding makes the encoder start again with
+  // a key frame.
+  async #restartEncoding(peer) {
+    for (const sender of peer.pc.getSenders()) {
+      if (sender.track?.kind !== 'video' || !sender.getParameters().encodings?.length) continue;
+      for (const active of [false, true]) {
+        const params = sender.getParameters();
+        params.encodings[0].active = active;
+        await sender.setParameters(params);
+      }
+      this.#emit('debug', { message: 'video encoding restarted on the new path (key frame)' });
+    }
   }
 
   #addTracks(peer) {
@@ -263,6 +390,12 @@ export class VytalCall extends EventTarget {
     peer.ignoreOffer = !peer.polite && collision;
     this.#emit('debug', { message: `${description.type} from ${from}${collision ? ' (collision)' : ''}${peer.ignoreOffer ? ' ignored' : ''}` });
     if (peer.ignoreOffer) return;
+    // An offer with new ICE credentials: the other side restarts ICE (maybe
+    // after the same network change); no restart of ours on top of it.
+    const ufrag = (sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp ?? '')?.[1];
+    if (description.type === 'offer' && pc.remoteDescription && ufrag(description.sdp) !== ufrag(pc.remoteDescription.sdp)) {
+      peer.restartedAt = Date.now();
+    }
     peer.settingAnswer = description.type === 'answer';
     await pc.setRemoteDescription(description);
     peer.settingAnswer = false;
@@ -287,13 +420,16 @@ export class VytalCall extends EventTarget {
   #dropPeer(userId) {
     const peer = this.peers.get(userId);
     if (!peer) return;
+    clearInterval(peer.pathTimer);
     peer.pc.close();
     this.peers.delete(userId);
   }
 
-  #teardown() {
+  #teardown({ stopLocal = false } = {}) {
     clearInterval(this.qualityTimer);
     for (const userId of [...this.peers.keys()]) this.#dropPeer(userId);
+    // The call is over for us: the camera and microphone go off.
+    if (stopLocal) for (const t of this.localStream?.getTracks() ?? []) t.stop();
   }
 
   // --- quality reports ----------------------------------------------------
@@ -316,6 +452,9 @@ export class VytalCall extends EventTarget {
       }
       const now = Date.now();
       const report = { type: 'quality-report', packetLoss: lost + received > 0 ? lost / (lost + received) : 0 };
+      // A media connection that failed (ICE found no path, or lost it and
+      // its restart did not help) is counted by the server as a call failure.
+      if ([...this.peers.values()].some(({ pc }) => pc.connectionState === 'failed')) report.connectionState = 'failed';
       if (rtt !== null) report.rttMs = Math.round(rtt);
       if (jitter !== null) report.jitterMs = Math.round(jitter);
       if (last) report.bitrateKbps = Math.round(((bytes - last.bytes) * 8) / (now - last.at));

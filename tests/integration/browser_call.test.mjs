@@ -1,13 +1,19 @@
 // Two headless Chromium instances (Debian's chromium, driven by
 // playwright-core, fake camera and microphone) open signald's demo page as
 // the call's patient and provider, join the same call and send media to each
-// other; the provider hangs up. Checked as a user would: each side's
-// getStats() shows video frames decoded and audio packets received, growing;
-// the call log shows the call active, then ended with both durations.
+// other; the provider hangs up, and in a second call the patient does.
+// Checked as a user would: each side's getStats() shows video frames decoded
+// and audio packets received, growing; each page lists who is in the call,
+// how the media flows (direct over UDP here) and a quality indicator; after
+// the end, each page says how the call ended, shows no error, has no tile of
+// the other side, and its camera and microphone tracks have ended; the call
+// log shows the call active, then ended with both durations. Screenshots of
+// both pages go to the build directory (browser-call-*.png).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { startSignald, token, api, sql } from './lib/signald.mjs';
+import { join } from 'node:path';
+import { startSignald, token, api, sql, BUILD_DIR } from './lib/signald.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
@@ -39,6 +45,38 @@ async function openAs(sub, role, callId) {
 }
 
 const stats = (page) => page.evaluate(() => window.vytalDemo.stats());
+const shot = (page, name) => page.screenshot({ path: join(BUILD_DIR, `browser-call-${name}.png`), fullPage: true });
+
+// What the page shows a person: the status line, the participant list (each
+// entry's text and state), the remote tiles, the log; and whether the local
+// camera and microphone tracks have ended.
+const pageState = (page) =>
+  page.evaluate(() => ({
+    status: document.getElementById('status').textContent,
+    people: [...document.querySelectorAll('#participants li')].map((li) => ({ user: li.dataset.user, state: li.dataset.state ?? null, text: li.textContent })),
+    remoteTiles: document.querySelectorAll('figure[data-user]').length,
+    log: document.getElementById('log').textContent,
+    tracks: (window.vytalDemo.localStream?.getTracks() ?? []).map((t) => `${t.kind}:${t.readyState}`),
+  }));
+
+// Until the page lists `other` with a media path and a quality indicator.
+async function waitForPeerShown(page, other) {
+  await page.waitForFunction((user) => {
+    const li = document.querySelector(`#participants li[data-user="${user}"]`);
+    return li && /^(direct|relayed)/.test(li.dataset.state ?? '') && li.querySelector('.quality')?.dataset.quality;
+  }, other, { timeout: 20000 });
+}
+
+// After an end: the page says how, shows no error and no other tile, and
+// its camera and microphone are off.
+function assertEnded(state, who, endedBy) {
+  assert.match(state.status, new RegExp(`^Call ended by ${endedBy} \\(completed\\) after \\d+ s$`), `${who}: ${state.status}`);
+  assert.doesNotMatch(state.log, /could not end|error /, `${who}'s log:\n${state.log}`);
+  assert.equal(state.remoteTiles, 0, `${who} still shows another participant's tile`);
+  assert.deepEqual(state.people, [], `${who} still lists participants`);
+  assert.equal(state.tracks.length, 2, `${who}: ${state.tracks}`);
+  assert.ok(state.tracks.every((t) => t.endsWith(':ended')), `${who}'s camera or microphone still on: ${state.tracks}`);
+}
 // The page's log and each peer connection's states: what a support engineer would look at.
 const demoLog = (page) =>
   page.evaluate(() => {
@@ -86,6 +124,19 @@ test('a patient and a provider in two browsers complete a video call through sig
   const d = await assertMediaFlows(provider, 'provider');
   console.log(`patient decoded ${p.video.framesDecoded} frames, provider ${d.video.framesDecoded}; candidates ${p.candidates} / ${d.candidates}`);
 
+  // Who is in the call, how the media flows, and how well.
+  await waitForPeerShown(patient, 'provider-browser');
+  await waitForPeerShown(provider, 'patient-browser');
+  const during = await pageState(patient);
+  assert.equal(during.status, 'In the call');
+  assert.deepEqual(during.people.map((x) => x.user), ['patient-browser', 'provider-browser']);
+  assert.match(during.people[0].text, /^You: patient-browser \(patient\)/);
+  assert.equal(during.people[1].state, 'direct (UDP)', 'host candidates on loopback: a direct UDP path');
+  assert.match(during.people[1].text, /(good|fair|poor) · RTT \d+ ms/);
+  assert.equal(during.remoteTiles, 1);
+  await shot(patient, 'patient-in-call');
+  await shot(provider, 'provider-in-call');
+
   assert.equal(sql(sd.dataDir, `SELECT status FROM calls WHERE id = '${callId}'`), 'active');
   assert.equal(sql(sd.dataDir, `SELECT group_concat(user_id || ':' || status, ',') FROM (SELECT user_id, status FROM call_participants WHERE call_id = '${callId}' ORDER BY user_id)`),
     'patient-browser:joined,provider-browser:joined');
@@ -94,7 +145,10 @@ test('a patient and a provider in two browsers complete a video call through sig
   await provider.click('#end');
   await patient.waitForFunction(() => window.vytalDemo.ended === true, null, { timeout: 10000 });
   await provider.waitForFunction(() => window.vytalDemo.ended === true, null, { timeout: 10000 });
-  assert.match(await demoLog(patient), /call ended by provider-browser \(completed\)/);
+  assertEnded(await pageState(provider), 'provider', 'you');
+  assertEnded(await pageState(patient), 'patient', 'provider-browser');
+  await shot(patient, 'patient-ended-by-provider');
+  await shot(provider, 'provider-ended-it');
 
   const [status, duration, reason] = sql(sd.dataDir, `SELECT status, duration_ms, end_reason FROM calls WHERE id = '${callId}'`).split('|');
   assert.equal(status, 'ended');
@@ -110,4 +164,27 @@ test('a patient and a provider in two browsers complete a video call through sig
   assert.equal(events, 'created,participant_joined,participant_joined,started,ended');
   assert.ok(Number(sql(sd.dataDir, `SELECT count(*) FROM call_quality_samples WHERE call_id = '${callId}'`)) >= 2,
     'quality reports from getStats were recorded');
+});
+
+test('the patient ends the call: both pages say so, tiles gone, camera and microphone off', { timeout: 120000 }, async () => {
+  const created = await api(sd.url, 'POST', '/webrtc/calls', {
+    tok: token('platform', 'service'),
+    body: { patientId: 'patient-two', providerId: 'provider-two', type: 'video' },
+  });
+  assert.equal(created.status, 201);
+  const callId = created.body.id;
+  const patient = await openAs('patient-two', 'patient', callId);
+  const provider = await openAs('provider-two', 'provider', callId);
+  await assertMediaFlows(provider, 'provider');
+  await waitForPeerShown(provider, 'patient-two');
+
+  await patient.click('#end');
+  await patient.waitForFunction(() => window.vytalDemo.ended === true, null, { timeout: 10000 });
+  await provider.waitForFunction(() => window.vytalDemo.ended === true, null, { timeout: 10000 });
+  assertEnded(await pageState(patient), 'patient', 'you');
+  assertEnded(await pageState(provider), 'provider', 'patient-two');
+  await shot(provider, 'provider-ended-by-patient');
+  const [status, reason] = sql(sd.dataDir, `SELECT status, end_reason FROM calls WHERE id = '${callId}'`).split('|');
+  assert.equal(status, 'ended');
+  assert.equal(reason, 'completed');
 });

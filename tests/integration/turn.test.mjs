@@ -357,7 +357,8 @@ before(async () => {
   track(state.signald.proc);
 
   state.requestedAt = nowS();
-  state.ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token(SUB, 'provider') });
+  // A plain "<expiry>:<user>" credential (no callId) is for service tokens only (docs/PROTOCOL.md).
+  state.ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token(SUB, 'service') });
   state.respondedAt = nowS();
 }, { timeout: 30000 });
 
@@ -473,7 +474,7 @@ test('secret rotation under traffic: sessions go on, the previous secret dies af
 
   // signald mints with the new secret within a second.
   await sleep(1200);
-  const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'patient') });
+  const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'service') });
   const entry = ice.body.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
   assert.equal(entry.credential, hmacB64(newSecret, entry.username));
   const fresh = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
@@ -533,3 +534,30 @@ function uclientLong({ username, password }, n, length = 100) {
     });
   });
 }
+
+test('a TURN server restart closes its sessions\' usage rows, and its refusals are counted in signald', pluginOnly, async () => {
+  const secret = state.secret ?? SECRET;
+  const username = `${nowS() + 600}:restart-victim`;
+  const running = uclientLong(credential(secret, username), 100000, 100); // runs until the server dies
+  const rowState = () =>
+    sql(state.signald.dataDir, `SELECT state FROM turn_usage WHERE turn_username = '${username}' ORDER BY bytes_received DESC LIMIT 1`);
+  for (let i = 0; i < 100 && rowState() !== 'active'; i++) await sleep(100);
+  assert.equal(rowState(), 'active', 'the running allocation has no active usage row');
+
+  // coturn 4.6.1 sends no final report when it is killed; the next start tells signald.
+  state.turn.proc.kill('SIGKILL');
+  await running;
+  state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
+  for (let i = 0; i < 100 && rowState() !== 'closed'; i++) await sleep(100);
+  assert.equal(rowState(), 'closed', 'the killed server\'s session is still active in the call log');
+
+  // A refused credential (expired) reaches /metrics through the plugin's counters.
+  const expired = await uclient({ ...credential(secret, `${nowS() - 60}:late-nurse`), host: HOST, port: turnPort() });
+  assert.notEqual(expired.code, 0, report(expired));
+  let refused = 0;
+  for (let i = 0; i < 50 && refused === 0; i++) {
+    refused = await metric(state.signald.url, 'vytal_turn_refused_total{reason="expired"}');
+    if (refused === 0) await sleep(200);
+  }
+  assert.ok(refused >= 1, 'the expired credential\'s refusal is not in signald\'s /metrics');
+});

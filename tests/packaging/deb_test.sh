@@ -37,7 +37,8 @@ ROOT=$OUT/contents
 rm -rf "$ROOT" && dpkg-deb -x "$DEB" "$ROOT"
 for f in usr/sbin/vytal-signald usr/sbin/vytal-syncd usr/sbin/vytal-turnserver usr/bin/vytalctl \
   usr/lib/vytalwatch/libvytal_turn.so etc/vytalwatch/appliance.conf etc/ufw/applications.d/vytalwatch \
-  usr/share/vytalwatch/web/vytal-client.js lib/systemd/system/vytal-signald.service \
+  usr/share/vytalwatch/web/vytal-client.js usr/share/vytalwatch/prometheus/vytalwatch-alerts.yml \
+  usr/share/vytalwatch/prometheus/vytalwatch-dashboard.json lib/systemd/system/vytal-signald.service \
   lib/systemd/system/vytal-syncd.service lib/systemd/system/vytal-turnserver.service \
   usr/share/doc/vytalwatch-appliance/examples/vytalwatch-https.conf \
   usr/share/doc/vytalwatch-appliance/examples/vytalwatch-stream.conf \

@@ -7,11 +7,16 @@
 //    so does a TLS client that sends no server name (https://<IP>/);
 //  - /metrics is not reachable from outside, in any spelling signald accepts;
 //  - http:// redirects to https://, except certbot's ACME challenges;
+//  - the demo page is served (its token travels in the URL fragment); a query
+//    string is refused and no log keeps it;
 //  - a WebSocket (wss://) is upgraded, signals, and gets signald's pings;
 //  - TURN over TLS on the same port with SNI turn.example.org allocates a relay
 //    in vytal-turnserver and relays to a peer;
 //  - the client's address survives the SNI router (PROXY protocol);
-//  - the certbot hook deploys a renewed certificate and both servers serve it.
+//  - the certbot hook deploys a renewed certificate and both servers serve it;
+//  - the admin page under https://appliance.example.org/admin/: a redirect
+//    from /admin, a login through the page in Chromium, pages that load, and
+//    the session cookie and CSRF check working behind nginx.
 //
 // The nginx files are used as shipped, with only ports, file paths and the
 // listen addresses rewritten (443 and 80 on every address become free ports
@@ -41,6 +46,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
+import { chromium } from 'playwright-core';
+import { startAdmin, addAccount } from '../integration/lib/admin.mjs';
 import { startSignald, tempDir, sql, BUILD_DIR, VYTALCTL, JWT_SECRET } from '../integration/lib/signald.mjs';
 import { Client, eventually, withTimeout, sleep } from '../integration/lib/ws_client.mjs';
 import { onExit, stopChild, track } from '../integration/lib/children.mjs';
@@ -315,6 +322,7 @@ function renderNginx(dir, ports) {
     'listen [::]:80;': `listen [::1]:${ports.http};`,
     '127.0.0.1:8443': `${HOST}:${ports.https}`,
     '127.0.0.1:3000': `${HOST}:${state.signald.port}`,
+    '127.0.0.1:3001': `${HOST}:${state.admin.port}`,
     '/etc/vytalwatch/tls/https.crt': join(tlsDir, 'https.crt'),
     '/etc/vytalwatch/tls/https.key': join(tlsDir, 'https.key'),
     '/var/www/letsencrypt': join(dir, 'webroot'),
@@ -411,12 +419,16 @@ before(async () => {
   // As the package configures it: nginx on loopback names the client (X-Real-IP).
   state.signald = await startSignald({ VYTAL_WS_PING_INTERVAL_SECONDS: '2', VYTAL_TRUSTED_PROXIES: '127.0.0.1' });
   track(state.signald.proc);
+  // vytal-admin beside it, as the package configures it (nginx on loopback is trusted).
+  state.admin = await startAdmin(state.signald, { VYTAL_TRUSTED_PROXIES: '127.0.0.1' });
+  addAccount(state.signald, 'edge-admin', 'admin', ADMIN_PASSWORD);
   await startNginx(dir, taken);
 }, { timeout: 60000 });
 
 after(async () => {
   // nginx first (it holds connections to the others), each by its own PID.
   await stopChild(state.nginx?.proc);
+  await state.admin?.stop();
   await Promise.all([state.signald?.stop(), stopChild(state.turn?.proc), stopChild(state.peer?.proc)]);
   state.signald?.cleanup();
   if (state.dir) rmSync(state.dir, { recursive: true, force: true });
@@ -458,14 +470,37 @@ edgeTest('/metrics is not served through nginx, in any spelling signald would ac
   }
 });
 
-// The development demo page takes a JWT in its query string: not through the
-// edge, where the access log would keep it.
-edgeTest('the demo page is not served through nginx', {}, async () => {
-  const direct = await fetch(`${state.signald.url}/webrtc/demo/`);
-  assert.equal(direct.status, 200, 'signald serves the demo page on loopback');
-  for (const path of ['/webrtc/demo/', '/webrtc/demo/?token=x', '/webrtc/demo/vytal-client.js', '//webrtc/demo/']) {
+// The demo page takes its JWT in the URL fragment, which browsers never send:
+// it is served through the edge. A query string (an old link with ?token=) is
+// refused, and no log line keeps it.
+edgeTest('the demo page is served through nginx; a query string is refused and never logged', {}, async () => {
+  const direct = await (await fetch(`${state.signald.url}/webrtc/demo/`)).text();
+  for (const path of ['/webrtc/demo/', '//webrtc/demo/', '/webrtc/demo']) {
     const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, '--path-as-is', appUrl(path)]);
-    assert.equal(r.status, 404, `${path}: ${r.status}\n${r.body.slice(0, 300)}`);
+    assert.equal(r.status, 200, `${path}: ${r.status}\n${r.body.slice(0, 300)}`);
+    assert.equal(r.body, direct, `${path}: signald's page`);
+    assert.match(r.body, /location\.hash/, 'the page reads its token from the fragment');
+  }
+  const js = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, appUrl('/webrtc/demo/vytal-client.js')]);
+  assert.equal(js.status, 200);
+  assert.match(js.body, /export class VytalCall/);
+
+  const secret = `edge-demo-token-${process.pid}`;
+  for (const query of [`?token=${secret}`, `?callId=x&token=${secret}`, `?TOKEN=${secret}`, `?${secret}`]) {
+    const r = await curl([...resolveArgs(state.ports.edge), '--cacert', state.cert.crt, appUrl(`/webrtc/demo/${query}`)]);
+    assert.equal(r.status, 400, `${query}: ${r.status}\n${r.body.slice(0, 300)}`);
+  }
+  // Plain HTTP: redirected to the page without its query string.
+  const redirect = await curl(['--resolve', `${APP}:${state.ports.http}:${HOST}`,
+    `http://${APP}:${state.ports.http}/webrtc/demo/?token=${secret}`]);
+  assert.equal(redirect.status, 301, `${redirect.cmd}\n${redirect.error ?? redirect.body}`);
+  assert.equal(redirect.headers.location, `https://${APP}/webrtc/demo/`);
+  // The requests were logged, without the token, in every log nginx writes.
+  const logs = join(state.dir, 'logs');
+  const access = await waitFor(() => tail(join(logs, 'vytalwatch-access.log'), 400), /"GET \/webrtc\/demo\/ HTTP\/[\d.]+" 400 /);
+  assert.match(access, /"GET \/webrtc\/demo\/ HTTP\/[\d.]+" 400 /, access);
+  for (const f of readdirSync(logs)) {
+    assert.doesNotMatch(readFileSync(join(logs, f), 'utf8'), new RegExp(secret), `${f} keeps the token`);
   }
 });
 
@@ -806,4 +841,61 @@ edgeTest('the certbot hook ignores other lineages, refuses missing or mismatched
   assert.deepEqual(r.calls, ['is-active --quiet vytal-turnserver', 'reload vytal-turnserver', 'is-active --quiet nginx']);
   assert.equal(readFileSync(join(tlsDir, 'turn.key'), 'utf8'), other.keyPem);
   assert.equal(readFileSync(join(tlsDir, 'https.crt'), 'utf8'), other.pem);
+});
+
+// ---------------------------------------------------------------- the admin page
+
+const ADMIN_PASSWORD = 'edge admin passphrase';
+
+edgeTest('the admin page works under https://appliance.example.org/admin/: redirect, login, cookie, CSRF', {}, async () => {
+  const moved = await curl([...resolveArgs(state.ports.edge), '-k', appUrl('/admin')]);
+  assert.equal(moved.status, 301);
+  assert.equal(moved.headers.location, appUrl('/admin/'));
+  const page = await curl([...resolveArgs(state.ports.edge), '-k', appUrl('/admin/')]);
+  assert.equal(page.status, 200);
+  assert.match(page.body, /<script type="module" src="app.js">/);
+  assert.match(page.headers['content-security-policy'], /frame-ancestors 'none'/);
+
+  const origin = `https://${APP}:${state.ports.edge}`;
+  const login = await curl([...resolveArgs(state.ports.edge), '-k', '-X', 'POST', '-H', 'content-type: application/json',
+    '-H', `origin: ${origin}`, '--data', JSON.stringify({ name: 'edge-admin', password: ADMIN_PASSWORD }), appUrl('/admin/api/login')]);
+  assert.equal(login.status, 200, login.body);
+  assert.match(login.headers['set-cookie'], /^__Host-vytal_admin=[\w-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict$/);
+  const cookie = login.headers['set-cookie'].split(';')[0];
+  const csrf = JSON.parse(login.body).csrf;
+  const overview = await curl([...resolveArgs(state.ports.edge), '-k', '-H', `cookie: ${cookie}`, appUrl('/admin/api/overview')]);
+  assert.equal(overview.status, 200);
+  assert.equal(JSON.parse(overview.body).services[0].state, 'up');
+  // Behind nginx the page's origin is https://<Host>: another is refused.
+  const foreign = await curl([...resolveArgs(state.ports.edge), '-k', '-X', 'POST', '-H', 'content-type: application/json',
+    '-H', 'origin: https://evil.example', '-H', `cookie: ${cookie}`, '-H', `x-csrf-token: ${csrf}`, '--data', '{}', appUrl('/admin/api/logout')]);
+  assert.equal(foreign.status, 403);
+  // The audit row names the client nginx saw, not nginx.
+  await waitFor(() => sql(state.signald.dataDir, "SELECT count(*) FROM audit_log WHERE actor_id = 'edge-admin' AND action = 'admin.login'"), /^1$/);
+  assert.equal(sql(state.signald.dataDir, "SELECT remote_addr FROM audit_log WHERE actor_id = 'edge-admin' AND action = 'admin.login'"), HOST);
+
+  // A real browser: log in through the page over HTTPS and walk to the call log.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--ignore-certificate-errors',
+      `--host-resolver-rules=MAP ${APP} ${HOST}`],
+  });
+  try {
+    const tab = await (await browser.newContext()).newPage();
+    await tab.goto(appUrl('/admin'));
+    assert.equal(tab.url(), appUrl('/admin/'));
+    await tab.fill('#login-form input[name=name]', 'edge-admin');
+    await tab.fill('#login-form input[name=password]', ADMIN_PASSWORD);
+    await tab.click('#login-form button[type=submit]');
+    await tab.waitForSelector('#page[data-ready=true][data-page=overview]');
+    assert.equal(tab.url(), appUrl('/admin/#/overview'));
+    await tab.click('nav a[data-page=calls]');
+    await tab.waitForSelector('#page[data-ready=true][data-page=calls]');
+    const [c] = await tab.context().cookies();
+    assert.deepEqual([c.name, c.path, c.secure, c.httpOnly, c.sameSite], ['__Host-vytal_admin', '/', true, true, 'Strict']);
+    await tab.click('#logout');
+    await tab.waitForSelector('#login:not([hidden])');
+  } finally {
+    await browser.close();
+  }
 });

@@ -101,6 +101,8 @@ step "apt-get install ./$(basename "$DEB1")"
 cp "$DEB1" "$ROOT/tmp/"
 in_root sh -c "cd /tmp && apt-get install -y -q ./$(basename "$DEB1")" >"$WORK/install.log" 2>&1 ||
   fail "apt-get install of $(basename "$DEB1") failed"
+check "the postinst says how to make the first admin account (there is no default one)" \
+  grep -q "vytalctl --config /etc/vytalwatch/appliance.conf --config /etc/vytalwatch/site.conf admin add NAME --role admin" "$WORK/install.log"
 check "package $V1 is installed" test "$(in_root dpkg-query -W -f='${Version} ${Status}' vytalwatch-appliance)" = "$V1 install ok installed"
 
 # Owners as the root's own passwd and group name them (the host's may differ).
@@ -132,7 +134,7 @@ check "the development certificate is valid now" openssl x509 -in "$ROOT/etc/vyt
 check "the certificate and key match" test "$(openssl x509 -in "$ROOT/etc/vytalwatch/tls/turn.crt" -noout -pubkey)" = \
   "$(openssl pkey -in "$ROOT/etc/vytalwatch/tls/turn.key" -pubout)"
 schema=$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'SELECT max(version) FROM schema_migrations')
-check "the call log exists at schema version $schema" test "$schema" -ge 4
+check "the call log exists at schema version $schema" test "$schema" -ge 5
 
 # ------------------------------------------------- 2. run from the units
 # The rebuild is done before anything here is timed (a shared 2-core machine).
@@ -230,7 +232,7 @@ CALL=$(curl -sf -X POST "$URL/webrtc/calls" -H "Authorization: Bearer $SERVICE" 
   -d '{"patientId":"patient-7","providerId":"provider-3","type":"video"}') || fail "POST /webrtc/calls"
 CALL_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$CALL")
 check "a call was created through the installed signald ($CALL_ID)" test -n "$CALL_ID"
-ICE=$(curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+ICE=$(curl -sf "$URL/webrtc/ice-servers?callId=$CALL_ID" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
 read -r TURN_USER TURN_PASS < <(node -e '
   const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
   console.log(s.username, s.credential);' "$ICE")
@@ -294,7 +296,7 @@ check "vytal-turnserver cannot write there" \
 wait_for "signald answers inside the machine" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call under systemd"
 check "the call made before the boot is served by the systemd-run signald" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
-ICE=$(in_net curl -sf "$URL/webrtc/ice-servers" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
+ICE=$(in_net curl -sf "$URL/webrtc/ice-servers?callId=$CALL_ID" -H "Authorization: Bearer $PATIENT") || fail "GET /webrtc/ice-servers"
 read -r TURN_USER TURN_PASS < <(node -e '
   const s = JSON.parse(process.argv[1]).iceServers.find((s) => [].concat(s.urls).some((u) => u.startsWith("turn:")));
   console.log(s.username, s.credential);' "$ICE")
@@ -305,11 +307,51 @@ turn_pid=$(prop vytal-turnserver.service MainPID)
 in_machine systemctl reload vytal-turnserver.service || fail "systemctl reload vytal-turnserver"
 check "reload (new certificates) keeps vytal-turnserver running in the same process" \
   test "$(prop vytal-turnserver.service MainPID):$(prop vytal-turnserver.service ActiveState)" = "$turn_pid:active"
+# The admin page: vytal-admin runs hardened like the others; the first
+# account is made as the postinst said, and it logs in; its login reaches the
+# call log's audit_log through signald's local channel (same user, SO_PEERCRED).
+check "vytal-admin is active (READY=1 received: $(prop vytal-admin.service StatusText))" active vytal-admin.service
+admin_pid=$(prop vytal-admin.service MainPID)
+check "vytal-admin runs as vytalwatch" test "$(in_machine ps -o user= -p "$admin_pid")" = vytalwatch
+check "vytal-admin has no capabilities" grep -q $'^CapEff:\t0000000000000000$' <<<"$(in_machine cat "/proc/$admin_pid/status")"
+ADMIN_URL=http://127.0.0.1:3001
+ADMIN_PASSWORD='install test passphrase'
+echo "$ADMIN_PASSWORD" | in_machine vytalctl --config /etc/vytalwatch/appliance.conf --config /etc/vytalwatch/site.conf \
+  admin add first-admin --role admin --password-stdin >"$WORK/admin-add.log" 2>&1 || fail "vytalctl admin add: $(cat "$WORK/admin-add.log")"
+check "admin.db stays the service user's, mode 0600" test "$(stat -c %u:%a "$ROOT/var/lib/vytalwatch/admin.db")" = "$SVC_UID:600"
+wait_for "vytal-admin answers on $ADMIN_URL" in_net curl -sf "$ADMIN_URL/"
+login=$(in_net curl -s -i -X POST "$ADMIN_URL/api/login" -H "Origin: $ADMIN_URL" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"first-admin\",\"password\":\"$ADMIN_PASSWORD\"}")
+check "the account made by vytalctl admin add logs in" grep -q '^HTTP/1.1 200' <<<"$login"
+check "the session cookie is __Host-, Secure, HttpOnly, SameSite=Strict" \
+  grep -Eq '^Set-Cookie: __Host-vytal_admin=[A-Za-z0-9_-]{43}; Path=/; Secure; HttpOnly; SameSite=Strict' <<<"$login"
+ADMIN_COOKIE=$(sed -n 's/^Set-Cookie: \(__Host-vytal_admin=[^;]*\);.*/\1/p' <<<"$login")
+overview=$(in_net curl -sf "$ADMIN_URL/api/overview" -H "Cookie: $ADMIN_COOKIE") || fail "GET /api/overview"
+check "the overview sees signald up under systemd" \
+  node -e 'const o = JSON.parse(process.argv[1]); process.exit(o.services.find((s) => s.name === "vytal-signald").state === "up" ? 0 : 1)' "$overview"
+audited() { in_net curl -sf "$ADMIN_URL/api/audit?actor=first-admin&action=admin.login" -H "Cookie: $ADMIN_COOKIE" | grep -q '"outcome":"ok"'; }
+wait_for "the login is in the call log's audit_log (through signald's local channel)" audited
+
 signald_pid=$(prop vytal-signald.service MainPID)
 in_machine kill -9 "$signald_pid"
 restarted() { active vytal-signald.service && [ "$(prop vytal-signald.service MainPID)" != "$signald_pid" ] && [ "$(prop vytal-signald.service MainPID)" != 0 ]; }
 for _ in $(seq 100); do restarted && break; sleep 0.1; done
 check "a crashed signald is restarted by systemd (NRestarts=$(prop vytal-signald.service NRestarts))" restarted
+
+# Logs under journald: a call's lifecycle lines carry CALL_ID= and USER_ID=
+# (signald writes natively to the journal when $JOURNAL_STREAM says so).
+wait_for "the restarted signald answers" in_net curl -sf "$URL/healthz"
+LOGGED=$(in_net curl -sf -X POST "$URL/webrtc/calls" -H "Authorization: Bearer $SERVICE" -H 'Content-Type: application/json' \
+  -d '{"patientId":"patient-8","providerId":"provider-4","type":"audio"}') || fail "POST /webrtc/calls under systemd"
+LOGGED_ID=$(node -e 'console.log(JSON.parse(process.argv[1]).id)' "$LOGGED")
+in_net curl -sf -X POST "$URL/webrtc/calls/$LOGGED_ID/cancel" -H "Authorization: Bearer $SERVICE" >/dev/null ||
+  fail "cancel the call under systemd"
+story() { in_machine journalctl --no-pager -o cat "CALL_ID=$LOGGED_ID" 2>/dev/null; }
+has_story() { story | grep -q "^call created type=audio" && story | grep -q "^call cancelled reason=cancelled"; }
+wait_for "journalctl CALL_ID=$LOGGED_ID shows the call created, then cancelled" has_story
+check "its journal entries carry USER_ID= and come from vytal-signald.service" bash -c \
+  'grep -q "USER_ID=platform" <<<"$1" && grep -q "_SYSTEMD_UNIT=vytal-signald.service" <<<"$1"' _ \
+  "$(in_machine journalctl --no-pager -o verbose "CALL_ID=$LOGGED_ID" 2>/dev/null)"
 
 # vytal-syncd, once an admin configured and enabled it (the central database
 # is not reachable from this machine: it starts, says READY and backs off).
@@ -349,11 +391,11 @@ wait_for "signald answers again" in_net curl -sf "$URL/healthz"
 # ------------------------------------------------------------ 4. upgrade
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
-# The call log as an older release left it: without the newest migration (4,
-# turn_usage), so the upgrade has one to apply. signald and syncd (which
+# The call log as an older release left it: without the newest migration (5,
+# the calls' (status, created_at) index), so the upgrade has one to apply. signald and syncd (which
 # would migrate it themselves at start) stay stopped until the upgrade.
 in_machine systemctl stop vytal-signald.service vytal-syncd.service
-sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP TABLE turn_usage; DELETE FROM schema_migrations WHERE version = 4;'
+sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP INDEX idx_calls_status_created; DELETE FROM schema_migrations WHERE version = 5;'
 step "upgrade to $V2 on the running machine"
 # (not /tmp: the machine's /tmp is its own tmpfs)
 cp "$DEB2" "$ROOT/root/"
@@ -364,10 +406,10 @@ check "the admin's appliance.conf, site.conf and secrets.conf are kept" \
   test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" = "$CONF_SUM"
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade migrated the call log to schema 4" \
-  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 4 (1 migration(s) applied)" "$WORK/upgrade.log"
-check "turn_usage is back" \
-  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'turn_usage'")" = 1
+check "the upgrade migrated the call log to schema 5" \
+  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 5 (1 migration(s) applied)" "$WORK/upgrade.log"
+check "the index is back" \
+  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'idx_calls_status_created'")" = 1
 check "vytal-turnserver was stopped for the upgrade and started again" \
   bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$turn_pid" "$(prop vytal-turnserver.service MainPID)"
 check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service
@@ -380,7 +422,7 @@ check "the call created before the upgrade is still served" grep -q "\"id\":\"$C
 # ------------------------------------------------------ 5. remove, purge
 step "apt-get remove"
 in_machine apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
-for unit in vytal-signald vytal-turnserver vytal-syncd; do
+for unit in vytal-signald vytal-turnserver vytal-syncd vytal-admin; do
   check "remove stops $unit" bash -c '! nsenter -t "$1" -a systemctl is-active -q "$2"' _ "$LEADER" "$unit.service"
 done
 check "the binaries are gone" test ! -e "$ROOT/usr/sbin/vytal-signald"

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
+import { checkResponse } from './openapi.mjs';
 
 // The sanitizer build's options (tests/sanitize/run.sh: where reports go),
 // passed on to the daemons, whose environment is otherwise built from scratch.
@@ -30,6 +31,8 @@ export function startSignald(env = {}, { dataDir = tempDir(), args = [] } = {}) 
     VYTAL_DATA_DIR: dataDir,
     JWT_SECRET,
     LOG_LEVEL: 'info',
+    // signald's local channel in the test's own directory, never /run/vytalwatch.
+    VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'),
     ...env,
   };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
@@ -77,7 +80,8 @@ export function stopProcess(proc, signal) {
 
 // Runs signald expecting it to refuse to start; resolves with { code, stderr }.
 export function runSignaldExpectingExit(env, args = []) {
-  const fullEnv = { PATH: process.env.PATH, ...SANITIZER_ENV, PORT: '0', VYTAL_DATA_DIR: tempDir(), ...env };
+  const dataDir = tempDir();
+  const fullEnv = { PATH: process.env.PATH, ...SANITIZER_ENV, PORT: '0', VYTAL_DATA_DIR: dataDir, VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'), ...env };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
   return new Promise((res) => {
     const proc = spawn(SIGNALD, args, { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -107,6 +111,7 @@ export function claims(sub, role, extra = {}) {
 export const token = (sub, role, extra) => hs256(claims(sub, role, extra));
 
 // fetch with a JSON body and Bearer token; returns { status, headers, body, text }.
+// Throws when the answer disagrees with docs/openapi.yaml (lib/openapi.mjs).
 export async function api(base, method, path, { tok, body, headers = {} } = {}) {
   const h = { ...headers };
   if (tok) h.authorization = `Bearer ${tok}`;
@@ -123,6 +128,9 @@ export async function api(base, method, path, { tok, body, headers = {} } = {}) 
   } catch {
     parsed = undefined;
   }
+  // Every answer must agree with docs/openapi.yaml.
+  const wrong = checkResponse({ method, path, status: res.status, contentType: res.headers.get('content-type') ?? '', body: parsed, text });
+  if (wrong) throw new Error(`the answer disagrees with docs/openapi.yaml: ${wrong}`);
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 

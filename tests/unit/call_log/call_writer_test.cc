@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -754,6 +755,59 @@ TEST_F(CallListTest, FiltersByPatientStatusAndCreationTime) {
     if (c.created_at >= *window.created_from && c.created_at < *window.created_to) expected.push_back(c);
   ASSERT_FALSE(expected.empty());
   EXPECT_EQ(ids(list(window)), newest_first(expected));
+}
+
+}  // namespace
+}  // namespace vytal
+
+namespace vytal {
+namespace {
+
+// --- limits: open calls per patient, audit rows for refusals -----------------
+
+TEST_F(CallLogTest, OpenCallsPerPatientAreCappedForPatientsAndProviders) {
+  writer_->set_limits(CallWriterLimits{3, 0}, nullptr);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = create(video_call(), i % 2 ? kProvider : kPatient);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ids.push_back(r->call.id);
+  }
+  for (const Actor& a : {kPatient, kProvider}) {
+    auto r = create(video_call(), a);
+    ASSERT_FALSE(r.ok()) << role_name(a.role);
+    EXPECT_EQ(r.error().code, "too_many_open_calls");
+  }
+  EXPECT_TRUE(create(video_call("pat-2"), kProvider).ok()) << "another patient has its own count";
+  EXPECT_TRUE(create(video_call(), kService).ok()) << "the platform's back end is not capped";
+  // A call that is over no longer counts.
+  auto cancelled = in_tx([&](CallWriter& w) { return w.cancel(ids[0], kPatient, ""); });
+  ASSERT_TRUE(cancelled.ok());
+  auto fresh = in_tx([&](CallWriter& w) { return w.create(video_call(), kPatient); });
+  EXPECT_FALSE(fresh.ok()) << "the service's call keeps it at 3 open: still at the cap";
+  writer_->set_limits(CallWriterLimits{5, 0}, nullptr);
+  EXPECT_TRUE(create(video_call(), kPatient).ok());
+}
+
+TEST_F(CallLogTest, RefusalsAreAuditedAtMostNPerSubjectPerMinute) {
+  std::atomic<uint64_t> suppressed{0};
+  writer_->set_limits(CallWriterLimits{0, 3}, &suppressed);
+  auto denied_rows = [&] { return scalar("SELECT count(*) FROM audit_log WHERE outcome = 'denied'"); };
+  for (int i = 0; i < 10; ++i) {
+    auto r = create(video_call("pat-1", "prov-1"), kOtherPatient);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, "forbidden") << "the refusal itself is unchanged";
+  }
+  EXPECT_EQ(denied_rows(), 3);
+  EXPECT_EQ(suppressed.load(), 7u);
+  // Another subject has its own budget.
+  ASSERT_FALSE(create(video_call("pat-1", "prov-1"), kStranger).ok());
+  EXPECT_EQ(denied_rows(), 4);
+  // A minute later the subject's budget is back.
+  clock_.advance_ms(60'000);
+  ASSERT_FALSE(create(video_call("pat-1", "prov-1"), kOtherPatient).ok());
+  EXPECT_EQ(denied_rows(), 5);
+  EXPECT_EQ(suppressed.load(), 7u);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -204,8 +205,8 @@ TEST(ConfigTest, ListTrimsAndDropsEmptyItems) {
 
 std::filesystem::path source_dir() {
   if (const char* dir = std::getenv("VYTAL_SOURCE_DIR")) return dir;
-  // Run outside ctest: this file sits in <source>/tests/unit/.
-  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  // Run outside ctest: this file sits in <source>/tests/unit/common/.
+  return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().parent_path();
 }
 
 bool is_key_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
@@ -231,6 +232,44 @@ TEST(ConfigDocsTest, EveryKeyIsDocumentedInConfigMd) {
   std::string text = ss.str();
   for (const ConfigKey& k : config_keys())
     EXPECT_TRUE(mentions_key(text, k.name)) << k.name << " is missing from " << path;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Documents that cannot drift: every key the code knows is a row of
+// docs/CONFIG.md's table and an entry of vytalwatch.conf(5), each with the
+// code's default, and neither documents a key the code does not know.
+TEST(ConfigDocsTest, EveryKeyHasTheCodesDefaultInConfigMdAndTheManPage) {
+  std::map<std::string, std::string> code;
+  for (const ConfigKey& k : config_keys()) code[k.name] = k.default_value;
+
+  // "| `KEY` | `default` | meaning |", "(empty)" for no default.
+  std::map<std::string, std::string> md;
+  std::string config_md = read_text(source_dir() / "docs" / "CONFIG.md");
+  std::regex row(R"(\n\| `([A-Z0-9_]+)` \| (?:`([^`]*)`|\(empty\)) \|)");
+  for (std::sregex_iterator it(config_md.begin(), config_md.end(), row), end; it != end; ++it) md[(*it)[1]] = (*it)[2];
+
+  // ".TP\n.B KEY\nDefault: \fBvalue\fR." or "Default: empty."; troff's \- is a hyphen.
+  std::map<std::string, std::string> man;
+  std::string page = read_text(source_dir() / "packaging" / "man" / "vytalwatch.conf.5");
+  std::regex entry(R"(\.TP\n\.B ([A-Z0-9_]+)\nDefault: (?:\\fB(.*?)\\fR|empty)\.)");
+  for (std::sregex_iterator it(page.begin(), page.end(), entry), end; it != end; ++it)
+    man[(*it)[1]] = std::regex_replace((*it)[2].str(), std::regex(R"(\\-)"), "-");
+
+  for (const auto& [key, value] : code) {
+    ASSERT_TRUE(md.count(key)) << key << " has no row in docs/CONFIG.md's table";
+    EXPECT_EQ(md[key], value) << key << ": docs/CONFIG.md's default differs from the code's";
+    ASSERT_TRUE(man.count(key)) << key << " has no entry in packaging/man/vytalwatch.conf.5";
+    EXPECT_EQ(man[key], value) << key << ": vytalwatch.conf(5)'s default differs from the code's";
+  }
+  for (const auto& [key, value] : md) EXPECT_TRUE(code.count(key)) << "docs/CONFIG.md documents unknown key " << key;
+  for (const auto& [key, value] : man)
+    EXPECT_TRUE(code.count(key)) << "vytalwatch.conf(5) documents unknown key " << key;
 }
 
 }  // namespace

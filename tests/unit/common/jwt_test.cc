@@ -346,6 +346,23 @@ INSTANTIATE_TEST_SUITE_P(
                 Mutation::none, "token_claims"},
         JwtCase{"sub_number", Pin::hs256, kHS, R"({"sub":42,"role":"provider","exp":1700000600})", Signer::hs256,
                 Mutation::none, "token_claims"},
+        // Printable ASCII without spaces, at most 128: a sub reaches logs, TURN
+        // usernames and the space-separated revocations file.
+        JwtCase{"sub_control_character", Pin::hs256, kHS,
+                R"({"sub":"user-1\n0 9999999999","role":"patient","exp":1700000600})", Signer::hs256, Mutation::none,
+                "token_claims"},
+        JwtCase{"sub_escape", Pin::hs256, kHS, R"({"sub":"user\u001b[31m","role":"patient","exp":1700000600})",
+                Signer::hs256, Mutation::none, "token_claims"},
+        JwtCase{"sub_space", Pin::hs256, kHS, R"({"sub":"user 1","role":"patient","exp":1700000600})", Signer::hs256,
+                Mutation::none, "token_claims"},
+        JwtCase{"sub_delete", Pin::hs256, kHS, R"({"sub":"user\u007f","role":"patient","exp":1700000600})",
+                Signer::hs256, Mutation::none, "token_claims"},
+        JwtCase{"sub_non_ascii", Pin::hs256, kHS, R"({"sub":"us\u00e9r","role":"patient","exp":1700000600})",
+                Signer::hs256, Mutation::none, "token_claims"},
+        JwtCase{
+            "sub_129_characters", Pin::hs256, kHS,
+            R"({"sub":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","role":"patient","exp":1700000600})",
+            Signer::hs256, Mutation::none, "token_claims"},
         JwtCase{"role_unknown", Pin::hs256, kHS, R"({"sub":"user-1","role":"nurse","exp":1700000600})", Signer::hs256,
                 Mutation::none, "token_claims"},
         JwtCase{"role_missing", Pin::es256, kES, R"({"sub":"user-1","exp":1700000600})", Signer::es256, Mutation::none,

@@ -60,6 +60,26 @@ TEST(SignaldSettingsTest, StaticTurnCredentialsReplaceTheSharedSecret) {
   EXPECT_EQ(s.ice.static_password, "pass");
 }
 
+TEST(SignaldSettingsTest, IceUrlsWithValidPortsAndForms) {
+  SignaldSettings s = read_signald_settings(
+      parse("WEBRTC_STUN_SERVERS=stun:stun.example, stun:[2001:db8::1]:3478\n"
+            "WEBRTC_TURN_SERVERS=turn:192.0.2.1:65535?transport=tcp, turns:turn.example:443?transport=tcp, "
+            "turn:[::1]:1\n"
+            "TURN_SHARED_SECRET=x\n"));
+  EXPECT_EQ(s.ice.stun_urls.size(), 2u);
+  EXPECT_EQ(s.ice.turn_urls.size(), 3u);
+}
+
+TEST(SignaldSettingsTest, ShortJwtSecretWarnsUnlessRefused) {
+  EXPECT_TRUE(read_signald_settings(parse("JWT_SECRET=0123456789abcdef0123456789abcde\n")).weak_jwt_secret)
+      << "31 bytes";
+  EXPECT_FALSE(read_signald_settings(parse("JWT_SECRET=0123456789abcdef0123456789abcdef\n")).weak_jwt_secret)
+      << "32 bytes";
+  EXPECT_FALSE(read_signald_settings(
+                   parse("JWT_SECRET=0123456789abcdef0123456789abcdef\nVYTAL_REQUIRE_STRONG_JWT_SECRET=true\n"))
+                   .weak_jwt_secret);
+}
+
 struct BadSetting {
   const char* name;
   const char* text;
@@ -99,7 +119,35 @@ INSTANTIATE_TEST_SUITE_P(
         BadSetting{"log_level_verbose", "LOG_LEVEL=verbose\n", "LOG_LEVEL"},
         BadSetting{"empty_data_dir", "VYTAL_DATA_DIR=\n", "VYTAL_DATA_DIR"},
         BadSetting{"group_commit_not_boolean", "VYTAL_GROUP_COMMIT=sometimes\n", "VYTAL_GROUP_COMMIT"},
-        BadSetting{"rs256_without_key_file", "JWT_ALGORITHM=RS256\n", "JWT_PUBLIC_KEY_FILE"}),
+        BadSetting{"rs256_without_key_file", "JWT_ALGORITHM=RS256\n", "JWT_PUBLIC_KEY_FILE"},
+        // Ports and forms of ICE server URLs (RFC 7064, RFC 7065).
+        BadSetting{"turn_port_99999", "WEBRTC_TURN_SERVERS=turn:127.0.0.1:99999\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_port_zero", "WEBRTC_TURN_SERVERS=turn:turn.example:0\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_port_empty", "WEBRTC_TURN_SERVERS=turn:turn.example:\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_port_huge", "WEBRTC_TURN_SERVERS=turn:turn.example:4294967297\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turns_port_letters", "WEBRTC_TURN_SERVERS=turns:turn.example:443x\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_transport_sctp",
+                   "WEBRTC_TURN_SERVERS=turn:turn.example:3478?transport=sctp\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_host_with_path", "WEBRTC_TURN_SERVERS=turn:turn.example/x:3478\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_ipv6_unclosed", "WEBRTC_TURN_SERVERS=turn:[::1:3478\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"turn_ipv6_port_too_large", "WEBRTC_TURN_SERVERS=turn:[::1]:65536\nTURN_SHARED_SECRET=x\n",
+                   "WEBRTC_TURN_SERVERS"},
+        BadSetting{"stun_port_too_large", "WEBRTC_STUN_SERVERS=stun:stun.example:70000\n", "WEBRTC_STUN_SERVERS"},
+        BadSetting{"stun_with_transport", "WEBRTC_STUN_SERVERS=stun:stun.example:3478?transport=udp\n",
+                   "WEBRTC_STUN_SERVERS"},
+        // A short HS256 secret is refused when the package's check is on.
+        BadSetting{"jwt_secret_short_when_required", "JWT_SECRET=short\nVYTAL_REQUIRE_STRONG_JWT_SECRET=true\n",
+                   "JWT_SECRET"},
+        BadSetting{"require_strong_not_boolean", "JWT_SECRET=short\nVYTAL_REQUIRE_STRONG_JWT_SECRET=maybe\n",
+                   "VYTAL_REQUIRE_STRONG_JWT_SECRET"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -237,6 +237,56 @@ class SignalingTest : public ::testing::Test {
     return found;
   }
 
+  // Control frames of `opcode` (0x9 ping, 0xA pong) the client received;
+  // text messages before them are skipped.
+  static int CountControl(Client& c, uint8_t opcode) {
+    int n = 0;
+    while (c.in.size() >= 2) {
+      size_t len = static_cast<uint8_t>(c.in[1]) & 0x7f, at = 2;
+      if (len == 126) {
+        if (c.in.size() < 4) break;
+        len = (size_t{static_cast<uint8_t>(c.in[2])} << 8) | static_cast<uint8_t>(c.in[3]);
+        at = 4;
+      }
+      if (c.in.size() < at + len) break;
+      n += (static_cast<uint8_t>(c.in[0]) & 0x0f) == opcode;
+      c.in.erase(0, at + len);
+    }
+    return n;
+  }
+
+  // A client's ping (FIN + ping, empty, masked with the key 0).
+  static void Ping(Client& c) {
+    static const char kPing[] = {'\x89', '\x80', 0, 0, 0, 0};
+    ASSERT_EQ(::write(c.fd, kPing, sizeof kPing), static_cast<ssize_t>(sizeof kPing));
+  }
+
+  // The status line of an upgrade attempt that may be refused.
+  std::string TryConnect(const std::string& sub, const std::string& role, std::unique_ptr<Client>* out) {
+    auto c = std::make_unique<Client>();
+    c->fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(::connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::fcntl(c->fd, F_SETFL, O_NONBLOCK);
+    std::string request =
+        "GET /webrtc/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Protocol: vytal.v1, bearer." +
+        Token(sub, role) + "\r\n\r\n";
+    EXPECT_EQ(::write(c->fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    PumpUntil([&] {
+      Read(*c);
+      return c->in.find("\r\n\r\n") != std::string::npos;
+    });
+    std::string status = c->in.substr(0, c->in.find("\r\n"));
+    c->in.erase(0, c->in.find("\r\n\r\n") + 4);
+    *out = std::move(c);
+    return status;
+  }
+
   void Join(Client& c, const std::string& call_id) {
     Send(c, R"({"type":"join","callId":")" + call_id + R"("})");
     ASSERT_TRUE(Await(c, "joined")) << "no joined for " << call_id;
@@ -269,7 +319,9 @@ TEST_F(SignalingTest, ADroppedParticipantKeepsItsSlotForTheGraceThenLeaves) {
   ASSERT_TRUE(left);
   EXPECT_EQ(json_string_field(left.get(), "userId").value_or(""), "pat-1");
   EXPECT_EQ(json_string_field(left.get(), "reason").value_or(""), "timeout");
-  // Its TURN credentials for the call are revoked with its place.
+  // Its TURN credentials for the call are revoked with its place (written by
+  // the revocations file's own thread: wait for it).
+  turn_->revocations()->flush();
   std::ifstream revoked(settings_.ice.revoked_path);
   std::stringstream text;
   text << revoked.rdbuf();
@@ -364,6 +416,73 @@ TEST_F(SignalingTest, FreshIceServersArePushedAtEightyPercentOfTheirLifetime) {
     if (user && user->find(std::to_string(clock_.now_s() + 600) + ":pat-5@" + id) == 0) fresh = true;
   }
   EXPECT_TRUE(fresh) << json_dump(push.get());
+}
+
+// A ping flood is not answered pong for ping: pings take tokens from the
+// connection's message rate like messages (issue 11: 4.1M pings answered in 5 s).
+TEST_F(SignalingTest, PingsCountInTheMessageRate) {
+  settings_.signaling.message_rate = 1;
+  settings_.signaling.message_burst = 10;
+  Start();
+  auto client = Connect("pat-6", "patient");
+  for (int i = 0; i < 30; ++i) Ping(*client);
+  ASSERT_TRUE(PumpUntil([&] { return metrics_.rejected("ws_rate_limited") == 20; }))
+      << metrics_.rejected("ws_rate_limited");
+  Pump();
+  Read(*client);
+  EXPECT_EQ(CountControl(*client, 0xA), 10) << "only the burst's worth of pings is answered";
+  // The clock has not moved: a message now is over the rate too.
+  Send(*client, R"({"type":"probe"})");
+  EXPECT_TRUE(PumpUntil([&] { return metrics_.rejected("ws_rate_limited") == 21; }));
+  EXPECT_EQ(metrics_.rejected("ws_unknown_type"), 0u);
+}
+
+// One subject holds at most max_sessions signaling connections; closing one
+// frees its place. Service tokens are not capped.
+TEST_F(SignalingTest, SessionsPerSubjectAreCapped) {
+  settings_.limits.max_sessions = 2;
+  Start();
+  std::unique_ptr<Client> a, b, c, d;
+  ASSERT_EQ(TryConnect("pat-7", "patient", &a).rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_EQ(TryConnect("pat-7", "patient", &b).rfind("HTTP/1.1 101", 0), 0u);
+  EXPECT_EQ(TryConnect("pat-7", "patient", &c).rfind("HTTP/1.1 429", 0), 0u);
+  EXPECT_NE(c->in.find("too_many_sessions"), std::string::npos) << c->in;
+  EXPECT_EQ(metrics_.rejected("too_many_sessions"), 1u);
+  EXPECT_EQ(TryConnect("other-user", "patient", &d).rfind("HTTP/1.1 101", 0), 0u) << "another subject is not affected";
+  a->drop();
+  ASSERT_TRUE(PumpUntil([&] { return signaling_->sessions() == 2; }));
+  EXPECT_EQ(TryConnect("pat-7", "patient", &c).rfind("HTTP/1.1 101", 0), 0u) << "the closed session's place is free";
+  for (int i = 0; i < 4; ++i) {
+    std::unique_ptr<Client> svc;
+    EXPECT_EQ(TryConnect("platform", "service", &svc).rfind("HTTP/1.1 101", 0), 0u) << i;
+  }
+}
+
+// Joins are writes: one subject's joins are rate limited across all its
+// connections (a join-and-close storm cannot write without bound), with the
+// time to wait in the error; the bucket refills with the clock.
+TEST_F(SignalingTest, JoinsAreRateLimitedPerSubject) {
+  settings_.limits.writes_per_minute = 6;  // one every 10 s
+  settings_.limits.write_burst = 2;
+  Start();
+  std::string id = CreateCall("pat-8", "prov-8");
+  auto first = Connect("pat-8", "patient");
+  auto second = Connect("pat-8", "patient");
+  Join(*first, id);
+  Send(*first, R"({"type":"leave"})");
+  ASSERT_TRUE(Await(*first, "left"));
+  Join(*second, id);  // the second token, from another connection
+  Send(*second, R"({"type":"leave"})");
+  ASSERT_TRUE(Await(*second, "left"));
+  Send(*first, R"({"type":"join","callId":")" + id + R"(","requestId":"third"})");
+  JsonPtr refused = Await(*first, "error");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(json_string_field(refused.get(), "code").value_or(""), "rate_limited");
+  EXPECT_EQ(json_integer_value(json_object_get(refused.get(), "retryAfterSeconds")), 10);
+  EXPECT_EQ(json_string_field(refused.get(), "requestId").value_or(""), "third");
+  EXPECT_EQ(metrics_.rejected("rate_limited"), 1u);
+  clock_.advance_ms(10'000);
+  Join(*first, id);
 }
 
 }  // namespace

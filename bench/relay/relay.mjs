@@ -1,0 +1,233 @@
+// Benchmark: signaling relay throughput, latency and cost, vytal-signald
+// against a Socket.IO 4 baseline, in alternating rounds (A B A B ...).
+//
+// Usage: node bench/relay/relay.mjs [ROUNDS] [SECONDS] [CALLS]   (defaults 5 10 1000)
+// Environment (optional):
+//   RELAY_WORKERS   client processes (default 2); each holds both sides of its calls
+//   RELAY_SIZE      bytes of each message as sent, a whole text frame (default 1024)
+//   RELAY_WINDOW    saturation: messages in flight per connection (default 2)
+//   RELAY_RATES     fixed offered rates in messages/s, comma-separated (default 8000,40000)
+//   RELAY_SERVERS   which to run: signald,socketio (default both)
+//   RELAY_DOC       a Markdown file to write the table into (run.sh: docs/BENCHMARKS.md)
+//
+// Each round starts each server fresh, opens CALLS two-party calls (signald:
+// POST /webrtc/calls, then both participants join over the WebSocket; the
+// baseline: both join a room), warms up for 2 s, then measures: saturation
+// (every connection keeps RELAY_WINDOW messages in flight to its peer) and
+// each fixed offered rate (spread evenly over the connections, sent every 2 ms).
+// Each phase lasts SECONDS, then up to 5 s for the last messages to arrive.
+import { fork, execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { hs256 } from '../../tests/integration/lib/signald.mjs';
+import { startSignald, startBaseline, createCalls } from './servers.mjs';
+import { newHistogram, merge, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
+
+const ROUNDS = Number(process.argv[2] ?? 5);
+const SECONDS = Number(process.argv[3] ?? 10);
+const CALLS = Number(process.argv[4] ?? 1000);
+const WORKERS = Number(process.env.RELAY_WORKERS ?? 2);
+const SIZE = Number(process.env.RELAY_SIZE ?? 1024);
+const WINDOW = Number(process.env.RELAY_WINDOW ?? 2);
+const RATES = (process.env.RELAY_RATES ?? '8000,40000').split(',').filter(Boolean).map(Number);
+const SERVERS = (process.env.RELAY_SERVERS ?? 'signald,socketio').split(',');
+const WARMUP_SECONDS = 2;
+const DRAIN_MS = 5000;
+const SECRET = 'relay-bench-secret-0123456789abcdef0123';
+const LABEL = { signald: 'signald', socketio: 'Socket.IO' };
+const HEADING = '## signald: relay throughput against Socket.IO (issue 15)';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const PHASES = [
+  { name: `saturation (window ${WINDOW})`, mode: 'window', window: WINDOW },
+  ...RATES.map((rate) => ({ name: `${rate}/s offered`, mode: 'rate', rate })),
+];
+
+// Worker processes, with a promise for the next message of each.
+function spawnWorkers(n) {
+  return Array.from({ length: n }, () => {
+    const proc = fork(new URL('./worker.mjs', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const w = { proc, waiting: null };
+    proc.on('message', (m) => w.waiting?.(m));
+    proc.on('exit', (code) => w.waiting?.({ ev: 'exit', code }));
+    w.ask = (msg, timeoutMs) =>
+      new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`worker ${proc.pid} did not answer ${msg.cmd}`)), timeoutMs);
+        w.waiting = (m) => {
+          clearTimeout(timer);
+          w.waiting = null;
+          m.ev === 'exit' ? rej(new Error(`worker ${proc.pid} exited with ${m.code}`)) : res(m);
+        };
+        proc.send(msg);
+      });
+    return w;
+  });
+}
+
+async function runPhase(server, workers, phase, seconds) {
+  const cpu0 = cpuMicros(server.pid);
+  const busy0 = machineBusyMicros();
+  const t0 = performance.now();
+  const perWorkerRate = phase.rate / workers.length;
+  const results = await Promise.all(
+    workers.map((w) => w.ask({ cmd: 'phase', ...phase, rate: perWorkerRate, seconds, drainMs: DRAIN_MS }, (seconds + 30) * 1000)),
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const serverCpu = cpuMicros(server.pid) - cpu0;
+  const busyCores = (machineBusyMicros() - busy0) / 1e6 / wallS;
+  const sum = (k) => results.reduce((a, r) => a + r[k], 0);
+  const hist = results.reduce((h, r) => merge(h, r.hist), newHistogram());
+  const received = sum('received');
+  return {
+    delivered: sum('receivedInTime') / seconds,
+    p50: percentile(hist, 0.5) / 1000,
+    p99: percentile(hist, 0.99) / 1000,
+    p999: percentile(hist, 0.999) / 1000,
+    cpuPerMsg: received ? serverCpu / received : NaN,
+    serverCores: serverCpu / 1e6 / wallS,
+    clientCores: sum('cpuMicros') / 1e6 / wallS,
+    busyCores,
+    rss: rssKiB(server.pid),
+    sent: sum('sent'),
+    lost: sum('sent') - received,
+    skipped: sum('skipped'),
+    stale: sum('stale'),
+    errors: sum('errors'),
+    closes: sum('closes'),
+  };
+}
+
+async function oneServer(kind, round) {
+  const connections = CALLS * 2;
+  const server = kind === 'signald' ? await startSignald(SECRET, connections) : await startBaseline(SECRET);
+  const workers = spawnWorkers(WORKERS);
+  try {
+    const service = hs256({ sub: 'bench-service', role: 'service', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
+    const pairs =
+      kind === 'signald'
+        ? await createCalls(server.url, service, CALLS)
+        : Array.from({ length: CALLS }, (_, i) => ({ callId: randomUUID(), a: `pat-${i}`, b: `doc-${i}` }));
+    await sleep(300);
+    const rssIdle = rssKiB(server.pid); // calls created, nobody connected
+    const url = kind === 'signald' ? `ws://127.0.0.1:${server.port}/webrtc/ws` : `ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`;
+    const joinStart = performance.now();
+    const ready = await Promise.all(
+      workers.map((w, i) =>
+        w.ask(
+          {
+            cmd: 'setup',
+            dialect: kind === 'signald' ? 'vytal' : 'sio',
+            url,
+            secret: SECRET,
+            pairs: pairs.filter((_, k) => k % WORKERS === i),
+            sources: [1, 2, 3, 4].map((k) => `127.0.${20 + i}.${k}`),
+            size: SIZE,
+          },
+          120000,
+        ),
+      ),
+    );
+    const joined = ready.reduce((a, r) => a + r.joined, 0);
+    if (joined !== connections) throw new Error(`${kind}: only ${joined} of ${connections} connections joined`);
+    await sleep(1000);
+    const rssJoined = rssKiB(server.pid);
+    log(`round ${round} ${kind}: ${joined} joined in ${((performance.now() - joinStart) / 1000).toFixed(1)} s, RSS ${rssIdle} → ${rssJoined} KiB`);
+    await runPhase(server, workers, PHASES[0], WARMUP_SECONDS);
+    const phases = {};
+    for (const phase of PHASES) {
+      await sleep(500);
+      const r = await runPhase(server, workers, phase, SECONDS);
+      phases[phase.name] = r;
+      log(`round ${round} ${kind} ${phase.name}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
+    }
+    return { rssIdle, rssJoined, perConnBytes: ((rssJoined - rssIdle) * 1024) / connections, phases };
+  } finally {
+    await Promise.all(workers.map((w) => w.ask({ cmd: 'exit' }, 5000).catch(() => {})));
+    await server.stop();
+  }
+}
+
+// ---------------------------------------------------------------- run
+
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)); // runs the 'exit' cleanups
+
+const started = new Date();
+const load0 = loadavg();
+const runs = Object.fromEntries(SERVERS.map((k) => [k, []]));
+for (let round = 1; round <= ROUNDS; round++) for (const kind of SERVERS) runs[kind].push(await oneServer(kind, round));
+const load1 = loadavg();
+
+// ---------------------------------------------------------------- table
+
+const fmt = (v, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : '–');
+const med = (kind, phase, key) => median(runs[kind].map((r) => r.phases[phase][key]));
+const total = (kind, phase, key) => runs[kind].reduce((a, r) => a + r.phases[phase][key], 0);
+const [A, B] = SERVERS;
+const rows = [
+  '| load | server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | server CPU (cores) | server RSS KiB | lost | closes | errors | client CPU (cores) | machine busy (cores) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+for (const { name } of PHASES) {
+  for (const kind of SERVERS) {
+    const m = (key, d) => fmt(med(kind, name, key), d);
+    rows.push(
+      `| ${kind === A ? name : ''} | ${LABEL[kind]} | ${m('delivered')} | ${m('p50', 2)} | ${m('p99', 2)} | ${m('p999', 2)} | ${m('cpuPerMsg', 1)} | ${m('serverCores', 2)} | ${m('rss')} | ${total(kind, name, 'lost')} | ${total(kind, name, 'closes')} | ${total(kind, name, 'errors')} | ${m('clientCores', 2)} | ${m('busyCores', 2)} |`,
+    );
+  }
+  if (B) {
+    const r = (key) => ratio(med(A, name, key), med(B, name, key));
+    rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | | |`);
+  }
+}
+const series = (kind, phase, key) => runs[kind].map((r) => r.phases[phase][key]);
+const pairRows = B
+  ? [
+      `| ${LABEL[A]}/${LABEL[B]}, round by round: median (min–max) | delivered msg/s | server CPU µs/msg |`,
+      '| --- | --- | --- |',
+      ...PHASES.map(({ name }) => `| ${name} | ${pairedRatios(series(A, name, 'delivered'), series(B, name, 'delivered'))} | ${pairedRatios(series(A, name, 'cpuPerMsg'), series(B, name, 'cpuPerMsg'))} |`),
+    ]
+  : [];
+const memRows = [
+  '| memory (median) | ' + SERVERS.map((k) => LABEL[k]).join(' | ') + ' |',
+  '| --- |' + SERVERS.map(() => ' --- |').join(''),
+  `| RSS before any connection, calls created (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.rssIdle)))).join(' | ')} |`,
+  `| RSS with ${CALLS * 2} joined connections, before load (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.rssJoined)))).join(' | ')} |`,
+  `| per joined connection (KiB) | ${SERVERS.map((k) => fmt(median(runs[k].map((r) => r.perConnBytes)) / 1024, 2)).join(' | ')} |`,
+];
+const notSent = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'skipped')])).filter(([, , n]) => n > 0);
+const stale = SERVERS.flatMap((k) => PHASES.map((p) => [k, p.name, total(k, p.name, 'stale')])).filter(([, , n]) => n > 0);
+const list = (l) => l.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ');
+const notes =
+  (notSent.length ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${list(notSent)}.` : '') +
+  (stale.length ? `\n\nArrived during a later load, after its own had stopped waiting (not counted there): ${list(stale)}.` : '');
+const table = [rows.join('\n') + notes, pairRows.join('\n'), memRows.join('\n')].filter(Boolean).join('\n\n');
+console.log(table);
+
+if (process.env.RELAY_DOC) {
+  const git = (...a) => execFileSync('git', a, { encoding: 'utf8' }).trim();
+  const commit = git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/BENCHMARKS.md') ? ' (with uncommitted changes)' : '');
+  const machine = `${cpus().length} vCPUs (${cpus()[0].model.trim()}), Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, Node ${process.version}`;
+  const body = `\`bench/relay/run.sh ${ROUNDS} ${SECONDS} ${CALLS}\` — measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}
+on ${machine}; load average ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end.
+
+${CALLS} two-party calls (${CALLS * 2} WebSocket connections from ${WORKERS} client processes on the same two cores,
+each process holding both sides of its calls), ${SIZE}-byte \`offer\` messages (the whole text frame as sent), each
+peer sending to the other. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
+per-connection rate limit raised above the load (still charged). Socket.IO 4 (\`bench/baseline-socketio/server.mjs\`,
+WebSocket transport only): the client speaks Engine.IO 4 / Socket.IO 5 framing over the same \`ws\` client code.
+Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of
+${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends in one process
+(\`performance.now()\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
+${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors; with no close, what is counted lost
+under overload was still queued in the server's or the kernel's buffers). Server CPU: utime + stime from
+\`/proc/<pid>/stat\` over the phase and its drain, divided by the messages received in that time. RSS: \`VmRSS\` at the end of the phase.
+Machine busy: all the machine's busy time (\`/proc/stat\`) in cores, of 2: what is beyond the server and the
+clients is other users' work on this shared machine (and kernel work no process was charged for).
+
+${table}`;
+  writeSection(process.env.RELAY_DOC, HEADING, body);
+  log(`wrote the table into ${process.env.RELAY_DOC}`);
+}

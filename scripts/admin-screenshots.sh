@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Refreshes docs/admin/*.png, the screenshots docs/ADMIN.md shows: builds,
+# then runs the admin page's browser test (tests/integration/admin_ui.test.mjs:
+# real signald, vytal-admin and Chromium at 1280x800, and a phone-sized
+# screen), which writes one screenshot per page into docs/admin/.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+ensure_packages "${BUILD_PACKAGES[@]}" chromium sqlite3 socat openssl
+(cd "$ROOT" && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error)
+build
+mkdir -p "$ROOT/docs/admin"
+VYTAL_BUILD_DIR="$BUILD_DIR" VYTAL_ADMIN_SCREENSHOTS="$ROOT/docs/admin" \
+  node --test --test-reporter=spec "$ROOT/tests/integration/admin_ui.test.mjs"
+ls -l "$ROOT/docs/admin"
