@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang, ASan and UBSan (the appliance's own
-# CMake with -DVYTAL_FUZZ=ON, in its own build directory) and runs them, each
+# CMake with -DVYTAL_FUZZ=ON, in its own build directory, which
+# tests/sanitize/run.sh also builds whole for the sanitized test runs) and runs them, each
 # for a bounded time over a copy of its checked-in corpus, with its
 # dictionary. New inputs stay in a temporary directory (not the tree); a
 # crashing input is left in BUILD_DIR/artifacts/.
@@ -21,7 +22,7 @@ for f in "$HERE"/*_fuzz.cc; do TARGETS_ALL+=("$(basename "$f" .cc)"); done
 
 if [ "${1:-}" = --build ]; then
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DVYTAL_FUZZ=ON -DVYTAL_SANITIZE=address,undefined -DBUILD_TESTING=OFF >/dev/null
+    -DVYTAL_FUZZ=ON -DVYTAL_SANITIZE=address,undefined >/dev/null
   cmake --build "$BUILD" --target fuzz_targets -j "$(nproc)" >/dev/null
   exit 0
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The appliance built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (-DVYTAL_SANITIZE=address,undefined: everything, daemons and tests) in its
-# own build directory, and its unit and integration tests run there. A
+# own build directory, and its unit and integration tests run there. It is
+# the fuzz targets' build too (clang, -DVYTAL_FUZZ=ON, configured by
+# tests/fuzz/run.sh): one sanitized build serves both. A
 # sanitizer finding ends the process with a report on stderr, so the test
 # that ran it fails.
 #
@@ -16,7 +18,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 case $2 in
   build)
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVYTAL_SANITIZE=address,undefined >/dev/null
+    "$ROOT/tests/fuzz/run.sh" "$BUILD" --build
     cmake --build "$BUILD" -j "$(nproc)" >/dev/null
     ;;
   unit)
