@@ -159,6 +159,9 @@ bool claims_acceptable(std::string_view payload_json, std::string* sub, std::str
     return *why = "iss", false;
   const json_t* s = json_object_get(p.get(), "sub");
   if (!json_is_string(s) || json_string_length(s) == 0 || json_string_length(s) > 128) return *why = "sub", false;
+  // It names a person in logs and TURN usernames: visible ASCII only, no spaces.
+  for (size_t i = 0; i < json_string_length(s); ++i)
+    if (json_string_value(s)[i] <= 0x20 || json_string_value(s)[i] >= 0x7f) return *why = "sub", false;
   const json_t* role = json_object_get(p.get(), "role");
   std::string_view r = json_is_string(role) ? std::string_view(json_string_value(role), json_string_length(role)) : "";
   bool role_ok = false;

@@ -27,8 +27,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,17 +97,39 @@ bool utf8(const std::string& s) {
 void drain_reports(const std::vector<std::string>& expected_users, bool check_users) {
   char buf[65536];
   size_t i = 0;
-  for (ssize_t n; (n = ::recv(usage_fd, buf, sizeof buf, 0)) >= 0; ++i) {
+  for (ssize_t n; (n = ::recv(usage_fd, buf, sizeof buf, 0)) >= 0;) {
     std::string_view text(buf, static_cast<size_t>(n));
     std::string error;
     JsonPtr m = json_parse(text, &error);
     if (!check_users) continue;
     if (!json_is_object(m.get())) fail("a report is not a JSON object (" + error + "): " + std::string(text));
+    // The plugin's own reports ("started" at init, "counters" of refusals)
+    // name no user.
+    auto type = json_string_field(m.get(), "type");
+    if (type && (*type == "started" || *type == "counters")) continue;
     auto user = json_string_field(m.get(), "username");
     if (i >= expected_users.size() || !user || *user != expected_users[i])
       fail("a report's username is not the one given: " + std::string(text));
     if (!json_is_integer(json_object_get(m.get(), "dropped"))) fail("a report without its dropped count");
+    ++i;
   }
+  if (check_users && i != expected_users.size())
+    fail(std::to_string(expected_users.size()) + " reports expected, " + std::to_string(i) + " received");
+}
+
+// "<expiry>:<user>" as the plugin's documentation gives it: 1 to 12 digits,
+// a non-empty user, and an expiry ahead by less than a day (with a margin of
+// seconds either side, for the clock moving during the call).
+bool fresh_credential(std::string_view name) {
+  size_t colon = name.find(':');
+  if (colon == 0 || colon == std::string_view::npos || colon > 12 || colon + 1 == name.size()) return false;
+  int64_t expiry = 0;
+  for (size_t i = 0; i < colon; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    expiry = expiry * 10 + (name[i] - '0');
+  }
+  int64_t now = std::time(nullptr);
+  return expiry > now + 2 && expiry < now + 86400 - 2;
 }
 
 }  // namespace
@@ -139,6 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool revoked_again = parts.size() > 1 && parts[1].find("fuzz-revoked") != std::string::npos;
   std::vector<std::string> probes = names;
   probes.push_back(std::string("1900000000:") + kRevokedUser);
+  probes.push_back(std::to_string(std::time(nullptr) + 3600) + ":" + kRevokedUser);
   for (const std::string& name : probes) {
     char secrets[VYTAL_TURN_PLUGIN_MAX_SECRETS][256];
     std::memset(secrets, 'x', sizeof secrets);
@@ -148,7 +173,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (std::memchr(secrets[i], '\0', 256) == nullptr) fail("a secret without its NUL");
     if (n > 0 && std::string(secrets[0]) != ring->current) fail("the first secret is not the ring's current one");
     int allowed = p->still_allowed ? p->still_allowed(name.c_str(), "vytal") : 1;
-    if ((n > 0) != (allowed == 1)) fail("rest_secrets and still_allowed disagree on '" + name + "'");
+    // A new credential is refused for more than a running one: rest_secrets
+    // also refuses a malformed name, an expiry past or further than max_ttl
+    // (a day here); still_allowed, asked about running allocations, only
+    // what is revoked.
+    if (n > 0 && allowed != 1) fail("rest_secrets gave secrets to a user still_allowed refuses: '" + name + "'");
+    if (n == 0 && allowed == 1 && fresh_credential(name))
+      fail("a fresh, well-formed, unrevoked credential got no secret: '" + name + "'");
     std::string_view user(name);
     if (size_t colon = user.find(':'); colon != std::string_view::npos) user.remove_prefix(colon + 1);
     if (user == kRevokedUser && !revoked_again && allowed) fail("a revoked user is allowed: '" + name + "'");
@@ -158,11 +189,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string& s : names) all_utf8 = all_utf8 && utf8(s);
   auto field = [&](size_t i) { return names.empty() ? "" : names[i % names.size()].c_str(); };
   std::vector<std::string> reported;
+  // The plugin reports only the events of sessions holding an allocation
+  // (created starts one, deleted ends it): a STUN Binding or a refused
+  // attempt has usage but no allocation. The same rule, kept here.
+  std::set<uint64_t> holding;
   for (size_t i = 0; i < std::max<size_t>(names.size(), 1) && i < 8; ++i) {
+    uint64_t session = ((i % 3) * 0x9E3779B97F4A7C15ull) >> 1;  // within int64, as coturn's are; some repeat
     if (p->on_allocation) {
       vytal_turn_allocation_event e{};
       e.kind = static_cast<int>(i % 5);
-      e.session_id = (i * 0x9E3779B97F4A7C15ull) >> 1;  // within int64, as coturn's are
+      e.session_id = session;
       e.username = field(i);
       e.realm = field(i + 1);
       e.client_address = field(i + 2);
@@ -170,17 +206,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       e.transport = field(i + 4);
       e.lifetime_s = static_cast<uint32_t>(i * 600);
       p->on_allocation(&e);
-      reported.emplace_back(e.username);
+      bool known = e.kind == VYTAL_TURN_ALLOCATION_CREATED   ? (holding.insert(session), true)
+                   : e.kind == VYTAL_TURN_ALLOCATION_DELETED ? holding.erase(session) > 0
+                                                             : holding.count(session) > 0;
+      if (known) reported.emplace_back(e.username);
     }
     if (p->on_usage) {
       vytal_turn_usage_event u{};
-      u.session_id = i;
+      u.session_id = i % 2 ? session : session + 1;
       u.username = field(i);
       u.realm = field(i + 1);
       u.bytes_sent = (uint64_t{1} << 63) - 1 - i;  // signald reads counts as int64 (jansson)
       u.final = static_cast<int>(i & 1);
       p->on_usage(&u);
-      reported.emplace_back(u.username);
+      if (holding.count(u.session_id)) reported.emplace_back(u.username);
     }
   }
   drain_reports(reported, all_utf8);
