@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,7 +40,21 @@ class LoopbackClient {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+    // A signal (libFuzzer's timers) may interrupt the connect; the
+    // connection then completes by itself: wait for it and read its outcome.
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      if (errno != EINTR) die("connect");
+      pollfd p{fd_, POLLOUT, 0};
+      while (::poll(&p, 1, -1) < 0)
+        if (errno != EINTR) die("poll");
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        errno = err;
+        die("connect");
+      }
+    }
     ::fcntl(fd_, F_SETFL, O_NONBLOCK);
     ev_ = event_new(base, fd_, EV_READ | EV_PERSIST, &LoopbackClient::on_readable, this);
     event_add(ev_, nullptr);
