@@ -54,8 +54,9 @@ function turnCell(allocations) {
   if (!allocations?.length) return el('span', { class: 'hint' }, 'no TURN allocation');
   return allocations.map((a) => el('div', { class: 'turn', dataset: { transport: a.transport, bytesSent: a.bytesSent, bytesReceived: a.bytesReceived } },
     el('span', { class: 'nowrap' }, `${(a.transport || '?').toUpperCase()} → ${a.relay ?? '?'}`),
-    el('span', { class: 'nowrap', title: 'bytes the TURN server sent to this client / received from it, and the rate over the last seconds' },
-      ` ↓ ${bytes(a.bytesSent)} (${bps(a.sentBps)}) · ↑ ${bytes(a.bytesReceived)} (${bps(a.receivedBps)})`)));
+    el('div', { class: 'hint', title: 'bytes the TURN server relayed to this browser and from it, and the rates over the last seconds' },
+      el('span', { class: 'nowrap' }, `↓ to it ${bytes(a.bytesSent)} (${bps(a.sentBps)})`), ' · ',
+      el('span', { class: 'nowrap' }, `↑ from it ${bytes(a.bytesReceived)} (${bps(a.receivedBps)})`))));
 }
 
 function memberRow(call, m, now, canAct, ask) {
@@ -105,8 +106,9 @@ function confirmPanel(action, onDone) {
   const what = action.kind === 'end'
     ? `End call ${action.callId} for everyone in it.`
     : `Remove ${action.userId} (${action.role}) from call ${action.callId}: its connection closes, its TURN relay ends, and it cannot rejoin this call.`;
-  const reason = el('input', { name: 'reason', required: true, maxlength: 500, placeholder: 'why (shown to the participant and kept in the audit log)', autocomplete: 'off' });
-  const error = el('p', { class: 'error', role: 'alert', hidden: true });
+  // Required, checked here (not by the browser's own bubble) so the page says why.
+  const reason = el('input', { name: 'reason', 'aria-required': 'true', maxlength: 500, placeholder: 'why (shown to the participant and kept in the audit log)', autocomplete: 'off' });
+  const error = el('div', { class: 'error', role: 'alert', hidden: true });
   const confirm = el('button', { type: 'submit', class: 'danger', dataset: { confirm: action.kind } }, action.kind === 'end' ? 'Confirm: end the call' : 'Confirm: remove');
   const form = el('form', { class: 'card confirm', id: 'live-confirm' },
     el('h2', {}, action.kind === 'end' ? 'End this call?' : 'Remove this participant?'),

@@ -77,6 +77,7 @@ async function startTurnserver() {
     '--min-port', String(min), '--max-port', String(min + 39), '--use-auth-secret',
     `--plugin=${PLUGIN}`, `--plugin-config=keyring=${join(dir, 'keyring')};revoked=${join(dir, 'revoked')};usage=${join(dir, 'usage.sock')}`,
     '--realm', 'vytal.test', '--no-cli', '--no-tls', '--no-dtls', '--log-file=stdout', '--simple-log',
+    '--verbose', // the listener lines this waits for are logged verbosely
     '--allow-loopback-peers', // test only: both browsers relay to the relay address on loopback
     '--no-multicast-peers', '--pidfile', join(dir, 'turnserver.pid'), '--db', join(dir, 'turndb')];
   const proc = track(spawn(join(TURN_BIN, 'vytal-turnserver'), args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
