@@ -392,7 +392,8 @@ Result<CallUpdate> CallWriter::remove(std::string_view call_id, std::string_view
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
   if (is_terminal(c.status))
-    return Error{"invalid_transition", std::string("a call that is ") + call_status_name(c.status) + " has nobody to remove"};
+    return Error{"invalid_transition",
+                 std::string("a call that is ") + call_status_name(c.status) + " has nobody to remove"};
   for (ParticipantRecord& p : c.participants) {
     if (p.user_id != user_id || !holds_slot(p)) continue;
     int64_t now = clock_.now_ms();
@@ -401,8 +402,7 @@ Result<CallUpdate> CallWriter::remove(std::string_view call_id, std::string_view
     json_put(detail.get(), "by", json_str(audit.actor_id));
     json_put(detail.get(), "reason", json_str(audit.detail));
     if (!write_participant(p, now, false, std::nullopt) ||
-        !write_event(c.id, "participant_removed", audit.actor_id, json_dump(detail.get()), now) ||
-        !record_audit(audit))
+        !write_event(c.id, "participant_removed", audit.actor_id, json_dump(detail.get()), now) || !record_audit(audit))
       return db_error();
     CallStatus status = c.status;
     return CallUpdate{std::move(c), status, audit.actor_id, "left", std::string(user_id), "removed"};

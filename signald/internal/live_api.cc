@@ -73,7 +73,8 @@ void LiveApi::handle(HttpRequest& req, Responder responder) {
                                          : nullptr;
   if (!route) {
     metrics_.count_request("other", req.method_name(), 404);
-    return std::move(responder).send(HttpServer::error_response(404, "not_found", "no such route on the local channel"));
+    return std::move(responder).send(
+        HttpServer::error_response(404, "not_found", "no such route on the local channel"));
   }
   if (req.method != HTTP_POST) {
     metrics_.count_request(route, req.method_name(), 405);
@@ -126,9 +127,9 @@ void LiveApi::act(HttpRequest& req, Responder responder, const std::string& call
   if (user && !is_platform_id(*user)) return refuse(404, "participant_not_found", "no such participant in this call");
 
   std::string detail = user ? "removed " + *user + ": " + std::string(*reason) : std::string(*reason);
-  AuditRecord audit = make_audit_record(clock_, std::string(*actor), role,
-                                        user ? "admin.participant.remove" : "admin.call.end", "ok", remote,
-                                        std::move(detail), call_id);
+  AuditRecord audit =
+      make_audit_record(clock_, std::string(*actor), role, user ? "admin.participant.remove" : "admin.call.end", "ok",
+                        remote, std::move(detail), call_id);
   auto shared = std::make_shared<Responder>(std::move(responder));
   auto done = [this, route, shared, call_id, user = user ? *user : std::string()](Result<CallUpdate> r) {
     int status = 200;

@@ -161,8 +161,8 @@ bool Signaling::admin_end(const std::string& call_id, AuditRecord audit, std::st
   return queued;
 }
 
-bool Signaling::admin_remove(const std::string& call_id, const std::string& user, std::string reason,
-                             AuditRecord audit, AdminDone done) {
+bool Signaling::admin_remove(const std::string& call_id, const std::string& user, std::string reason, AuditRecord audit,
+                             AdminDone done) {
   std::string by = audit.actor_id;
   return d_.call_log.submit(
       [call_id, user, audit = std::move(audit)](CallWriter& w) { return w.remove(call_id, user, audit); },
@@ -176,8 +176,8 @@ bool Signaling::admin_remove(const std::string& call_id, const std::string& user
 void Signaling::removed(const std::string& call_id, const std::string& user, const std::string& by,
                         const std::string& reason) {
   d_.turn.revoke(user + "@" + call_id);  // the plugin refuses its requests and ends its allocations
-  LOG_INFO("signaling: participant removed by an operator call=%s user=%s operator=%s", call_id.c_str(),
-           user.c_str(), by.c_str());
+  LOG_INFO("signaling: participant removed by an operator call=%s user=%s operator=%s", call_id.c_str(), user.c_str(),
+           by.c_str());
   auto room = rooms_.find(call_id);
   if (room == rooms_.end()) return;
   auto m = room->second.members.find(user);

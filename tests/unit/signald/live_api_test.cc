@@ -176,8 +176,9 @@ TEST_F(LiveApiTest, RefusesBadJson) {
 
 TEST_F(LiveApiTest, RefusesAnActionWithoutAReasonOrActor) {
   std::string call = CreateCall();
-  for (const char* body : {R"({"actor":"olga"})", R"({"actor":"olga","reason":""})", R"({"actor":"olga","reason":"   "})",
-                           R"({"actor":"olga","reason":42})", "{\"actor\":\"olga\",\"reason\":\"a\\nb\"}"}) {
+  for (const char* body :
+       {R"({"actor":"olga"})", R"({"actor":"olga","reason":""})", R"({"actor":"olga","reason":"   "})",
+        R"({"actor":"olga","reason":42})", "{\"actor\":\"olga\",\"reason\":\"a\\nb\"}"}) {
     std::string r = Request("POST", "/internal/calls/" + call + "/end", body);
     EXPECT_EQ(Status(r), 400) << body << "\n" << r;
     EXPECT_EQ(Code(r), "validation") << body;
@@ -217,12 +218,13 @@ TEST_F(LiveApiTest, RefusesAnUnknownCallOrParticipant) {
 
 TEST_F(LiveApiTest, EndsACallWithItsAuditRecordThenRefusesTheSecondEnd) {
   std::string call = CreateCall();
-  std::string r =
-      Request("POST", "/internal/calls/" + call + "/end", R"({"actor":"cli:root","actorRole":"cli","reason":"maintenance"})");
+  std::string r = Request("POST", "/internal/calls/" + call + "/end",
+                          R"({"actor":"cli:root","actorRole":"cli","reason":"maintenance"})");
   ASSERT_EQ(Status(r), 200) << r;
   auto db = sqlite_open(settings_.call_log.db_path, SqliteOpenOptions{.read_only = true});
   ASSERT_TRUE(db);
-  Statement q(db.value().get(), "SELECT actor_id, actor_role, detail FROM audit_log WHERE action = 'admin.call.end' AND call_id = ?");
+  Statement q(db.value().get(),
+              "SELECT actor_id, actor_role, detail FROM audit_log WHERE action = 'admin.call.end' AND call_id = ?");
   q.bind(1, call);
   ASSERT_EQ(q.step(), SQLITE_ROW);
   EXPECT_EQ(q.text(0), "cli:root");
