@@ -116,6 +116,7 @@ function confirmPanel(action, onDone) {
     el('label', {}, 'Reason (required)', reason),
     el('div', { class: 'actions' }, confirm, el('button', { type: 'button', class: 'secondary', onclick: () => onDone(null) }, 'Cancel')),
     error);
+  reason.addEventListener('input', () => { error.hidden = true; });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const why = reason.value.trim();

@@ -197,6 +197,29 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
     return t && t.sent > first.sent && t.received > first.received ? t : null;
   }, 40000);
   console.log(`patient TURN bytes: ${first.sent}/${first.received} -> ${grown.sent}/${grown.received}`);
+  // A second call, from WebSocket clients whose reports say what a clinic
+  // behind an HTTPS-only firewall on a bad line would: relayed over TLS,
+  // poor quality; then one of them drops (reconnecting).
+  const other = await createCall(state.sd, 'patient-sami', 'dr-berg');
+  const sami = await connect(state.sd, 'patient-sami', 'patient');
+  const berg = await connect(state.sd, 'dr-berg', 'provider');
+  await sami.join(other.id);
+  await berg.join(other.id);
+  for (const [i, loss] of [0.01, 0.04, 0.09, 0.12, 0.08].entries())
+    sami.send({ type: 'quality-report', rttMs: 380 + 60 * i, jitterMs: 45 + 5 * i, packetLoss: loss, bitrateKbps: 900 - 120 * i,
+      localCandidateType: 'relay', remoteCandidateType: 'srflx', protocol: 'udp', relayProtocol: 'tls' });
+  berg.send({ type: 'quality-report', rttMs: 120, jitterMs: 9, packetLoss: 0.002, bitrateKbps: 1200,
+    localCandidateType: 'srflx', remoteCandidateType: 'relay', protocol: 'udp', relayProtocol: 'bogus' });
+  const poorRow = await until('the poor line to be flagged', async () => {
+    const r = await liveRow(operator, other.id, 'patient-sami');
+    return r?.quality === 'poor' ? r : null;
+  });
+  assert.equal(poorRow.path, 'relayed over TLS');
+  assert.match(poorRow.text, /loss 8\.0 %/);
+  assert.equal((await liveRow(operator, other.id, 'dr-berg')).path, 'direct over UDP');
+  assert.match(await operator.locator(`section[data-call="${other.id}"] .call-head`).innerText(), /1 with poor quality/);
+  berg.close();
+  await until('dr-berg to show as reconnecting', async () => (await liveRow(operator, other.id, 'dr-berg'))?.state === 'reconnecting');
   assert.deepEqual(operator.errors, []);
   await operator.screenshot({ path: join(SHOTS, 'live.png'), fullPage: true });
   const phone = await adminPage('olga', { width: 390, height: 844 });
@@ -221,6 +244,7 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   assert.match(await operator.locator('#live-confirm .error').innerText(), /reason is required/);
   assert.equal(await patient.evaluate(() => window.vytalDemo.ended), false, 'nothing happens without a reason');
   await operator.fill('#live-confirm input[name=reason]', REASON);
+  await operator.screenshot({ path: join(SHOTS, 'live-confirm.png') });
   const clicked = Date.now();
   await operator.click('#live-confirm button[data-confirm=remove]');
   await patient.waitForFunction(() => document.getElementById('status').dataset.state === 'removed', null, { timeout: 2000 });
@@ -267,4 +291,5 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   assert.match(auditText, /olga/);
   assert.ok(auditText.includes(REASON), auditText);
   assert.deepEqual(operator.errors, []);
+  sami.close();
 });
