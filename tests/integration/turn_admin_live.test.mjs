@@ -231,6 +231,14 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   const seen = await until('the viewer to see the call', () => liveRow(viewer, call.id, PATIENT));
   assert.equal(seen.removeButton, false);
   assert.equal(await viewer.locator('button[data-action=end]').count(), 0);
+  // Nor may it act by hand, with its own valid CSRF token.
+  const forged = await viewer.evaluate(async (id) => {
+    const { csrf } = await (await fetch('api/session')).json();
+    const r = await fetch(`api/live/calls/${id}/end`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify({ reason: 'a viewer tries' }) });
+    return { status: r.status, body: await r.json() };
+  }, call.id);
+  assert.equal(forged.status, 403, JSON.stringify(forged));
+  assert.equal(forged.body.error.code, 'forbidden');
 
   // The patient's TURN credential, for the check after the removal.
   const ice = await patient.evaluate(() => window.vytalDemo.call.iceServers);
@@ -290,6 +298,22 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   const auditText = await operator.locator('#page').innerText();
   assert.match(auditText, /olga/);
   assert.ok(auditText.includes(REASON), auditText);
+
+  // Ending the second call from the page: its participant is told, with the reason.
+  await operator.evaluate(() => { location.hash = '#/live'; });
+  await operator.waitForSelector('#page[data-page=live][data-ready=true]');
+  await operator.click(`section[data-call="${other.id}"] button[data-action=end]`);
+  await operator.fill('#live-confirm input[name=reason]', 'Line too poor: calling the clinic by phone');
+  await operator.click('#live-confirm button[data-confirm=end]');
+  const ended = await sami.next('call-ended', 5000);
+  assert.equal(ended.reason, 'ended_by_operator');
+  assert.equal(ended.endedBy, 'olga');
+  assert.equal(ended.message, 'Line too poor: calling the clinic by phone');
+  await until('the ended call to leave the live page', async () => (await liveRow(operator, other.id, 'patient-sami')) === null, 5000);
+  assert.equal(sql(state.sd.dataDir, `SELECT actor_id || '|' || detail FROM audit_log WHERE action = 'admin.call.end' AND call_id = '${other.id}'`),
+    'olga|Line too poor: calling the clinic by phone');
+  // The viewer's refusal is audited too.
+  assert.equal(sql(state.sd.dataDir, "SELECT count(*) FROM audit_log WHERE actor_id = 'vera' AND action = 'admin.access' AND outcome = 'denied'"), '1');
   assert.deepEqual(operator.errors, []);
   sami.close();
 });
