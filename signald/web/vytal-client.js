@@ -211,7 +211,15 @@ export class VytalCall extends EventTarget {
       this.reconnectUntil = 0;
       this.#onJoined(joined);
       for (const peer of this.peers.values()) peer.pc.restartIce(); // the network may have changed too
-    } catch {
+    } catch (e) {
+      if (e.code === 'removed') {
+        // Removed by an operator while disconnected: coming back is refused for good.
+        this.closedByUs = true;
+        this.#teardown({ stopLocal: true });
+        this.ws?.close(1000, 'removed');
+        this.#emit('removed', { callId: this.callId, reason: e.message });
+        return;
+      }
       this.#reconnect(Math.min(delayMs * 2, 4000));
     }
   }
