@@ -245,6 +245,12 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   const cred = ice.find((s) => s.username);
   assert.match(cred.username, new RegExp(`^\\d+:${PATIENT}@${call.id}$`));
 
+  // A TURN session of the patient's own that its browser knows nothing of:
+  // what the server does to it does not depend on the browser letting go.
+  const held = await turnSession({ host: HOST, port: state.turn.port, username: cred.username, password: cred.credential });
+  assert.equal(await held.allocate(), 'ok');
+  assert.equal(await held.permit(HOST), 'ok');
+
   // The operator removes the patient: the reason is required, then confirmed.
   await operator.click(`section[data-call="${call.id}"] tr[data-user="${PATIENT}"] button[data-action=remove]`);
   await operator.waitForSelector('#live-confirm');
@@ -267,13 +273,26 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   await provider.waitForFunction((u) => !document.querySelector(`#participants li[data-user="${u}"]`), PATIENT, { timeout: 5000 });
   assert.match(await provider.evaluate(() => document.getElementById('log').textContent), new RegExp(`${PATIENT} left \\(removed\\)`));
 
-  // Its TURN allocation is gone: off the live state within 2 s, its row closed, a new request refused.
+  // Its TURN allocation is gone: closed within 2 s (turn_usage), a running
+  // one's next request and a new allocation are refused.
   await until('the patient to leave the live page', async () => (await liveRow(operator, call.id, PATIENT)) === null, 2000);
   const usage = await until('the patient\'s turn_usage rows to close', () => {
-    const rows = sql(state.sd.dataDir, `SELECT state || ':' || bytes_sent FROM turn_usage WHERE user_id = '${PATIENT}' AND call_id = '${call.id}'`);
+    const rows = sql(state.sd.dataDir, `SELECT state || ':' || bytes_sent || ':' || ended_at FROM turn_usage WHERE user_id = '${PATIENT}' AND call_id = '${call.id}'`);
     return rows && rows.split('\n').every((r) => r.startsWith('closed:')) ? rows : null;
   }, 3000);
+  // Closed when the TURN server's final report arrived, within 2 s of the click.
+  const endedMs = Math.max(...usage.split('\n').map((r) => Number(r.split(':')[2])));
+  console.log(`the patient's TURN allocation(s) ended ${endedMs - clicked} ms after the operator confirmed`);
+  assert.ok(endedMs - clicked <= 2000, `ended ${endedMs - clicked} ms after`);
   assert.ok(usage.split('\n').some((r) => Number(r.split(':')[1]) > 0), `usage rows ${usage}`);
+  // The running allocation's next request is refused within 2 s of the
+  // click: 403 while the plugin refuses it, then 437 or 438 once the TURN
+  // server has ended the allocation (its session and nonce are gone).
+  let answer;
+  while (Date.now() - clicked < 2500 && (answer = await held.permit(HOST)) === 'ok') await sleep(100);
+  assert.ok([403, 437, 438].includes(answer), `a permission on the removed patient's running allocation: ${answer}`);
+  assert.ok(Date.now() - clicked <= 2000, `refused ${Date.now() - clicked} ms after the click`);
+  held.close();
   const again = await turnSession({ host: HOST, port: state.turn.port, username: cred.username, password: cred.credential });
   assert.equal(await again.allocate(), 401, 'a new allocation with the removed patient\'s credential');
   again.close();
