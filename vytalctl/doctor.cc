@@ -405,6 +405,7 @@ DoctorCheck check_certificate(const char* id, const std::string& label, const st
 struct Account {
   bool found = false;
   uid_t uid = 0;
+  std::string group;  // its primary group's name
   std::vector<gid_t> groups;
 };
 
@@ -414,6 +415,8 @@ Account account(const std::string& user) {
   if (!pw) return a;
   a.found = true;
   a.uid = pw->pw_uid;
+  group* g = getgrgid(pw->pw_gid);
+  a.group = g ? g->gr_name : std::to_string(pw->pw_gid);
   int n = 64;
   a.groups.resize(static_cast<size_t>(n));
   if (getgrouplist(user.c_str(), pw->pw_gid, a.groups.data(), &n) < 0) {
@@ -469,7 +472,7 @@ DoctorCheck check_key_ring(const Config& config, const DoctorOptions& o, int64_t
   std::string why = why_unreadable(path, a);
   if (!why.empty())
     return fail(id, "vytal-turnserver's user " + o.turn_user + " cannot read the key ring: " + why,
-                "chown root:" + o.turn_user + " " + path + "; chmod 0640 " + path);
+                "chown root:" + a.group + " " + path + "; chmod 0640 " + path);
   if (now_s - k.rotated_at_s > 90 * 86400)
     return warn(id, "the TURN secret was last rotated " + std::to_string((now_s - k.rotated_at_s) / 86400) + " days ago",
                 "vytalctl rotate-turn-secret (calls in progress keep working during the overlap)");
@@ -626,7 +629,7 @@ std::vector<DoctorCheck> run_doctor(const Config& config, const DoctorOptions& o
     out.push_back(warn("port-turn-tls", "TURN over TLS is off (VYTAL_TURN_CERT_FILE is empty): clinics that allow only "
                                         "port 443 get no media",
                        "set VYTAL_TURN_CERT_FILE and VYTAL_TURN_KEY_FILE (packaging/EDGE.md)"));
-  out.push_back(check_tcp("port-https", "nginx (HTTPS, TURN over TLS by name)", "127.0.0.1", kHttpsPort,
+  out.push_back(check_tcp("port-https", "nginx: HTTPS, TURN over TLS by name", "127.0.0.1", kHttpsPort,
                           "systemctl status nginx; nginx -t (packaging/EDGE.md)"));
   int64_t admin_port = config.integer("VYTAL_ADMIN_PORT", 0, 65535);
   if (admin_port)
