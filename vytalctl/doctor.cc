@@ -31,8 +31,7 @@ namespace vytal {
 namespace {
 
 constexpr int kHttpsPort = 443;  // nginx (packaging/nginx): HTTPS and TURN over TLS by SNI
-constexpr const char* kSecretKeys[] = {"JWT_SECRET", "DATABASE_PASSWORD", "TURN_SHARED_SECRET",
-                                       "WEBRTC_TURN_PASSWORD"};
+constexpr const char* kSecretKeys[] = {"JWT_SECRET", "DATABASE_PASSWORD", "TURN_SHARED_SECRET", "WEBRTC_TURN_PASSWORD"};
 
 DoctorCheck ok(std::string id, std::string detail) { return {std::move(id), Verdict::ok, std::move(detail), ""}; }
 DoctorCheck warn(std::string id, std::string detail, std::string fix) {
@@ -136,7 +135,8 @@ DoctorCheck check_turn_config(const Config& config, const DoctorOptions& o) {
       auto turn_view = parse_turn_config(turn_server_config(Config::load(turn_paths, env_lookup)));
       hidden = differing_keys(turn_view, expected);
     } catch (const ConfigError& e) {
-      return fail(id, std::string("vytal-turnserver cannot generate its configuration without secrets.conf: ") + e.what(),
+      return fail(id,
+                  std::string("vytal-turnserver cannot generate its configuration without secrets.conf: ") + e.what(),
                   "set the TURN keys in appliance.conf or site.conf, not in secrets.conf");
     }
   }
@@ -145,26 +145,28 @@ DoctorCheck check_turn_config(const Config& config, const DoctorOptions& o) {
   std::string running_ring = plugin_field(running, "keyring"), ring = config.str("VYTAL_TURN_KEYRING_FILE");
   if (running_ring != ring)
     return fail(id,
-                "vytal-turnserver checks credentials with the key ring " + running_ring + " but signald mints them with " +
-                    ring + ": every TURN credential is refused",
+                "vytal-turnserver checks credentials with the key ring " + running_ring +
+                    " but signald mints them with " + ring + ": every TURN credential is refused",
                 hidden.empty() ? restart_fix : hidden_fix);
   for (const char* key : {"listening-port", "tls-listening-port"})
     if (first(running, key) != first(expected, key))
       return fail(id,
-                  std::string("vytal-turnserver's ") + key + " is " + first(running, key) + " but the configuration says " +
-                      first(expected, key) + ": browsers and the doctor are sent to the wrong port",
+                  std::string("vytal-turnserver's ") + key + " is " + first(running, key) +
+                      " but the configuration says " + first(expected, key) +
+                      ": browsers and the doctor are sent to the wrong port",
                   hidden.empty() ? restart_fix : hidden_fix);
   int64_t ttl = config.integer("TURN_CREDENTIAL_TTL_SECONDS", 60, 86400);
   long max_ttl = std::strtol(plugin_field(running, "max_ttl").c_str(), nullptr, 10);
   if (max_ttl > 0 && max_ttl < ttl)
     return fail(id,
-                "signald mints TURN credentials for " + std::to_string(ttl) + " s but vytal-turnserver refuses any over " +
-                    std::to_string(max_ttl) + " s",
+                "signald mints TURN credentials for " + std::to_string(ttl) +
+                    " s but vytal-turnserver refuses any over " + std::to_string(max_ttl) + " s",
                 hidden.empty() ? restart_fix : hidden_fix);
   if (plugin_field(running, "revoked") != plugin_field(expected, "revoked"))
     return fail(id,
-                "vytal-turnserver reads revocations from '" + plugin_field(running, "revoked") + "' but signald writes '" +
-                    config.str("VYTAL_TURN_REVOKED_FILE") + "': a participant who left keeps relaying",
+                "vytal-turnserver reads revocations from '" + plugin_field(running, "revoked") +
+                    "' but signald writes '" + config.str("VYTAL_TURN_REVOKED_FILE") +
+                    "': a participant who left keeps relaying",
                 hidden.empty() ? restart_fix : hidden_fix);
   if (!hidden.empty())
     return fail(id, "secrets.conf changes vytal-turnserver's settings that it cannot read: " + join(hidden),
@@ -199,8 +201,7 @@ DoctorCheck check_secrets(const Config& config, const DoctorOptions& o) {
   if (config.str("JWT_ALGORITHM") == "HS256" && !config.is_set("JWT_SECRET"))
     return fail(id, "JWT_ALGORITHM is HS256 but JWT_SECRET is not set: signald refuses to start",
                 "set the platform's JWT_SECRET in secrets.conf");
-  if (o.config_paths.empty())
-    return ok(id, "no --config files given: the secrets come from the environment");
+  if (o.config_paths.empty()) return ok(id, "no --config files given: the secrets come from the environment");
   return ok(id, "secrets only in secrets.conf (or the environment)");
 }
 
@@ -241,9 +242,11 @@ DoctorCheck check_ice_urls(const Config& config) {
   const char* id = "config-ice-urls";
   auto urls = config.list("WEBRTC_TURN_SERVERS");
   if (urls.empty())
-    return warn(id, "WEBRTC_TURN_SERVERS is empty: browsers get no TURN server, so clients behind strict NATs get no media",
-                "set WEBRTC_TURN_SERVERS in site.conf (turn:ADDRESS:3478?transport=udp, turns:TURN-NAME:443?transport=tcp)");
-  int64_t port = config.integer("VYTAL_TURN_PORT", 1, 65535), tls_port = config.integer("VYTAL_TURN_TLS_PORT", 1, 65535);
+    return warn(
+        id, "WEBRTC_TURN_SERVERS is empty: browsers get no TURN server, so clients behind strict NATs get no media",
+        "set WEBRTC_TURN_SERVERS in site.conf (turn:ADDRESS:3478?transport=udp, turns:TURN-NAME:443?transport=tcp)");
+  int64_t port = config.integer("VYTAL_TURN_PORT", 1, 65535),
+          tls_port = config.integer("VYTAL_TURN_TLS_PORT", 1, 65535);
   std::set<std::string> addresses;
   for (const std::string& ip : config.list("VYTAL_TURN_RELAY_IPS")) addresses.insert(ip);
   for (const std::string& ip : config.list("VYTAL_TURN_LISTEN_IPS")) addresses.insert(ip);
@@ -253,12 +256,14 @@ DoctorCheck check_ice_urls(const Config& config) {
     if (!u || (u->scheme != "turn" && u->scheme != "turns"))
       return fail(id, "WEBRTC_TURN_SERVERS holds '" + url + "', not a turn: or turns: URL", "correct it in site.conf");
     if (u->scheme == "turn" && u->port != port)
-      return fail(id, url + " names port " + std::to_string(u->port) + " but vytal-turnserver listens on " +
-                          std::to_string(port) + " (VYTAL_TURN_PORT)",
+      return fail(id,
+                  url + " names port " + std::to_string(u->port) + " but vytal-turnserver listens on " +
+                      std::to_string(port) + " (VYTAL_TURN_PORT)",
                   "make the URL's port and VYTAL_TURN_PORT agree (site.conf)");
     if (u->scheme == "turns" && u->port != tls_port && u->port != kHttpsPort)
-      return fail(id, url + " names port " + std::to_string(u->port) + ": TURN over TLS is on " + std::to_string(tls_port) +
-                          " and through nginx on 443",
+      return fail(id,
+                  url + " names port " + std::to_string(u->port) + ": TURN over TLS is on " + std::to_string(tls_port) +
+                      " and through nginx on 443",
                   "use turns:TURN-NAME:443?transport=tcp (site.conf)");
     if (u->scheme == "turns" && !config.is_set("VYTAL_TURN_CERT_FILE"))
       return fail(id, url + " offers TURN over TLS but VYTAL_TURN_CERT_FILE is empty: there is no TLS listener",
@@ -352,8 +357,9 @@ DoctorCheck check_relay_address(const Config& config) {
                   "set VYTAL_TURN_RELAY_IPS to the address clients reach (site.conf)");
     if (scope == "private" && external.empty())
       return warn(id,
-                  "the relay address " + ip + " is private and no public address is mapped: clients outside the "
-                  "hospital cannot reach the relay",
+                  "the relay address " + ip +
+                      " is private and no public address is mapped: clients outside the "
+                      "hospital cannot reach the relay",
                   "behind NAT, set VYTAL_TURN_EXTERNAL_IP to the public address that forwards to " + ip);
   }
   return ok(id, "relay address(es) " + join(relays) + " on this machine" +
@@ -367,9 +373,11 @@ DoctorCheck check_certificate(const char* id, const std::string& label, const st
                               const std::string& names_key, int64_t now_s) {
   std::string renew = "renew it: certbot renew (the deploy hook installs it)";
   if (path.empty())
-    return warn(id, label + ": no certificate configured",
-                "set " + std::string(label.find("TURN") != std::string::npos ? "VYTAL_TURN_CERT_FILE" : "VYTAL_HTTPS_CERT_FILE") +
-                    " (packaging/EDGE.md)");
+    return warn(
+        id, label + ": no certificate configured",
+        "set " +
+            std::string(label.find("TURN") != std::string::npos ? "VYTAL_TURN_CERT_FILE" : "VYTAL_HTTPS_CERT_FILE") +
+            " (packaging/EDGE.md)");
   CertificateStatus c = certificate_status(label, path, now_s);
   if (!c.info.error.empty())
     return fail(id, label + " certificate " + path + " " + c.info.error,
@@ -395,9 +403,11 @@ DoctorCheck check_certificate(const char* id, const std::string& label, const st
                          : std::string()),
                 "get a certificate from a CA for the appliance's names (certbot, packaging/EDGE.md)");
   if (names.empty())
-    return warn(id, label + " certificate expires in " + std::to_string(c.days_left) + " days; no names to check it against",
-                "set " + names_key + " to the names browsers use");
-  return ok(id, label + " certificate valid for " + join(names) + ", expires in " + std::to_string(c.days_left) + " days");
+    return warn(
+        id, label + " certificate expires in " + std::to_string(c.days_left) + " days; no names to check it against",
+        "set " + names_key + " to the names browsers use");
+  return ok(id,
+            label + " certificate valid for " + join(names) + ", expires in " + std::to_string(c.days_left) + " days");
 }
 
 // ---- files -----------------------------------------------------------------
@@ -460,7 +470,8 @@ DoctorCheck check_key_ring(const Config& config, const DoctorOptions& o, int64_t
   const char* id = "key-ring";
   std::string path = config.str("VYTAL_TURN_KEYRING_FILE");
   if (path.empty())
-    return warn(id, "no key ring (VYTAL_TURN_KEYRING_FILE): a static TURN secret cannot be rotated without dropping calls",
+    return warn(id,
+                "no key ring (VYTAL_TURN_KEYRING_FILE): a static TURN secret cannot be rotated without dropping calls",
                 "set VYTAL_TURN_KEYRING_FILE = /var/lib/vytalwatch/turn/keyring and run vytalctl rotate-turn-secret");
   KeyRingStatus k = key_ring_status(path, now_s);
   if (!k.error.empty())
@@ -474,7 +485,8 @@ DoctorCheck check_key_ring(const Config& config, const DoctorOptions& o, int64_t
     return fail(id, "vytal-turnserver's user " + o.turn_user + " cannot read the key ring: " + why,
                 "chown root:" + a.group + " " + path + "; chmod 0640 " + path);
   if (now_s - k.rotated_at_s > 90 * 86400)
-    return warn(id, "the TURN secret was last rotated " + std::to_string((now_s - k.rotated_at_s) / 86400) + " days ago",
+    return warn(id,
+                "the TURN secret was last rotated " + std::to_string((now_s - k.rotated_at_s) / 86400) + " days ago",
                 "vytalctl rotate-turn-secret (calls in progress keep working during the overlap)");
   return ok(id, path + " readable by " + o.turn_user + ", current secret " +
                     std::to_string((now_s - k.rotated_at_s) / 86400) + " day(s) old");
@@ -487,7 +499,8 @@ DoctorCheck check_permissions(const Config& config, const DoctorOptions& o) {
   std::vector<std::pair<std::string, std::string>> files;  // path, what
   for (const std::string& p : o.config_paths)
     if (base_name(p) == "secrets.conf") files.emplace_back(p, "the secrets");
-  if (config.is_set("VYTAL_TURN_KEYRING_FILE")) files.emplace_back(config.str("VYTAL_TURN_KEYRING_FILE"), "the key ring");
+  if (config.is_set("VYTAL_TURN_KEYRING_FILE"))
+    files.emplace_back(config.str("VYTAL_TURN_KEYRING_FILE"), "the key ring");
   if (config.is_set("VYTAL_TURN_KEY_FILE")) files.emplace_back(config.str("VYTAL_TURN_KEY_FILE"), "the TURN TLS key");
   std::string data = config.str("VYTAL_DATA_DIR");
   for (const char* f : {"calls.db", "calls.db-wal", "calls.db-shm", "admin.db"})
@@ -526,20 +539,24 @@ DoctorCheck check_postgresql(const Config& config) {
   std::string where = s.pg.user + "@" + host_port(s.pg.host, std::atoi(s.pg.port.c_str())) + "/" + s.pg.dbname;
   auto session = PgSession::connect(s.pg);
   if (!session)
-    return fail(id, "cannot connect to the central PostgreSQL " + where + " (sslmode " + s.pg.sslmode + "): " +
-                        session.error().message,
+    return fail(id,
+                "cannot connect to the central PostgreSQL " + where + " (sslmode " + s.pg.sslmode +
+                    "): " + session.error().message,
                 "check DATABASE_HOST/PORT and the network path, the server, DATABASE_USER and DATABASE_PASSWORD "
                 "(secrets.conf), DATABASE_SSLROOTCERT");
   PGconn* c = session->get();
   if (!PQsslInUse(c))
-    return fail(id, "connected to " + where + " WITHOUT TLS (sslmode " + s.pg.sslmode + "): the call log crosses the "
+    return fail(id,
+                "connected to " + where + " WITHOUT TLS (sslmode " + s.pg.sslmode +
+                    "): the call log crosses the "
                     "network in clear",
                 "turn on ssl in the central PostgreSQL and set DATABASE_SSLMODE = verify-full");
   const char* protocol = PQsslAttribute(c, "protocol");
   std::string tls = protocol ? protocol : "TLS";
   if (s.pg.sslmode != "verify-full")
-    return warn(id, "connected to " + where + " with " + tls + ", but sslmode " + s.pg.sslmode +
-                        " does not check the server's name: anyone on the path can pose as it",
+    return warn(id,
+                "connected to " + where + " with " + tls + ", but sslmode " + s.pg.sslmode +
+                    " does not check the server's name: anyone on the path can pose as it",
                 "set DATABASE_SSLMODE = verify-full (with DATABASE_SSLROOTCERT naming the CA)");
   return ok(id, "connected to " + where + " with " + tls + " (verify-full), server version " +
                     std::to_string(PQserverVersion(c) / 10000));
@@ -626,10 +643,11 @@ std::vector<DoctorCheck> run_doctor(const Config& config, const DoctorOptions& o
     out.push_back(check_tcp("port-turn-tls", "vytal-turnserver (TLS)", st.turn_host,
                             static_cast<int>(config.integer("VYTAL_TURN_TLS_PORT", 1, 65535)), turn_fix));
   else
-    out.push_back(warn("port-turn-tls", "TURN over TLS is off (VYTAL_TURN_CERT_FILE is empty): clinics that allow only "
-                                        "port 443 get no media",
+    out.push_back(warn("port-turn-tls",
+                       "TURN over TLS is off (VYTAL_TURN_CERT_FILE is empty): clinics that allow only "
+                       "port 443 get no media",
                        "set VYTAL_TURN_CERT_FILE and VYTAL_TURN_KEY_FILE (packaging/EDGE.md)"));
-  out.push_back(check_tcp("port-https", "nginx: HTTPS, TURN over TLS by name", "127.0.0.1", kHttpsPort,
+  out.push_back(check_tcp("port-https", "nginx (HTTPS; TURN over TLS by name)", "127.0.0.1", kHttpsPort,
                           "systemctl status nginx; nginx -t (packaging/EDGE.md)"));
   int64_t admin_port = config.integer("VYTAL_ADMIN_PORT", 0, 65535);
   if (admin_port)

@@ -30,7 +30,7 @@ struct DoctorCheck {
 };
 
 struct DoctorOptions {
-  std::vector<std::string> config_paths;  // the files given with --config, in order
+  std::vector<std::string> config_paths;                                   // the files given with --config, in order
   std::string turn_config_path = "/run/vytalwatch/vytal-turnserver.conf";  // the unit's generated file
   std::string turn_user = "vytalwatch";  // who runs vytal-turnserver (its unit's User=)
 };

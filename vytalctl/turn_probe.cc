@@ -132,7 +132,8 @@ std::string xor_address(const std::string& v, const std::string& id) {
   for (size_t i = 0; i < n; ++i) addr[i] = static_cast<unsigned char>(v[4 + i] ^ pad[i]);
   char text[INET6_ADDRSTRLEN] = "";
   inet_ntop(n == 4 ? AF_INET : AF_INET6, addr, text, sizeof text);
-  return n == 4 ? std::string(text) + ":" + std::to_string(port) : "[" + std::string(text) + "]:" + std::to_string(port);
+  return n == 4 ? std::string(text) + ":" + std::to_string(port)
+                : "[" + std::string(text) + "]:" + std::to_string(port);
 }
 
 // A connected UDP socket to the target.
@@ -177,7 +178,8 @@ class UdpSocket {
       if (send(fd_, m.bytes().data(), m.bytes().size(), 0) < 0) return std::nullopt;  // e.g. ICMP refused
       auto round_end = std::min(end, Clock::now() + std::chrono::milliseconds(wait_ms));
       for (;;) {
-        int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(round_end - Clock::now()).count());
+        int left =
+            static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(round_end - Clock::now()).count());
         if (left <= 0) break;
         pollfd p{fd_, POLLIN, 0};
         if (poll(&p, 1, left) != 1) break;
@@ -197,8 +199,9 @@ class UdpSocket {
 std::string transport_udp() { return std::string("\x11\0\0\0", 4); }  // protocol 17, RFFU
 
 Error no_answer(const TurnProbeTarget& t) {
-  return Error{"no_answer", "no STUN answer from " + (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) +
-                                ":" + std::to_string(t.port) + " (UDP) within " + std::to_string(t.timeout_ms) + " ms"};
+  return Error{"no_answer", "no STUN answer from " +
+                                (t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host) + ":" +
+                                std::to_string(t.port) + " (UDP) within " + std::to_string(t.timeout_ms) + " ms"};
 }
 
 }  // namespace

@@ -278,6 +278,7 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
     // The text form: one line per check, the summary last.
     const text = spawnSync(VYTALCTL, [...configArgs, 'doctor', '--turn-config', p('run', 'vytal-turnserver.conf'), '--turn-user', 'nobody'],
       { env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    console.log(text.stdout); // what an admin sees, in the test's log
     assert.match(text.stdout, /^OK {4}turn-allocation {5}allocated the relay/m);
     assert.match(text.stdout, /\n18 checks: (18 OK, 0 WARN|17 OK, 1 WARN), 0 FAIL\n$/);
     const s = status();
