@@ -205,6 +205,9 @@ DoctorCheck check_secrets(const Config& config, const DoctorOptions& o) {
   return ok(id, "secrets only in secrets.conf (or the environment)");
 }
 
+std::set<std::string> interface_addresses();
+std::string canonical_ip(const std::string& s);
+
 struct IceUrl {
   std::string scheme, host;
   int port = 0;
@@ -247,10 +250,17 @@ DoctorCheck check_ice_urls(const Config& config) {
         "set WEBRTC_TURN_SERVERS in site.conf (turn:ADDRESS:3478?transport=udp, turns:TURN-NAME:443?transport=tcp)");
   int64_t port = config.integer("VYTAL_TURN_PORT", 1, 65535),
           tls_port = config.integer("VYTAL_TURN_TLS_PORT", 1, 65535);
+  // Where clients may reach the TURN server: its listening addresses (every
+  // address of this machine when it listens on the wildcard) or the public
+  // address mapped to it.
   std::set<std::string> addresses;
-  for (const std::string& ip : config.list("VYTAL_TURN_RELAY_IPS")) addresses.insert(ip);
-  for (const std::string& ip : config.list("VYTAL_TURN_LISTEN_IPS")) addresses.insert(ip);
-  if (config.is_set("VYTAL_TURN_EXTERNAL_IP")) addresses.insert(config.str("VYTAL_TURN_EXTERNAL_IP"));
+  for (const std::string& ip : config.list("VYTAL_TURN_LISTEN_IPS")) {
+    if (ip == "0.0.0.0" || ip == "::")
+      for (const std::string& local : interface_addresses()) addresses.insert(local);
+    else
+      addresses.insert(canonical_ip(ip));
+  }
+  if (config.is_set("VYTAL_TURN_EXTERNAL_IP")) addresses.insert(canonical_ip(config.str("VYTAL_TURN_EXTERNAL_IP")));
   for (const std::string& url : urls) {
     auto u = parse_ice_url(url);
     if (!u || (u->scheme != "turn" && u->scheme != "turns"))
@@ -268,9 +278,10 @@ DoctorCheck check_ice_urls(const Config& config) {
     if (u->scheme == "turns" && !config.is_set("VYTAL_TURN_CERT_FILE"))
       return fail(id, url + " offers TURN over TLS but VYTAL_TURN_CERT_FILE is empty: there is no TLS listener",
                   "set VYTAL_TURN_CERT_FILE and VYTAL_TURN_KEY_FILE (packaging/EDGE.md)");
-    if (is_ip_text(u->host) && !addresses.count(u->host) && !addresses.count("0.0.0.0"))
-      return warn(id, url + " names " + u->host + ", which is none of the TURN server's addresses",
-                  "use VYTAL_TURN_EXTERNAL_IP or a relay address in the URL (site.conf)");
+    if (is_ip_text(u->host) && !addresses.count(canonical_ip(u->host)))
+      return warn(id,
+                  url + " names " + u->host + ", where vytal-turnserver does not listen (nor VYTAL_TURN_EXTERNAL_IP)",
+                  "use this machine's address, or the public one in VYTAL_TURN_EXTERNAL_IP, in the URL (site.conf)");
   }
   return ok(id, std::to_string(urls.size()) + " TURN URL(s) agree with the TURN server's ports and addresses");
 }

@@ -343,7 +343,7 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
     assert.equal(doctor().byId.postgresql.status, 'OK');
   });
 
-  test('a key ring the TURN user cannot read, secrets open to all, a TURN key only in secrets.conf', () => {
+  test('a key ring the TURN user cannot read, secrets open to all, a TURN key only in secrets.conf, ICE URLs beside the TURN server', () => {
     chmodSync(p('turn', 'keyring'), 0o600);
     try {
       const d = doctor();
@@ -368,6 +368,28 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
       assert.ok(d.failed.includes('config-turn'), JSON.stringify(d.failed));
       assert.match(d.byId['config-turn'].detail, /checks credentials with the key ring .*turn\/keyring but signald mints them with .*other-keyring/);
       assert.match(d.byId['config-turn'].fix, /out of secrets\.conf/);
+    } finally {
+      writeConfig();
+    }
+    // URLs handed to browsers that point past the TURN server.
+    for (const [url, message] of [
+      [`turn:${RELAY}:3479?transport=udp`, /names port 3479 but vytal-turnserver listens on 3478/],
+      ['turns:turn.example.org:8443?transport=tcp', /names port 8443: TURN over TLS is on 5349 and through nginx on 443/],
+    ]) {
+      writeConfig(`WEBRTC_TURN_SERVERS = ${url}\n`);
+      try {
+        const d = doctor();
+        assert.deepEqual(d.failed, ['config-ice-urls']);
+        assert.match(d.byId['config-ice-urls'].detail, message);
+      } finally {
+        writeConfig();
+      }
+    }
+    writeConfig('WEBRTC_TURN_SERVERS = turn:198.51.100.99:3478?transport=udp\n');
+    try {
+      const d = doctor();
+      assert.equal(d.byId['config-ice-urls'].status, 'WARN', d.byId['config-ice-urls'].detail);
+      assert.match(d.byId['config-ice-urls'].detail, /names 198\.51\.100\.99, where vytal-turnserver does not listen/);
     } finally {
       writeConfig();
     }
