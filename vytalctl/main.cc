@@ -73,10 +73,13 @@ struct OptionSpec {
   const char* name;
   bool takes_value;
 };
-constexpr OptionSpec kOptions[] = {
-    {"--sub", true},     {"--role", true},        {"--user", true},     {"--ttl", true},    {"--output", true},
-    {"--overlap", true}, {"--limit", true},       {"--active", false},  {"--config", true}, {"--password-stdin", false},
-    {"--json", false},   {"--turn-config", true}, {"--turn-user", true}, {"--reason", true}};
+constexpr OptionSpec kOptions[] = {{"--sub", true},       {"--role", true},
+                                   {"--user", true},      {"--ttl", true},
+                                   {"--output", true},    {"--overlap", true},
+                                   {"--limit", true},     {"--active", false},
+                                   {"--config", true},    {"--password-stdin", false},
+                                   {"--json", false},     {"--turn-config", true},
+                                   {"--turn-user", true}, {"--reason", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {
   char* end = nullptr;
