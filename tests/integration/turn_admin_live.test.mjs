@@ -261,6 +261,8 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   await operator.screenshot({ path: join(SHOTS, 'live-confirm.png') });
   const clicked = Date.now();
   await operator.click('#live-confirm button[data-confirm=remove]');
+  // When the operator's page got signald's answer (the removal committed), for the log.
+  operator.waitForSelector('#live-notice:not([hidden])').then(() => console.log(`the operator's page had the answer ${Date.now() - clicked} ms after confirming`), () => {});
   await patient.waitForFunction(() => document.getElementById('status').dataset.state === 'removed', null, { timeout: 2000 });
   const tookMs = Date.now() - clicked;
   const status = await patient.evaluate(() => document.getElementById('status').textContent);
