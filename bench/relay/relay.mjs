@@ -241,19 +241,23 @@ if (process.env.RELAY_DOC) {
   const body = `\`bench/relay/run.sh ${ROUNDS} ${SECONDS} ${CALLS}\` — measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}
 on ${machine}; load average ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end.
 
-${CALLS} two-party calls (${CALLS * 2} WebSocket connections from ${WORKERS} client processes on the same two cores,
-each process holding both sides of its calls), ${SIZE}-byte \`offer\` messages (the whole text frame as sent), each
-peer sending to the other. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
+${CALLS} two-party calls (${CALLS * 2} WebSocket connections), ${SIZE}-byte \`offer\` messages (the whole text payload),
+each peer sending to the other. The server under test runs pinned to core ${SERVER_CPU} (\`taskset -c ${SERVER_CPU}\`), the load
+client (\`bench/relay/loadgen/\`, one C++ process on libevent and wslay's frame layer, holding both sides of every
+call from ${SOURCES.length} 127.0.20.x source addresses) pinned to core ${CLIENT_CPU}; ${NICE ? `both at \`nice -n ${NICE}\`, each in a session of its
+own whose autogroup nice is also ${NICE} (with \`kernel.sched_autogroup_enabled\`, a process's nice only counts inside its
+session)` : 'both at the default priority'}. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
 per-connection rate limit raised above the load (still charged). Socket.IO 4 (\`bench/baseline-socketio/server.mjs\`,
-WebSocket transport only): the client speaks Engine.IO 4 / Socket.IO 5 framing over the same \`ws\` client code.
+WebSocket transport only): the same client speaks Engine.IO 4 / Socket.IO 5 framing over the same WebSocket code.
 Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of
 ${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends in one process
-(\`performance.now()\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
+(\`CLOCK_MONOTONIC\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
 ${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors; with no close, what is counted lost
 under overload was still queued in the server's or the kernel's buffers). Server CPU: utime + stime from
 \`/proc/<pid>/stat\` over the phase and its drain, divided by the messages received in that time. RSS: \`VmRSS\` at the end of the phase.
-Machine busy: all the machine's busy time (\`/proc/stat\`) in cores, of 2: what is beyond the server and the
-clients is other users' work on this shared machine (and kernel work no process was charged for).
+Client CPU: the load client's own (\`getrusage\`). Machine busy: all the machine's busy time (\`/proc/stat\`) in cores,
+of 2: what is beyond the server and the client is other work on this shared machine (and kernel work no process was
+charged for).
 
 ${table}`;
   writeSection(process.env.RELAY_DOC, HEADING, body);

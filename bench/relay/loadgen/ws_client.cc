@@ -17,6 +17,7 @@ namespace {
 constexpr std::string_view kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 section 1.3
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxHandshakeBytes = 16 * 1024;
+constexpr size_t kMaxMessageBytes = 1 << 20;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -32,7 +33,7 @@ WsClient::WsClient(event_base* base, WsHandler& handler, void* user)
 }
 
 WsClient::~WsClient() {
-  if (ws_) wslay_event_context_free(ws_);
+  if (ws_) wslay_frame_context_free(ws_);
   read_event_.reset();
   write_event_.reset();
   if (fd_ >= 0) evutil_closesocket(fd_);
@@ -80,9 +81,25 @@ bool WsClient::connect(const WsTarget& target, const in_addr& source, std::strin
 
 void WsClient::send_text(std::string_view text) {
   if (state_ != State::open) return;
-  wslay_event_msg msg{WSLAY_TEXT_FRAME, reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-  if (wslay_event_queue_msg(ws_, &msg) != 0 || wslay_event_send(ws_) != 0) return fail("wslay could not send");
+  send_frame(WSLAY_TEXT_FRAME, text);
   flush();
+}
+
+// The send callback only appends to out_, so wslay takes the whole frame.
+void WsClient::send_frame(uint8_t opcode, std::string_view payload) {
+  wslay_frame_iocb io{};
+  io.fin = 1;
+  io.opcode = opcode;
+  io.mask = 1;
+  io.payload_length = payload.size();
+  io.data = reinterpret_cast<const uint8_t*>(payload.data());
+  io.data_length = payload.size();
+  do {
+    ssize_t n = wslay_frame_send(ws_, &io);
+    if (n < 0) return fail("wslay could not frame a message");
+    io.data += n;
+    io.data_length -= static_cast<size_t>(n);
+  } while (io.data_length > 0);
 }
 
 void WsClient::on_readable(evutil_socket_t, short, void* self) noexcept {
@@ -173,8 +190,7 @@ void WsClient::read_handshake() {
   evbuffer_drain(in_.get(), parsed);
   header_field_ = std::string();
   accept_ = std::string();
-  if (wslay_event_context_client_init(&ws_, &wslay_callbacks(), this) != 0) return fail("wslay: out of memory");
-  wslay_event_config_set_max_recv_msg_length(ws_, 1 << 20);
+  if (wslay_frame_context_init(&ws_, &wslay_callbacks(), this) != 0) return fail("wslay: out of memory");
   state_ = State::open;
   handler_.on_open(*this);
   if (state_ == State::open && evbuffer_get_length(in_.get()) > 0) read_frames();
@@ -183,37 +199,61 @@ void WsClient::read_handshake() {
 // ------------------------------------------------------------ frames
 
 void WsClient::read_frames() {
-  if (wslay_event_recv(ws_) != 0) return fail("WebSocket protocol error from the server");
-  if (state_ != State::open) return;
-  if (wslay_event_get_close_received(ws_)) return fail("close frame from the server");
-  if (wslay_event_want_write(ws_)) {  // pongs
-    if (wslay_event_send(ws_) != 0) return fail("wslay could not send");
-    flush();
+  while (state_ == State::open) {
+    wslay_frame_iocb io{};
+    ssize_t n = wslay_frame_recv(ws_, &io);
+    if (n == WSLAY_ERR_WANT_READ) return;
+    if (n < 0) return fail("WebSocket protocol error from the server");
+    if (io.mask) return fail("masked frame from the server");  // RFC 6455 section 5.1
+    on_frame_chunk(io, static_cast<size_t>(n));
   }
 }
 
-ssize_t WsClient::wslay_recv(wslay_event_context_ptr ctx, uint8_t* buf, size_t len, int, void* self) noexcept {
+// One piece of a frame's payload (wslay hands a frame over in pieces of its
+// 4 KiB buffer). A whole message in one piece is passed on where it lies.
+void WsClient::on_frame_chunk(const wslay_frame_iocb& io, size_t got) {
+  frame_got_ += got;
+  bool frame_done = frame_got_ == io.payload_length;
+  if (wslay_is_ctrl_frame(io.opcode)) {
+    control_.append(reinterpret_cast<const char*>(io.data), got);
+    if (!frame_done) return;
+    frame_got_ = 0;
+    std::string payload = std::move(control_);
+    control_.clear();
+    if (io.opcode == WSLAY_PING) send_frame(WSLAY_PONG, payload), flush();
+    else if (io.opcode == WSLAY_CONNECTION_CLOSE) fail("close frame from the server");
+    return;
+  }
+  std::string_view piece(reinterpret_cast<const char*>(io.data), got);
+  if (frame_done) frame_got_ = 0;
+  if (frame_done && io.fin && message_.empty()) {
+    if (io.opcode == WSLAY_TEXT_FRAME) handler_.on_message(*this, piece);
+    return;
+  }
+  if (message_.empty()) message_opcode_ = io.opcode;
+  if (message_.size() + got > kMaxMessageBytes) return fail("message from the server over 1 MiB");
+  message_.append(piece);
+  if (frame_done && io.fin) {
+    std::string text = std::move(message_);
+    message_.clear();
+    if (message_opcode_ == WSLAY_TEXT_FRAME) handler_.on_message(*this, text);
+  }
+}
+
+ssize_t WsClient::wslay_recv(uint8_t* buf, size_t len, int, void* self) noexcept {
   auto* c = static_cast<WsClient*>(self);
   int n = evbuffer_remove(c->in_.get(), buf, len);
-  if (n <= 0) {
-    wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    return -1;
-  }
-  return n;
+  return n > 0 ? n : -1;  // wslay_frame_recv then returns WSLAY_ERR_WANT_READ
 }
 
-ssize_t WsClient::wslay_send(wslay_event_context_ptr ctx, const uint8_t* data, size_t len, int, void* self) noexcept {
+ssize_t WsClient::wslay_send(const uint8_t* data, size_t len, int, void* self) noexcept {
   auto* c = static_cast<WsClient*>(self);
-  if (evbuffer_add(c->out_.get(), data, len) != 0) {
-    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
-  }
-  return static_cast<ssize_t>(len);
+  return evbuffer_add(c->out_.get(), data, len) == 0 ? static_cast<ssize_t>(len) : -1;
 }
 
 // The mask only has to vary (RFC 6455 section 5.3): the server under test
 // does not care how unpredictable it is, so xorshift64 keeps it cheap.
-int WsClient::wslay_genmask(wslay_event_context_ptr, uint8_t* buf, size_t len, void* self) noexcept {
+int WsClient::wslay_genmask(uint8_t* buf, size_t len, void* self) noexcept {
   auto* c = static_cast<WsClient*>(self);
   for (size_t i = 0; i < len; i += sizeof(uint64_t)) {
     c->mask_state_ ^= c->mask_state_ << 13;
@@ -224,21 +264,9 @@ int WsClient::wslay_genmask(wslay_event_context_ptr, uint8_t* buf, size_t len, v
   return 0;
 }
 
-void WsClient::wslay_message(wslay_event_context_ptr, const wslay_event_on_msg_recv_arg* arg, void* self) noexcept {
-  auto* c = static_cast<WsClient*>(self);
-  if (arg->opcode != WSLAY_TEXT_FRAME || c->state_ != State::open) return;
-  c->handler_.on_message(*c, {reinterpret_cast<const char*>(arg->msg), arg->msg_length});
-}
-
-const wslay_event_callbacks& WsClient::wslay_callbacks() {
-  static const wslay_event_callbacks callbacks = [] {
-    wslay_event_callbacks cb{};
-    cb.recv_callback = &WsClient::wslay_recv;
-    cb.send_callback = &WsClient::wslay_send;
-    cb.genmask_callback = &WsClient::wslay_genmask;
-    cb.on_msg_recv_callback = &WsClient::wslay_message;
-    return cb;
-  }();
+const wslay_frame_callbacks& WsClient::wslay_callbacks() {
+  static const wslay_frame_callbacks callbacks = {&WsClient::wslay_send, &WsClient::wslay_recv,
+                                                   &WsClient::wslay_genmask};
   return callbacks;
 }
 
