@@ -34,8 +34,10 @@ bool has_duplicate_keys(element e) {
       if (inline_keys[i] == field.key) return true;
     for (std::string_view k : more_keys)
       if (k == field.key) return true;
-    if (n < kInline) inline_keys[n] = field.key;
-    else more_keys.push_back(field.key);
+    if (n < kInline)
+      inline_keys[n] = field.key;
+    else
+      more_keys.push_back(field.key);
     ++n;
     if (has_duplicate_keys(field.value)) return true;
   }

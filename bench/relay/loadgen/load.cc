@@ -154,7 +154,8 @@ void Load::settle(Conn& c, bool joined, std::string_view why) {
   c.settled = true;
   c.joined = joined;
   c.join_timer.reset();
-  if (joined) ++joined_;
+  if (joined)
+    ++joined_;
   else if (settled_ - joined_ < kLoggedErrors)
     std::fprintf(stderr, "loadgen: %s did not join: %.*s\n", c.user.c_str(), static_cast<int>(why.size()), why.data());
   ++settled_;
@@ -162,8 +163,7 @@ void Load::settle(Conn& c, bool joined, std::string_view why) {
   if (next_connect_ < conns_.size()) connect_next();
   if (settled_ == conns_.size())
     print_line(json_pack("{s:s, s:I, s:I, s:I}", "ev", "ready", "joined", static_cast<json_int_t>(joined_), "failed",
-                         static_cast<json_int_t>(conns_.size() - joined_), "errors",
-                         static_cast<json_int_t>(errors_)));
+                         static_cast<json_int_t>(conns_.size() - joined_), "errors", static_cast<json_int_t>(errors_)));
 }
 
 void Load::on_join_timeout(evutil_socket_t, short, void* conn) noexcept {
@@ -210,8 +210,7 @@ void Load::on_control(Conn& c, std::string_view text) {
   // Engine.IO packet types: 0 open, 2 ping, 3 pong, 4 message; Socket.IO
   // inside 4: 0 connect, 2 event, 4 connect error.
   if (text == "2") return c.ws->send_text("3");
-  if (text.starts_with("0{"))
-    return c.ws->send_text("40" + dump(json_pack("{s:s}", "token", c.token.c_str())));
+  if (text.starts_with("0{")) return c.ws->send_text("40" + dump(json_pack("{s:s}", "token", c.token.c_str())));
   if (text.starts_with("40"))
     return c.ws->send_text("42" + dump(json_pack("[s, {s:s}]", "join", "callId", c.call_id.c_str())));
   if (text.starts_with("44")) return on_error(c, text);
@@ -296,12 +295,14 @@ void Load::on_tick(evutil_socket_t, short, void* self) noexcept {
   Phase& p = *load->phase_;
   if (p.draining || p.live.empty()) return;
   int64_t now = now_ns();
-  auto target = static_cast<uint64_t>(std::floor(static_cast<double>(std::min(now, p.ends_at) - p.starts_at) / 1e9 *
-                                                 p.spec.rate));
+  auto target = static_cast<uint64_t>(
+      std::floor(static_cast<double>(std::min(now, p.ends_at) - p.starts_at) / 1e9 * p.spec.rate));
   for (; p.due < target; ++p.due) {
     Conn* c = p.live[p.next++ % p.live.size()];
-    if (!c->ws->is_open() || c->ws->pending_output() > kSendBufferLimit) ++p.skipped;
-    else load->send(*c);
+    if (!c->ws->is_open() || c->ws->pending_output() > kSendBufferLimit)
+      ++p.skipped;
+    else
+      load->send(*c);
   }
 }
 
@@ -328,15 +329,15 @@ void Load::finish() {
   json_t* hist = json_array();
   const auto& counts = p->hist.counts();
   for (size_t i = 0; i < counts.size(); ++i)
-    if (counts[i]) json_array_append_new(hist, json_pack("[I, I]", static_cast<json_int_t>(i), static_cast<json_int_t>(counts[i])));
-  print_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "ev", "result", "sent",
-                       static_cast<json_int_t>(p->sent), "received", static_cast<json_int_t>(p->received),
-                       "receivedInTime", static_cast<json_int_t>(p->in_time), "skipped",
-                       static_cast<json_int_t>(p->skipped), "stale", static_cast<json_int_t>(p->stale), "errors",
-                       static_cast<json_int_t>(errors_ - p->errors0), "closes",
-                       static_cast<json_int_t>(closes_ - p->closes0), "cpuMicros",
-                       static_cast<json_int_t>(cpu_micros() - p->cpu0), "connections",
-                       static_cast<json_int_t>(p->live.size()), "hist", hist));
+    if (counts[i])
+      json_array_append_new(hist, json_pack("[I, I]", static_cast<json_int_t>(i), static_cast<json_int_t>(counts[i])));
+  print_line(json_pack(
+      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "ev", "result", "sent",
+      static_cast<json_int_t>(p->sent), "received", static_cast<json_int_t>(p->received), "receivedInTime",
+      static_cast<json_int_t>(p->in_time), "skipped", static_cast<json_int_t>(p->skipped), "stale",
+      static_cast<json_int_t>(p->stale), "errors", static_cast<json_int_t>(errors_ - p->errors0), "closes",
+      static_cast<json_int_t>(closes_ - p->closes0), "cpuMicros", static_cast<json_int_t>(cpu_micros() - p->cpu0),
+      "connections", static_cast<json_int_t>(p->live.size()), "hist", hist));
 }
 
 }  // namespace vytal::bench

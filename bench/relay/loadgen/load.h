@@ -36,16 +36,16 @@ struct CallPair {
 struct LoadOptions {
   WsTarget target;
   Dialect dialect = Dialect::vytal;
-  size_t message_bytes = 1024;     // each message's whole text payload
-  std::vector<in_addr> sources;    // local addresses, used in turn
+  size_t message_bytes = 1024;   // each message's whole text payload
+  std::vector<in_addr> sources;  // local addresses, used in turn
   unsigned connect_concurrency = 100;
   double join_timeout_seconds = 30;
 };
 
 struct PhaseSpec {
   enum class Mode { window, rate } mode = Mode::window;
-  unsigned window = 2;   // window: messages in flight per connection
-  double rate = 0;       // rate: messages/s offered, spread over the connections
+  unsigned window = 2;  // window: messages in flight per connection
+  double rate = 0;      // rate: messages/s offered, spread over the connections
   double seconds = 10;
   double drain_seconds = 5;
 };

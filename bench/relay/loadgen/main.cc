@@ -84,8 +84,10 @@ void run_command(Control& ctl, const std::string& line) {
     std::exit(2);
   }
   spec.mode = mode == "window" ? PhaseSpec::Mode::window : PhaseSpec::Mode::rate;
-  if (spec.mode == PhaseSpec::Mode::window) spec.window = static_cast<unsigned>(amount);
-  else spec.rate = amount;
+  if (spec.mode == PhaseSpec::Mode::window)
+    spec.window = static_cast<unsigned>(amount);
+  else
+    spec.rate = amount;
   ctl.load->run_phase(spec);
 }
 
@@ -117,21 +119,27 @@ int main(int argc, char** argv) {
   long max_connections = 19000;
   double max_seconds = 1800;
   bool have_dialect = false;
-  static const option long_options[] = {
-      {"server", required_argument, nullptr, 's'},   {"path", required_argument, nullptr, 'p'},
-      {"dialect", required_argument, nullptr, 'd'},  {"pairs", required_argument, nullptr, 'f'},
-      {"size", required_argument, nullptr, 'b'},     {"sources", required_argument, nullptr, 'a'},
-      {"max-connections", required_argument, nullptr, 'n'},
-      {"max-seconds", required_argument, nullptr, 't'}, {nullptr, 0, nullptr, 0}};
+  static const option long_options[] = {{"server", required_argument, nullptr, 's'},
+                                        {"path", required_argument, nullptr, 'p'},
+                                        {"dialect", required_argument, nullptr, 'd'},
+                                        {"pairs", required_argument, nullptr, 'f'},
+                                        {"size", required_argument, nullptr, 'b'},
+                                        {"sources", required_argument, nullptr, 'a'},
+                                        {"max-connections", required_argument, nullptr, 'n'},
+                                        {"max-seconds", required_argument, nullptr, 't'},
+                                        {nullptr, 0, nullptr, 0}};
   for (int opt; (opt = getopt_long(argc, argv, "", long_options, nullptr)) != -1;) {
     switch (opt) {
       case 's': server = optarg; break;
       case 'p': options.target.path = optarg; break;
       case 'd':
         have_dialect = true;
-        if (std::strcmp(optarg, "vytal") == 0) options.dialect = Dialect::vytal;
-        else if (std::strcmp(optarg, "sio") == 0) options.dialect = Dialect::socketio;
-        else usage_error("--dialect is vytal or sio");
+        if (std::strcmp(optarg, "vytal") == 0)
+          options.dialect = Dialect::vytal;
+        else if (std::strcmp(optarg, "sio") == 0)
+          options.dialect = Dialect::socketio;
+        else
+          usage_error("--dialect is vytal or sio");
         break;
       case 'f': pairs_file = optarg; break;
       case 'b': options.message_bytes = std::strtoul(optarg, nullptr, 10); break;

@@ -110,8 +110,10 @@ void WsClient::on_readable(evutil_socket_t, short, void* self) noexcept {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     return c->fail(std::string("read: ") + std::strerror(errno));
   }
-  if (c->state_ == State::handshake) c->read_handshake();
-  else if (c->state_ == State::open) c->read_frames();
+  if (c->state_ == State::handshake)
+    c->read_handshake();
+  else if (c->state_ == State::open)
+    c->read_frames();
 }
 
 void WsClient::on_writable(evutil_socket_t, short, void* self) noexcept {
@@ -220,8 +222,10 @@ void WsClient::on_frame_chunk(const wslay_frame_iocb& io, size_t got) {
     frame_got_ = 0;
     std::string payload = std::move(control_);
     control_.clear();
-    if (io.opcode == WSLAY_PING) send_frame(WSLAY_PONG, payload), flush();
-    else if (io.opcode == WSLAY_CONNECTION_CLOSE) fail("close frame from the server");
+    if (io.opcode == WSLAY_PING)
+      send_frame(WSLAY_PONG, payload), flush();
+    else if (io.opcode == WSLAY_CONNECTION_CLOSE)
+      fail("close frame from the server");
     return;
   }
   std::string_view piece(reinterpret_cast<const char*>(io.data), got);
@@ -266,7 +270,7 @@ int WsClient::wslay_genmask(uint8_t* buf, size_t len, void* self) noexcept {
 
 const wslay_frame_callbacks& WsClient::wslay_callbacks() {
   static const wslay_frame_callbacks callbacks = {&WsClient::wslay_send, &WsClient::wslay_recv,
-                                                   &WsClient::wslay_genmask};
+                                                  &WsClient::wslay_genmask};
   return callbacks;
 }
 
