@@ -68,6 +68,7 @@ void run_command(Control& ctl, const std::string& line) {
   std::istringstream words(line);
   std::string cmd, mode;
   words >> cmd;
+  if (cmd.empty()) return;
   if (cmd == "exit") {
     event_base_loopbreak(ctl.base);
     return;
