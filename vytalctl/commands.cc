@@ -14,7 +14,7 @@
 #include "vytalctl/admin_commands.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/sync_status.h"
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 
 namespace vytal {
 namespace {
