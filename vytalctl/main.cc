@@ -76,7 +76,7 @@ struct OptionSpec {
 constexpr OptionSpec kOptions[] = {
     {"--sub", true},     {"--role", true},  {"--user", true},    {"--ttl", true},    {"--output", true},
     {"--overlap", true}, {"--limit", true}, {"--active", false}, {"--config", true}, {"--password-stdin", false},
-    {"--json", false}};
+    {"--json", false},   {"--systemctl", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {
   char* end = nullptr;
@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
     if (a == "--role") o.role = value;
     if (a == "--user") o.user = value;
     if (a == "--output") o.output = value;
+    if (a == "--systemctl") o.systemctl = value;
     if (a == "--ttl") ok = parse_number(value, 1, 30L * 86400, &o.ttl);
     if (a == "--overlap") ok = parse_number(value, 0, 30L * 86400, &o.overlap);
     if (a == "--limit") ok = parse_number(value, 1, 10000, &o.limit);
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
   // A configuration error (a bad or missing key) is one line, exit 2.
   try {
     Config config = Config::load(config_paths, [](const char* k) { return std::getenv(k); });
+    o.config_files = config_paths;
     int status = c->run(config, o, std::time(nullptr));
     return status == kUsageError ? mistake("missing option", c) : status;
   } catch (const ConfigError& e) {
