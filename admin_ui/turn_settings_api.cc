@@ -294,7 +294,7 @@ WebResponse TurnSettingsApi::rotate(WebRequest& req, const Config& c, const std:
   json_put(request.get(), "actor", json_str(actor));
   json_put(request.get(), "createdAt", json_integer(clock_.now_ms()));
   json_put(request.get(), "overlapSeconds", json_integer(overlap));
-  if (!audit("turn.rotate", "requested", "rotate the TURN secret now; the previous one accepted for " +
+  if (!audit("turn.rotate.requested", "ok", "rotate the TURN secret now; the previous one accepted for " +
                                              std::to_string(overlap) + " s (request " + id + ")"))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
   auto sent = submit_apply_request(s_.apply_spool_dir, id, request.get());
@@ -384,7 +384,7 @@ WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, co
   json_put(request.get(), "restart", json_boolean(restart));
   std::string units;
   for (const std::string& u : p->restarts) units += (units.empty() ? "" : " ") + u;
-  if (!audit("settings.apply", "requested",
+  if (!audit("settings.apply.requested", "ok",
              describe_changes(p->changes) + (restart ? "; restart " + units : "; no restart (" + units + " not restarted)") +
                  " (request " + id + ")"))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
@@ -426,7 +426,9 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
                          std::string(json_string_field(c, "after").value_or(""))});
     }
     if (!changes.empty()) detail += " (" + describe_changes(changes) + ")";
-    if (!audit(kind == "rotate" ? "turn.rotate" : "settings.apply", state == "done" ? "ok" : state,
+    // The call log's audit outcomes: ok, denied (vytalctl refused it), failed.
+    if (!audit(kind == "rotate" ? "turn.rotate" : "settings.apply",
+               state == "done" ? "ok" : state == "refused" ? "denied" : "failed",
                detail.substr(0, 1500) + " (request " + id + ")"))
       return error(503, "audit_unavailable", "the audit log cannot record this now");
     audited_.insert(id);
