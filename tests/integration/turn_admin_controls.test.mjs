@@ -64,7 +64,7 @@ async function startTurn() {
   return readFileSync(conf, 'utf8');
 }
 
-const startAdminWithUnitArgs = () => startAdmin(sd, { JWT_SECRET, LOG_LEVEL: undefined }, CONFIG_ARGS);
+const startAdminWithUnitArgs = () => startAdmin(sd, { JWT_SECRET, LOG_LEVEL: undefined, VYTAL_TURN_PORT: undefined }, CONFIG_ARGS);
 const secrets = () => Object.fromEntries(readFileSync(join(dir, 'keyring'), 'utf8').split('\n')
   .filter((l) => /^(current|previous) /.test(l)).map((l) => l.split(' ')).map(([k, s, until]) => [k, { secret: s, until: Number(until) }]));
 
