@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Refreshes docs/admin/*.png, the screenshots docs/ADMIN.md shows: builds,
-# then runs the admin page's browser test (tests/integration/admin_ui.test.mjs:
+# then runs the admin page's browser tests (tests/integration/admin_ui.test.mjs and
+# turn_admin_controls.test.mjs:
 # real signald, vytal-admin and Chromium at 1280x800, and a phone-sized
 # screen), which writes one screenshot per page into docs/admin/.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -11,4 +12,7 @@ build
 mkdir -p "$ROOT/docs/admin"
 VYTAL_BUILD_DIR="$BUILD_DIR" VYTAL_ADMIN_SCREENSHOTS="$ROOT/docs/admin" \
   node --test --test-reporter=spec "$ROOT/tests/integration/admin_ui.test.mjs"
+# The TURN controls and settings pages (needs vytal-turnserver: turn_plugin/build-turnserver.sh).
+VYTAL_BUILD_DIR="$BUILD_DIR" VYTAL_ADMIN_SCREENSHOTS="$ROOT/docs/admin" \
+  node --test --test-reporter=spec "$ROOT/tests/integration/turn_admin_controls.test.mjs"
 ls -l "$ROOT/docs/admin"

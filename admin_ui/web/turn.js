@@ -160,8 +160,10 @@ export async function settings(root) {
   if (!s.fileRead) root.append(el('p', { class: 'notice' }, `vytal-admin was not started with --config ${s.file}: check the units (the services may not read it).`));
   if (s.fileError) root.append(el('p', { class: 'error' }, s.fileError));
   const form = el('form', { class: 'card', id: 'settings-form' });
+  const fields = el('div', { class: 'fields' });
+  form.append(fields);
   for (const x of s.settings) {
-    form.append(el('label', { title: `${x.help} Default: ${x.default || '(empty)'}.` },
+    fields.append(el('label', { title: `${x.help} Default: ${x.default || '(empty)'}.` },
       `${x.label} `, el('code', {}, x.key),
       el('input', { name: x.key, value: x.value, autocapitalize: 'none', spellcheck: 'false', dataset: { original: x.value } }),
       el('span', { class: 'hint' }, x.fromEnvironment ? 'set in the environment (the file cannot change it); ' : x.fileValue !== null ? 'from the settings file; ' : 'from appliance.conf, site.conf or the default; ',
@@ -180,10 +182,10 @@ export async function settings(root) {
       return;
     }
     let p;
+    for (const input of form.querySelectorAll('input[name]')) input.removeAttribute('aria-invalid');
     try {
       p = await api('settings/preview', { method: 'POST', body: { changes } });
     } catch (e) {
-      for (const input of form.querySelectorAll('input[name]')) input.removeAttribute('aria-invalid');
       if (e.key) form.elements[e.key]?.setAttribute('aria-invalid', 'true');
       preview.replaceChildren(el('p', { class: 'error', role: 'alert', dataset: { refused: e.key ?? '' } }, `Refused: ${e.message}`));
       return;
