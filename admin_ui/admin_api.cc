@@ -305,11 +305,10 @@ WebResponse AdminApi::route(Context& cx) {
   }
   if (TurnSettingsApi::routes(route)) {
     if (auto refused = needs(AdminRole::admin, (route + " " + req.method).c_str())) return std::move(*refused);
-    return turn_settings_.handle(seg, req, cx.session->account, [&](const std::string& action,
-                                                                    const std::string& outcome,
-                                                                    const std::string& detail) {
-      return outbox_.has_room() && audit(cx, action, outcome, detail);
-    });
+    return turn_settings_.handle(seg, req, cx.session->account,
+                                 [&](const std::string& action, const std::string& outcome, const std::string& detail) {
+                                   return outbox_.has_room() && audit(cx, action, outcome, detail);
+                                 });
   }
   return error(404, "not_found", "no such route");
 }

@@ -101,7 +101,8 @@ std::string format_settings_file(const SettingsValues& values, const std::string
   return o;
 }
 
-Result<SettingsProposal> propose_settings(const std::vector<std::string>& config_files, const std::string& settings_file,
+Result<SettingsProposal> propose_settings(const std::vector<std::string>& config_files,
+                                          const std::string& settings_file,
                                           const std::map<std::string, std::optional<std::string>>& changes,
                                           const EnvLookup& env) {
   SettingsProposal p;
@@ -124,8 +125,9 @@ Result<SettingsProposal> propose_settings(const std::vector<std::string>& config
   for (const auto& [key, value] : changes) {
     const EditableSetting* s = find_editable_setting(key);
     if (!s) return Error{"not_editable", key + ": not a setting the admin page changes"};
-    if (value && (value->find_first_of("\r\n") != std::string::npos || value->size() > 4096 ||
-                  std::any_of(value->begin(), value->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })))
+    if (value &&
+        (value->find_first_of("\r\n") != std::string::npos || value->size() > 4096 ||
+         std::any_of(value->begin(), value->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })))
       return Error{"invalid_setting", key + ": one line of printable text, at most 4096 bytes"};
     if (value)
       p.file_after[key] = trim(*value);
@@ -149,8 +151,9 @@ Result<SettingsProposal> propose_settings(const std::vector<std::string>& config
   }
   for (const auto& [key, value] : changes)
     if (value && after.str(key.c_str()) != trim(*value))
-      return Error{"invalid_setting", key + ": set in the services' environment or a later --config file, which "
-                                            "overrides the settings file; change it there"};
+      return Error{"invalid_setting", key +
+                                          ": set in the services' environment or a later --config file, which "
+                                          "overrides the settings file; change it there"};
   for (const EditableSetting& s : kEditable) {
     if (before.str(s.key) == after.str(s.key)) continue;
     p.changes.push_back({s.key, before.str(s.key), after.str(s.key)});

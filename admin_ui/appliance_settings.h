@@ -58,7 +58,8 @@ struct SettingsProposal {
 // replaced by the proposed text (appended when absent). Errors:
 // "invalid_setting" with a message starting with the key, "not_editable",
 // "settings_file" (unreadable).
-Result<SettingsProposal> propose_settings(const std::vector<std::string>& config_files, const std::string& settings_file,
+Result<SettingsProposal> propose_settings(const std::vector<std::string>& config_files,
+                                          const std::string& settings_file,
                                           const std::map<std::string, std::optional<std::string>>& changes,
                                           const EnvLookup& env);
 

@@ -107,7 +107,8 @@ json_t* changes_json(const std::vector<SettingChange>& changes) {
 std::string describe_changes(const std::vector<SettingChange>& changes) {
   std::string out;
   for (const SettingChange& c : changes)
-    out += (out.empty() ? "" : "; ") + c.key + ": '" + c.before.substr(0, 300) + "' -> '" + c.after.substr(0, 300) + "'";
+    out +=
+        (out.empty() ? "" : "; ") + c.key + ": '" + c.before.substr(0, 300) + "' -> '" + c.after.substr(0, 300) + "'";
   return out;
 }
 
@@ -149,7 +150,8 @@ WebResponse TurnSettingsApi::turn(const Config& c) {
   json_t* ring = json_object();
   const std::string& ring_path = c.str("VYTAL_TURN_KEYRING_FILE");
   json_put(ring, "path", json_str(ring_path));
-  json_put(ring, "defaultOverlapSeconds", json_integer(c.integer("VYTAL_TURN_ROTATION_OVERLAP_SECONDS", 0, kMaxOverlapS)));
+  json_put(ring, "defaultOverlapSeconds",
+           json_integer(c.integer("VYTAL_TURN_ROTATION_OVERLAP_SECONDS", 0, kMaxOverlapS)));
   if (!ring_path.empty()) {
     // Ages and times only: no secret leaves this function.
     std::string err;
@@ -294,8 +296,9 @@ WebResponse TurnSettingsApi::rotate(WebRequest& req, const Config& c, const std:
   json_put(request.get(), "actor", json_str(actor));
   json_put(request.get(), "createdAt", json_integer(clock_.now_ms()));
   json_put(request.get(), "overlapSeconds", json_integer(overlap));
-  if (!audit("turn.rotate.requested", "ok", "rotate the TURN secret now; the previous one accepted for " +
-                                             std::to_string(overlap) + " s (request " + id + ")"))
+  if (!audit("turn.rotate.requested", "ok",
+             "rotate the TURN secret now; the previous one accepted for " + std::to_string(overlap) + " s (request " +
+                 id + ")"))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
   auto sent = submit_apply_request(s_.apply_spool_dir, id, request.get());
   if (!sent) return error(503, sent.error().code, sent.error().message);
@@ -385,8 +388,9 @@ WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, co
   std::string units;
   for (const std::string& u : p->restarts) units += (units.empty() ? "" : " ") + u;
   if (!audit("settings.apply.requested", "ok",
-             describe_changes(p->changes) + (restart ? "; restart " + units : "; no restart (" + units + " not restarted)") +
-                 " (request " + id + ")"))
+             describe_changes(p->changes) +
+                 (restart ? "; restart " + units : "; no restart (" + units + " not restarted)") + " (request " + id +
+                 ")"))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
   auto sent = submit_apply_request(s_.apply_spool_dir, id, request.get());
   if (!sent) return error(503, sent.error().code, sent.error().message);
@@ -428,7 +432,9 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
     if (!changes.empty()) detail += " (" + describe_changes(changes) + ")";
     // The call log's audit outcomes: ok, denied (vytalctl refused it), failed.
     if (!audit(kind == "rotate" ? "turn.rotate" : "settings.apply",
-               state == "done" ? "ok" : state == "refused" ? "denied" : "failed",
+               state == "done"      ? "ok"
+               : state == "refused" ? "denied"
+                                    : "failed",
                detail.substr(0, 1500) + " (request " + id + ")"))
       return error(503, "audit_unavailable", "the audit log cannot record this now");
     audited_.insert(id);

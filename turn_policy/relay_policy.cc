@@ -99,8 +99,8 @@ PeerVerdict judge_address(const RelayPolicy& p, const PeerAddress& a) {
             "IPv6 site-local fec0::/10 or local-use NAT64 64:ff9b:1::/48, refused whatever the configuration"};
   bool multicast = a.family == AF_INET ? b[0] > 223 : b[0] == 0xff;
   if (p.no_multicast_peers && multicast) return {false, "no-multicast-peers", "multicast or reserved address"};
-  bool loopback = a.family == AF_INET ? b[0] == 127
-                                      : b[15] == 1 && std::all_of(b, b + 15, [](unsigned char c) { return c == 0; });
+  bool loopback =
+      a.family == AF_INET ? b[0] == 127 : b[15] == 1 && std::all_of(b, b + 15, [](unsigned char c) { return c == 0; });
   if (!p.allow_loopback_peers && loopback)
     return {false, "loopback (allow-loopback-peers is off)", "loopback address, refused by coturn itself"};
   if (std::all_of(b, b + (a.family == AF_INET ? 4 : 16), [](unsigned char c) { return c == 0; }))
@@ -166,7 +166,8 @@ RelayPolicy read_relay_policy(const Config& c) {
   for (const DeniedRange& d : kDenied) p.denied.push_back(*parse_peer_range(d.range, d.why));
   for (const DeniedRange& d : kDenied) {  // 6to4 embedding a denied IPv4 range
     PeerRange r = *parse_peer_range(d.range, d.why);
-    if (r.first.family == AF_INET) p.denied.push_back(*parse_peer_range(six_to_four(r), std::string("6to4 of ") + d.why));
+    if (r.first.family == AF_INET)
+      p.denied.push_back(*parse_peer_range(six_to_four(r), std::string("6to4 of ") + d.why));
   }
   auto relays = c.list("VYTAL_TURN_RELAY_IPS");
   if (relays.empty()) throw ConfigError("VYTAL_TURN_RELAY_IPS: required: the appliance's relay address(es)");

@@ -30,7 +30,7 @@ std::optional<PeerAddress> parse_peer_address(std::string_view text);
 struct PeerRange {
   std::string text;  // as written to coturn's configuration: "a-b" or "a"
   PeerAddress first, last;
-  std::string why;   // what the range is ("loopback", "an admin-allowed range")
+  std::string why;  // what the range is ("loopback", "an admin-allowed range")
   bool contains(const PeerAddress& a) const;
 };
 // nullopt when `text` is not "a", "a-b" of one family with a <= b.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+
 #include "turn_policy/relay_policy.h"
 
 namespace vytal {

@@ -45,8 +45,7 @@ std::string read_all(const std::string& path, bool* ok) {
 
 // systemctl restart -- UNIT...; its exit status (-1 when it could not run).
 int restart_units(const std::string& systemctl, const std::vector<std::string>& units) {
-  std::vector<char*> argv{const_cast<char*>(systemctl.c_str()), const_cast<char*>("restart"),
-                          const_cast<char*>("--")};
+  std::vector<char*> argv{const_cast<char*>(systemctl.c_str()), const_cast<char*>("restart"), const_cast<char*>("--")};
   for (const std::string& u : units) argv.push_back(const_cast<char*>(u.c_str()));
   argv.push_back(nullptr);
   pid_t pid;
@@ -67,8 +66,8 @@ Outcome rotate(const Config& config, const json_t* req, int64_t now_s) {
   KeyRing ring;
   std::string error;
   if (!rotate_key_ring_file(path, json_integer_value(o), now_s, &ring, &error)) return {"failed", error};
-  out.message = "rotated the TURN secret; the previous one is accepted until " +
-                format_timestamp(ring.previous_until_s * 1000);
+  out.message =
+      "rotated the TURN secret; the previous one is accepted until " + format_timestamp(ring.previous_until_s * 1000);
   return out;
 }
 
@@ -106,8 +105,7 @@ Outcome apply_settings(const Config& config, const CommandOptions& opts, const j
   std::string note = "Last changed through the admin page by " + actor.substr(0, 64);
   for (char& c : note)
     if (static_cast<unsigned char>(c) < 0x20) c = '?';
-  if (!write_file_atomically(file, format_settings_file(p->file_after, note), 0640, &error))
-    return {"failed", error};
+  if (!write_file_atomically(file, format_settings_file(p->file_after, note), 0640, &error)) return {"failed", error};
   out.changes = p->changes;
   out.message = "written to " + file;
   if (!json_is_true(json_object_get(req, "restart"))) {
@@ -188,7 +186,8 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
   std::vector<std::string> ids;
   while (dirent* e = readdir(d.get())) {
     std::string name = e->d_name;
-    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32))) ids.push_back(name.substr(0, 32));
+    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32)))
+      ids.push_back(name.substr(0, 32));
   }
   std::sort(ids.begin(), ids.end());
   int status = 0;
@@ -201,7 +200,8 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
     Outcome o;
     json_t* created = req ? json_object_get(req.get(), "createdAt") : nullptr;
     if (!req || json_string_field(req.get(), "id").value_or("") != id)
-      o = Outcome{"refused", "not a request: " + (error.empty() ? std::string("its id does not match its name") : error)};
+      o = Outcome{"refused",
+                  "not a request: " + (error.empty() ? std::string("its id does not match its name") : error)};
     else if (!json_is_integer(created) || now_s * 1000 - json_integer_value(created) > kRequestLifetimeMs)
       o = Outcome{"refused", "the request is older than 15 minutes; ask again from the page"};
     else if (kind == "rotate")

@@ -15,8 +15,7 @@ namespace vytal {
 
 // Replaces the key ring's current secret with a new random one; the old one
 // stays accepted until now_s + overlap_s (vytalctl rotate-turn-secret too).
-bool rotate_key_ring_file(const std::string& path, int64_t overlap_s, int64_t now_s, KeyRing* ring,
-                          std::string* error);
+bool rotate_key_ring_file(const std::string& path, int64_t overlap_s, int64_t now_s, KeyRing* ring, std::string* error);
 
 int apply_requests(const Config& config, const CommandOptions& options, int64_t now_s);
 

@@ -11,11 +11,11 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "turn_policy/turn_server_config.h"
 #include "vytalctl/admin_commands.h"
 #include "vytalctl/apply_commands.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/sync_status.h"
-#include "turn_policy/turn_server_config.h"
 
 namespace vytal {
 namespace {

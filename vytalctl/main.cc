@@ -74,8 +74,8 @@ struct OptionSpec {
   bool takes_value;
 };
 constexpr OptionSpec kOptions[] = {
-    {"--sub", true},     {"--role", true},  {"--user", true},    {"--ttl", true},    {"--output", true},
-    {"--overlap", true}, {"--limit", true}, {"--active", false}, {"--config", true}, {"--password-stdin", false},
+    {"--sub", true},     {"--role", true},     {"--user", true},    {"--ttl", true},    {"--output", true},
+    {"--overlap", true}, {"--limit", true},    {"--active", false}, {"--config", true}, {"--password-stdin", false},
     {"--json", false},   {"--systemctl", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {

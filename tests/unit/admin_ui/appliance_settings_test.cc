@@ -18,15 +18,17 @@ class SettingsTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     write("keyring", "current unit-test-turn-secret\n");
-    write("appliance.conf", "VYTAL_TURN_KEYRING_FILE = " + dir_ + "/keyring\nJWT_SECRET = unit-test-secret-0123456789abcdef-xyz\n");
+    write("appliance.conf",
+          "VYTAL_TURN_KEYRING_FILE = " + dir_ + "/keyring\nJWT_SECRET = unit-test-secret-0123456789abcdef-xyz\n");
     write("site.conf", "VYTAL_TURN_RELAY_IPS = 198.51.100.7\nLOG_LEVEL = warn\n");
     write("settings.conf", "# empty\n");
     files_ = {dir_ + "/appliance.conf", dir_ + "/site.conf", dir_ + "/settings.conf"};
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
-  Result<SettingsProposal> propose(const std::map<std::string, std::optional<std::string>>& changes,
-                                   EnvLookup env = [](const char*) { return nullptr; }) {
+  Result<SettingsProposal> propose(
+      const std::map<std::string, std::optional<std::string>>& changes,
+      EnvLookup env = [](const char*) { return nullptr; }) {
     return propose_settings(files_, dir_ + "/settings.conf", changes, env);
   }
 
@@ -81,7 +83,8 @@ TEST_F(SettingsTest, NullDropsAKeyAndTheEnvironmentCannotBeOverridden) {
   EXPECT_TRUE(p->file_after.empty());
   ASSERT_EQ(p->changes.size(), 1u);
   EXPECT_EQ(p->changes[0].after, "12");
-  auto env = propose({{"LOG_LEVEL", "debug"}}, [](const char* k) { return std::string(k) == "LOG_LEVEL" ? "info" : nullptr; });
+  auto env =
+      propose({{"LOG_LEVEL", "debug"}}, [](const char* k) { return std::string(k) == "LOG_LEVEL" ? "info" : nullptr; });
   ASSERT_FALSE(env);
   EXPECT_EQ(config_error_key(env.error().message), "LOG_LEVEL");
 }

@@ -8,10 +8,11 @@ namespace vytal {
 namespace {
 
 Config config(const std::string& extra = "") {
-  return Config::from_text("VYTAL_TURN_KEYRING_FILE = /k\nVYTAL_TURN_RELAY_IPS = 198.51.100.7,2001:db8::7\n"
-                           "VYTAL_TURN_MIN_PORT = 40000\nVYTAL_TURN_MAX_PORT = 40100\n" +
-                               extra,
-                           "test", [](const char*) { return nullptr; });
+  return Config::from_text(
+      "VYTAL_TURN_KEYRING_FILE = /k\nVYTAL_TURN_RELAY_IPS = 198.51.100.7,2001:db8::7\n"
+      "VYTAL_TURN_MIN_PORT = 40000\nVYTAL_TURN_MAX_PORT = 40100\n" +
+          extra,
+      "test", [](const char*) { return nullptr; });
 }
 
 PeerVerdict check(const RelayPolicy& p, const char* peer, std::optional<int> port = std::nullopt) {
@@ -36,7 +37,8 @@ TEST(RelayPolicy, NamesTheRuleThatDecides) {
 
 TEST(RelayPolicy, IPv6FormsEmbeddingIPv4AreJudgedAsIPv4Too) {
   RelayPolicy p = read_relay_policy(config("VYTAL_TURN_ALLOWED_PEER_RANGES = 10.20.0.0-10.20.255.255\n"));
-  for (const char* peer : {"::ffff:127.0.0.1", "::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1"}) {
+  for (const char* peer :
+       {"::ffff:127.0.0.1", "::127.0.0.1", "::ffff:0:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1"}) {
     PeerVerdict v = check(p, peer);
     EXPECT_FALSE(v.relayed) << peer;
     EXPECT_NE(v.reason.find("embeds the IPv4 address 127.0.0.1"), std::string::npos) << peer << ": " << v.reason;
