@@ -46,10 +46,15 @@ Result<bool> submit_apply_request(const std::string& spool, const std::string& i
   return true;
 }
 
-Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& id) {
+Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& id, bool* audited) {
   if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
-  std::string path = spool + "/results/" + id + ".json";
+  std::string path = spool + "/results/" + id + ".audited.json";
   std::ifstream f(path);
+  *audited = static_cast<bool>(f);
+  if (!*audited) {
+    path = spool + "/results/" + id + ".json";
+    f.open(path);
+  }
   if (!f) return JsonPtr(nullptr);
   std::stringstream ss;
   ss << f.rdbuf();
@@ -57,6 +62,16 @@ Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& i
   JsonPtr j = json_parse(ss.str(), &error);
   if (!j || !json_is_object(j.get())) return Error{"apply_spool", path + ": not a result (" + error + ")"};
   return j;
+}
+
+}  // namespace vytal
+
+namespace vytal {
+
+bool mark_apply_result_audited(const std::string& spool, const std::string& id) {
+  if (!is_apply_id(id)) return false;
+  std::string dir = spool + "/results/" + id;
+  return ::rename((dir + ".json").c_str(), (dir + ".audited.json").c_str()) == 0;
 }
 
 }  // namespace vytal

@@ -10,7 +10,8 @@
 //                        "overlapSeconds"?, "changes"?: {KEY: value|null},
 //                        "expect"?: {KEY: value} (the settings file when previewed),
 //                        "restart"?: bool}
-//   results/<id>.json   {"id","kind","state":"done"|"refused"|"failed","message",
+//   results/<id>.json   (<id>.audited.json once vytal-admin audited it)
+//                       {"id","kind","state":"done"|"refused"|"failed","message",
 //                        "changes"?: [{key,before,after}], "restarted"?: [unit], "finishedAt"}
 #pragma once
 
@@ -29,7 +30,10 @@ std::string new_apply_id();
 // makes the three directories when missing.
 Result<bool> submit_apply_request(const std::string& spool_dir, const std::string& id, const json_t* request);
 
-// results/<id>.json, nullptr while there is none.
-Result<JsonPtr> read_apply_result(const std::string& spool_dir, const std::string& id);
+// results/<id>.json, or results/<id>.audited.json once mark_apply_result_audited
+// renamed it (*audited set); nullptr while there is none.
+Result<JsonPtr> read_apply_result(const std::string& spool_dir, const std::string& id, bool* audited);
+// The result is in the audit log: renamed, so no restart of vytal-admin audits it twice.
+bool mark_apply_result_audited(const std::string& spool_dir, const std::string& id);
 
 }  // namespace vytal

@@ -11,6 +11,7 @@
 #include "admin_ui/apply_spool.h"
 #include "common/json.h"
 #include "common/key_ring.h"
+#include "common/log.h"
 #include "turn_policy/relay_policy.h"
 
 namespace vytal {
@@ -404,7 +405,8 @@ WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, co
 
 WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
   if (!is_apply_id(id)) return error(404, "not_found", "no such request");
-  auto r = read_apply_result(s_.apply_spool_dir, id);
+  bool audited = false;
+  auto r = read_apply_result(s_.apply_spool_dir, id, &audited);
   if (!r) return error(503, r.error().code, r.error().message);
   if (!r.value()) {
     struct stat sb {};
@@ -417,7 +419,7 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
     return json_response(200, out.get());
   }
   json_t* res = r.value().get();
-  if (!audited_.count(id)) {
+  if (!audited) {
     std::string kind(json_string_field(res, "kind").value_or(""));
     std::string state(json_string_field(res, "state").value_or("failed"));
     std::string detail = std::string(json_string_field(res, "message").value_or(""));
@@ -437,7 +439,9 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
                                     : "failed",
                detail.substr(0, 1500) + " (request " + id + ")"))
       return error(503, "audit_unavailable", "the audit log cannot record this now");
-    audited_.insert(id);
+    if (!mark_apply_result_audited(s_.apply_spool_dir, id))
+      LOG_WARN("vytal-admin: result %s audited but not marked so in %s/results", id.c_str(),
+               s_.apply_spool_dir.c_str());
   }
   return json_response(200, res);
 }

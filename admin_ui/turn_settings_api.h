@@ -14,7 +14,6 @@
 #pragma once
 
 #include <functional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +45,6 @@ class TurnSettingsApi {
 
   const AdminSettings& s_;
   const Clock& clock_;
-  std::set<std::string> audited_;  // results already in the audit log
 };
 
 }  // namespace vytal

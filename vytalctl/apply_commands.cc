@@ -218,6 +218,14 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
     std::printf("%s %s: %s: %s\n", id.c_str(), kind.c_str(), o.state.c_str(), o.message.c_str());
     if (o.state != "done") status = 1;
   }
+  // Results are kept a week (the page reads one within seconds).
+  if (std::unique_ptr<DIR, int (*)(DIR*)> r(opendir((spool + "/results").c_str()), closedir); r)
+    while (dirent* e = readdir(r.get())) {
+      std::string path = spool + "/results/" + e->d_name;
+      struct stat sb {};
+      if (e->d_name[0] != '.' && ::stat(path.c_str(), &sb) == 0 && sb.st_mtim.tv_sec < now_s - 7 * 86400)
+        ::unlink(path.c_str());
+    }
   return status;
 }
 

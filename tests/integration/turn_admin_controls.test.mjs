@@ -360,6 +360,9 @@ test('settings: a bad value is refused naming the setting; a good one is shown a
   assert.match(requested, /LOG_LEVEL: 'info' -> 'debug'/);
   assert.match(requested, /restart vytal-turnserver.service/);
   assert.match(rows.find((r) => r.startsWith('ok')), /^ok \| ada \| written to .*VYTAL_TURN_USER_QUOTA: '12' -> '7'/);
+  // Each result is audited once, and marked so (a restarted vytal-admin does not audit it again).
+  assert.equal(readdirSync(join(SPOOL, 'results')).filter((f) => f.endsWith('.audited.json')).length, 2);
+  assert.equal(audits('settings.apply').filter((r) => r.startsWith('ok')).length, 1);
 });
 
 test('phone-sized TURN and settings pages', { timeout: 60000 }, async () => {
