@@ -161,14 +161,20 @@ WebResponse TurnSettingsApi::turn(const Config& c) {
     if (!kr) {
       json_put(ring, "error", json_str(err));
     } else if (::stat(ring_path.c_str(), &sb) == 0) {
-      int64_t since_ms = sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+      // The time the current secret became current (older rings lack it:
+      // the file's last change, which is the same unless edited by hand).
+      int64_t since_ms =
+          kr->current_since_s ? kr->current_since_s * 1000 : sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
       json_put(ring, "currentSince", json_integer(since_ms));
       json_put(ring, "currentAgeSeconds", json_integer((now_ms - since_ms) / 1000));
       if (!kr->previous.empty()) {
         json_t* prev = json_object();
-        // The previous secret became previous at the last rotation; it was
-        // current before that (the file keeps no older time).
+        // The previous secret became previous at the last rotation.
         json_put(prev, "replacedAt", json_integer(since_ms));
+        if (kr->previous_since_s) {
+          json_put(prev, "since", json_integer(kr->previous_since_s * 1000));
+          json_put(prev, "ageSeconds", json_integer(now_s - kr->previous_since_s));
+        }
         json_put(prev, "acceptedUntil", json_integer(kr->previous_until_s * 1000));
         json_put(prev, "accepted", json_boolean(kr->previous_until_s > now_s));
         json_put(prev, "stopsInSeconds", json_integer(std::max<int64_t>(0, kr->previous_until_s - now_s)));

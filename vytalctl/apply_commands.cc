@@ -170,7 +170,9 @@ bool rotate_key_ring_file(const std::string& path, int64_t overlap_s, int64_t no
   if (auto old = read_key_ring(path, error)) {
     ring->previous = old->current;
     ring->previous_until_s = now_s + overlap_s;
+    ring->previous_since_s = old->current_since_s;
   }
+  ring->current_since_s = now_s;
   ring->current = base64url_encode(random_bytes(32));
   return write_key_ring(path, *ring, error);
 }

@@ -55,6 +55,8 @@ export async function turn(root) {
       el('dt', {}, 'previous'), el('dd', { dataset: { figure: 'previous' } }, !p ? 'none' : p.accepted
         ? `replaced ${ago(p.replacedAt, now)} ago; accepted until ${time(p.acceptedUntil)}`
         : `replaced ${time(p.replacedAt)}; no longer accepted since ${time(p.acceptedUntil)}`),
+      p ? el('dt', {}, 'previous secret\'s age') : null,
+      p ? el('dd', { dataset: { figure: 'previous-age' }, title: 'from when it became current to now' }, p.since ? `${ago(p.since, now)} (current from ${time(p.since)})` : 'not recorded (made before the key ring kept it)') : null,
       el('dt', {}, 'file'), el('dd', { class: 'id' }, k.path)));
     const form = el('form', { id: 'rotate-form' },
       el('label', { title: 'How long credentials signed with the secret being replaced keep working: calls in progress refresh theirs well within it.' },

@@ -250,6 +250,9 @@ test('rotating the TURN secret from the page under a relayed call: the call keep
   assert.ok(Math.abs(ring.previous.until - (rotatedAt / 1000 + 5)) < 3, JSON.stringify(ring.previous));
   await goto(page, '#/turn');
   assert.match(await page.locator('[data-figure=previous]').innerText(), /accepted until/);
+  // The previous secret's age: it became current when the test started.
+  assert.match(await page.locator('[data-figure=previous-age]').innerText(), /^\d+ s \(current from /);
+  assert.match(readFileSync(join(dir, 'keyring'), 'utf8'), /^current-since \d+$/m);
   await shot(page, 'turn-rotated');
 
   // Within the overlap (the plugin re-reads the key ring within a second): both secrets work.
