@@ -403,7 +403,7 @@ wait_for "vytal-apply wrote its result" test -s "$ROOT/var/lib/vytalwatch/apply/
 check "the request was applied: $(cat "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json")" \
   grep -q '"state":"done"' "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json"
 check "admin-settings.conf holds the setting" grep -qx 'VYTAL_TURN_USER_QUOTA = 9' "$ROOT/etc/vytalwatch/admin-settings.conf"
-check "admin-settings.conf keeps root:vytalwatch 0640" test "$(stat -c '%U:%G %a' "$ROOT/etc/vytalwatch/admin-settings.conf")" = "root:vytalwatch 640"
+expect_stat /etc/vytalwatch/admin-settings.conf "root:vytalwatch 640"
 wait_for "vytal-turnserver restarted with it" grep -qx 'user-quota=9' "$ROOT/run/vytalwatch/vytal-turnserver.conf"
 wait_for "vytal-turnserver is active again" active vytal-turnserver.service
 check "vytal-admin's unit has no capability and sees the key ring read-only" bash -c \
