@@ -4,7 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { BUILD_DIR, VYTALCTL, stopProcess } from './signald.mjs';
+import { BUILD_DIR, SANITIZER_ENV, VYTALCTL, stopProcess } from './signald.mjs';
 import { track } from './children.mjs';
 
 export const ADMIN = join(BUILD_DIR, 'admin_ui/vytal-admin');
@@ -13,7 +13,7 @@ export const ADMIN = join(BUILD_DIR, 'admin_ui/vytal-admin');
 // args: its command line (--config FILE...).
 export function startAdmin(sd, env = {}, args = []) {
   const fullEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, ...SANITIZER_ENV,
     VYTAL_DATA_DIR: sd.dataDir,
     PORT: String(sd.port),
     VYTAL_ADMIN_PORT: '0',
