@@ -10,6 +10,7 @@
 //   GET  /api/calls?..., /api/calls/{id}, /api/calls.csv?...   (viewer)
 //   GET  /api/audit?..., /api/audit.csv?...                    (viewer)
 //   GET  /api/accounts, POST /api/accounts, POST /api/accounts/{name}/disable|reset-totp (admin)
+//   /api/turn..., /api/settings..., /api/apply/{id}: TurnSettingsApi (admin)
 //
 // Every response carries the security headers (CSP, nosniff, no referrer,
 // no framing, no-store). Every state-changing request is a POST with an
@@ -27,6 +28,7 @@
 #include "admin_ui/audit_outbox.h"
 #include "admin_ui/login_throttle.h"
 #include "admin_ui/sessions.h"
+#include "admin_ui/turn_settings_api.h"
 #include "admin_ui/web_server.h"
 #include "common/clock.h"
 
@@ -82,6 +84,7 @@ class AdminApi {
   AccountStore accounts_;
   SessionStore sessions_;
   AuditOutbox outbox_;
+  TurnSettingsApi turn_settings_;  // /api/turn, /api/settings, /api/apply (admin)
 };
 
 }  // namespace vytal

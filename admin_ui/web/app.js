@@ -4,6 +4,7 @@
 import { el, api, session, ApiError, errorLine } from './ui.js';
 import * as pages from './pages.js';
 import { live } from './live.js';
+import * as turnPages from './turn.js';
 
 const $ = (id) => document.getElementById(id);
 let idleTimer = null;
@@ -69,6 +70,8 @@ async function render() {
     else if (page === 'call') await pages.call(root, decodeURIComponent(arg ?? ''));
     else if (page === 'audit') await pages.audit(root, params);
     else if (page === 'accounts') await pages.accounts(root);
+    else if (page === 'turn') await turnPages.turn(root);
+    else if (page === 'settings') await turnPages.settings(root);
     else if (page === 'password') await pages.password(root, { onChanged: () => showLogin('Your password was changed and every session of your account ended. Log in with the new password.') });
     else root.append(el('h1', {}, 'No such page'), el('p', {}, el('a', { href: '#/overview' }, 'Overview')));
   } catch (e) {

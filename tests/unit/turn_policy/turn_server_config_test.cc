@@ -1,6 +1,6 @@
 // The TURN server configuration vytalctl generates: the plugin's paths reach
 // its plugin-config intact or are refused (found by tests/fuzz/config_fuzz).
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 
 #include <gtest/gtest.h>
 
