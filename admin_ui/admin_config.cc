@@ -32,6 +32,7 @@ AdminSettings read_admin_settings(const Config& config) {
   }
   s.status = read_status_options(config);
   s.signald_control = s.status.signald_control;
+  s.connectivity = read_connectivity_settings(config);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "admin_ui/connectivity_api.h"
 #include "admin_ui/sessions.h"
 #include "admin_ui/web_server.h"
 #include "appliance_status/appliance_status.h"
@@ -24,6 +25,7 @@ struct AdminSettings {
   std::vector<std::string> trusted_proxies;
   StatusOptions status;
   HttpTarget signald_control;  // the local channel the audit outbox delivers to
+  ConnectivitySettings connectivity;
 };
 
 // Throws ConfigError naming the key on the first bad value.

@@ -1,5 +1,7 @@
 #include "admin_ui/admin_db.h"
 
+#include "admin_ui/connectivity_store.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +53,7 @@ CREATE TABLE audit_outbox (
 
 constexpr Migration kMigrations[] = {
     {1, "accounts, sessions, audit outbox", kAccounts},
+    {2, "connectivity test runs and links", kConnectivityTestSchema},
 };
 
 }  // namespace

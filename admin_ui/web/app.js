@@ -3,6 +3,7 @@
 // #/call/<id>, #/audit?..., #/accounts, #/password).
 import { el, api, session, ApiError, errorLine } from './ui.js';
 import * as pages from './pages.js';
+import { connectivity } from './connectivity-page.js';
 
 const $ = (id) => document.getElementById(id);
 let idleTimer = null;
@@ -67,6 +68,7 @@ async function render() {
     else if (page === 'call') await pages.call(root, decodeURIComponent(arg ?? ''));
     else if (page === 'audit') await pages.audit(root, params);
     else if (page === 'accounts') await pages.accounts(root);
+    else if (page === 'connectivity') await connectivity(root);
     else if (page === 'password') await pages.password(root, { onChanged: () => showLogin('Your password was changed and every session of your account ended. Log in with the new password.') });
     else root.append(el('h1', {}, 'No such page'), el('p', {}, el('a', { href: '#/overview' }, 'Overview')));
   } catch (e) {
