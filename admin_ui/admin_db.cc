@@ -1,13 +1,13 @@
 #include "admin_ui/admin_db.h"
 
-#include "admin_ui/connectivity_store.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "admin_ui/connectivity_store.h"
 
 namespace vytal {
 namespace {

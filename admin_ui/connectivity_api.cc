@@ -160,8 +160,7 @@ JsonPtr normalize_result(const json_t* in, const json_t* servers, std::string* p
     json_put(loop, "tested", json_true());
     json_put(loop, "ok", json_boolean(flag(lb, "ok")));
     std::string proto(json_string_field(lb, "relayProtocol").value_or(""));
-    json_put(loop, "relayProtocol",
-             proto == "udp" || proto == "tcp" || proto == "tls" ? json_str(proto) : json_null());
+    json_put(loop, "relayProtocol", proto == "udp" || proto == "tcp" || proto == "tls" ? json_str(proto) : json_null());
     json_put(loop, "rttMs", bounded_number(lb, "rttMs", 60000));
     json_put(loop, "lossPercent", bounded_number(lb, "lossPercent", 100));
     json_put(loop, "throughputKbps", bounded_number(lb, "throughputKbps", 10000000));
@@ -247,7 +246,9 @@ json_t* run_json(const TestRun& r) {
 }
 
 bool is_hex(std::string_view s, size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c));
+         });
 }
 
 }  // namespace
@@ -294,16 +295,15 @@ std::vector<TestServer> connectivity_test_servers(const ConnectivitySettings& se
     s.transport = tls ? "tls" : query == "transport=tcp" ? "tcp" : "udp";
     if (tls) {
       if (tls_name.empty() && host[0] != '[' && !std::isdigit(static_cast<unsigned char>(host.back()))) tls_name = host;
-      s.label = "TURN over TLS on port " + std::to_string(port) +
-                (port == 443 ? " (through nginx, by name)" : "");
+      s.label = "TURN over TLS on port " + std::to_string(port) + (port == 443 ? " (through nginx, by name)" : "");
     } else {
       s.label = std::string("TURN over ") + (s.transport == "tcp" ? "TCP" : "UDP") + " on port " + std::to_string(port);
     }
     if (host[0] == '[') s.label += " (IPv6)";
     out.push_back(std::move(s));
   }
-  bool tls_port_listed = std::any_of(out.begin(), out.end(),
-                                     [&](const TestServer& s) { return s.transport == "tls" && s.port == settings.tls_port; });
+  bool tls_port_listed = std::any_of(
+      out.begin(), out.end(), [&](const TestServer& s) { return s.transport == "tls" && s.port == settings.tls_port; });
   if (settings.tls_enabled && !tls_name.empty() && !tls_port_listed && out.size() < kMaxServers) {
     TestServer s;
     s.url = "turns:" + tls_name + ":" + std::to_string(settings.tls_port) + "?transport=tcp";
@@ -368,8 +368,9 @@ WebResponse ConnectivityApi::admin(WebRequest& req, const Session& session, cons
   }
   bool may_link = role_at_least(session.role, AdminRole::operator_);
   if (seg.size() >= 1 && seg[0] == "links" && post && !may_link)
-    return error(403, "forbidden", std::string("your role (") + admin_role_name(session.role) +
-                                       ") may not make or revoke test links; an operator or admin can");
+    return error(403, "forbidden",
+                 std::string("your role (") + admin_role_name(session.role) +
+                     ") may not make or revoke test links; an operator or admin can");
   if (seg.size() == 1 && seg[0] == "links" && post) return add_link(req, session, client);
   if (seg.size() == 3 && seg[0] == "links" && seg[2] == "revoke" && post) return revoke_link(seg[1], session, client);
   return error(404, "not_found", "no such route");
@@ -411,7 +412,8 @@ WebResponse ConnectivityApi::latest() {
     if (servers && result) json_array_foreach(servers.get(), i, s) {
         const json_t* t = json_array_get(json_object_get(result.get(), "transports"), i);
         json_t* o = json_object();
-        for (const char* key : {"transport", "port", "url", "label"}) json_put(o, key, json_incref(json_object_get(s, key)));
+        for (const char* key : {"transport", "port", "url", "label"})
+          json_put(o, key, json_incref(json_object_get(s, key)));
         json_put(o, "reached", json_boolean(json_is_true(json_object_get(t, "reachable"))));
         json_array_append_new(ports, o);
       }
@@ -436,7 +438,8 @@ WebResponse ConnectivityApi::start(WebRequest& req, const std::string& source, c
     secret = ring->current;
   }
   if (secret.empty())
-    return error(409, "no_turn_secret", "TURN credentials need the key ring (VYTAL_TURN_KEYRING_FILE) or TURN_SHARED_SECRET");
+    return error(409, "no_turn_secret",
+                 "TURN credentials need the key ring (VYTAL_TURN_KEYRING_FILE) or TURN_SHARED_SECRET");
 
   int64_t now = clock_.now_ms();
   TestRun run;
@@ -487,8 +490,8 @@ WebResponse ConnectivityApi::finish(WebRequest& req, const std::string& run_id, 
   JsonPtr result = normalize_result(body.get(), servers.get(), &problem);
   if (!result) return error(400, "validation", problem);
   json_put(result.get(), "clientAddress", json_str(client));
-  if (audit_it &&
-      !audit(actor, "none", "conntest.link.result", "ok", client, "test link run " + run_id + ": " + summary(result.get(), servers.get())))
+  if (audit_it && !audit(actor, "none", "conntest.link.result", "ok", client,
+                         "test link run " + run_id + ": " + summary(result.get(), servers.get())))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
   auto done = store_.finish_run(run_id, json_dump(result.get()));
   if (!done) return error(503, "admin_db", done.error().message);
@@ -510,12 +513,21 @@ WebResponse ConnectivityApi::add_link(WebRequest& req, const Session& session, c
   if (!body) return error(400, "validation", problem);
   std::string label = clean_text(json_string_field(body.get(), "label").value_or(""), 200);
   if (label.size() > 80) return error(400, "validation", "label: at most 80 characters");
-  if (label.empty()) return error(400, "validation", "label: say who the link is for (a clinic's name), 1 to 80 characters");
-  int64_t hours = kDefaultLinkHours;
-  if (const json_t* h = json_object_get(body.get(), "hours"); h && !json_is_null(h)) {
+  if (label.empty())
+    return error(400, "validation", "label: say who the link is for (a clinic's name), 1 to 80 characters");
+  // Lifetime: "hours" (1 to kMaxLinkHours, default kDefaultLinkHours) or
+  // "minutes" (at least 1) for a link meant for the next few minutes.
+  int64_t seconds = kDefaultLinkHours * 3600;
+  const json_t* h = json_object_get(body.get(), "hours");
+  const json_t* m = json_object_get(body.get(), "minutes");
+  if (h && !json_is_null(h)) {
     if (!json_is_integer(h) || json_integer_value(h) < 1 || json_integer_value(h) > kMaxLinkHours)
       return error(400, "validation", "hours: a whole number from 1 to " + std::to_string(kMaxLinkHours));
-    hours = json_integer_value(h);
+    seconds = json_integer_value(h) * 3600;
+  } else if (m && !json_is_null(m)) {
+    if (!json_is_integer(m) || json_integer_value(m) < 1 || json_integer_value(m) > kMaxLinkHours * 60)
+      return error(400, "validation", "minutes: a whole number from 1 to " + std::to_string(kMaxLinkHours * 60));
+    seconds = json_integer_value(m) * 60;
   }
   auto key = store_.link_key();
   if (!key) return error(503, "admin_db", key.error().message);
@@ -525,7 +537,7 @@ WebResponse ConnectivityApi::add_link(WebRequest& req, const Session& session, c
   link.label = label;
   link.created_by = session.account;
   link.created_at = clock_.now_ms();
-  int64_t expires_s = clock_.now_s() + hours * 3600;
+  int64_t expires_s = clock_.now_s() + seconds;
   link.expires_at = expires_s * 1000;
   auto added = store_.add_link(link);
   if (!added) return error(503, "admin_db", added.error().message);
@@ -559,9 +571,12 @@ WebResponse ConnectivityApi::revoke_link(const std::string& id, const Session& s
 // ---- public: a clinic holding a link ------------------------------------------
 
 ConnectivityApi::LinkCheck ConnectivityApi::check_token(const WebRequest& req) {
-  auto refuse = [](int status, const char* code, const char* message) { return LinkCheck{std::nullopt, status, code, message}; };
+  auto refuse = [](int status, const char* code, const char* message) {
+    return LinkCheck{std::nullopt, status, code, message};
+  };
   const char* auth = req.header("Authorization");
-  std::string_view token = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? std::string_view(auth + 7) : std::string_view();
+  std::string_view token =
+      auth && strncasecmp(auth, "Bearer ", 7) == 0 ? std::string_view(auth + 7) : std::string_view();
   // v1.<16 hex>.<seconds>.<43 base64url>
   std::vector<std::string_view> parts;
   for (size_t i = 0; parts.size() < 5;) {
@@ -654,7 +669,8 @@ WebResponse ConnectivityApi::public_route(WebRequest& req, const std::string& cl
   if (result_route) {
     auto run = store_.find_run(seg[2]);
     if (!run) return error(503, "admin_db", run.error().message);
-    if (!run.value() || run.value()->link_id != link.id) return error(404, "no_such_run", "no test run of this link with this id");
+    if (!run.value() || run.value()->link_id != link.id)
+      return error(404, "no_such_run", "no test run of this link with this id");
     return finish(req, seg[2], "link:" + link.id, client, true);
   }
   return error(404, "not_found", "no such route");

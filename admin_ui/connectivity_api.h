@@ -6,7 +6,7 @@
 //   GET  /api/conntest/latest           the newest result: which TURN ports it reached
 //   POST /api/conntest/start            a run: its id and a fresh TURN credential for it
 //   POST /api/conntest/runs/{id}        the browser's result for a run this session started
-//   POST /api/conntest/links {label,hours}        a patient test link (operator)
+//   POST /api/conntest/links {label,hours|minutes} a patient test link (operator)
 //   POST /api/conntest/links/{id}/revoke          (operator)
 //
 // Public, for a clinic holding a link (no account; nginx serves it at

@@ -12,13 +12,13 @@ constexpr const char* kRunColumns =
     "id, source, actor, link_id, client_addr, user_agent, servers, started_at, finished_at, result";
 
 TestLink link_from(const Statement& s) {
-  return TestLink{s.text(0),        s.text(1),        s.text(2),    s.integer(3),    s.integer(4),
-                  s.opt_integer(5), s.opt_text(6),    s.integer(7), s.opt_integer(8)};
+  return TestLink{s.text(0),        s.text(1),     s.text(2),    s.integer(3),    s.integer(4),
+                  s.opt_integer(5), s.opt_text(6), s.integer(7), s.opt_integer(8)};
 }
 
 TestRun run_from(const Statement& s) {
-  return TestRun{s.text(0),    s.text(1),        s.text(2),       s.opt_text(3), s.text(4),
-                 s.text(5),    s.text(6),        s.integer(7),    s.opt_integer(8), s.opt_text(9)};
+  return TestRun{s.text(0), s.text(1), s.text(2),    s.opt_text(3),    s.text(4),
+                 s.text(5), s.text(6), s.integer(7), s.opt_integer(8), s.opt_text(9)};
 }
 
 }  // namespace
@@ -66,9 +66,9 @@ Result<bool> ConnectivityStore::revoke_link(const std::string& id, const std::st
 }
 
 Result<std::vector<TestLink>> ConnectivityStore::links(int limit) {
-  Statement s(db_, (std::string("SELECT ") + kLinkColumns +
-                    " FROM conntest_links ORDER BY created_at DESC, id DESC LIMIT ?1")
-                       .c_str());
+  Statement s(
+      db_, (std::string("SELECT ") + kLinkColumns + " FROM conntest_links ORDER BY created_at DESC, id DESC LIMIT ?1")
+               .c_str());
   s.bind(1, static_cast<int64_t>(limit));
   std::vector<TestLink> out;
   int rc;
