@@ -571,8 +571,9 @@ WebResponse ConnectivityApi::revoke_link(const std::string& id, const Session& s
 // ---- public: a clinic holding a link ------------------------------------------
 
 ConnectivityApi::LinkCheck ConnectivityApi::check_token(const WebRequest& req) {
-  auto refuse = [](int status, const char* code, const char* message) {
-    return LinkCheck{std::nullopt, status, code, message};
+  std::string id;
+  auto refuse = [&id](int status, const char* code, const char* message) {
+    return LinkCheck{std::nullopt, id, status, code, message};
   };
   const char* auth = req.header("Authorization");
   std::string_view token =
@@ -594,12 +595,13 @@ ConnectivityApi::LinkCheck ConnectivityApi::check_token(const WebRequest& req) {
   std::string expected = make_token(std::string(parts[1]), expires_s, key.value());
   if (!constant_time_equal(expected, token))
     return refuse(401, "link_invalid", "this test link is not valid: check that it was copied whole");
+  id = std::string(parts[1]);
   if (clock_.now_s() >= expires_s) return refuse(410, "link_expired", "this test link has expired; ask for a new one");
   auto link = store_.find_link(std::string(parts[1]));
   if (!link) return refuse(503, "admin_db", "the appliance cannot check test links now");
   if (!link.value()) return refuse(410, "link_revoked", "this test link was withdrawn; ask for a new one");
   if (link.value()->revoked_at) return refuse(410, "link_revoked", "this test link was withdrawn; ask for a new one");
-  return LinkCheck{link.value(), 200, "", ""};
+  return LinkCheck{link.value(), id, 200, "", ""};
 }
 
 WebResponse ConnectivityApi::public_route(WebRequest& req, const std::string& client,
@@ -633,7 +635,7 @@ WebResponse ConnectivityApi::public_route(WebRequest& req, const std::string& cl
   const bool start_route = seg.size() == 2 && seg[1] == "start";
   const bool result_route = seg.size() == 3 && seg[1] == "runs";
   if (check.status == 200 && start_route && check.link->runs >= kMaxRunsPerLink) {
-    check = LinkCheck{check.link, 429, "link_used_up",
+    check = LinkCheck{check.link, check.id, 429, "link_used_up",
                       "this test link was used " + std::to_string(kMaxRunsPerLink) + " times; ask for a new one"};
   }
   if (check.status != 200) {
@@ -645,7 +647,7 @@ WebResponse ConnectivityApi::public_route(WebRequest& req, const std::string& cl
       if (fresh || now - it->second >= 60000) {
         if (refusal_audited_ms_.size() > 10000) refusal_audited_ms_.clear();
         it->second = now;
-        audit(check.link ? "link:" + check.link->id : "(none)", "none", "conntest.link.run", "denied", client,
+        audit(check.id.empty() ? "(none)" : "link:" + check.id, "none", "conntest.link.run", "denied", client,
               check.code);
       }
     }

@@ -92,6 +92,7 @@ class ConnectivityApi {
   };
   struct LinkCheck {
     std::optional<TestLink> link;
+    std::string id;  // the link's id once the token's signature holds
     int status = 0;
     std::string code, message;
   };

@@ -35,11 +35,39 @@ export function h(tag, attrs = {}, ...children) {
 const addr = (a, p) => (a ? (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`) : null);
 
 // One TURN URL: resolves with { id, reachable, timedOut, firstRelayMs,
-// relayAddress, mappedAddress, errors: [{code, text, address}] }. The mapped
-// address is the relay candidate's related address: the XOR-MAPPED-ADDRESS
-// the TURN server answered the allocation with, i.e. where it saw this
-// browser come from.
-export function probe(server, { username, credential }, timeoutMs = 10000) {
+// relayAddress, mappedAddress, errors: [{code, text, address}] }.
+// mappedAddress is where the TURN server saw this browser come from: the
+// XOR-MAPPED-ADDRESS of its answer. Chromium hides it in a relay
+// candidate's related address (0.0.0.0), so for UDP it comes from the
+// server-reflexive candidate of a STUN Binding to the same server and port
+// (coturn answers both on one socket); over TCP and TLS a browser cannot
+// learn it, and the page shows the address the appliance saw instead.
+export async function probe(server, credentials, timeoutMs = 10000) {
+  const r = await relayProbe(server, credentials, timeoutMs);
+  if (r.reachable && server.transport === 'udp') r.mappedAddress = await reflexive(server.url.replace(/^turn:/, 'stun:').replace(/\?.*$/, ''));
+  return r;
+}
+
+// The server-reflexive address a STUN Binding to `url` returns, or null.
+function reflexive(url, timeoutMs = 3000) {
+  const pc = new RTCPeerConnection({ iceServers: [{ urls: url }] });
+  pc.createDataChannel('stun');
+  return new Promise((resolve) => {
+    const finish = (a) => {
+      clearTimeout(timer);
+      pc.close();
+      resolve(a);
+    };
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    pc.addEventListener('icecandidate', (e) => {
+      if (!e.candidate) return finish(null);
+      if (e.candidate.type === 'srflx') finish(addr(e.candidate.address, e.candidate.port));
+    });
+    pc.createOffer().then((o) => pc.setLocalDescription(o)).catch(() => finish(null));
+  });
+}
+
+function relayProbe(server, { username, credential }, timeoutMs) {
   const pc = new RTCPeerConnection({ iceServers: [{ urls: server.url, username, credential }], iceTransportPolicy: 'relay' });
   pc.createDataChannel('probe');
   const errors = [];
@@ -64,7 +92,7 @@ export function probe(server, { username, credential }, timeoutMs = 10000) {
       if (!e.candidate) return finish({ reachable: false, firstRelayMs: null });
       const c = e.candidate;
       if (c.type !== 'relay') return;
-      finish({ reachable: true, firstRelayMs: MS(t0), relayAddress: addr(c.address, c.port), mappedAddress: addr(c.relatedAddress, c.relatedPort) });
+      finish({ reachable: true, firstRelayMs: MS(t0), relayAddress: addr(c.address, c.port), mappedAddress: null });
     });
     timer = setTimeout(() => finish({ reachable: false, timedOut: true, firstRelayMs: null }), timeoutMs);
     pc.createOffer().then((o) => pc.setLocalDescription(o)).catch((e) => {
@@ -266,10 +294,10 @@ export function renderResult(servers, result, { clientAddress } = {}) {
     const t = result.transports.find((x) => x.id === s.id) ?? result.transports[i] ?? {};
     const err = t.errors?.length ? t.errors.map((e) => `${e.code ?? ''} ${e.text ?? ''}`.trim()).join('; ') : t.timedOut ? 'no answer in time' : '';
     return h('tr', { dataset: { transport: s.id, kind: kind(s), reached: t.reachable ? 'yes' : 'no' } },
-      h('td', { title: s.url }, s.label, s.offered === false ? h('span', { class: 'hint' }, ' (not offered to clients)') : null),
+      h('td', { title: s.url }, s.label),
       h('td', {}, h('span', { class: `state ${t.reachable ? 'ok' : 'denied'}` }, t.reachable ? 'reached' : 'not reached')),
       h('td', { class: 'num', title: 'from the start of gathering to the first relay candidate' }, fmtMs(t.firstRelayMs)),
-      h('td', { class: 'id', title: 'the XOR-MAPPED-ADDRESS in the TURN server\'s answer: this browser\'s address as the TURN server saw it' }, t.mappedAddress ?? '—'),
+      h('td', { class: 'id', title: 'the XOR-MAPPED-ADDRESS in the TURN server\'s answer (over UDP): this browser\'s address as the TURN server saw it; over TCP and TLS a browser cannot learn it' }, t.mappedAddress ?? '—'),
       h('td', { class: 'hide-narrow' }, err || '—'));
   });
   const table = h('div', { class: 'table-wrap' }, h('table', {},
@@ -282,7 +310,7 @@ export function renderResult(servers, result, { clientAddress } = {}) {
     : h('p', { class: 'error', dataset: { figure: 'loopback' } }, `Relayed loopback call failed: ${lb.error ?? 'not run'}.`);
   const list = h('ul', { class: 'verdicts' }, verdicts(servers, result).map((v) =>
     h('li', { dataset: { ok: v.ok ? 'yes' : 'no' } }, h('span', { class: `state ${v.ok ? 'ok' : 'denied'}` }, v.ok ? 'yes' : 'no'), ' ', h('strong', {}, `${v.situation}: `), v.text)));
-  const seen = clientAddress ? h('p', { class: 'hint' }, `The appliance saw this browser come from ${clientAddress}` +
-    ' (TURN over TLS on 443 passes through nginx, so its TURN server reports 127.0.0.1 there).') : null;
+  const seen = clientAddress ? h('p', { class: 'hint', dataset: { figure: 'client-address' } }, `The appliance saw this browser come from ${clientAddress}` +
+    ' (over TCP and TLS a browser cannot learn the address TURN saw; it is this one, except on port 443, where TURN sees nginx, 127.0.0.1).') : null;
   return h('div', { class: 'conntest-result' }, h('h3', {}, 'Verdict'), list, table, loop, seen);
 }

@@ -57,6 +57,8 @@ async function start() {
   }
 }
 
+// Another link pasted into the address bar only changes the fragment: start over with it.
+window.addEventListener('hashchange', () => location.reload());
 document.addEventListener('DOMContentLoaded', () => {
   if (!token) {
     $('problem').textContent = 'This page needs the whole link the hospital sent (it ends with a long code after #).';
