@@ -40,6 +40,7 @@ export async function connectivity(root) {
       progress.textContent = `Tested ${time(Date.now())}.`;
       out.append(renderResult(start.servers, saved.result, { clientAddress: start.clientAddress }));
       out.dataset.done = 'true';
+      await refreshRuns();
     } catch (e) {
       progress.textContent = '';
       out.append(errorLine(e));
@@ -108,20 +109,25 @@ export async function connectivity(root) {
   root.append(links);
 
   // Recent results.
-  const labels = Object.fromEntries(data.links.map((l) => [l.id, l.label]));
   const recent = el('div', { class: 'card', id: 'conntest-runs' }, el('h2', {}, 'Recent results'),
     el('p', { class: 'hint' }, 'Newest first. "From" is the address the appliance saw (behind nginx: the client\'s); open a row for the details and the verdict.'));
-  const now = Date.now();
   const list = el('div', { class: 'runs' });
-  for (const run of data.runs) {
-    const who = run.source === 'link' ? `clinic link "${labels[run.linkId] ?? run.linkId}"` : run.actor;
-    const details = el('details', { dataset: { runId: run.id, source: run.source } },
-      el('summary', {}, el('span', { class: 'nowrap' }, `${time(run.startedAt)} (${ago(run.startedAt, now)} ago)`), ' · ', who, ' · from ',
-        el('span', { class: 'id' }, run.clientAddress), ' · ', reachedLine(run)));
-    if (run.result) details.append(renderResult(run.servers, run.result, { clientAddress: run.clientAddress }));
-    list.append(details);
-  }
-  if (!data.runs.length) list.append(el('p', { class: 'hint' }, 'No test has run yet.'));
+  const showRuns = (fresh) => {
+    const labels = Object.fromEntries(fresh.links.map((l) => [l.id, l.label]));
+    const now = Date.now();
+    list.replaceChildren();
+    for (const run of fresh.runs) {
+      const who = run.source === 'link' ? `clinic link "${labels[run.linkId] ?? run.linkId}"` : run.actor;
+      const details = el('details', { dataset: { runId: run.id, source: run.source } },
+        el('summary', {}, el('span', { class: 'nowrap' }, `${time(run.startedAt)} (${ago(run.startedAt, now)} ago)`), ' · ', who, ' · from ',
+          el('span', { class: 'id' }, run.clientAddress), ' · ', reachedLine(run)));
+      if (run.result) details.append(renderResult(run.servers, run.result, { clientAddress: run.clientAddress }));
+      list.append(details);
+    }
+    if (!fresh.runs.length) list.append(el('p', { class: 'hint' }, 'No test has run yet.'));
+  };
+  const refreshRuns = async () => showRuns(await api('conntest'));
+  showRuns(data);
   recent.append(list);
   root.append(recent);
 }

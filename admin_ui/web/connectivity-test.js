@@ -235,7 +235,8 @@ function firstError(t) {
 }
 
 // [{ situation, ok, text }]: one line per kind of clinic network, and first
-// what this network itself let through.
+// what this network itself let through. ok: 'yes', 'partly' (it connects,
+// but not the way it should) or 'no'.
 export function verdicts(servers, result) {
   const rows = servers.map((s, i) => ({ s, t: result.transports.find((t) => t.id === s.id) ?? result.transports[i] }));
   const ok = (k) => rows.find((r) => kind(r.s) === k && r.t?.reachable);
@@ -250,27 +251,27 @@ export function verdicts(servers, result) {
   else if (!missed.length) here = `Every TURN transport was reached from this network (${reached.join(', ')}): calls from here will connect, over UDP when they can.`;
   else if (tried('udp').length && !ok('udp') && (ok('tcp') || ok('tls') || ok('tls443'))) here = `UDP is blocked from this network: TURN over UDP was not reached (${firstError(failed('udp')?.t)}), while ${reached.join(', ')} ${reached.length > 1 ? 'were' : 'was'} reached. Calls from here will be relayed over TCP or TLS, with somewhat more delay.`;
   else here = `From this network TURN was reached over ${reached.join(', ')} but not over ${missed.join(', ')}.`;
-  out.push({ situation: 'This network', ok: reached.length > 0, text: here });
+  out.push({ situation: 'This network', ok: !reached.length ? 'no' : missed.length ? 'partly' : 'yes', text: here });
 
   const udp = ok('udp');
   out.push({
     situation: 'A clinic that allows UDP',
-    ok: Boolean(udp || ok('tcp') || ok('tls') || ok('tls443')),
+    ok: udp ? 'yes' : ok('tcp') || ok('tls') || ok('tls443') ? 'partly' : 'no',
     text: udp ? `will connect through TURN over UDP on port ${udp.s.port} (the best path).`
-      : tried('udp').length ? `could not be confirmed from here: TURN over UDP did not answer this test (${firstError(failed('udp')?.t)}). If this network allows UDP, check that UDP ${tried('udp')[0].s.port} and the relay ports reach the appliance.`
-        : 'The appliance offers no TURN over UDP (WEBRTC_TURN_SERVERS).',
+      : tried('udp').length ? `not confirmed: TURN over UDP did not answer this test (${firstError(failed('udp')?.t)}), so such a clinic would fall back to TCP or TLS. If this network allows UDP, check that UDP ${tried('udp')[0].s.port} and the relay ports reach the appliance.`
+        : 'will use TCP or TLS: the appliance offers no TURN over UDP (WEBRTC_TURN_SERVERS).',
   });
   const tcp = ok('tcp') ?? ok('tls') ?? ok('tls443');
   out.push({
     situation: 'A clinic that blocks UDP but allows TCP',
-    ok: Boolean(tcp),
+    ok: tcp ? 'yes' : 'no',
     text: tcp ? `will connect through TURN over ${NAMES[kind(tcp.s)]}${kind(tcp.s) === 'tls443' ? '' : ` on port ${tcp.s.port}`}.`
       : 'will not connect: neither TURN over TCP nor over TLS answered this test.',
   });
   const https = ok('tls443');
   out.push({
     situation: 'A clinic that allows only HTTPS (TCP 443)',
-    ok: Boolean(https),
+    ok: https ? 'yes' : 'no',
     text: https ? 'will connect through TURN over TLS on port 443 (nginx routes it to the TURN server by name).'
       : tried('tls443').length ? `will not connect: TURN over TLS on port 443 did not answer this test (${firstError(failed('tls443')?.t)}). Check nginx's SNI routing and that the TURN name has a certificate browsers trust (error 701 with a TLS failure is usually the certificate).`
         : 'will not connect: the appliance offers no TURN over TLS on port 443 (add turns:<TURN name>:443?transport=tcp to WEBRTC_TURN_SERVERS).',
@@ -309,7 +310,7 @@ export function renderResult(servers, result, { clientAddress } = {}) {
     ? h('p', { dataset: { figure: 'loopback' } }, `Relayed loopback call over ${lb.relayProtocol ? lb.relayProtocol.toUpperCase() : 'TURN'}: round trip ${fmtMs(lb.rttMs)}, loss ${lb.lossPercent ?? '—'} %, throughput ${fmtRate(lb.throughputKbps)}.`)
     : h('p', { class: 'error', dataset: { figure: 'loopback' } }, `Relayed loopback call failed: ${lb.error ?? 'not run'}.`);
   const list = h('ul', { class: 'verdicts' }, verdicts(servers, result).map((v) =>
-    h('li', { dataset: { ok: v.ok ? 'yes' : 'no' } }, h('span', { class: `state ${v.ok ? 'ok' : 'denied'}` }, v.ok ? 'yes' : 'no'), ' ', h('strong', {}, `${v.situation}: `), v.text)));
+    h('li', { dataset: { ok: v.ok } }, h('span', { class: `state ${{ yes: 'ok', partly: 'warning', no: 'denied' }[v.ok]}` }, v.ok), ' ', h('strong', {}, `${v.situation}: `), v.text)));
   const seen = clientAddress ? h('p', { class: 'hint', dataset: { figure: 'client-address' } }, `The appliance saw this browser come from ${clientAddress}` +
     ' (over TCP and TLS a browser cannot learn the address TURN saw; it is this one, except on port 443, where TURN sees nginx, 127.0.0.1).') : null;
   return h('div', { class: 'conntest-result' }, h('h3', {}, 'Verdict'), list, table, loop, seen);
