@@ -203,34 +203,8 @@ void collect_calls(sqlite3* db, const MetricSet& metrics, int64_t now_ms, CallFi
 }
 
 void collect_files(const StatusOptions& o, ApplianceStatus& st, int64_t now_s) {
-  for (const auto& [label, path] : o.certificates) {
-    CertificateStatus c;
-    c.label = label;
-    c.info = read_certificate(path);
-    if (c.info.error.empty()) {
-      c.days_left = static_cast<int64_t>(std::floor((c.info.not_after_s - now_s) / 86400.0));
-      // Development certificates made at install are self-signed.
-      std::unique_ptr<FILE, decltype(&fclose)> f(std::fopen(path.c_str(), "r"), &fclose);
-      X509Ptr cert(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr);
-      c.self_signed = cert && X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())) == 0;
-    }
-    st.certificates.push_back(std::move(c));
-  }
-  KeyRingStatus& k = st.key_ring;
-  k.path = o.keyring_path;
-  k.configured = !o.keyring_path.empty();
-  if (k.configured) {
-    std::string error;
-    auto ring = read_key_ring(o.keyring_path, &error);
-    struct stat sb {};
-    if (!ring) {
-      k.error = error;
-    } else {
-      if (::stat(o.keyring_path.c_str(), &sb) == 0) k.rotated_at_s = sb.st_mtim.tv_sec;
-      k.previous_accepted = !ring->previous.empty() && ring->previous_until_s > now_s;
-      k.previous_until_s = ring->previous.empty() ? 0 : ring->previous_until_s;
-    }
-  }
+  for (const auto& [label, path] : o.certificates) st.certificates.push_back(certificate_status(label, path, now_s));
+  st.key_ring = key_ring_status(o.keyring_path, now_s);
   st.clock = kernel_clock_sync();
   st.data_dir = o.data_dir;
   if (auto d = disk_space(o.data_dir)) st.disk = d.value();
@@ -328,6 +302,41 @@ void appendf(std::string& out, const char* fmt, ...) {
 }
 
 }  // namespace
+
+CertificateStatus certificate_status(const std::string& label, const std::string& path, int64_t now_s) {
+  CertificateStatus c;
+  c.label = label;
+  c.info = read_certificate(path);
+  if (c.info.error.empty()) {
+    c.days_left = static_cast<int64_t>(std::floor((c.info.not_after_s - now_s) / 86400.0));
+    // Development certificates made at install are self-signed.
+    std::unique_ptr<FILE, decltype(&fclose)> f(std::fopen(path.c_str(), "r"), &fclose);
+    X509Ptr cert(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr);
+    c.self_signed = cert && X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())) == 0;
+  }
+  return c;
+}
+
+KeyRingStatus key_ring_status(const std::string& path, int64_t now_s) {
+  KeyRingStatus k;
+  k.path = path;
+  k.configured = !path.empty();
+  if (k.configured) {
+    std::string error;
+    auto ring = read_key_ring(path, &error);
+    struct stat sb {};
+    if (!ring) {
+      k.error = error;
+    } else {
+      if (::stat(path.c_str(), &sb) == 0) k.rotated_at_s = sb.st_mtim.tv_sec;
+      k.previous_accepted = !ring->previous.empty() && ring->previous_until_s > now_s;
+      k.previous_until_s = ring->previous.empty() ? 0 : ring->previous_until_s;
+    }
+  }
+  return k;
+}
+
+std::string loopback_address(const std::string& bind) { return loopback_for(bind); }
 
 StatusOptions read_status_options(const Config& config) {
   StatusOptions o;

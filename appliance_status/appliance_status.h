@@ -122,6 +122,14 @@ ApplianceStatus collect_status(const StatusOptions& options, sqlite3* call_log, 
 // Adds a problem and keeps the list worst first.
 void add_problem(ApplianceStatus& status, Problem problem);
 
+// One certificate's expiry and whether it is self-signed; the TURN key ring's
+// state (also used by `vytalctl doctor`).
+CertificateStatus certificate_status(const std::string& label, const std::string& path, int64_t now_s);
+KeyRingStatus key_ring_status(const std::string& path, int64_t now_s);
+// Where to reach a service bound to `bind` from this machine (0.0.0.0 and
+// empty: 127.0.0.1; "::": ::1).
+std::string loopback_address(const std::string& bind);
+
 JsonPtr status_to_json(const ApplianceStatus& status);
 std::string status_to_text(const ApplianceStatus& status);
 

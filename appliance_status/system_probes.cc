@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
@@ -112,6 +113,40 @@ CertificateInfo read_certificate(const std::string& path) {
   tm t{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &t) == 1) info.not_after_s = timegm(&t);
   return info;
+}
+
+bool certificate_covers(const std::string& path, const std::string& host) {
+  std::unique_ptr<FILE, decltype(&fclose)> f(std::fopen(path.c_str(), "r"), &fclose);
+  X509Ptr cert(f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) return false;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1)
+    return X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1;
+  return X509_check_host(cert.get(), host.data(), host.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+}
+
+bool certificate_matches_key(const std::string& cert_path, const std::string& key_path, std::string* error) {
+  std::unique_ptr<FILE, decltype(&fclose)> cf(std::fopen(cert_path.c_str(), "r"), &fclose);
+  X509Ptr cert(cf ? PEM_read_X509(cf.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) {
+    *error = cert_path + " is not a readable PEM certificate";
+    return false;
+  }
+  std::unique_ptr<FILE, decltype(&fclose)> kf(std::fopen(key_path.c_str(), "r"), &fclose);
+  if (!kf) {
+    *error = key_path + " cannot be read: " + std::strerror(errno);
+    return false;
+  }
+  EvpPkeyPtr key(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    *error = key_path + " is not a PEM private key (or it is encrypted)";
+    return false;
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    *error = key_path + " is not the key of " + cert_path;
+    return false;
+  }
+  return true;
 }
 
 Result<DiskSpace> disk_space(const std::string& dir) {

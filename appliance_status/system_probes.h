@@ -40,6 +40,14 @@ struct CertificateInfo {
 };
 CertificateInfo read_certificate(const std::string& path);
 
+// Whether the certificate in `path` is valid for `host`, a DNS name (its
+// subject alternative names, wildcards as browsers match them) or an IP
+// address (OpenSSL's X509_check_host / X509_check_ip_asc).
+bool certificate_covers(const std::string& path, const std::string& host);
+// Whether the private key in `key_path` belongs to the certificate in
+// `cert_path`; *error says why not.
+bool certificate_matches_key(const std::string& cert_path, const std::string& key_path, std::string* error);
+
 struct DiskSpace {
   uint64_t free_bytes = 0;  // available to an unprivileged process
   uint64_t total_bytes = 0;

@@ -127,6 +127,10 @@ constexpr ConfigKey kKeys[] = {
      "from signald's own user or root; empty: none."},
     {"VYTAL_HTTPS_CERT_FILE", "",
      "The HTTPS certificate nginx serves (the admin overview and vytalctl status report its expiry)."},
+    {"VYTAL_HTTPS_NAMES", "",
+     "Comma-separated DNS names browsers and the platform reach the appliance by over HTTPS; vytalctl doctor checks "
+     "that VYTAL_HTTPS_CERT_FILE covers them (the TURN name, from the turns: URLs, is checked against "
+     "VYTAL_TURN_CERT_FILE)."},
     {"VYTAL_ADMIN_BIND", "127.0.0.1",
      "Address vytal-admin listens on (loopback behind nginx, or a management interface)."},
     {"VYTAL_ADMIN_PORT", "3001", "TCP port of vytal-admin; 0 picks one."},

@@ -28,6 +28,13 @@ std::string sha1(std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
+std::string md5(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_md5(), nullptr) != 1) std::abort();
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
 std::string sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -10,6 +10,8 @@
 namespace vytal {
 
 std::string sha1(std::string_view data);
+// Only where a protocol demands it: the STUN long-term credential key (RFC 8489 9.2.2).
+std::string md5(std::string_view data);
 std::string sha256(std::string_view data);
 // Lower-case hexadecimal, two digits a byte.
 std::string hex_encode(std::string_view bytes);

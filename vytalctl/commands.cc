@@ -13,6 +13,7 @@
 #include "common/turn_credentials.h"
 #include "vytalctl/admin_commands.h"
 #include "vytalctl/call_commands.h"
+#include "vytalctl/doctor.h"
 #include "vytalctl/sync_status.h"
 #include "vytalctl/turn_config.h"
 
@@ -118,6 +119,19 @@ int turn_credential(const Config& config, const CommandOptions& o, int64_t now) 
   return 0;
 }
 
+int doctor(const Config& config, const CommandOptions& o, int64_t now) {
+  DoctorOptions d;
+  d.config_paths = o.config_paths;
+  if (!o.turn_config.empty()) d.turn_config_path = o.turn_config;
+  if (!o.turn_user.empty()) d.turn_user = o.turn_user;
+  auto checks = run_doctor(config, d, now);
+  if (o.json)
+    std::printf("%s\n", json_dump(doctor_to_json(checks).get()).c_str());
+  else
+    std::fputs(doctor_to_text(checks).c_str(), stdout);
+  return doctor_exit_status(checks);
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -152,6 +166,15 @@ const std::vector<Command>& commands() {
       {"status", status_command, "[--json]", "--json", 0,
        "the appliance's state, as the admin page's overview shows it: services, calls, sync, TURN, certificates,\n"
        "clock; exit status 1 when something needs attention"},
+      {"doctor", doctor, "[--json] [--turn-config FILE] [--turn-user NAME]", "--json --turn-config --turn-user", 0,
+       "check the configured appliance end to end and say, per check, OK, WARN or FAIL with what to fix: the\n"
+       "configuration files against vytal-turnserver's generated one (FILE, default\n"
+       "/run/vytalwatch/vytal-turnserver.conf), the secrets' place, the TURN URLs; the ports of signald, syncd,\n"
+       "TURN (UDP, TCP, TLS), nginx (443) and vytal-admin; the relay address; the certificates (names in\n"
+       "VYTAL_HTTPS_NAMES and the turns: URLs, expiry within 14 days, key); the key ring, readable by the TURN\n"
+       "server's user (NAME, default vytalwatch); the central PostgreSQL over TLS; the clock; the private\n"
+       "files' permissions; a real TURN allocation with a fresh credential. Give it the units' --config files.\n"
+       "Exit status: 0 when no check failed (WARN alone: 0, read the WARN lines), 1 when any check FAILed."},
   };
   return kCommands;
 }

@@ -22,6 +22,8 @@ struct CommandOptions {
   std::vector<std::string> args;  // what follows the command's name (call show ID; admin add NAME: add, NAME)
   bool password_stdin = false;
   bool json = false;
+  std::vector<std::string> config_paths;  // the --config files, in order (doctor compares them)
+  std::string turn_config, turn_user;     // doctor: vytal-turnserver's generated file and its user
 };
 
 // Returned by a command whose options are incomplete: main prints its usage.

@@ -74,9 +74,9 @@ struct OptionSpec {
   bool takes_value;
 };
 constexpr OptionSpec kOptions[] = {
-    {"--sub", true},     {"--role", true},  {"--user", true},    {"--ttl", true},    {"--output", true},
-    {"--overlap", true}, {"--limit", true}, {"--active", false}, {"--config", true}, {"--password-stdin", false},
-    {"--json", false}};
+    {"--sub", true},     {"--role", true},        {"--user", true},     {"--ttl", true},    {"--output", true},
+    {"--overlap", true}, {"--limit", true},       {"--active", false},  {"--config", true}, {"--password-stdin", false},
+    {"--json", false},   {"--turn-config", true}, {"--turn-user", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {
   char* end = nullptr;
@@ -151,6 +151,8 @@ int main(int argc, char** argv) {
     if (a == "--role") o.role = value;
     if (a == "--user") o.user = value;
     if (a == "--output") o.output = value;
+    if (a == "--turn-config") o.turn_config = value;
+    if (a == "--turn-user") o.turn_user = value;
     if (a == "--ttl") ok = parse_number(value, 1, 30L * 86400, &o.ttl);
     if (a == "--overlap") ok = parse_number(value, 0, 30L * 86400, &o.overlap);
     if (a == "--limit") ok = parse_number(value, 1, 10000, &o.limit);
@@ -180,6 +182,7 @@ int main(int argc, char** argv) {
   }
   for (const std::string& option : given)
     if (!takes_option(*c, option)) return mistake(std::string(c->name) + " does not take " + option, c);
+  o.config_paths = config_paths;
   o.args.assign(words.begin() + static_cast<long>(used), words.end());
   if (c->args >= 0 && static_cast<int>(o.args.size()) != c->args)
     return mistake(o.args.size() < static_cast<size_t>(c->args) ? "missing argument"

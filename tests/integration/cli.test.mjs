@@ -41,9 +41,9 @@ test('--help prints the usage on standard output and exits 0', () => {
     assert.match(r.stdout, new RegExp(`^usage: ${name} `), name);
   }
   const all = run(VYTALCTL, ['--help']).stdout;
-  for (const command of ['dev-token', 'turn-credential', 'turn-config', 'migrate', 'rotate-turn-secret', 'calls', 'call show', 'sync status'])
+  for (const command of ['dev-token', 'turn-credential', 'turn-config', 'migrate', 'rotate-turn-secret', 'calls', 'call show', 'sync status', 'status', 'doctor'])
     assert.match(all, new RegExp(`\\n  ${command}( |\\n)`), `vytalctl --help lists ${command}`);
-  for (const command of [['calls'], ['call', 'show'], ['sync', 'status'], ['dev-token']]) {
+  for (const command of [['calls'], ['call', 'show'], ['sync', 'status'], ['dev-token'], ['doctor']]) {
     const r = run(VYTALCTL, [...command, '--help']);
     assert.equal(r.code, 0);
     assert.equal(r.stderr, '');
@@ -58,6 +58,9 @@ test('a mistake prints what is wrong and the short usage on standard error, exit
     [VYTALCTL, [], /no command given/],
     [VYTALCTL, ['frobnicate'], /unknown command 'frobnicate'/],
     [VYTALCTL, ['calls', '--sub', 'x'], /calls does not take --sub/],
+    [VYTALCTL, ['doctor', '--active'], /doctor does not take --active/],
+    [VYTALCTL, ['doctor', '--turn-config'], /option --turn-config needs a value/],
+    [VYTALCTL, ['doctor', 'now'], /unexpected argument 'now'/],
     [VYTALCTL, ['calls', '--limit', 'many'], /bad value for --limit: 'many'/],
     [VYTALCTL, ['call', 'show'], /missing argument/],
     [VYTALCTL, ['call', 'show', 'a', 'b'], /unexpected argument 'b'/],

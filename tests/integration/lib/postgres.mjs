@@ -8,7 +8,7 @@
 // log() }. Every wait has a timeout; a server still running when the Node process
 // exits is stopped (immediate mode) and its folder removed.
 import { execFileSync, execFile, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +91,9 @@ process.on('exit', () => {
 });
 
 // durable: keep PostgreSQL's defaults for fsync and synchronous commit (benchmarks).
-export async function startPostgres({ startTimeoutMs = 30000, durable = false } = {}) {
+// ssl: { certFile, keyFile }: TLS on, with that pair (copied into the folder,
+// the key made 0600 for the server's user), and loopback TCP only over TLS.
+export async function startPostgres({ startTimeoutMs = 30000, durable = false, ssl = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vytal-pg-'));
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
@@ -104,12 +106,18 @@ export async function startPostgres({ startTimeoutMs = 30000, durable = false } 
   // Loopback only: no other address is ever listened on or trusted.
   writeFileSync(
     join(dir, 'hba.conf'),
-    'local all all trust\nhost all all 127.0.0.1/32 trust\n',
+    `local all all trust\n${ssl ? 'hostssl' : 'host'} all all 127.0.0.1/32 trust\n`,
   );
+  if (ssl) {
+    copyFileSync(ssl.certFile, join(dir, 'server.crt'));
+    copyFileSync(ssl.keyFile, join(dir, 'server.key'));
+    chmodSync(join(dir, 'server.key'), 0o600);
+  }
   if (isRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     chownSync(join(dir, 'hba.conf'), uid, gid);
+    if (ssl) for (const f of ['server.crt', 'server.key']) chownSync(join(dir, f), uid, gid);
   }
 
   const pg = {
@@ -181,6 +189,7 @@ export async function startPostgres({ startTimeoutMs = 30000, durable = false } 
           `-c hba_file=${join(dir, 'hba.conf')}`,
           // A test server: no durability work, quick shutdown (benchmarks keep the defaults).
           ...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
+          ...(ssl ? ['-c ssl=on', `-c ssl_cert_file=${join(dir, 'server.crt')}`, `-c ssl_key_file=${join(dir, 'server.key')}`] : []),
           '-c max_connections=50',
           '-c shared_buffers=64MB',
         ].join(' ');
