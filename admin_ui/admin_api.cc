@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "admin_ui/call_queries.h"
+#include "admin_ui/live_routes.h"
 #include "admin_ui/password_hash.h"
 #include "admin_ui/web_assets.h"
 #include "appliance_status/appliance_status.h"
@@ -301,6 +302,13 @@ WebResponse AdminApi::route(Context& cx) {
   if (route == "audit.csv" && seg.size() == 2 && get) return audit_log(cx, true);
   if (route == "conntest")
     return connectivity_.admin(req, *cx.session, cx.client, std::vector<std::string>(seg.begin() + 2, seg.end()));
+  if (route == "live" && seg.size() == 2 && get) return live_calls(d_.settings.signald_control, *cx.session);
+  if (route == "live" && seg.size() > 2 && post) {  // end a call, remove a participant (live_routes.h)
+    if (auto refused = needs(AdminRole::operator_, "live call action")) return std::move(*refused);
+    std::string target = seg[2];
+    for (size_t i = 3; i < seg.size(); ++i) target += "/" + seg[i];
+    return live_action(d_.settings.signald_control, *cx.session, cx.client, target, req.body);
+  }
   if (route == "accounts") {
     if (auto refused = needs(AdminRole::admin, ("accounts " + req.method).c_str())) return std::move(*refused);
     if (seg.size() == 2 && get) return accounts(cx);

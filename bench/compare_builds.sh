@@ -2,7 +2,8 @@
 # Two checkouts of the appliance side by side, alternating rounds (A B A B):
 # durable call creation (bench/create_calls.sh, group commit on) and memory per
 # idle WebSocket connection (bench/ws_connections.mjs). Each checkout runs its
-# own scripts against its own build/ (build it first).
+# own scripts against its own build/ (build it first). A checkout may also be
+# an exported tree (git archive) with its commit in a file named COMMIT.
 # Usage: bench/compare_builds.sh OLD_CHECKOUT NEW_CHECKOUT [ROUNDS] [SECONDS] [CONNECTIONS]
 # Prints a Markdown table of medians and the ratio new/old for docs/BENCHMARKS.md.
 set -euo pipefail
@@ -12,6 +13,7 @@ ROUNDS=${3:-3}
 SECONDS_PER_RUN=${4:-10}
 CONNECTIONS=${5:-19000}
 
+label() { git -C "$1" rev-parse --short HEAD 2>/dev/null || cat "$1/COMMIT" 2>/dev/null || basename "$1"; }
 median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 declare -A R
 for round in $(seq "$ROUNDS"); do
@@ -32,7 +34,7 @@ done
 m() { tr ' ' '\n' <<<"${R[$1]:-0}" | grep . | median; }
 ratio() { awk "BEGIN {if ($2 > 0) printf \"%.3f\", $1 / $2; else print \"-\"}"; }
 cat <<EOT
-| measure (median of $ROUNDS alternating rounds) | old ($(git -C "$OLD" rev-parse --short HEAD)) | new ($(git -C "$NEW" rev-parse --short HEAD)) | new/old |
+| measure (median of $ROUNDS alternating rounds) | old ($(label "$OLD")) | new ($(label "$NEW")) | new/old |
 | --- | --- | --- | --- |
 | durable creates/s (64 connections, ${SECONDS_PER_RUN} s, group commit on) | $(m creates_old) | $(m creates_new) | $(ratio "$(m creates_new)" "$(m creates_old)") |
 | create p99 latency (ms) | $(m p99_old) | $(m p99_new) | $(ratio "$(m p99_new)" "$(m p99_old)") |

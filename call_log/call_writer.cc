@@ -327,8 +327,14 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
   ParticipantRecord* me = nullptr;
-  for (ParticipantRecord& p : c.participants)
-    if (p.user_id == actor.sub && p.status != "removed") me = &p;
+  for (ParticipantRecord& p : c.participants) {
+    if (p.user_id != actor.sub) continue;
+    if (p.status == "removed") {  // an operator took it out of this call: it stays out
+      if (!audit_denied(actor, "call.join", call_id)) return db_error();
+      return Error{"removed", "you were removed from this call"};
+    }
+    me = &p;
+  }
   bool principal = actor.sub == c.patient_id || actor.sub == c.provider_id;
   if (!me && !principal) return deny(actor, "call.join", call_id);
   if (is_terminal(c.status))
@@ -379,6 +385,29 @@ Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& acto
     return CallUpdate{std::move(c), status, actor.sub, "left", actor.sub, std::string(reason)};
   }
   return Error{"not_participant", "you are not in this call"};
+}
+
+Result<CallUpdate> CallWriter::remove(std::string_view call_id, std::string_view user_id, const AuditRecord& audit) {
+  auto loaded = load(call_id);
+  if (!loaded) return loaded.error();
+  CallRecord& c = loaded.value();
+  if (is_terminal(c.status))
+    return Error{"invalid_transition",
+                 std::string("a call that is ") + call_status_name(c.status) + " has nobody to remove"};
+  for (ParticipantRecord& p : c.participants) {
+    if (p.user_id != user_id || !holds_slot(p)) continue;
+    int64_t now = clock_.now_ms();
+    close_session(p, c, now, "removed");
+    JsonPtr detail(json_object());
+    json_put(detail.get(), "by", json_str(audit.actor_id));
+    json_put(detail.get(), "reason", json_str(audit.detail));
+    if (!write_participant(p, now, false, std::nullopt) ||
+        !write_event(c.id, "participant_removed", audit.actor_id, json_dump(detail.get()), now) || !record_audit(audit))
+      return db_error();
+    CallStatus status = c.status;
+    return CallUpdate{std::move(c), status, audit.actor_id, "left", std::string(user_id), "removed"};
+  }
+  return Error{"not_participant", "that user is not in this call"};
 }
 
 Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor& actor) {

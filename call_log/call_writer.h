@@ -93,6 +93,12 @@ class CallWriter {
   Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
   Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
+  // An operator removes `user_id` from the call (vytal-admin, vytalctl): its
+  // session closes with status removed, a participant_removed event and the
+  // audit record (the operator's reason) are written, and join refuses the
+  // user for this call from then on (error removed). not_participant when it
+  // holds no slot; invalid_transition when the call is over.
+  Result<CallUpdate> remove(std::string_view call_id, std::string_view user_id, const AuditRecord& audit);
   // At start-up: every participant still joined to an open call (signald
   // stopped or crashed under it) becomes reconnecting, its time stopped at
   // the previous run's last heartbeat,

@@ -17,6 +17,7 @@
 #include "signald/appliance_gauges.h"
 #include "signald/call_events_log.h"
 #include "signald/internal/internal_api.h"
+#include "signald/internal/live_api.h"
 #include "signald/metrics.h"
 #include "signald/rest/rest_api.h"
 #include "signald/signald_config.h"
@@ -78,7 +79,9 @@ int main(int argc, char** argv) {
   RestApi api(RestApiDeps{settings, jwt.value(), log, metrics, clock, signaling, turn});
   // The local channel (a Unix socket) serves internal routes only; TCP never does.
   InternalApi internal(log, metrics, clock.now_ms());
-  HttpServer server(base.get(), settings.http, metrics, [&api, &internal](HttpRequest& request, Responder responder) {
+  LiveApi live(signaling, turn, metrics, clock);
+  HttpServer server(base.get(), settings.http, metrics, [&](HttpRequest& request, Responder responder) {
+    if (request.local && LiveApi::handles(request)) return live.handle(request, std::move(responder));
     if (request.local) return internal.handle(request, std::move(responder));
     api.handle(request, std::move(responder));
   });

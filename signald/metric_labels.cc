@@ -16,9 +16,12 @@ std::span<const char* const> signald_rejection_reasons() {
       "websocket_required", "origin_not_allowed", "websocket_version", "websocket_key", "websocket_protocol",
       // signaling messages
       "ws_rate_limited", "ws_invalid_json", "ws_invalid_message", "ws_unknown_type", "ws_token_expired",
-      "ws_join_forbidden", "ws_join_call_not_found", "ws_join_invalid_transition", "quality_report_sampled_out",
+      "ws_join_forbidden", "ws_join_call_not_found", "ws_join_invalid_transition", "ws_join_removed",
+      "quality_report_sampled_out",
       // the TURN plugin's reports
       "turn_report_malformed", "turn_report_overloaded", "turn_report_anonymous",
+      // the local channel's actions (vytal-admin, vytalctl): 404 and 409
+      "call_not_found", "participant_not_found", "call_ended",
       // the call log's ordered write path
       "call_log_write_deferred", "call_log_write_lost"};
   return kReasons;

@@ -115,19 +115,68 @@ void TurnLink::track_allocation(uint64_t session, const std::string& event, cons
     metrics_.turn_allocation(it->second.transport, -1);
     allocations_.erase(it);
   } else if ((event == "created" || event == "refreshed") && it == allocations_.end()) {
-    allocations_.emplace(session, Allocation{transport});
+    Allocation a;
+    a.transport = transport;
+    allocations_.emplace(session, std::move(a));
     metrics_.turn_allocation(transport, +1);
   }
 }
 
 void TurnLink::count_relayed(uint64_t session, const TurnReport& r) {
-  if (!r.totals) return metrics_.turn_relayed(r.bytes_sent, r.bytes_received);  // deltas
+  if (!r.totals) {  // deltas
+    if (auto it = allocations_.find(session); it != allocations_.end()) {
+      it->second.bytes_sent += r.bytes_sent;
+      it->second.bytes_received += r.bytes_received;
+    }
+    return metrics_.turn_relayed(r.bytes_sent, r.bytes_received);
+  }
   // Totals: what grew since the session's previous report.
   auto it = allocations_.find(session);
   if (it == allocations_.end()) return;  // an allocation signald did not see: its totals would count twice
   metrics_.turn_relayed(r.bytes_sent - it->second.bytes_sent, r.bytes_received - it->second.bytes_received);
   it->second.bytes_sent = std::max(it->second.bytes_sent, r.bytes_sent);
   it->second.bytes_received = std::max(it->second.bytes_received, r.bytes_received);
+}
+
+void TurnLink::note_live(uint64_t session, const TurnReport& r) {
+  auto it = allocations_.find(session);
+  if (it == allocations_.end()) return;
+  Allocation& a = it->second;
+  int64_t now = clock_.now_ms();
+  if (a.since_ms == 0) {
+    a.since_ms = now;
+    a.user_id = r.user_id;
+    a.call_id = r.call_id.value_or("");
+  }
+  if (!r.relay_address.empty()) a.relay = r.relay_address;
+  a.samples.push_back({now, a.bytes_sent, a.bytes_received});
+  while (a.samples.size() > 2 && now - a.samples[1].at_ms >= kRateWindowMs) a.samples.pop_front();
+  while (a.samples.size() > 64) a.samples.pop_front();
+}
+
+json_t* TurnLink::allocations_json(const std::string& call_id, const std::string& user) const {
+  json_t* out = json_array();
+  for (const auto& [session, a] : allocations_) {
+    if (a.call_id != call_id || a.user_id != user) continue;
+    json_t* j = json_object();
+    json_put(j, "session", json_integer(static_cast<json_int_t>(session)));
+    json_put(j, "transport", json_str(a.transport));
+    json_put(j, "relay", a.relay.empty() ? json_null() : json_str(a.relay));
+    json_put(j, "since", json_integer(a.since_ms));
+    json_put(j, "bytesSent", json_integer(a.bytes_sent));
+    json_put(j, "bytesReceived", json_integer(a.bytes_received));
+    double sent_bps = 0, received_bps = 0;
+    if (a.samples.size() >= 2 && a.samples.back().at_ms > a.samples.front().at_ms) {
+      double seconds = static_cast<double>(a.samples.back().at_ms - a.samples.front().at_ms) / 1000.0;
+      sent_bps = static_cast<double>(a.samples.back().sent - a.samples.front().sent) * 8 / seconds;
+      received_bps = static_cast<double>(a.samples.back().received - a.samples.front().received) * 8 / seconds;
+    }
+    json_put(j, "sentBps", json_integer(static_cast<json_int_t>(std::max(0.0, sent_bps))));
+    json_put(j, "receivedBps", json_integer(static_cast<json_int_t>(std::max(0.0, received_bps))));
+    json_put(j, "updatedAt", a.samples.empty() ? json_null() : json_integer(a.samples.back().at_ms));
+    json_array_append_new(out, j);
+  }
+  return out;
 }
 
 void TurnLink::on_readable(evutil_socket_t fd, short, void* arg) noexcept {
@@ -190,6 +239,7 @@ void TurnLink::handle(std::string_view datagram) {
     r.relay_address = std::string(json_string_field(m.get(), "relay").value_or(""));
     r.transport = std::string(json_string_field(m.get(), "transport").value_or(""));
     track_allocation(static_cast<uint64_t>(*session), r.event, r.transport);
+    note_live(static_cast<uint64_t>(*session), r);
   } else if (*type == "usage") {
     r.event = "usage";
     r.bytes_sent = json_integer_field(m.get(), "bytesSent").value_or(0);
@@ -206,6 +256,7 @@ void TurnLink::handle(std::string_view datagram) {
     }
     r.final = json_is_true(json_object_get(m.get(), "final"));
     count_relayed(static_cast<uint64_t>(*session), r);
+    note_live(static_cast<uint64_t>(*session), r);
     if (r.final) track_allocation(static_cast<uint64_t>(*session), "deleted", "");
   } else {
     metrics_.count_rejected("turn_report_malformed");

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -47,6 +48,13 @@ class TurnLink {
   void unrevoke(const std::string& turn_user);
   // Null when VYTAL_TURN_REVOKED_FILE is not set.
   RevocationFile* revocations() { return revocations_.get(); }
+  // The allocations open now for `user` in `call_id`, from the plugin's
+  // reports, for the live view: [{session, transport, relay, since,
+  // bytesSent, bytesReceived, sentBps, receivedBps, updatedAt}] (bytes as the
+  // TURN server counts them on the client's side: sent to the client,
+  // received from it; rates over the last kRateWindowMs of reports).
+  json_t* allocations_json(const std::string& call_id, const std::string& user) const;
+  static constexpr int64_t kRateWindowMs = 10000;
 
  private:
   static void on_readable(evutil_socket_t fd, short, void* self) noexcept;
@@ -71,7 +79,15 @@ class TurnLink {
   struct Allocation {
     std::string transport;
     int64_t bytes_sent = 0, bytes_received = 0;
+    // For the live view: whose it is, where it relays, and recent totals.
+    std::string user_id, call_id, relay;
+    int64_t since_ms = 0;
+    struct Sample {
+      int64_t at_ms, sent, received;
+    };
+    std::deque<Sample> samples;  // within kRateWindowMs, oldest first
   };
+  void note_live(uint64_t session, const TurnReport& report);
   std::unordered_map<uint64_t, Allocation> allocations_;
 };
 

@@ -22,14 +22,6 @@
 namespace vytal {
 namespace {
 
-// "cli:alice" (or "cli:root via sudo by alice"): who ran the command.
-std::string shell_actor() {
-  const passwd* pw = getpwuid(getuid());
-  std::string actor = std::string("cli:") + (pw ? pw->pw_name : std::to_string(getuid()));
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo && getuid() == 0) actor += std::string(" via sudo by ") + sudo;
-  return actor;
-}
-
 // One line from the terminal without echo, or from stdin as it is.
 bool read_password(const char* prompt, bool from_stdin, std::string* out) {
   if (from_stdin || !isatty(STDIN_FILENO)) {
@@ -101,6 +93,14 @@ int report(const Error& e) {
 }
 
 }  // namespace
+
+// "cli:alice" (or "cli:root via sudo by alice"): who ran the command.
+std::string shell_actor() {
+  const passwd* pw = getpwuid(getuid());
+  std::string actor = std::string("cli:") + (pw ? pw->pw_name : std::to_string(getuid()));
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo && getuid() == 0) actor += std::string(" via sudo by ") + sudo;
+  return actor;
+}
 
 int admin_command(const Config& config, const CommandOptions& o, int64_t) {
   const std::vector<std::string>& a = o.args;

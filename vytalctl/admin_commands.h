@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "common/config.h"
 #include "vytalctl/commands.h"
@@ -22,5 +23,8 @@ namespace vytal {
 
 int admin_command(const Config& config, const CommandOptions& options, int64_t now_s);
 int status_command(const Config& config, const CommandOptions& options, int64_t now_s);
+// "cli:alice" (or "cli:root via sudo by alice"): who runs vytalctl, from the
+// real uid's passwd entry and SUDO_USER; the actor of its audited changes.
+std::string shell_actor();
 
 }  // namespace vytal

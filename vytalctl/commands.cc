@@ -12,6 +12,7 @@
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
 #include "vytalctl/admin_commands.h"
+#include "vytalctl/call_actions.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/doctor.h"
 #include "vytalctl/sync_status.h"
@@ -154,6 +155,9 @@ const std::vector<Command>& commands() {
       {"call show", show_call, "ID", "", 1,
        "show one call from the call log (read-only): its participants and their time in the call, the\n"
        "timeline, quality reports and TURN relay usage"},
+      {"call end", end_call, "ID --reason TEXT", "--reason", 1,
+       "end a call in progress for everyone in it, through signald's local channel\n"
+       "(VYTAL_SIGNALD_CONTROL_SOCKET); audited with the shell user as the actor and TEXT as the reason"},
       {"sync status", sync_status, "", "", 0,
        "show vytal-syncd's progress (its /metrics on VYTAL_BIND_ADDRESS:VYTAL_SYNC_METRICS_PORT) and the\n"
        "call log's own record of it; exit status 1 when syncd does not answer, is not connected to\n"

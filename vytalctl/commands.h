@@ -14,7 +14,7 @@
 namespace vytal {
 
 struct CommandOptions {
-  std::string sub, role, user, output;
+  std::string sub, role, user, output, reason;
   long ttl = -1;
   long overlap = -1;
   long limit = -1;

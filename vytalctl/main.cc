@@ -73,10 +73,13 @@ struct OptionSpec {
   const char* name;
   bool takes_value;
 };
-constexpr OptionSpec kOptions[] = {
-    {"--sub", true},     {"--role", true},        {"--user", true},     {"--ttl", true},    {"--output", true},
-    {"--overlap", true}, {"--limit", true},       {"--active", false},  {"--config", true}, {"--password-stdin", false},
-    {"--json", false},   {"--turn-config", true}, {"--turn-user", true}};
+constexpr OptionSpec kOptions[] = {{"--sub", true},       {"--role", true},
+                                   {"--user", true},      {"--ttl", true},
+                                   {"--output", true},    {"--overlap", true},
+                                   {"--limit", true},     {"--active", false},
+                                   {"--config", true},    {"--password-stdin", false},
+                                   {"--json", false},     {"--turn-config", true},
+                                   {"--turn-user", true}, {"--reason", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {
   char* end = nullptr;
@@ -151,6 +154,7 @@ int main(int argc, char** argv) {
     if (a == "--role") o.role = value;
     if (a == "--user") o.user = value;
     if (a == "--output") o.output = value;
+    if (a == "--reason") o.reason = value;
     if (a == "--turn-config") o.turn_config = value;
     if (a == "--turn-user") o.turn_user = value;
     if (a == "--ttl") ok = parse_number(value, 1, 30L * 86400, &o.ttl);

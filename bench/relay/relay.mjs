@@ -3,35 +3,50 @@
 //
 // Usage: node bench/relay/relay.mjs [ROUNDS] [SECONDS] [CALLS]   (defaults 5 10 1000)
 // Environment (optional):
-//   RELAY_WORKERS   client processes (default 2); each holds both sides of its calls
-//   RELAY_SIZE      bytes of each message as sent, a whole text frame (default 1024)
-//   RELAY_WINDOW    saturation: messages in flight per connection (default 2)
-//   RELAY_RATES     fixed offered rates in messages/s, comma-separated (default 8000,40000)
-//   RELAY_SERVERS   which to run: signald,socketio (default both)
-//   RELAY_DOC       a Markdown file to write the table into (run.sh: docs/BENCHMARKS.md)
+//   RELAY_SIZE        bytes of each message's text payload (default 1024)
+//   RELAY_WINDOW      saturation: messages in flight per connection (default 2)
+//   RELAY_RATES       fixed offered rates in messages/s, comma-separated (default 8000,40000)
+//   RELAY_SERVERS     which to run: signald,socketio (default both)
+//   RELAY_SERVER_CPU  the core the server under test is pinned to (taskset; default 0)
+//   RELAY_CLIENT_CPU  the core the load client is pinned to (default 1)
+//   RELAY_NICE        nice level of both (default -10, needs root; '' for none)
+//   RELAY_DOC         a Markdown file to write the table into (run.sh: docs/BENCHMARKS.md)
+//   VYTAL_RELAY_LOADGEN_BIN  the client (default build/bench/relay/loadgen/vytal-relay-loadgen)
+//
+// The client is one C++ process (bench/relay/loadgen/, libevent + wslay) that
+// holds both sides of every call, so a message's send and receive times come
+// from one monotonic clock; it speaks signald's protocol or Engine.IO 4 /
+// Socket.IO 5 framing with the same code, so it costs the same on both.
+// Calls and tokens are made here (REST and HS256) and handed over in a file.
 //
 // Each round starts each server fresh, opens CALLS two-party calls (signald:
 // POST /webrtc/calls, then both participants join over the WebSocket; the
 // baseline: both join a room), warms up for 2 s, then measures: saturation
 // (every connection keeps RELAY_WINDOW messages in flight to its peer) and
-// each fixed offered rate (spread evenly over the connections, sent every 2 ms).
+// each fixed offered rate (spread evenly over the connections, sent every ms).
 // Each phase lasts SECONDS, then up to 5 s for the last messages to arrive.
-import { fork, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hs256 } from '../../tests/integration/lib/signald.mjs';
-import { startSignald, startBaseline, createCalls } from './servers.mjs';
-import { newHistogram, merge, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
+import { startSignald, startBaseline, createCalls, findBinary, spawnPrioritized } from './servers.mjs';
+import { newHistogram, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 10);
 const CALLS = Number(process.argv[4] ?? 1000);
-const WORKERS = Number(process.env.RELAY_WORKERS ?? 2);
 const SIZE = Number(process.env.RELAY_SIZE ?? 1024);
 const WINDOW = Number(process.env.RELAY_WINDOW ?? 2);
 const RATES = (process.env.RELAY_RATES ?? '8000,40000').split(',').filter(Boolean).map(Number);
 const SERVERS = (process.env.RELAY_SERVERS ?? 'signald,socketio').split(',');
+const SERVER_CPU = process.env.RELAY_SERVER_CPU ?? '0';
+const CLIENT_CPU = process.env.RELAY_CLIENT_CPU ?? '1';
+const NICE = process.env.RELAY_NICE ?? '-10';
+const SOURCES = Array.from({ length: 8 }, (_, k) => `127.0.20.${k + 1}`);
 const WARMUP_SECONDS = 2;
 const DRAIN_MS = 5000;
 const SECRET = 'relay-bench-secret-0123456789abcdef0123';
@@ -45,107 +60,120 @@ const PHASES = [
   ...RATES.map((rate) => ({ name: `${rate}/s offered`, mode: 'rate', rate })),
 ];
 
-// Worker processes, with a promise for the next message of each.
-function spawnWorkers(n) {
-  return Array.from({ length: n }, () => {
-    const proc = fork(new URL('./worker.mjs', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const w = { proc, waiting: null };
-    proc.on('message', (m) => w.waiting?.(m));
-    proc.on('exit', (code) => w.waiting?.({ ev: 'exit', code }));
-    w.ask = (msg, timeoutMs) =>
-      new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`worker ${proc.pid} did not answer ${msg.cmd}`)), timeoutMs);
-        w.waiting = (m) => {
-          clearTimeout(timer);
-          w.waiting = null;
-          m.ev === 'exit' ? rej(new Error(`worker ${proc.pid} exited with ${m.code}`)) : res(m);
-        };
-        proc.send(msg);
-      });
-    return w;
-  });
+// `nice -n NICE taskset -c CPU`: the command pinned to one core, exec'd in
+// place so that the pid is the program's own.
+const pinned = (cpu) => [...(NICE ? ['nice', '-n', NICE] : []), 'taskset', '-c', cpu];
+
+// The C++ client, with a promise for its next JSON line on stdout.
+function startClient(kind, port, pairsFile) {
+  const argv = [
+    ...pinned(CLIENT_CPU),
+    findBinary('VYTAL_RELAY_LOADGEN_BIN', ['bench/relay/loadgen/vytal-relay-loadgen']),
+    '--server', `127.0.0.1:${port}`,
+    '--path', kind === 'signald' ? '/webrtc/ws' : '/socket.io/?EIO=4&transport=websocket',
+    '--dialect', kind === 'signald' ? 'vytal' : 'sio',
+    '--pairs', pairsFile,
+    '--size', String(SIZE),
+    '--sources', SOURCES.join(','),
+    '--max-seconds', String(ROUNDS * 60 + 1800),
+  ];
+  const proc = spawnPrioritized(argv, { stdio: ['pipe', 'pipe', 'inherit'] }, NICE);
+  const killOnExit = () => proc.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  proc.once('exit', () => process.off('exit', killOnExit));
+  const lines = [];
+  let waiting = null;
+  createInterface({ input: proc.stdout }).on('line', (line) => (waiting ? waiting(line) : lines.push(line)));
+  proc.on('exit', (code) => waiting?.(JSON.stringify({ ev: 'exit', code })));
+  const next = (command, timeoutMs) =>
+    new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`the load client did not answer ${command ?? 'setup'}`)), timeoutMs);
+      waiting = (line) => {
+        clearTimeout(timer);
+        waiting = null;
+        const m = JSON.parse(line);
+        m.ev === 'exit' ? rej(new Error(`the load client exited with ${m.code}`)) : res(m);
+      };
+      if (command) proc.stdin.write(`${command}\n`);
+      else if (lines.length) waiting(lines.shift());
+    });
+  const stop = () =>
+    new Promise((res) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return res();
+      proc.once('exit', res);
+      proc.stdin.end('exit\n');
+      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+    });
+  return { pid: proc.pid, next, stop };
 }
 
-async function runPhase(server, workers, phase, seconds) {
+async function runPhase(server, client, phase, seconds) {
   const cpu0 = cpuMicros(server.pid);
   const busy0 = machineBusyMicros();
   const t0 = performance.now();
-  const perWorkerRate = phase.rate / workers.length;
-  const results = await Promise.all(
-    workers.map((w) => w.ask({ cmd: 'phase', ...phase, rate: perWorkerRate, seconds, drainMs: DRAIN_MS }, (seconds + 30) * 1000)),
-  );
+  const amount = phase.mode === 'window' ? phase.window : phase.rate;
+  const r = await client.next(`phase ${phase.mode} ${amount} ${seconds} ${DRAIN_MS / 1000}`, (seconds + 30) * 1000);
   const wallS = (performance.now() - t0) / 1000;
   const serverCpu = cpuMicros(server.pid) - cpu0;
   const busyCores = (machineBusyMicros() - busy0) / 1e6 / wallS;
-  const sum = (k) => results.reduce((a, r) => a + r[k], 0);
-  const hist = results.reduce((h, r) => merge(h, r.hist), newHistogram());
-  const received = sum('received');
+  const hist = newHistogram();
+  for (const [i, n] of r.hist) hist[i] += n;
   return {
-    delivered: sum('receivedInTime') / seconds,
+    delivered: r.receivedInTime / seconds,
     p50: percentile(hist, 0.5) / 1000,
     p99: percentile(hist, 0.99) / 1000,
     p999: percentile(hist, 0.999) / 1000,
-    cpuPerMsg: received ? serverCpu / received : NaN,
+    cpuPerMsg: r.received ? serverCpu / r.received : NaN,
     serverCores: serverCpu / 1e6 / wallS,
-    clientCores: sum('cpuMicros') / 1e6 / wallS,
+    clientCores: r.cpuMicros / 1e6 / wallS,
     busyCores,
     rss: rssKiB(server.pid),
-    sent: sum('sent'),
-    lost: sum('sent') - received,
-    skipped: sum('skipped'),
-    stale: sum('stale'),
-    errors: sum('errors'),
-    closes: sum('closes'),
+    sent: r.sent,
+    lost: r.sent - r.received,
+    skipped: r.skipped,
+    stale: r.stale,
+    errors: r.errors,
+    closes: r.closes,
   };
 }
 
 async function oneServer(kind, round) {
   const connections = CALLS * 2;
-  const server = kind === 'signald' ? await startSignald(SECRET, connections) : await startBaseline(SECRET);
-  const workers = spawnWorkers(WORKERS);
+  const server = kind === 'signald' ? await startSignald(SECRET, connections, pinned(SERVER_CPU), NICE) : await startBaseline(SECRET, pinned(SERVER_CPU), NICE);
+  const dir = mkdtempSync(join(tmpdir(), 'vytal-relay-client-'));
+  let client = null;
   try {
     const service = hs256({ sub: 'bench-service', role: 'service', exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
     const pairs =
       kind === 'signald'
         ? await createCalls(server.url, service, CALLS)
         : Array.from({ length: CALLS }, (_, i) => ({ callId: randomUUID(), a: `pat-${i}`, b: `doc-${i}` }));
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const tok = (sub, role) => hs256({ sub, role, exp }, SECRET);
+    const pairsFile = join(dir, 'pairs.tsv');
+    writeFileSync(pairsFile, pairs.map((p) => [p.callId, p.a, tok(p.a, 'patient'), p.b, tok(p.b, 'provider')].join('\t')).join('\n') + '\n', { mode: 0o600 });
     await sleep(300);
     const rssIdle = rssKiB(server.pid); // calls created, nobody connected
-    const url = kind === 'signald' ? `ws://127.0.0.1:${server.port}/webrtc/ws` : `ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`;
     const joinStart = performance.now();
-    const ready = await Promise.all(
-      workers.map((w, i) =>
-        w.ask(
-          {
-            cmd: 'setup',
-            dialect: kind === 'signald' ? 'vytal' : 'sio',
-            url,
-            secret: SECRET,
-            pairs: pairs.filter((_, k) => k % WORKERS === i),
-            sources: [1, 2, 3, 4].map((k) => `127.0.${20 + i}.${k}`),
-            size: SIZE,
-          },
-          120000,
-        ),
-      ),
-    );
-    const joined = ready.reduce((a, r) => a + r.joined, 0);
-    if (joined !== connections) throw new Error(`${kind}: only ${joined} of ${connections} connections joined`);
+    client = startClient(kind, server.port, pairsFile);
+    const ready = await client.next(null, 120000);
+    if (ready.joined !== connections) throw new Error(`${kind}: only ${ready.joined} of ${connections} connections joined`);
     await sleep(1000);
     const rssJoined = rssKiB(server.pid);
-    log(`round ${round} ${kind}: ${joined} joined in ${((performance.now() - joinStart) / 1000).toFixed(1)} s, RSS ${rssIdle} → ${rssJoined} KiB`);
-    await runPhase(server, workers, PHASES[0], WARMUP_SECONDS);
+    log(`round ${round} ${kind}: ${ready.joined} joined in ${((performance.now() - joinStart) / 1000).toFixed(1)} s, RSS ${rssIdle} → ${rssJoined} KiB`);
+    await runPhase(server, client, PHASES[0], WARMUP_SECONDS);
     const phases = {};
     for (const phase of PHASES) {
       await sleep(500);
-      const r = await runPhase(server, workers, phase, SECONDS);
+      const r = await runPhase(server, client, phase, SECONDS);
       phases[phase.name] = r;
       log(`round ${round} ${kind} ${phase.name}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? Number(v.toFixed(3)) : v))}`);
     }
     return { rssIdle, rssJoined, perConnBytes: ((rssJoined - rssIdle) * 1024) / connections, phases };
   } finally {
-    await Promise.all(workers.map((w) => w.ask({ cmd: 'exit' }, 5000).catch(() => {})));
+    await client?.stop();
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -213,19 +241,23 @@ if (process.env.RELAY_DOC) {
   const body = `\`bench/relay/run.sh ${ROUNDS} ${SECONDS} ${CALLS}\` — measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}
 on ${machine}; load average ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end.
 
-${CALLS} two-party calls (${CALLS * 2} WebSocket connections from ${WORKERS} client processes on the same two cores,
-each process holding both sides of its calls), ${SIZE}-byte \`offer\` messages (the whole text frame as sent), each
-peer sending to the other. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
+${CALLS} two-party calls (${CALLS * 2} WebSocket connections), ${SIZE}-byte \`offer\` messages (the whole text payload),
+each peer sending to the other. The server under test runs pinned to core ${SERVER_CPU} (\`taskset -c ${SERVER_CPU}\`), the load
+client (\`bench/relay/loadgen/\`, one C++ process on libevent and wslay's frame layer, holding both sides of every
+call from ${SOURCES.length} 127.0.20.x source addresses) pinned to core ${CLIENT_CPU}; ${NICE ? `both at \`nice -n ${NICE}\`, each in a session of its
+own whose autogroup nice is also ${NICE} (with \`kernel.sched_autogroup_enabled\`, a process's nice only counts inside its
+session)` : 'both at the default priority'}. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
 per-connection rate limit raised above the load (still charged). Socket.IO 4 (\`bench/baseline-socketio/server.mjs\`,
-WebSocket transport only): the client speaks Engine.IO 4 / Socket.IO 5 framing over the same \`ws\` client code.
+WebSocket transport only): the same client speaks Engine.IO 4 / Socket.IO 5 framing over the same WebSocket code.
 Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of
 ${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends in one process
-(\`performance.now()\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
+(\`CLOCK_MONOTONIC\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
 ${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors; with no close, what is counted lost
 under overload was still queued in the server's or the kernel's buffers). Server CPU: utime + stime from
 \`/proc/<pid>/stat\` over the phase and its drain, divided by the messages received in that time. RSS: \`VmRSS\` at the end of the phase.
-Machine busy: all the machine's busy time (\`/proc/stat\`) in cores, of 2: what is beyond the server and the
-clients is other users' work on this shared machine (and kernel work no process was charged for).
+Client CPU: the load client's own (\`getrusage\`). Machine busy: all the machine's busy time (\`/proc/stat\`) in cores,
+of 2: what is beyond the server and the client is other work on this shared machine (and kernel work no process was
+charged for).
 
 ${table}`;
   writeSection(process.env.RELAY_DOC, HEADING, body);

@@ -2,7 +2,7 @@
 // loopback port: vytal-signald (with a temporary call log) and the Socket.IO
 // baseline (bench/baseline-socketio/server.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -19,10 +19,29 @@ export function findBinary(envName, candidates) {
 
 export const signaldBinary = () => findBinary('VYTAL_SIGNALD_BIN', ['signald/vytal-signald']);
 
+// Spawns `argv` in a session of its own and, with `nice`, gives that
+// session's autogroup the nice level. With kernel.sched_autogroup_enabled (on
+// here), a process's nice value only weighs against processes of its own
+// session: against everything else on the machine (other users' builds, each
+// in its own session) it is the autogroup's nice that counts.
+export function spawnPrioritized(argv, options, nice) {
+  const proc = spawn(argv[0], argv.slice(1), { ...options, detached: true });
+  if (nice && proc.pid && existsSync('/proc/self/autogroup')) {
+    try {
+      writeFileSync(`/proc/${proc.pid}/autogroup`, nice);
+    } catch (e) {
+      process.stderr.write(`could not set the autogroup nice of ${proc.pid}: ${e.message}\n`);
+    }
+  }
+  return proc;
+}
+
 // Spawns a server that prints "listening on http://HOST:PORT/" on stderr;
-// resolves with { pid, port, url, stop() } once it does.
-function launch(command, args, env, cleanup = () => {}) {
-  const proc = spawn(command, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+// resolves with { pid, port, url, stop() } once it does. `wrap` is a command
+// that execs the server in its place (nice, taskset), so pid stays the
+// server's; `nice` goes to its autogroup (spawnPrioritized).
+function launch(command, args, env, cleanup = () => {}, wrap = [], nice = '') {
+  const proc = spawnPrioritized([...wrap, command, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'ignore', 'pipe'] }, nice);
   const killOnExit = () => proc.kill('SIGKILL'); // the benchmark failed: leave no server behind
   process.on('exit', killOnExit);
   proc.once('exit', () => process.off('exit', killOnExit));
@@ -56,7 +75,7 @@ function launch(command, args, env, cleanup = () => {}) {
   });
 }
 
-export function startSignald(secret, connections) {
+export function startSignald(secret, connections, wrap = [], nice = '') {
   const dataDir = mkdtempSync(join(tmpdir(), 'vytal-relay-'));
   return launch(
     signaldBinary(),
@@ -75,11 +94,13 @@ export function startSignald(secret, connections) {
       VYTAL_WS_MESSAGE_BURST: '100000',
     },
     () => rmSync(dataDir, { recursive: true, force: true }),
+    wrap,
+    nice,
   );
 }
 
-export function startBaseline(secret) {
-  return launch(process.execPath, [join(ROOT, 'bench/baseline-socketio/server.mjs'), '0'], { JWT_SECRET: secret, NODE_ENV: 'production' });
+export function startBaseline(secret, wrap = [], nice = '') {
+  return launch(process.execPath, [join(ROOT, 'bench/baseline-socketio/server.mjs'), '0'], { JWT_SECRET: secret, NODE_ENV: 'production' }, () => {}, wrap, nice);
 }
 
 // Creates `count` calls through the REST API, `concurrency` requests at a

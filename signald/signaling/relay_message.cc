@@ -1,5 +1,7 @@
 #include "signald/signaling/relay_message.h"
 
+#include <algorithm>
+#include <array>
 #include <vector>
 
 #include "common/json.h"
@@ -21,11 +23,22 @@ bool has_duplicate_keys(element e) {
   }
   simdjson::dom::object object;
   if (e.get(object) != simdjson::SUCCESS) return false;
-  std::vector<std::string_view> keys;
+  // The keys seen so far: on the stack for the few keys a signaling object
+  // has (a heap vector here was several mallocs per relayed message).
+  constexpr size_t kInline = 16;
+  std::array<std::string_view, kInline> inline_keys;
+  std::vector<std::string_view> more_keys;
+  size_t n = 0;
   for (auto field : object) {
-    for (std::string_view k : keys)
+    for (size_t i = 0; i < std::min(n, kInline); ++i)
+      if (inline_keys[i] == field.key) return true;
+    for (std::string_view k : more_keys)
       if (k == field.key) return true;
-    keys.push_back(field.key);
+    if (n < kInline)
+      inline_keys[n] = field.key;
+    else
+      more_keys.push_back(field.key);
+    ++n;
     if (has_duplicate_keys(field.value)) return true;
   }
   return false;
@@ -69,6 +82,7 @@ std::optional<MessageParser::Message> MessageParser::parse(std::string_view text
     return std::nullopt;
   }
   Message m;
+  m.bytes = text.size();
   if (doc.get(m.object) != simdjson::SUCCESS) {
     *error = "a message is a JSON object";
     return std::nullopt;
@@ -95,7 +109,9 @@ RelayOut relay_message(const MessageParser::Message& m, std::string_view call_id
   std::string_view to_user;
   if (to && to->get(to_user) == simdjson::SUCCESS) out.to = to_user;
   std::string& t = out.text;
-  t.reserve(96 + call_id.size() + from.size());
+  // Room for the sender's fields as they came (minified, they are no longer)
+  // and the added ones, so the text is not reallocated while it is built.
+  t.reserve(m.bytes + 96 + call_id.size() + from.size());
   t += R"({"type":")";
   t += m.type;
   t += R"(","callId":)";

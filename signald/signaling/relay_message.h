@@ -26,6 +26,7 @@ class MessageParser {
     std::string_view type;  // empty when absent or not a string
     // requestId when it is an integer or a string of at most 64 bytes: echoed in answers.
     JsonPtr request_id;
+    size_t bytes = 0;  // the message's length as received
   };
 
   // The message, or why it is not a JSON object (a user-readable text).

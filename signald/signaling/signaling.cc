@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "signald/ice_servers.h"
 #include "signald/signaling/admission.h"
+#include "signald/signaling/session.h"
 
 namespace vytal {
 namespace {
@@ -54,26 +55,6 @@ json_t* message(std::string_view type) {
 
 }  // namespace
 
-struct Signaling::Session {
-  uint64_t id = 0;
-  WsLink link;
-  std::string user;
-  Role role = Role::patient;
-  std::string remote_addr;
-  std::string call_id;       // the room this connection is in; empty when none
-  std::string joining_call;  // the call a join in progress is for; empty when none
-  double tokens = 0;
-  int64_t refill_ms = 0;                    // the *_ms deadlines here are monotonic (Clock::monotonic_ms)
-  int64_t flood_window_ms = INT64_MIN / 2;  // "long ago"
-  uint32_t dropped_in_window = 0;
-  int64_t ice_refresh_ms = 0;
-  int64_t last_quality_ms = INT64_MIN / 2;
-  int64_t token_exp_s = 0;  // the JWT's exp: no new join and no fresh TURN credentials after it
-  bool media_failure_counted = false;
-
-  Actor actor() const { return Actor{user, role, remote_addr}; }
-};
-
 Signaling::Signaling(SignalingDeps deps) : d_(deps), limits_(deps.settings.limits, deps.clock) {
   tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
   timeval one_second{1, 0};
@@ -97,6 +78,7 @@ void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded)
     if (!inserted) continue;  // already back on a connection of this run
     member->second.role = p.role;
     member->second.grace_until_ms = until;
+    member->second.reconnecting_since_ms = d_.clock.now_ms();
     calls.insert(p.call_id);
   }
   LOG_INFO("signaling: %zu participant(s) of %zu call(s) open when signald last stopped have %d s to reconnect",
@@ -299,6 +281,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   m.role = role;
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
+    m.reconnecting_since_ms = d_.clock.now_ms();
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
     // The Result, not .ok(): "not in the call" is an answer, not a database failure.
     d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
@@ -306,6 +289,8 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   }
   m.session = s;
   m.grace_until_ms = 0;
+  m.connected_since_ms = d_.clock.now_ms();
+  m.reconnecting_since_ms = 0;
   s->call_id = call.id;
   s->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;  // at 80 % of the credentials' lifetime
 
@@ -414,6 +399,7 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
     s.media_failure_counted = true;
     d_.metrics.count_call_failure("media_failed");
   }
+  note_quality(s, msg);  // the live view sees every report, before sampling
   const SignalingSettings& cfg = d_.settings.signaling;
   int64_t now = d_.clock.monotonic_ms();
   // Sampled and bounded: browsers may report every second for hours.
@@ -459,6 +445,11 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
 }
 
 void Signaling::call_finished(const CallRecord& call, std::string_view ended_by) {
+  std::optional<std::string> words;  // an operator's, when one ended it
+  if (auto it = end_messages_.find(call.id); it != end_messages_.end()) {
+    words = std::move(it->second);
+    end_messages_.erase(it);
+  }
   auto room = rooms_.find(call.id);
   if (room == rooms_.end()) return;
   JsonPtr note(message("call-ended"));
@@ -467,6 +458,7 @@ void Signaling::call_finished(const CallRecord& call, std::string_view ended_by)
   json_put(note.get(), "reason", call.end_reason ? json_str(*call.end_reason) : nullptr);
   json_put(note.get(), "endedBy", json_str(ended_by));
   json_put(note.get(), "durationMs", call.duration_ms ? json_integer(*call.duration_ms) : nullptr);
+  if (words) json_put(note.get(), "message", json_str(*words));
   broadcast(room->second, note.get(), "");
   for (auto& [user, member] : room->second.members) {
     if (member.session) member.session->call_id.clear();
@@ -485,6 +477,7 @@ void Signaling::on_ws_closed(WsLink link) {
         // The slot is kept for the grace period; time stops until it returns.
         m->second.session = nullptr;
         m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+        m->second.reconnecting_since_ms = d_.clock.now_ms();
         d_.call_log.record(
             [call_id = s->call_id, actor = s->actor()](CallWriter& w) { return w.disconnect(call_id, actor); });
         JsonPtr note(message("participant-reconnecting"));

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -60,12 +61,44 @@ class Signaling final : public WsHandler {
   // tests call it after advancing their clock.
   void tick();
 
+  // --- the admin's view and actions (signaling_live.cc; the local channel's
+  // GET /internal/live and POST /internal/calls/...) ---
+  // Every room now: {"callId","active","members":[{userId, role, state
+  // (connected|reconnecting), connectedSince, reconnectingSince, address,
+  // quality: latest report or null, history: [{at, bitrateKbps, packetLoss,
+  // rttMs}] (the last 30), turn: turn_of(call, user)}]}.
+  using TurnOf = std::function<json_t*(const std::string& call_id, const std::string& user)>;
+  JsonPtr live_json(const TurnOf& turn_of) const;
+  using AdminDone = std::function<void(Result<CallUpdate>)>;
+  // Ends the call for everyone (reason code ended_by_operator); the room's
+  // call-ended carries the operator's words as `message`. The audit record
+  // is written in the same transaction. False when the call log refused it.
+  bool admin_end(const std::string& call_id, AuditRecord audit, std::string message, AdminDone done);
+  // Removes one participant once committed (CallWriter::remove): its TURN
+  // credentials are revoked (the plugin ends its allocations), its
+  // connection gets `removed` and is closed with code 4001, the others get
+  // participant-left (reason removed), and it cannot join this call again.
+  bool admin_remove(const std::string& call_id, const std::string& user, std::string reason, AuditRecord audit,
+                    AdminDone done);
+
  private:
   struct Session;
+  // One quality report of a member, as the client measured it (-1: absent).
+  struct QualityPoint {
+    int64_t at_ms = 0;  // wall clock
+    double rtt_ms = -1, jitter_ms = -1, packet_loss = -1, bitrate_kbps = -1;
+  };
+  static constexpr size_t kQualityHistory = 30;
   struct Member {
     std::string role;
     Session* session = nullptr;  // null while reconnecting
     int64_t grace_until_ms = 0;
+    int64_t connected_since_ms = 0;     // wall clock, the current connection's join
+    int64_t reconnecting_since_ms = 0;  // wall clock, 0 while connected
+    std::deque<QualityPoint> quality;   // the last kQualityHistory reports
+    // The selected candidate pair of the latest report: host|srflx|prflx|relay,
+    // udp|tcp, and the relayed leg's protocol (udp|tcp|tls) when relayed.
+    std::string local_candidate, remote_candidate, protocol, relay_protocol, connection_state;
   };
   struct Room {
     std::map<std::string, Member> members;  // by user id
@@ -99,6 +132,9 @@ class Signaling final : public WsHandler {
   void close_room_if_empty(const std::string& call_id);
   // A call ended or was cancelled (however: the call log's observer): tell its room.
   void call_finished(const CallRecord& call, std::string_view ended_by);
+  // After a committed removal: what admin_remove promises.
+  void removed(const std::string& call_id, const std::string& user, const std::string& by, const std::string& reason);
+  void note_quality(Session& s, const json_t* msg);
   JsonPtr ice_servers_message(const Session& s);
 
   SignalingDeps d_;
@@ -108,6 +144,8 @@ class Signaling final : public WsHandler {
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id
+  // An operator's words for a call it is ending, until call-ended is sent.
+  std::unordered_map<std::string, std::string> end_messages_;
 };
 
 }  // namespace vytal

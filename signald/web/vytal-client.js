@@ -16,7 +16,10 @@
 // committed.
 //
 // Events (CustomEvent detail): joined, participant-joined, participant-left,
-// participant-reconnecting, track, media-state, call-ended, error, state.
+// participant-reconnecting, track, media-state, call-ended, removed, error,
+// state. An operator may end the call (call-ended with the operator's words
+// as `message`) or remove this participant (removed, with `reason`; the
+// server then closes the connection with code 4001 and refuses a rejoin).
 // The wire protocol is documented in docs/PROTOCOL.md.
 
 const PROTOCOL = 'vytal.v1';
@@ -182,7 +185,14 @@ export class VytalCall extends EventTarget {
       reject(Object.assign(new Error(`connection closed (${e.code})`), { code: 'closed' }));
     this.pending.clear();
     this.#emit('state', { state: 'disconnected', code: e.code });
-    if (this.closedByUs || e.code === 4000 /* replaced by another connection */) return;
+    if (e.code === 4001 && !this.closedByUs) {
+      // Removed by an operator (the removed message was lost): the close frame says why.
+      this.closedByUs = true;
+      this.#teardown({ stopLocal: true });
+      this.#emit('removed', { callId: this.callId, reason: e.reason.replace(/^removed by an operator: /, '') });
+      return;
+    }
+    if (this.closedByUs || e.code === 4000 /* replaced by another connection */ || e.code === 4001 /* removed */) return;
     // The server keeps our slot for its grace period: come back within it.
     if (!this.reconnectUntil) this.reconnectUntil = Date.now() + 25000;
     this.#reconnect(500);
@@ -201,7 +211,15 @@ export class VytalCall extends EventTarget {
       this.reconnectUntil = 0;
       this.#onJoined(joined);
       for (const peer of this.peers.values()) peer.pc.restartIce(); // the network may have changed too
-    } catch {
+    } catch (e) {
+      if (e.code === 'removed') {
+        // Removed by an operator while disconnected: coming back is refused for good.
+        this.closedByUs = true;
+        this.#teardown({ stopLocal: true });
+        this.ws?.close(1000, 'removed');
+        this.#emit('removed', { callId: this.callId, reason: e.message });
+        return;
+      }
       this.#reconnect(Math.min(delayMs * 2, 4000));
     }
   }
@@ -268,6 +286,14 @@ export class VytalCall extends EventTarget {
         this.#teardown({ stopLocal: true });
         this.#emit('call-ended', msg);
         this.ws?.close(1000, 'call ended');
+        break;
+      case 'removed':
+        // An operator took this participant out of the call; it cannot rejoin it.
+        for (const waiter of this.pending.values()) waiter.reject(Object.assign(new Error('removed from the call'), { code: 'removed' }));
+        this.pending.clear();
+        this.closedByUs = true;
+        this.#teardown({ stopLocal: true });
+        this.#emit('removed', msg);
         break;
       case 'error':
         if (!waiting) this.#emit('error', msg);
@@ -434,14 +460,28 @@ export class VytalCall extends EventTarget {
 
   // --- quality reports ----------------------------------------------------
 
+  // The selected candidate pair as the operator's live view shows it: the
+  // candidate types, the transport protocol, and for a relayed path the
+  // protocol of the leg to the TURN server (udp, tcp or tls).
+  #pathOf(stats, pair) {
+    if (!pair || pair.state !== 'succeeded') return null;
+    const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+    if (!local?.candidateType) return null;
+    const path = { localCandidateType: local.candidateType, remoteCandidateType: remote?.candidateType, protocol: local.protocol };
+    if (local.candidateType === 'relay' && local.relayProtocol) path.relayProtocol = local.relayProtocol;
+    return path;
+  }
+
   #startQualityReports() {
     clearInterval(this.qualityTimer);
     let last = null;
     this.qualityTimer = setInterval(async () => {
-      let rtt = null, jitter = null, lost = 0, received = 0, bytes = 0;
+      let rtt = null, jitter = null, lost = 0, received = 0, bytes = 0, path = null;
       for (const { pc } of this.peers.values()) {
-        for (const s of (await pc.getStats()).values()) {
+        const stats = await pc.getStats();
+        for (const s of stats.values()) {
           if (s.type === 'candidate-pair' && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime * 1000;
+          if (s.type === 'transport' && s.selectedCandidatePairId && !path) path = this.#pathOf(stats, stats.get(s.selectedCandidatePairId));
           if (s.type === 'inbound-rtp') {
             lost += s.packetsLost ?? 0;
             received += s.packetsReceived ?? 0;
@@ -451,14 +491,17 @@ export class VytalCall extends EventTarget {
         }
       }
       const now = Date.now();
-      const report = { type: 'quality-report', packetLoss: lost + received > 0 ? lost / (lost + received) : 0 };
+      // Loss over the interval since the previous report (the first: since the start).
+      const dLost = Math.max(0, lost - (last?.lost ?? 0)), dReceived = Math.max(0, received - (last?.received ?? 0));
+      const report = { type: 'quality-report', packetLoss: dLost + dReceived > 0 ? dLost / (dLost + dReceived) : 0 };
       // A media connection that failed (ICE found no path, or lost it and
       // its restart did not help) is counted by the server as a call failure.
       if ([...this.peers.values()].some(({ pc }) => pc.connectionState === 'failed')) report.connectionState = 'failed';
       if (rtt !== null) report.rttMs = Math.round(rtt);
       if (jitter !== null) report.jitterMs = Math.round(jitter);
       if (last) report.bitrateKbps = Math.round(((bytes - last.bytes) * 8) / (now - last.at));
-      last = { bytes, at: now };
+      if (path) Object.assign(report, path);
+      last = { bytes, lost, received, at: now };
       if (this.peers.size) this.#send(report);
     }, this.qualityIntervalMs);
   }

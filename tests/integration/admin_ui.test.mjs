@@ -32,7 +32,7 @@ let sd, admin, browser;
 const ids = {};
 
 function sqlWrite(query) {
-  execFileSync('sqlite3', ['-batch', join(sd.dataDir, 'calls.db'), query]);
+  execFileSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', join(sd.dataDir, 'calls.db'), query]); // signald may be writing
 }
 
 async function createCall(patientId, providerId) {

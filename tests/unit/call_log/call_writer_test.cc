@@ -426,6 +426,31 @@ TEST_F(CallLogTest, AnEndedCallCannotBeJoinedOrJoinedTo) {
   EXPECT_EQ(a.error().code, "invalid_transition");
 }
 
+TEST_F(CallLogTest, ARemovedParticipantIsAuditedAndCannotJoinAgain) {
+  std::string id = new_call();
+  ASSERT_TRUE(join(id, kPatient).ok());
+  ASSERT_TRUE(join(id, kProvider).ok());
+  AuditRecord why = make_audit_record(clock_, "olga", "operator", "admin.participant.remove", "ok", "10.0.0.20",
+                                      "removed pat-1: wrong room", id);
+  auto removed = in_tx([&](CallWriter& w) { return w.remove(id, kPatient.sub, why); });
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  EXPECT_EQ(removed->reason, "removed");
+  CallRecord c = fetch(id);
+  EXPECT_EQ(c.status, CallStatus::active);  // the provider is still in it
+  for (const ParticipantRecord& p : c.participants)
+    EXPECT_EQ(p.status, p.user_id == kPatient.sub ? "removed" : "joined") << p.user_id;
+  Statement audit(db(), "SELECT actor_id, detail FROM audit_log WHERE action = 'admin.participant.remove'");
+  ASSERT_EQ(audit.step(), SQLITE_ROW);
+  EXPECT_EQ(audit.text(0), "olga");
+  EXPECT_EQ(audit.text(1), "removed pat-1: wrong room");
+  auto again = join(id, kPatient);  // the call's own patient, yet refused
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "removed");
+  auto twice = in_tx([&](CallWriter& w) { return w.remove(id, kPatient.sub, why); });
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, "not_participant");
+}
+
 TEST_F(CallLogTest, UnknownCall) {
   auto r = end("018bcfe5-6800-7abc-8def-0123456789ab", kAdmin);
   ASSERT_FALSE(r.ok());
