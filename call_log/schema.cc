@@ -198,14 +198,29 @@ constexpr Migration kMigrations[] = {
 
 std::span<const Migration> call_log_migrations() { return kMigrations; }
 
-int64_t last_change_seq(sqlite3* db) {
+namespace {
+
+std::string last_change_seq_sql() {
   std::string sql = "SELECT max(";
   for (const SyncTable& t : sync_tables())
     sql += std::string("(SELECT coalesce(max(change_seq), 0) FROM ") + t.name + "), ";
   sql +=
       "(SELECT coalesce(max(high_water), 0) FROM sync_state), (SELECT coalesce(max(change_seq), 0) FROM sync_parked))";
-  Statement s(db, sql.c_str());
+  return sql;
+}
+
+}  // namespace
+
+int64_t last_change_seq(sqlite3* db) {
+  Statement s(db, last_change_seq_sql().c_str());
   return s.step() == SQLITE_ROW ? s.integer(0) : 0;
+}
+
+Result<int64_t> read_last_change_seq(sqlite3* db) {
+  auto s = Statement::prepare(db, last_change_seq_sql());
+  if (!s) return s.error();
+  if (s->step() != SQLITE_ROW) return Error{"db_error", sqlite3_errmsg(db)};
+  return s->integer(0);
 }
 
 }  // namespace vytal

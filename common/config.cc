@@ -9,9 +9,9 @@ namespace vytal {
 namespace {
 
 std::string trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r");
+  size_t b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
 }
 
@@ -45,7 +45,14 @@ void Config::apply_text(const std::string& text, const std::string& origin) {
 
 void Config::apply_environment(const EnvLookup& env) {
   for (const ConfigKey& k : config_keys()) {
-    if (const char* v = env(k.name)) values_[k.name] = trim(v);
+    const char* v = env(k.name);
+    if (!v) continue;
+    std::string value = trim(v);
+    // A value is one line, as in a file: vytalctl writes some into the TURN
+    // server's configuration, where a line break would start a directive.
+    if (value.find('\n') != std::string::npos)
+      throw ConfigError(std::string(k.name) + ": the environment's value has a line break");
+    values_[k.name] = std::move(value);
   }
 }
 

@@ -41,7 +41,8 @@ class Config {
   // Reads the files in order (a later file overrides an earlier one: the
   // package's appliance.conf, then the site.conf made at install), then lets
   // the environment override any key. Unknown keys in a file are an error (a
-  // typo must not go unnoticed); so is a key set twice in one file.
+  // typo must not go unnoticed); so is a key set twice in one file, and a
+  // value from the environment with a line break (a value is one line).
   static Config load(const std::vector<std::string>& paths, const EnvLookup& env);
   static Config from_text(const std::string& text, const std::string& origin, const EnvLookup& env);
 

@@ -46,7 +46,11 @@ const std::string* HttpRequest::header(std::string_view name) const {
   return nullptr;
 }
 
-void Responder::send(HttpResponse response) && { server_->send(std::exchange(conn_, nullptr), std::move(response)); }
+void Responder::send(HttpResponse response) && {
+  // The parser is paused at the end of this request: its method is the request's.
+  Connection* c = std::exchange(conn_, nullptr);
+  server_->send(c, std::move(response), c->parser.method == HTTP_HEAD);
+}
 
 HttpServer::HttpServer(event_base* base, HttpServerOptions options, HttpMetrics& metrics, HttpHandler handler)
     : base_(base), options_(std::move(options)), metrics_(metrics), handler_(std::move(handler)) {}
@@ -300,7 +304,7 @@ void HttpServer::dispatch(Connection* c) {
   handler_(pending->request, Responder(this, c));
 }
 
-void HttpServer::send(Connection* c, HttpResponse&& r) {
+void HttpServer::send(Connection* c, HttpResponse&& r, bool head) {
   if (c->state == Connection::State::closed) {  // the client left while we worked
     release(awaiting_.remove(c));
     return;
@@ -314,20 +318,24 @@ void HttpServer::send(Connection* c, HttpResponse&& r) {
   for (const auto& [name, value] : r.headers) evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
   evbuffer_add(out, "\r\n", 2);
   // RFC 9110 9.3.2: a HEAD response has the headers of a GET and no body.
-  if (c->parser.method != HTTP_HEAD) evbuffer_add(out, r.body.data(), r.body.size());
+  if (!head) evbuffer_add(out, r.body.data(), r.body.size());
   c->state = Connection::State::writing;
 }
 
 void HttpServer::fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason) {
+  // http-parser guesses the method from a request line's first letter (and
+  // keeps the previous request's): only once the URL has begun is it read.
+  bool method_read = c->pending && !c->pending->request.path.empty();
+  bool head = method_read && c->parser.method == HTTP_HEAD;
   metrics_.count_rejected(reason);
-  metrics_.count_request("-", c->pending ? http_method_str(static_cast<http_method>(c->parser.method)) : "-", status);
+  metrics_.count_request("-", method_read ? http_method_str(static_cast<http_method>(c->parser.method)) : "-", status);
   LOG_DEBUG("http: %s from %s: %d %.*s", reason, c->ip.c_str(), status, static_cast<int>(message.size()),
             message.data());
   c->pending.reset();
   c->state = Connection::State::waiting;
   c->close_after_write = true;
   bufferevent_disable(c->bev.get(), EV_READ);
-  send(c, error_response(status, code, message));
+  send(c, error_response(status, code, message), head);
 }
 
 void HttpServer::on_write(bufferevent*, void* arg) noexcept {

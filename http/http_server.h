@@ -173,7 +173,8 @@ class HttpServer {
   // HTTP (http_server.cc)
   void process_input(Connection* c);
   void dispatch(Connection* c);
-  void send(Connection* c, HttpResponse&& response);
+  // `head`: the request was a HEAD (RFC 9110 9.3.2: headers only).
+  void send(Connection* c, HttpResponse&& response, bool head);
   void fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason);
   void linger(Connection* c);
   void close(Connection* c);

@@ -21,20 +21,27 @@ class ReadTransaction {
 }  // namespace
 
 ChangeReader::ChangeReader(sqlite3* db) : db_(db) {
+  auto prepare = [this](std::vector<Statement>& into, const std::string& sql) {
+    if (unreadable_) return;
+    auto s = Statement::prepare(db_, sql);
+    if (s)
+      into.push_back(std::move(s.value()));
+    else
+      unreadable_ = Error{"call_log_schema", "the call log cannot be read (" + s.error().message + "): " + sql};
+  };
   for (const SyncTable& t : sync_tables()) {
     std::string cols;
     for (const SyncColumn& c : t.columns) cols += std::string(c.name) + ", ";
-    selects_.emplace_back(
-        db, ("SELECT " + cols + "change_seq FROM " + t.name + " WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2")
-                .c_str());
-    counts_.emplace_back(db, (std::string("SELECT count(*) FROM ") + t.name + " WHERE change_seq > ?1").c_str());
-    oldest_.emplace_back(
-        db, (std::string("SELECT updated_at FROM ") + t.name + " WHERE change_seq > ?1 ORDER BY change_seq LIMIT 1")
-                .c_str());
+    prepare(selects_,
+            "SELECT " + cols + "change_seq FROM " + t.name + " WHERE change_seq > ?1 ORDER BY change_seq LIMIT ?2");
+    prepare(counts_, std::string("SELECT count(*) FROM ") + t.name + " WHERE change_seq > ?1");
+    prepare(oldest_,
+            std::string("SELECT updated_at FROM ") + t.name + " WHERE change_seq > ?1 ORDER BY change_seq LIMIT 1");
   }
 }
 
 Result<std::vector<ChangeRow>> ChangeReader::read(int64_t after, int limit) {
+  if (unreadable_) return *unreadable_;
   // Each table's first `limit` rows, merged; the first `limit` of the merge
   // leave no gap: a table that contributed fewer than it had cannot have a
   // row below the merge's last change_seq that was not read.
@@ -75,6 +82,7 @@ Result<std::vector<ChangeRow>> ChangeReader::read(int64_t after, int limit) {
 }
 
 Result<Backlog> ChangeReader::backlog(int64_t after) {
+  if (unreadable_) return *unreadable_;
   Backlog b;
   ReadTransaction snapshot(db_);
   for (size_t i = 0; i < counts_.size(); ++i) {
@@ -95,6 +103,6 @@ Result<Backlog> ChangeReader::backlog(int64_t after) {
 
 namespace vytal {
 
-int64_t ChangeReader::highest_change_seq() { return last_change_seq(db_); }
+Result<int64_t> ChangeReader::highest_change_seq() { return read_last_change_seq(db_); }
 
 }  // namespace vytal

@@ -26,17 +26,20 @@ struct Backlog {
 
 class ChangeReader {
  public:
+  // A call log whose tables lack what is read here (a damaged schema) makes
+  // every read an error, not an abort: syncd reports it and retries.
   explicit ChangeReader(sqlite3* db);
   // At most `limit` rows with change_seq > after, in change_seq order. Every
   // row up to the batch's last change_seq is in it (nothing skipped).
   Result<std::vector<ChangeRow>> read(int64_t after, int limit);
   Result<Backlog> backlog(int64_t after);
   // The highest change_seq this call log has handed out (rows, and syncd's own records).
-  int64_t highest_change_seq();
+  Result<int64_t> highest_change_seq();
 
  private:
   sqlite3* db_;
-  std::vector<Statement> selects_;  // one per sync table
+  std::optional<Error> unreadable_;  // why the statements could not be prepared
+  std::vector<Statement> selects_;   // one per sync table
   std::vector<Statement> counts_;
   std::vector<Statement> oldest_;
 };

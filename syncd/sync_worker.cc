@@ -165,7 +165,13 @@ bool SyncWorker::connect() {
   }
   high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
   status_.pg_ok_ms = clock_.monotonic_ms();
-  int64_t local_max = reader_.highest_change_seq();
+  auto highest = reader_.highest_change_seq();
+  if (!highest) {
+    fail(highest.error());
+    pg_.reset();
+    return false;
+  }
+  int64_t local_max = highest.value();
   if (high_water_ > local_max) {
     // PostgreSQL has seen more of this site than this call log holds: the log
     // was replaced (a reinstall, a restore). New changes would hide below the

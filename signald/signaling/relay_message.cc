@@ -73,6 +73,11 @@ bool is_relayed_type(std::string_view type) {
 
 std::optional<MessageParser::Message> MessageParser::parse(std::string_view text, std::string* error) {
   element doc;
+  // An empty message may have no buffer at all, and simdjson copies from it.
+  if (text.empty()) {
+    *error = std::string("not valid JSON: ") + simdjson::error_message(simdjson::EMPTY);
+    return std::nullopt;
+  }
   if (auto err = parser_.parse(text.data(), text.size()).get(doc); err != simdjson::SUCCESS) {
     *error = std::string("not valid JSON: ") + simdjson::error_message(err);
     return std::nullopt;

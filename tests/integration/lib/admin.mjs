@@ -4,7 +4,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import { BUILD_DIR, VYTALCTL, stopProcess } from './signald.mjs';
+import { BUILD_DIR, SANITIZER_ENV, VYTALCTL, stopProcess } from './signald.mjs';
 import { track } from './children.mjs';
 
 export const ADMIN = join(BUILD_DIR, 'admin_ui/vytal-admin');
@@ -12,7 +12,7 @@ export const ADMIN = join(BUILD_DIR, 'admin_ui/vytal-admin');
 // Resolves with { url, port, proc, stderr(), stop() } once vytal-admin listens.
 export function startAdmin(sd, env = {}) {
   const fullEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, ...SANITIZER_ENV,
     VYTAL_DATA_DIR: sd.dataDir,
     PORT: String(sd.port),
     VYTAL_ADMIN_PORT: '0',

@@ -8,6 +8,11 @@ import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { checkResponse } from './openapi.mjs';
 
+// The sanitizer build's options (tests/sanitize/run.sh: where reports go),
+// passed on to the daemons, whose environment is otherwise built from scratch.
+export const SANITIZER_ENV = Object.fromEntries(['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']
+  .filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+
 export const BUILD_DIR = resolve(process.env.VYTAL_BUILD_DIR ?? new URL('../../../build', import.meta.url).pathname);
 export const SIGNALD = join(BUILD_DIR, 'signald/vytal-signald');
 export const VYTALCTL = join(BUILD_DIR, 'vytalctl/vytalctl');
@@ -21,7 +26,7 @@ export function tempDir(prefix = 'vytal-test-') {
 // signald listens; rejects with its stderr if it exits first.
 export function startSignald(env = {}, { dataDir = tempDir(), args = [] } = {}) {
   const fullEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, ...SANITIZER_ENV,
     PORT: '0',
     VYTAL_DATA_DIR: dataDir,
     JWT_SECRET,
@@ -76,7 +81,7 @@ export function stopProcess(proc, signal) {
 // Runs signald expecting it to refuse to start; resolves with { code, stderr }.
 export function runSignaldExpectingExit(env, args = []) {
   const dataDir = tempDir();
-  const fullEnv = { PATH: process.env.PATH, PORT: '0', VYTAL_DATA_DIR: dataDir, VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'), ...env };
+  const fullEnv = { PATH: process.env.PATH, ...SANITIZER_ENV, PORT: '0', VYTAL_DATA_DIR: dataDir, VYTAL_SIGNALD_CONTROL_SOCKET: join(dataDir, 'signald.sock'), ...env };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
   return new Promise((res) => {
     const proc = spawn(SIGNALD, args, { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -3,7 +3,7 @@
 // from its "syncd: metrics on http://...:<port>/metrics" log line.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BUILD_DIR, stopProcess, tempDir } from './signald.mjs';
+import { BUILD_DIR, SANITIZER_ENV, stopProcess, tempDir } from './signald.mjs';
 
 export const SYNCD = join(BUILD_DIR, 'syncd/vytal-syncd');
 
@@ -23,7 +23,7 @@ export function databaseEnv(pg, dbname) {
 // if it exits first or does not start within 10 s.
 export function startSyncd(env = {}, { dataDir = tempDir(), timeoutMs = 10000 } = {}) {
   const fullEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, ...SANITIZER_ENV,
     VYTAL_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     VYTAL_BIND_ADDRESS: '127.0.0.1',

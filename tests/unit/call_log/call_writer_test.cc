@@ -544,7 +544,8 @@ TEST_F(CallLogTest, AnInviteeCanJoinAndLeave) {
   clock_.advance_ms(1000);
   auto j = join(id, family);
   ASSERT_TRUE(j.ok()) << j.error().message;
-  const ParticipantRecord* p = participant(fetch(id), "fam-1");
+  CallRecord call = fetch(id);  // p points into it
+  const ParticipantRecord* p = participant(call, "fam-1");
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->status, "joined");
   EXPECT_EQ(p->joined_at, kT0 + 1000);

@@ -47,6 +47,16 @@ TEST(ConfigTest, EnvironmentOverridesFile) {
   EXPECT_EQ(c.str("JWT_ISSUER"), "https://auth.example") << "environment values are trimmed";
 }
 
+// vytalctl copies values into the TURN server's configuration, one per line:
+// a line break would add a directive of the environment's choosing (found by
+// tests/fuzz/config_fuzz).
+TEST(ConfigTest, EnvironmentValueWithALineBreakNamesTheKey) {
+  std::string message = config_error([] { parse("", FakeEnv{{"VYTAL_TURN_REALM", "vytal\nallow-loopback-peers"}}); });
+  EXPECT_TRUE(starts_with(message, "VYTAL_TURN_REALM:")) << message;
+  EXPECT_EQ(parse("", FakeEnv{{"VYTAL_TURN_REALM", "vytal\r\n"}}).str("VYTAL_TURN_REALM"), "vytal")
+      << "a trailing line ending is trimmed, not refused";
+}
+
 TEST(ConfigTest, EnvironmentCanClearAFileValue) {
   Config c = parse("FRONTEND_URL=https://portal.example\n", FakeEnv{{"FRONTEND_URL", ""}});
   EXPECT_FALSE(c.is_set("FRONTEND_URL"));
