@@ -172,7 +172,8 @@ AdminApi::AdminApi(AdminApiDeps deps)
       accounts_(deps.admin_db, deps.clock),
       sessions_(deps.admin_db, deps.clock, deps.settings.sessions),
       outbox_(deps.admin_db, deps.clock),
-      connectivity_(deps.settings.connectivity, deps.clock, deps.admin_db, outbox_, deps.shipper) {}
+      connectivity_(deps.settings.connectivity, deps.clock, deps.admin_db, outbox_, deps.shipper),
+      turn_settings_(deps.settings, deps.clock) {}
 
 std::string AdminApi::client_address(const WebRequest& req) const {
   const auto& proxies = d_.settings.trusted_proxies;
@@ -314,6 +315,13 @@ WebResponse AdminApi::route(Context& cx) {
     if (seg.size() == 2 && get) return accounts(cx);
     if (seg.size() == 2 && post) return add_account(cx);
     if (seg.size() == 4 && post) return account_action(cx, seg[2], seg[3]);
+  }
+  if (TurnSettingsApi::routes(route)) {
+    if (auto refused = needs(AdminRole::admin, (route + " " + req.method).c_str())) return std::move(*refused);
+    return turn_settings_.handle(seg, req, cx.session->account,
+                                 [&](const std::string& action, const std::string& outcome, const std::string& detail) {
+                                   return outbox_.has_room() && audit(cx, action, outcome, detail);
+                                 });
   }
   return error(404, "not_found", "no such route");
 }

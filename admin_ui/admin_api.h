@@ -11,6 +11,7 @@
 //   GET  /api/audit?..., /api/audit.csv?...                    (viewer)
 //   GET  /api/accounts, POST /api/accounts, POST /api/accounts/{name}/disable|reset-totp (admin)
 //   /api/conntest/..., and the public /network-test/...: connectivity_api.h
+//   /api/turn..., /api/settings..., /api/apply/{id}: TurnSettingsApi (admin)
 //
 // Every response carries the security headers (CSP, nosniff, no referrer,
 // no framing, no-store). Every state-changing request is a POST with an
@@ -29,6 +30,7 @@
 #include "admin_ui/connectivity_api.h"
 #include "admin_ui/login_throttle.h"
 #include "admin_ui/sessions.h"
+#include "admin_ui/turn_settings_api.h"
 #include "admin_ui/web_server.h"
 #include "common/clock.h"
 
@@ -85,6 +87,7 @@ class AdminApi {
   SessionStore sessions_;
   AuditOutbox outbox_;
   ConnectivityApi connectivity_;  // the connectivity test and its public links
+  TurnSettingsApi turn_settings_;  // /api/turn, /api/settings, /api/apply (admin)
 };
 
 }  // namespace vytal

@@ -26,6 +26,12 @@ struct AdminSettings {
   StatusOptions status;
   HttpTarget signald_control;  // the local channel the audit outbox delivers to
   ConnectivitySettings connectivity;
+  // The TURN and settings pages (turn_settings_api.h): the --config files in
+  // order (re-read at each request, so the pages show what is in force),
+  // the settings file and the apply spool.
+  std::vector<std::string> config_files;
+  std::string settings_file;    // VYTAL_SETTINGS_FILE
+  std::string apply_spool_dir;  // VYTAL_APPLY_SPOOL_DIR
 };
 
 // Throws ConfigError naming the key on the first bad value.

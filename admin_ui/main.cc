@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <memory>
+#include <string_view>
 
 #include "admin_ui/admin_api.h"
 #include "admin_ui/admin_config.h"
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   auto parsed = settings_from_command_line(argc, argv, "vytal-admin", kUsage, &read_admin_settings, &exit_code);
   if (!parsed) return exit_code;
+  // The --config files, in order: the TURN and settings pages re-read them.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string_view(argv[i]) == "--config") parsed->config_files.push_back(argv[++i]);
   const AdminSettings settings = std::move(*parsed);
   set_log_level(settings.log_level);
   std::signal(SIGPIPE, SIG_IGN);

@@ -69,6 +69,13 @@ Config Config::from_text(const std::string& text, const std::string& origin, con
   return c;
 }
 
+Config Config::from_texts(const std::vector<std::pair<std::string, std::string>>& texts, const EnvLookup& env) {
+  Config c = defaults();
+  for (const auto& [origin, text] : texts) c.apply_text(text, origin);
+  c.apply_environment(env);
+  return c;
+}
+
 Config Config::load(const std::vector<std::string>& paths, const EnvLookup& env) {
   Config c = defaults();
   for (const std::string& path : paths) {

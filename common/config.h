@@ -45,6 +45,9 @@ class Config {
   // value from the environment with a line break (a value is one line).
   static Config load(const std::vector<std::string>& paths, const EnvLookup& env);
   static Config from_text(const std::string& text, const std::string& origin, const EnvLookup& env);
+  // As load(), with the files' texts given (origin, text), in order: the
+  // admin page validates a settings file before it is written.
+  static Config from_texts(const std::vector<std::pair<std::string, std::string>>& texts, const EnvLookup& env);
 
   const std::string& str(const char* key) const;
   bool is_set(const char* key) const { return !str(key).empty(); }

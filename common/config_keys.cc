@@ -139,6 +139,12 @@ constexpr ConfigKey kKeys[] = {
     {"VYTAL_ADMIN_ABSOLUTE_TIMEOUT_SECONDS", "28800", "An admin session ends this long after login, whatever its use."},
     {"VYTAL_ADMIN_ALLOWED_ORIGINS", "",
      "Comma-separated origins (https://host) whose POSTs vytal-admin accepts besides the request's own origin."},
+    {"VYTAL_SETTINGS_FILE", "/etc/vytalwatch/admin-settings.conf",
+     "The settings the admin page changes, written by vytalctl apply-requests (vytal-apply.service); every unit "
+     "reads it after site.conf."},
+    {"VYTAL_APPLY_SPOOL_DIR", "/var/lib/vytalwatch/apply",
+     "Where vytal-admin leaves requests (rotate the TURN secret, apply settings) for vytal-apply.service and reads "
+     "their results."},
 };
 
 }  // namespace

@@ -24,21 +24,30 @@ std::optional<KeyRing> parse_key_ring(const std::string& text, std::string* erro
     if (line.empty() || line[0] == '#') continue;
     std::istringstream words(line);
     std::string kind, secret, extra;
-    int64_t until = 0;
-    words >> kind >> secret;
-    bool ok = !secret.empty() && secret.size() < 256;
-    if (kind == "current") {
-      ring.current = secret;
-      ok = ok && !(words >> extra);
-    } else if (kind == "previous") {
-      ring.previous = secret;
-      ok = ok && (words >> until) && !(words >> extra);
-      ring.previous_until_s = until;
+    int64_t number = 0;
+    words >> kind;
+    bool ok;
+    if (kind == "current-since" || kind == "previous-since") {
+      ok = (words >> number) && number >= 0 && !(words >> extra);
+      (kind == "current-since" ? ring.current_since_s : ring.previous_since_s) = number;
     } else {
-      ok = false;
+      words >> secret;
+      ok = !secret.empty() && secret.size() < 256;
+      if (kind == "current") {
+        ring.current = secret;
+        ok = ok && !(words >> extra);
+      } else if (kind == "previous") {
+        ring.previous = secret;
+        ok = ok && (words >> number) && !(words >> extra);
+        ring.previous_until_s = number;
+      } else {
+        ok = false;
+      }
     }
     if (!ok) {
-      if (error) *error = "line " + std::to_string(n) + ": expected 'current SECRET' or 'previous SECRET UNTIL'";
+      if (error)
+        *error = "line " + std::to_string(n) +
+                 ": expected 'current SECRET', 'previous SECRET UNTIL', 'current-since TIME' or 'previous-since TIME'";
       return std::nullopt;
     }
   }
@@ -51,7 +60,10 @@ std::optional<KeyRing> parse_key_ring(const std::string& text, std::string* erro
 
 std::string format_key_ring(const KeyRing& ring) {
   std::string out = "# vytal TURN key ring (vytalctl rotate-turn-secret)\ncurrent " + ring.current + "\n";
+  if (ring.current_since_s) out += "current-since " + std::to_string(ring.current_since_s) + "\n";
   if (!ring.previous.empty()) out += "previous " + ring.previous + " " + std::to_string(ring.previous_until_s) + "\n";
+  if (!ring.previous.empty() && ring.previous_since_s)
+    out += "previous-since " + std::to_string(ring.previous_since_s) + "\n";
   return out;
 }
 

@@ -7,7 +7,9 @@
 //
 //   # vytal TURN key ring
 //   current <secret>
+//   current-since <unix seconds it became current>     (optional: older rings lack it)
 //   previous <secret> <unix seconds until which it is still accepted>
+//   previous-since <unix seconds it became current>     (optional)
 #pragma once
 
 #include <cstdint>
@@ -21,6 +23,8 @@ struct KeyRing {
   std::string current;
   std::string previous;
   int64_t previous_until_s = 0;
+  int64_t current_since_s = 0;   // 0: not recorded (a ring written before these lines existed)
+  int64_t previous_since_s = 0;  // when the previous secret became current
 
   // The secrets a credential may be checked with at `now_s`, current first.
   std::vector<std::string> accepted(int64_t now_s) const;

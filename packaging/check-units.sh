@@ -17,7 +17,7 @@
 # Needs the systemd package (systemd-analyze) on the host.
 set -euo pipefail
 
-UNITS=(vytal-signald.service vytal-syncd.service vytal-turnserver.service vytal-admin.service)
+UNITS=(vytal-signald.service vytal-syncd.service vytal-turnserver.service vytal-admin.service vytal-apply.service)
 MAX_EXPOSURE=2.0
 HOST_UNIT_DIR=/lib/systemd/system
 # Commands the units run that other packages provide (procps: /bin/kill for

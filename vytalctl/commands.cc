@@ -11,12 +11,13 @@
 #include "common/key_ring.h"
 #include "common/sqlite.h"
 #include "common/turn_credentials.h"
+#include "turn_policy/turn_server_config.h"
 #include "vytalctl/admin_commands.h"
+#include "vytalctl/apply_commands.h"
 #include "vytalctl/call_actions.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/doctor.h"
 #include "vytalctl/sync_status.h"
-#include "vytalctl/turn_config.h"
 
 namespace vytal {
 namespace {
@@ -77,13 +78,8 @@ int rotate_turn_secret(const Config& config, const CommandOptions& o, int64_t no
   }
   std::string error;
   KeyRing ring;
-  if (auto old = read_key_ring(path, &error)) {
-    ring.previous = old->current;
-    ring.previous_until_s =
-        now + (o.overlap >= 0 ? o.overlap : config.integer("VYTAL_TURN_ROTATION_OVERLAP_SECONDS", 0, 30 * 86400));
-  }
-  ring.current = base64url_encode(random_bytes(32));
-  if (!write_key_ring(path, ring, &error)) {
+  int64_t overlap = o.overlap >= 0 ? o.overlap : config.integer("VYTAL_TURN_ROTATION_OVERLAP_SECONDS", 0, 30 * 86400);
+  if (!rotate_key_ring_file(path, overlap, now, &ring, &error)) {
     std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
     return 1;
   }
@@ -150,6 +146,11 @@ const std::vector<Command>& commands() {
        "make a new current secret in VYTAL_TURN_KEYRING_FILE (creating it if needed); the old one is\n"
        "still accepted for the overlap (VYTAL_TURN_ROTATION_OVERLAP_SECONDS), so calls in progress go on.\n"
        "signald and the TURN plugin pick it up within a second, without a restart."},
+      {"apply-requests", apply_requests, "[--systemctl PATH]", "--systemctl", 0,
+       "carry out the admin page's requests waiting in VYTAL_APPLY_SPOOL_DIR (vytal-apply.service runs it):\n"
+       "rotate the TURN secret, or validate and write the settings to VYTAL_SETTINGS_FILE and, when asked,\n"
+       "restart the services that read them; each result goes to results/ for the page and its audit log.\n"
+       "Give it the units' --config files, VYTAL_SETTINGS_FILE among them"},
       {"calls", list_calls, "[--active] [--limit N]", "--active --limit", 0,
        "list the newest calls in the call log (read-only), or only those in progress; N defaults to 20"},
       {"call show", show_call, "ID", "", 1,

@@ -24,7 +24,7 @@
 #include "common/turn_credentials.h"
 #include "syncd/pg_session.h"
 #include "syncd/syncd_config.h"
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 #include "vytalctl/turn_probe.h"
 
 namespace vytal {

@@ -79,7 +79,8 @@ constexpr OptionSpec kOptions[] = {{"--sub", true},       {"--role", true},
                                    {"--limit", true},     {"--active", false},
                                    {"--config", true},    {"--password-stdin", false},
                                    {"--json", false},     {"--turn-config", true},
-                                   {"--turn-user", true}, {"--reason", true}};
+                                   {"--turn-user", true}, {"--reason", true},
+                                   {"--systemctl", true}};
 
 bool parse_number(const char* text, long min, long max, long* out) {
   char* end = nullptr;
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
     if (a == "--reason") o.reason = value;
     if (a == "--turn-config") o.turn_config = value;
     if (a == "--turn-user") o.turn_user = value;
+    if (a == "--systemctl") o.systemctl = value;
     if (a == "--ttl") ok = parse_number(value, 1, 30L * 86400, &o.ttl);
     if (a == "--overlap") ok = parse_number(value, 0, 30L * 86400, &o.overlap);
     if (a == "--limit") ok = parse_number(value, 1, 10000, &o.limit);
@@ -195,6 +197,7 @@ int main(int argc, char** argv) {
   // A configuration error (a bad or missing key) is one line, exit 2.
   try {
     Config config = Config::load(config_paths, [](const char* k) { return std::getenv(k); });
+    o.config_files = config_paths;
     int status = c->run(config, o, std::time(nullptr));
     return status == kUsageError ? mistake("missing option", c) : status;
   } catch (const ConfigError& e) {

@@ -5,6 +5,7 @@ import { el, api, session, ApiError, errorLine } from './ui.js';
 import * as pages from './pages.js';
 import { connectivity } from './connectivity-page.js';
 import { live } from './live.js';
+import * as turnPages from './turn.js';
 
 const $ = (id) => document.getElementById(id);
 let idleTimer = null;
@@ -71,6 +72,8 @@ async function render() {
     else if (page === 'audit') await pages.audit(root, params);
     else if (page === 'accounts') await pages.accounts(root);
     else if (page === 'connectivity') await connectivity(root);
+    else if (page === 'turn') await turnPages.turn(root);
+    else if (page === 'settings') await turnPages.settings(root);
     else if (page === 'password') await pages.password(root, { onChanged: () => showLogin('Your password was changed and every session of your account ended. Log in with the new password.') });
     else root.append(el('h1', {}, 'No such page'), el('p', {}, el('a', { href: '#/overview' }, 'Overview')));
   } catch (e) {

@@ -55,6 +55,7 @@ export async function api(path, { method = 'GET', body, background = false } = {
   }
   if (!res.ok) {
     const err = new ApiError(res.status, data?.error?.code ?? 'http_' + res.status, data?.error?.message ?? res.statusText);
+    err.key = data?.error?.key;
     if (res.status === 401 && path !== 'login') window.dispatchEvent(new CustomEvent('vytal:logged-out', { detail: err }));
     throw err;
   }

@@ -35,7 +35,7 @@
 #include "common/handles.h"
 #include "signald/signald_config.h"
 #include "syncd/syncd_config.h"
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 
 namespace vytal {
 namespace {

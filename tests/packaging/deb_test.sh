@@ -40,6 +40,7 @@ for f in usr/sbin/vytal-signald usr/sbin/vytal-syncd usr/sbin/vytal-turnserver u
   usr/share/vytalwatch/web/vytal-client.js usr/share/vytalwatch/prometheus/vytalwatch-alerts.yml \
   usr/share/vytalwatch/prometheus/vytalwatch-dashboard.json lib/systemd/system/vytal-signald.service \
   lib/systemd/system/vytal-syncd.service lib/systemd/system/vytal-turnserver.service \
+  lib/systemd/system/vytal-apply.service lib/systemd/system/vytal-apply.path \
   usr/share/doc/vytalwatch-appliance/examples/vytalwatch-https.conf \
   usr/share/doc/vytalwatch-appliance/examples/vytalwatch-stream.conf \
   usr/share/doc/vytalwatch-appliance/examples/vytalwatch-deploy-hook; do

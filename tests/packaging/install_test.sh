@@ -16,11 +16,14 @@
 #   3. the root booted with systemd (systemd-nspawn): the units start the
 #      services with their hardening (no capabilities, seccomp, own user),
 #      READY=1 and the watchdog, reload, restart after a crash;
-#      vytal-syncd enabled by the admin; the watchdog pinged for real;
+#      vytal-syncd enabled by the admin; the watchdog pinged for real; a
+#      settings request left as vytal-admin leaves it is carried out by
+#      vytal-apply.path/.service (admin-settings.conf written, TURN restarted);
 #   4. upgrade, on the running machine, to a rebuilt higher version from a call
 #      log one migration behind: services stopped, the migration applied,
-#      started again (vytal-syncd too); the admin's configuration, the secrets
-#      and the call log are kept (the call is still served);
+#      started again (vytal-syncd too); the admin's configuration, the admin
+#      page's settings (still in force), the secrets and the call log are kept
+#      (the call is still served);
 #   5. remove stops the services and keeps data and configuration; purge
 #      deletes them.
 # Needs root (debootstrap, chroot, mount, systemd-nspawn). Stops only what it
@@ -388,6 +391,26 @@ rm -rf "$ROOT/etc/systemd/system/vytal-signald.service.d" "$ROOT/etc/systemd/sys
 in_machine systemctl daemon-reload
 wait_for "signald answers again" in_net curl -sf "$URL/healthz"
 
+# ------------------------------------------- 3b. the admin page's settings
+# A settings request as vytal-admin leaves it (as vytalwatch, in the spool):
+# vytal-apply.path starts vytal-apply.service (root, two capabilities),
+# which validates it, writes admin-settings.conf and restarts the TURN server.
+step "a settings request through vytal-apply.path"
+check "vytal-apply.path is active" active vytal-apply.path
+APPLY_ID=0123456789abcdef0123456789abcdef
+in_machine runuser -u vytalwatch -- sh -c "printf '%s' '{\"id\":\"$APPLY_ID\",\"kind\":\"settings\",\"actor\":\"install-test\",\"createdAt\":'\$(date +%s)000',\"changes\":{\"VYTAL_TURN_USER_QUOTA\":\"9\"},\"expect\":{},\"restart\":true}' >/var/lib/vytalwatch/apply/tmp/r && mv /var/lib/vytalwatch/apply/tmp/r /var/lib/vytalwatch/apply/requests/$APPLY_ID.json"
+wait_for "vytal-apply wrote its result" test -s "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json"
+check "the request was applied: $(cat "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json")" \
+  grep -q '"state":"done"' "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json"
+check "admin-settings.conf holds the setting" grep -qx 'VYTAL_TURN_USER_QUOTA = 9' "$ROOT/etc/vytalwatch/admin-settings.conf"
+expect_stat /etc/vytalwatch/admin-settings.conf "root:vytalwatch 640"
+# (the machine's /run is its own tmpfs: read it from inside)
+turn_conf_has() { nsenter -t "$LEADER" -a cat /run/vytalwatch/vytal-turnserver.conf 2>/dev/null | grep -qx "$1"; }
+wait_for "vytal-turnserver restarted with it" turn_conf_has 'user-quota=9'
+wait_for "vytal-turnserver is active again" active vytal-turnserver.service
+check "vytal-admin's unit has no capability and sees the key ring read-only" bash -c \
+  '[ -z "$(nsenter -t "$1" -a systemctl show -P CapabilityBoundingSet vytal-admin.service)" ] && nsenter -t "$1" -a systemctl show -P ReadOnlyPaths vytal-admin.service | grep -q /var/lib/vytalwatch/turn' _ "$LEADER"
+
 # ------------------------------------------------------------ 4. upgrade
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
@@ -404,6 +427,9 @@ in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WO
 check "package $V2 is installed" test "$(in_machine dpkg-query -W -f='${Version}' vytalwatch-appliance)" = "$V2"
 check "the admin's appliance.conf, site.conf and secrets.conf are kept" \
   test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" = "$CONF_SUM"
+check "the admin page's settings are kept and in force" \
+  bash -c 'grep -qx "VYTAL_TURN_USER_QUOTA = 9" "$1/etc/vytalwatch/admin-settings.conf"' _ "$ROOT"
+check "vytal-turnserver runs with them after the upgrade" turn_conf_has 'user-quota=9'
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
 check "the upgrade migrated the call log to schema 5" \

@@ -10,7 +10,8 @@ import { track } from './children.mjs';
 export const ADMIN = join(BUILD_DIR, 'admin_ui/vytal-admin');
 
 // Resolves with { url, port, proc, stderr(), stop() } once vytal-admin listens.
-export function startAdmin(sd, env = {}) {
+// args: its command line (--config FILE...).
+export function startAdmin(sd, env = {}, args = []) {
   const fullEnv = {
     PATH: process.env.PATH, ...SANITIZER_ENV,
     VYTAL_DATA_DIR: sd.dataDir,
@@ -23,7 +24,7 @@ export function startAdmin(sd, env = {}) {
     ...env,
   };
   for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
-  const proc = track(spawn(ADMIN, [], { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const proc = track(spawn(ADMIN, args, { env: fullEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';
   proc.stderr.setEncoding('utf8');
   return new Promise((resolve, reject) => {

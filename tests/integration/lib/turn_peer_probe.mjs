@@ -7,6 +7,9 @@
 //     clients A and B; what A can reach on the relay address: B's relay port
 //     (in the range) and closedPort (outside it, where this probe listens).
 //   {"do":"tcp","secret":S}: an RFC 6062 (TCP relay) allocation over TCP.
+//   {"do":"channels","secret":S,"targets":[{"peer":IP,"port":N}]}: ChannelBind
+//     towards each peer and port (nothing is sent): "ok" or the error code,
+//     keyed "peer port".
 import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { turnClient, restCredential } from './turn_raw.mjs';
@@ -56,6 +59,16 @@ if (plan.do === 'permissions') {
     await c.close();
   }
   service.close();
+} else if (plan.do === 'channels') {
+  for (const family of ['ipv4', 'ipv6']) {
+    const c = await client(`probe-ch-${family}`);
+    if ((await c.allocate({ family })) !== 'ok') throw new Error(`allocate ${family}`);
+    let channel = 0x4000;
+    for (const t of plan.targets.filter((x) => (family === 'ipv6') === x.peer.includes(':')))
+      out[`${t.peer} ${t.port}`] = await c.channelBind(channel++, t.peer, t.port);
+    await c.refresh(0);
+    await c.close();
+  }
 } else if (plan.do === 'tcp') {
   const c = await client('probe-tcp', { tcp: true });
   out.tcpRelay = await c.allocate({ transport: 6 });

@@ -1,6 +1,6 @@
 // The TURN server configuration vytalctl generates: the plugin's paths reach
 // its plugin-config intact or are refused (found by tests/fuzz/config_fuzz).
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 
 #include <gtest/gtest.h>
 
@@ -20,8 +20,10 @@ constexpr char kBase[] = "VYTAL_TURN_RELAY_IPS = 192.0.2.10\nVYTAL_TURN_KEYRING_
 TEST(TurnConfigTest, PluginConfigCarriesThePaths) {
   std::string conf = turn_server_config(
       parse(std::string(kBase) + "VYTAL_TURN_REVOKED_FILE = /run/vytal/revoked\nVYTAL_TURN_USAGE_SOCKET = /run/u\n"));
-  EXPECT_NE(conf.find("\nplugin-config=keyring=/etc/vytalwatch/turn.keyring;revoked=/run/vytal/revoked;usage=/run/u;max_ttl=660\n"),
-            std::string::npos)
+  EXPECT_NE(
+      conf.find(
+          "\nplugin-config=keyring=/etc/vytalwatch/turn.keyring;revoked=/run/vytal/revoked;usage=/run/u;max_ttl=660\n"),
+      std::string::npos)
       << conf;
 }
 

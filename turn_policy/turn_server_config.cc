@@ -1,78 +1,29 @@
-#include "vytalctl/turn_config.h"
+#include "turn_policy/turn_server_config.h"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
+
+#include "turn_policy/relay_policy.h"
 
 namespace vytal {
 namespace {
 
-// Peers no relay may reach unless allowed (IANA special-purpose registries).
-constexpr const char* kDenied[] = {
-    "0.0.0.0-0.255.255.255",                           // "this network", the unspecified address
-    "10.0.0.0-10.255.255.255",                         // private
-    "100.64.0.0-100.127.255.255",                      // shared address space (carrier NAT)
-    "127.0.0.0-127.255.255.255",                       // loopback
-    "169.254.0.0-169.254.255.255",                     // link-local, cloud metadata (169.254.169.254)
-    "172.16.0.0-172.31.255.255",                       // private
-    "192.0.0.0-192.0.0.255",                           // IETF protocol assignments
-    "192.168.0.0-192.168.255.255",                     // private
-    "198.18.0.0-198.19.255.255",                       // benchmarking
-    "224.0.0.0-255.255.255.255",                       // multicast and reserved, broadcast
-    "::1",                                             // loopback
-    "::ffff:0.0.0.0-::ffff:255.255.255.255",           // IPv4-mapped: judged as IPv4 too (patch 0002)
-    "::1.0.0.0-::255.255.255.255",                     // IPv4-compatible ::a.b.c.d (also patch 0002), in
-    "::0.1.0.0-::0.255.255.255",                       //   four ranges: coturn compares byte by byte, and
-    "::0.0.1.0-::0.0.255.255",                         //   a range from "::" would match every IPv4 peer
-    "::0.0.0.2-::0.0.0.255",                           //   on 4.6.1
-    "::ffff:0:0.0.0.0-::ffff:0:255.255.255.255",       // SIIT
-    "64:ff9b::-64:ff9b::ffff:ffff",                    // NAT64 to IPv4 anything
-    "64:ff9b:1::-64:ff9b:1:ffff:ffff:ffff:ffff:ffff",  // NAT64, local use
-    "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // unique local
-    "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // link-local
-    "fec0::-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // site-local (deprecated, still routed by some)
-    "ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  // multicast
-};
-// Not denied as a range: "::" on coturn 4.6.1 blocks every peer (it is
-// rejected as the unspecified address by coturn itself).
-
-// The 6to4 range (2002:aabb:ccdd::/48) embedding an IPv4 range "a.b.c.d-e.f.g.h".
-std::string six_to_four(const std::string& v4_range) {
-  size_t dash = v4_range.find('-');
-  unsigned char lo[4], hi[4];
-  inet_pton(AF_INET, v4_range.substr(0, dash).c_str(), lo);
-  inet_pton(AF_INET, v4_range.substr(dash + 1).c_str(), hi);
-  char out[96];
-  std::snprintf(out, sizeof out, "2002:%02x%02x:%02x%02x::-2002:%02x%02x:%02x%02x:ffff:ffff:ffff:ffff:ffff", lo[0],
-                lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]);
-  return out;
-}
-
-bool is_ip(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
+bool is_ip(const std::string& s) { return parse_peer_address(s).has_value(); }
 
 bool is_ipv6(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+  auto a = parse_peer_address(s);
+  return a && a->family == AF_INET6;
 }
 
 }  // namespace
 
 std::string turn_server_config(const Config& c) {
+  const RelayPolicy policy = read_relay_policy(c);  // the peers, validated (VYTAL_TURN_RELAY_IPS, ...)
   auto relays = c.list("VYTAL_TURN_RELAY_IPS");
-  if (relays.empty()) throw ConfigError("VYTAL_TURN_RELAY_IPS: required: the appliance's relay address(es)");
-  for (const std::string& ip : relays)
-    if (!is_ip(ip)) throw ConfigError("VYTAL_TURN_RELAY_IPS: '" + ip + "' is not an IP address");
   auto listens = c.list("VYTAL_TURN_LISTEN_IPS");
   for (const std::string& ip : listens)
     if (!is_ip(ip)) throw ConfigError("VYTAL_TURN_LISTEN_IPS: '" + ip + "' is not an IP address");
-  int64_t min_port = c.integer("VYTAL_TURN_MIN_PORT", 1024, 65535);
-  int64_t max_port = c.integer("VYTAL_TURN_MAX_PORT", 1024, 65535);
-  if (max_port < min_port) throw ConfigError("VYTAL_TURN_MAX_PORT: below VYTAL_TURN_MIN_PORT");
   const std::string& keyring = c.str("VYTAL_TURN_KEYRING_FILE");
   if (keyring.empty()) throw ConfigError("VYTAL_TURN_KEYRING_FILE: required: the plugin checks credentials with it");
   // The plugin splits plugin-config at ';': a path with one would be read as
@@ -100,7 +51,7 @@ std::string turn_server_config(const Config& c) {
       throw ConfigError("VYTAL_TURN_EXTERNAL_IP: no relay address of the same family in VYTAL_TURN_RELAY_IPS");
     o += "external-ip=" + external + "/" + *inside + "\n";
   }
-  o += "min-port=" + std::to_string(min_port) + "\nmax-port=" + std::to_string(max_port) + "\n";
+  o += "min-port=" + std::to_string(policy.min_port) + "\nmax-port=" + std::to_string(policy.max_port) + "\n";
   o += "realm=" + c.str("VYTAL_TURN_REALM") + "\n\n";
   o += "# Only short-lived REST credentials, checked by the plugin against the key ring.\n";
   o += "fingerprint\nuse-auth-secret\n";
@@ -118,12 +69,11 @@ std::string turn_server_config(const Config& c) {
        "# are, so two clients inside the hospital can still relay to each other.\n";
   // Loopback peers are refused by default (allow-loopback-peers is off; 4.6.1
   // has no no-loopback-peers option) and denied again as a range below.
+  // The ranges come from turn_policy/relay_policy.cc, which vytal-admin's
+  // checker judges with too.
   o += "no-multicast-peers\n";
-  for (const char* range : kDenied) o += std::string("denied-peer-ip=") + range + "\n";
-  for (const char* range : kDenied)  // 6to4 embedding a denied IPv4 range
-    if (std::strchr(range, '.') && !std::strchr(range, ':')) o += "denied-peer-ip=" + six_to_four(range) + "\n";
-  for (const std::string& ip : relays) o += "allowed-peer-ip=" + ip + "\n";
-  for (const std::string& range : c.list("VYTAL_TURN_ALLOWED_PEER_RANGES")) o += "allowed-peer-ip=" + range + "\n";
+  for (const PeerRange& r : policy.denied) o += "denied-peer-ip=" + r.text + "\n";
+  for (const PeerRange& r : policy.allowed) o += "allowed-peer-ip=" + r.text + "\n";
   o += "# The relay addresses are peers on the relay ports only, not the appliance's services.\n";
   o += "relay-peers-on-relay-ports\n";
   o += "# Browsers never relay over TCP (RFC 6062).\nno-tcp-relay\n";

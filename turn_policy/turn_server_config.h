@@ -5,7 +5,8 @@
 // except the appliance's own relay addresses (on the relay ports only) and
 // what an admin allows; no TCP relay; per-user and total quotas; TLS 1.2 and
 // later only; no CLI; no anonymous use (REST credentials checked by the
-// plugin, none living longer than signald mints them).
+// plugin, none living longer than signald mints them). The peers come from
+// turn_policy/relay_policy.h.
 #pragma once
 
 #include <string>

@@ -1,0 +1,77 @@
+#include "admin_ui/apply_spool.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "common/atomic_file.h"
+#include "common/crypto.h"
+
+namespace vytal {
+
+bool is_apply_id(const std::string& id) {
+  return id.size() == 32 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::string new_apply_id() {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : random_bytes(16)) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+Result<bool> submit_apply_request(const std::string& spool, const std::string& id, const json_t* request) {
+  if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
+  for (const char* sub : {"", "/requests", "/results", "/tmp"}) {
+    std::string dir = spool + sub;
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+      return Error{"apply_spool", dir + ": " + std::strerror(errno)};
+  }
+  std::string tmp = spool + "/tmp/" + id + ".json", final_path = spool + "/requests/" + id + ".json";
+  std::string error;
+  if (!write_file_atomically(tmp, json_dump(request) + "\n", 0640, &error)) return Error{"apply_spool", error};
+  // Into requests/ in one rename: vytal-apply.path never sees half a file.
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0)
+    return Error{"apply_spool", final_path + ": " + std::strerror(errno)};
+  return true;
+}
+
+Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& id, bool* audited) {
+  if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
+  std::string path = spool + "/results/" + id + ".audited.json";
+  std::ifstream f(path);
+  *audited = static_cast<bool>(f);
+  if (!*audited) {
+    path = spool + "/results/" + id + ".json";
+    f.open(path);
+  }
+  if (!f) return JsonPtr(nullptr);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string error;
+  JsonPtr j = json_parse(ss.str(), &error);
+  if (!j || !json_is_object(j.get())) return Error{"apply_spool", path + ": not a result (" + error + ")"};
+  return j;
+}
+
+}  // namespace vytal
+
+namespace vytal {
+
+bool mark_apply_result_audited(const std::string& spool, const std::string& id) {
+  if (!is_apply_id(id)) return false;
+  std::string dir = spool + "/results/" + id;
+  return ::rename((dir + ".json").c_str(), (dir + ".audited.json").c_str()) == 0;
+}
+
+}  // namespace vytal
