@@ -86,7 +86,7 @@ class AdminApi {
   AccountStore accounts_;
   SessionStore sessions_;
   AuditOutbox outbox_;
-  ConnectivityApi connectivity_;  // the connectivity test and its public links
+  ConnectivityApi connectivity_;   // the connectivity test and its public links
   TurnSettingsApi turn_settings_;  // /api/turn, /api/settings, /api/apply (admin)
 };
 
