@@ -172,6 +172,7 @@ AdminApi::AdminApi(AdminApiDeps deps)
       accounts_(deps.admin_db, deps.clock),
       sessions_(deps.admin_db, deps.clock, deps.settings.sessions),
       outbox_(deps.admin_db, deps.clock),
+      connectivity_(deps.settings.connectivity, deps.clock, deps.admin_db, outbox_, deps.shipper),
       turn_settings_(deps.settings, deps.clock) {}
 
 std::string AdminApi::client_address(const WebRequest& req) const {
@@ -231,6 +232,8 @@ WebResponse AdminApi::route(Context& cx) {
   WebRequest& req = cx.req;
   const bool get = req.method == "GET" || req.method == "HEAD", post = req.method == "POST";
   std::vector<std::string> seg = segments(req.path);
+  if (!seg.empty() && seg[0] == kPublicTestPath)  // a clinic's test link: no session
+    return connectivity_.public_route(req, cx.client, std::vector<std::string>(seg.begin() + 1, seg.end()));
 
   if (seg.empty() || seg[0] != "api") {  // the page: public, nothing in it is data
     if (!get) return error(405, "method_not_allowed", "the page takes GET");
@@ -298,6 +301,8 @@ WebResponse AdminApi::route(Context& cx) {
   if (route == "calls" && seg.size() == 3 && get) return call(cx, seg[2]);
   if (route == "audit" && seg.size() == 2 && get) return audit_log(cx, false);
   if (route == "audit.csv" && seg.size() == 2 && get) return audit_log(cx, true);
+  if (route == "conntest")
+    return connectivity_.admin(req, *cx.session, cx.client, std::vector<std::string>(seg.begin() + 2, seg.end()));
   if (route == "live" && seg.size() == 2 && get) return live_calls(d_.settings.signald_control, *cx.session);
   if (route == "live" && seg.size() > 2 && post) {  // end a call, remove a participant (live_routes.h)
     if (auto refused = needs(AdminRole::operator_, "live call action")) return std::move(*refused);

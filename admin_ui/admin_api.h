@@ -10,6 +10,7 @@
 //   GET  /api/calls?..., /api/calls/{id}, /api/calls.csv?...   (viewer)
 //   GET  /api/audit?..., /api/audit.csv?...                    (viewer)
 //   GET  /api/accounts, POST /api/accounts, POST /api/accounts/{name}/disable|reset-totp (admin)
+//   /api/conntest/..., and the public /network-test/...: connectivity_api.h
 //   /api/turn..., /api/settings..., /api/apply/{id}: TurnSettingsApi (admin)
 //
 // Every response carries the security headers (CSP, nosniff, no referrer,
@@ -26,6 +27,7 @@
 #include "admin_ui/accounts.h"
 #include "admin_ui/admin_config.h"
 #include "admin_ui/audit_outbox.h"
+#include "admin_ui/connectivity_api.h"
 #include "admin_ui/login_throttle.h"
 #include "admin_ui/sessions.h"
 #include "admin_ui/turn_settings_api.h"
@@ -84,6 +86,7 @@ class AdminApi {
   AccountStore accounts_;
   SessionStore sessions_;
   AuditOutbox outbox_;
+  ConnectivityApi connectivity_;   // the connectivity test and its public links
   TurnSettingsApi turn_settings_;  // /api/turn, /api/settings, /api/apply (admin)
 };
 

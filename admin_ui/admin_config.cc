@@ -32,6 +32,7 @@ AdminSettings read_admin_settings(const Config& config) {
   }
   s.status = read_status_options(config);
   s.signald_control = s.status.signald_control;
+  s.connectivity = read_connectivity_settings(config);
   s.settings_file = config.str("VYTAL_SETTINGS_FILE");
   s.apply_spool_dir = config.str("VYTAL_APPLY_SPOOL_DIR");
   if (s.apply_spool_dir.empty()) throw ConfigError("VYTAL_APPLY_SPOOL_DIR: must name a directory");

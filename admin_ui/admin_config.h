@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "admin_ui/connectivity_api.h"
 #include "admin_ui/sessions.h"
 #include "admin_ui/web_server.h"
 #include "appliance_status/appliance_status.h"
@@ -24,6 +25,7 @@ struct AdminSettings {
   std::vector<std::string> trusted_proxies;
   StatusOptions status;
   HttpTarget signald_control;  // the local channel the audit outbox delivers to
+  ConnectivitySettings connectivity;
   // The TURN and settings pages (turn_settings_api.h): the --config files in
   // order (re-read at each request, so the pages show what is in force),
   // the settings file and the apply spool.

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "admin_ui/connectivity_store.h"
+
 namespace vytal {
 namespace {
 
@@ -51,6 +53,7 @@ CREATE TABLE audit_outbox (
 
 constexpr Migration kMigrations[] = {
     {1, "accounts, sessions, audit outbox", kAccounts},
+    {2, "connectivity test runs and links", kConnectivityTestSchema},
 };
 
 }  // namespace

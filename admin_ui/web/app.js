@@ -3,6 +3,7 @@
 // #/call/<id>, #/live, #/audit?..., #/accounts, #/password).
 import { el, api, session, ApiError, errorLine } from './ui.js';
 import * as pages from './pages.js';
+import { connectivity } from './connectivity-page.js';
 import { live } from './live.js';
 import * as turnPages from './turn.js';
 
@@ -70,6 +71,7 @@ async function render() {
     else if (page === 'call') await pages.call(root, decodeURIComponent(arg ?? ''));
     else if (page === 'audit') await pages.audit(root, params);
     else if (page === 'accounts') await pages.accounts(root);
+    else if (page === 'connectivity') await connectivity(root);
     else if (page === 'turn') await turnPages.turn(root);
     else if (page === 'settings') await turnPages.settings(root);
     else if (page === 'password') await pages.password(root, { onChanged: () => showLogin('Your password was changed and every session of your account ended. Log in with the new password.') });
