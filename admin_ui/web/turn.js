@@ -31,8 +31,20 @@ function resultLine(r) {
 
 // ---- TURN controls --------------------------------------------------------
 
+// Which ports the newest finished connectivity test reached (from the admin
+// page or a clinic's test link).
+function lastConnectivityTest(tested, now) {
+  if (!tested.run) return el('p', { class: 'hint', id: 'last-conntest' }, 'No connectivity test has run yet: the Connectivity page runs one, or makes a link a clinic can open.');
+  const where = `${tested.run.source === 'link' ? 'a clinic\'s test link' : 'the admin page'} at ${tested.run.clientAddress}`;
+  return el('div', { id: 'last-conntest' },
+    el('p', { class: 'hint' }, `Last connectivity test, ${time(tested.run.finishedAt)} (${ago(tested.run.finishedAt, now)} ago), from ${where}: which of the offered ports it reached.`),
+    el('ul', {}, ...tested.ports.map((p) =>
+      el('li', { dataset: { transport: p.transport, port: String(p.port), reached: String(p.reached) } },
+        `${p.transport.toUpperCase()} ${p.port}: ${p.reached ? 'reached' : 'not reached'}`, p.label ? ` (${p.label})` : ''))));
+}
+
 export async function turn(root) {
-  const t = await api('turn');
+  const [t, tested] = await Promise.all([api('turn'), api('conntest/latest')]);
   const now = Date.now();
   root.append(el('h1', {}, 'TURN controls'),
     el('p', { class: 'hint' }, 'The relay\'s shared secret, who is shut out, its limits and ports, and which peers it relays to. Read from the appliance\'s configuration files as they are now.'));
@@ -105,7 +117,7 @@ export async function turn(root) {
       el('dt', {}, 'relay ports'), el('dd', { dataset: { figure: 'relay-ports' } }, `UDP ${ports.minPort}–${ports.maxPort}`),
       el('dt', {}, 'realm'), el('dd', {}, ports.realm),
       el('dt', {}, 'offered to clients'), el('dd', { class: 'id' }, [...ports.turnUrls, ...ports.stunUrls].join(' ') || 'nothing (WEBRTC_TURN_SERVERS is empty)')),
-    el('p', { class: 'hint' }, 'Which of these a clinic reaches: run the connectivity test.')));
+    lastConnectivityTest(tested, now)));
 
   // Revocations.
   const r = t.revocations;

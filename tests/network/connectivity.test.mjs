@@ -82,7 +82,7 @@ before(async () => {
   bed.app = new Appliance(ns, join(OUT, 'appliance'), bed.certs, SITE);
   await bed.app.start();
   bed.admin = await startAdmin(bed.app);
-  execFileSync(VYTALCTL, [...bed.app.configArgs, 'admin', 'add', 'netadmin', '--role', 'operator', '--password-stdin'],
+  execFileSync(VYTALCTL, [...bed.app.configArgs, 'admin', 'add', 'netadmin', '--role', 'admin', '--password-stdin'],
     { input: `${PASSWORD}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
   const zone = { A: [A.app4], AAAA: [] };
   bed.internet.setZone({ [APP]: zone, [TURN_NAME]: zone });
@@ -216,6 +216,15 @@ test('the connectivity test: every transport from an open clinic, UDP blocked be
   const latest = await admin.evaluate(async () => (await fetch('api/conntest/latest')).json());
   assert.deepEqual(latest.ports.map((p) => `${p.transport} ${p.port} ${p.reached}`),
     ['udp 3478 false', 'tcp 3478 true', 'tls 443 true', 'tls 5349 true']);
+  // The TURN page says which ports that last test reached.
+  await admin.goto(`${base}/admin/#/turn`);
+  await admin.waitForSelector('#page[data-ready=true] #last-conntest li');
+  const onTurnPage = await admin.$$eval('#last-conntest li', (lis) => lis.map((li) => `${li.dataset.transport} ${li.dataset.port} ${li.dataset.reached}`));
+  assert.deepEqual(onTurnPage, latest.ports.map((p) => `${p.transport} ${p.port} ${p.reached}`));
+  assert.match(await admin.$eval('#last-conntest p', (e) => e.textContent), new RegExp(`a clinic's test link at ${A.clinicWan4.replaceAll('.', '\\.')}`));
+  await admin.goto(`${base}/admin/#/connectivity`);
+  await admin.waitForSelector('#page[data-ready=true] #conntest-runs details[data-source=link]');
+  await admin.click('#conntest-runs details[data-source=link] summary');
   await shot(admin, 'connectivity-link-result.png', { width: 1280, height: 800 });
   await shot(admin, 'connectivity-phone.png', { width: 390, height: 844 });
   await admin.setViewportSize({ width: 1280, height: 800 });
