@@ -181,7 +181,9 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
   for (const [user, role] of [[PATIENT, 'patient'], [PROVIDER, 'provider']]) {
     rows[user] = await until(`${user} relayed on the live page`, async () => {
       const r = await liveRow(operator, call.id, user);
-      return r && r.path === 'relayed over UDP' && r.turn.length > 0 && r.turn.every((t) => t.sent > 0) && r.charts >= 2 ? r : null;
+      // Media flows through one allocation; a browser may hold another it
+      // does not use (the plugin reports bytes every 4096 packets).
+      return r && r.path === 'relayed over UDP' && r.turn.some((t) => t.sent > 0) && r.charts >= 2 ? r : null;
     }, 30000);
     assert.equal(rows[user].role, role);
     assert.equal(rows[user].state, 'connected');
@@ -190,11 +192,11 @@ test('live page: a relayed call with roles, path and growing TURN bytes; an oper
     assert.ok(rows[user].removeButton, 'an operator gets a Remove button');
   }
   // TURN bytes grow while they talk (the plugin reports every 4096 packets).
-  const first = rows[PATIENT].turn[0];
+  const first = rows[PATIENT].turn.find((t) => t.sent > 0);
   const grown = await until('the patient\'s TURN bytes to grow', async () => {
     const r = await liveRow(operator, call.id, PATIENT);
-    const t = r?.turn.find((a) => a.transport === first.transport);
-    return t && t.sent > first.sent && t.received > first.received ? t : null;
+    const t = r?.turn.find((a) => a.transport === first.transport && a.sent > first.sent && a.received > first.received);
+    return t ?? null;
   }, 40000);
   console.log(`patient TURN bytes: ${first.sent}/${first.received} -> ${grown.sent}/${grown.received}`);
   // A second call, from WebSocket clients whose reports say what a clinic
