@@ -96,6 +96,14 @@ before(async () => {
 after(async () => {
   if (!IS_ROOT) return;
   await bed.browser?.close().catch(() => {});
+  // vytal-admin, started by this file: ended here, or its pipes keep node
+  // (and the CTest run) waiting after the test has passed.
+  if (bed.admin && bed.admin.exitCode === null) {
+    const exited = new Promise((res) => bed.admin.once('exit', res));
+    bed.admin.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (bed.admin.exitCode === null) bed.admin.kill('SIGKILL');
+  }
   await bed.app?.stop().catch(() => {});
   await bed.clinic?.destroy().catch(() => {});
   destroyAll();
