@@ -5,7 +5,7 @@
 // Environment (optional):
 //   RELAY_SIZE        bytes of each message's text payload (default 1024)
 //   RELAY_WINDOW      saturation: messages in flight per connection (default 2)
-//   RELAY_RATES       fixed offered rates in messages/s, comma-separated (default 8000,40000)
+//   RELAY_RATES       fixed offered rates in messages/s, comma-separated (default 8000,32000,40000)
 //   RELAY_SERVERS     which to run: signald,socketio (default both)
 //   RELAY_SERVER_CPU  the core the server under test is pinned to (taskset; default 0)
 //   RELAY_CLIENT_CPU  the core the load client is pinned to (default 1)
@@ -41,7 +41,7 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const CALLS = Number(process.argv[4] ?? 1000);
 const SIZE = Number(process.env.RELAY_SIZE ?? 1024);
 const WINDOW = Number(process.env.RELAY_WINDOW ?? 2);
-const RATES = (process.env.RELAY_RATES ?? '8000,40000').split(',').filter(Boolean).map(Number);
+const RATES = (process.env.RELAY_RATES ?? '8000,32000,40000').split(',').filter(Boolean).map(Number);
 const SERVERS = (process.env.RELAY_SERVERS ?? 'signald,socketio').split(',');
 const SERVER_CPU = process.env.RELAY_SERVER_CPU ?? '0';
 const CLIENT_CPU = process.env.RELAY_CLIENT_CPU ?? '1';

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -104,7 +105,15 @@ void WsClient::send_frame(uint8_t opcode, std::string_view payload) {
 
 void WsClient::on_readable(evutil_socket_t, short, void* self) noexcept {
   auto* c = static_cast<WsClient*>(self);
-  int n = evbuffer_read(c->in_.get(), c->fd_, kReadChunk);
+  // read() into the buffer's own space: evbuffer_read would first ask the
+  // kernel how much is waiting (an ioctl per read, 4 % of the client's CPU).
+  evbuffer_iovec space;
+  if (evbuffer_reserve_space(c->in_.get(), kReadChunk, &space, 1) < 1) return c->fail("out of memory");
+  ssize_t n = ::read(c->fd_, space.iov_base, std::min(space.iov_len, kReadChunk));
+  if (n > 0) {
+    space.iov_len = static_cast<size_t>(n);
+    evbuffer_commit_space(c->in_.get(), &space, 1);
+  }
   if (n == 0) return c->fail("closed by the server (EOF)");
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
