@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "admin_ui/api_responses.h"
 #include "admin_ui/call_queries.h"
 #include "admin_ui/live_routes.h"
 #include "admin_ui/password_hash.h"
@@ -34,21 +35,6 @@ constexpr const char* kCsp =
     "base-uri 'none'; form-action 'self'";
 constexpr int kMaxPageSize = 200;
 
-WebResponse json_response(int status, const json_t* body) {
-  WebResponse r;
-  r.status = status;
-  r.body = json_dump(body);
-  return r;
-}
-
-WebResponse error(int status, std::string_view code, std::string_view message) {
-  JsonPtr body(json_object());
-  json_t* err = json_object();
-  json_put(err, "code", json_str(code));
-  json_put(err, "message", json_str(message));
-  json_put(body.get(), "error", err);
-  return json_response(status, body.get());
-}
 
 void add_security_headers(WebResponse& r) {
   r.headers.emplace_back("Content-Security-Policy", kCsp);
@@ -145,20 +131,6 @@ std::string describe_filter(const WebRequest& req, std::initializer_list<const c
   return out.empty() ? "no filter" : out;
 }
 
-JsonPtr body_json(const WebRequest& req, std::string* problem) {
-  const char* type = req.header("Content-Type");
-  if (!type || strncasecmp(type, "application/json", 16) != 0) {
-    *problem = "Content-Type must be application/json";
-    return nullptr;
-  }
-  std::string err;
-  JsonPtr j = json_parse(req.body, &err);
-  if (!j || !json_is_object(j.get())) {
-    *problem = "the body must be a JSON object";
-    return nullptr;
-  }
-  return j;
-}
 
 std::string field(const json_t* j, const char* key) {
   auto v = json_string_field(j, key);
@@ -330,7 +302,7 @@ WebResponse AdminApi::login(Context& cx) {
   WebRequest& req = cx.req;
   if (!origin_ok(req)) return error(403, "origin_refused", "this request did not come from the admin page");
   std::string problem;
-  JsonPtr body = body_json(req, &problem);
+  JsonPtr body = body_object(req, &problem);
   if (!body) return error(400, "validation", problem);
   std::string name = field(body.get(), "name"), password = field(body.get(), "password"),
               code = field(body.get(), "code");
@@ -380,7 +352,7 @@ WebResponse AdminApi::logout(Context& cx) {
 
 WebResponse AdminApi::change_password(Context& cx) {
   std::string problem;
-  JsonPtr body = body_json(cx.req, &problem);
+  JsonPtr body = body_object(cx.req, &problem);
   if (!body) return error(400, "validation", problem);
   std::string current = field(body.get(), "current"), next = field(body.get(), "new");
   // Guessing the current password from a session is throttled like a login.
@@ -547,7 +519,7 @@ WebResponse AdminApi::accounts(Context&) {
 
 WebResponse AdminApi::add_account(Context& cx) {
   std::string problem;
-  JsonPtr body = body_json(cx.req, &problem);
+  JsonPtr body = body_object(cx.req, &problem);
   if (!body) return error(400, "validation", problem);
   std::string name = lower(field(body.get(), "name"));
   auto role = parse_admin_role(field(body.get(), "role"));

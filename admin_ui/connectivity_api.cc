@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "admin_ui/api_responses.h"
 #include "admin_ui/web_assets.h"
 #include "call_log/audit_record.h"
 #include "common/crypto.h"
@@ -24,36 +25,7 @@ constexpr double kRefusalsPerS = 1.0 / 6;
 // The public page's files: nothing else of the admin page is served there.
 constexpr const char* kPublicAssets[] = {"network-test.js", "connectivity-test.js", "style.css", "favicon.svg"};
 
-WebResponse json_response(int status, const json_t* body) {
-  WebResponse r;
-  r.status = status;
-  r.body = json_dump(body);
-  return r;
-}
 
-WebResponse error(int status, std::string_view code, std::string_view message) {
-  JsonPtr body(json_object());
-  json_t* err = json_object();
-  json_put(err, "code", json_str(code));
-  json_put(err, "message", json_str(message));
-  json_put(body.get(), "error", err);
-  return json_response(status, body.get());
-}
-
-JsonPtr body_object(const WebRequest& req, std::string* problem) {
-  const char* type = req.header("Content-Type");
-  if (!type || strncasecmp(type, "application/json", 16) != 0) {
-    *problem = "Content-Type must be application/json";
-    return nullptr;
-  }
-  std::string err;
-  JsonPtr j = json_parse(req.body, &err);
-  if (!j || !json_is_object(j.get())) {
-    *problem = "the body must be a JSON object";
-    return nullptr;
-  }
-  return j;
-}
 
 // Text from the browser made safe to keep and show: printable, bounded.
 std::string clean_text(std::string_view s, size_t max) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "admin_ui/api_responses.h"
 #include "admin_ui/appliance_settings.h"
 #include "admin_ui/apply_spool.h"
 #include "common/json.h"
@@ -22,37 +23,7 @@ constexpr size_t kShownRevocations = 200;
 
 const char* env_lookup(const char* key) { return std::getenv(key); }
 
-WebResponse json_response(int status, const json_t* body) {
-  WebResponse r;
-  r.status = status;
-  r.body = json_dump(body);
-  return r;
-}
 
-WebResponse error(int status, std::string_view code, std::string_view message, const std::string& key = "") {
-  JsonPtr body(json_object());
-  json_t* err = json_object();
-  json_put(err, "code", json_str(code));
-  json_put(err, "message", json_str(message));
-  if (!key.empty()) json_put(err, "key", json_str(key));
-  json_put(body.get(), "error", err);
-  return json_response(status, body.get());
-}
-
-JsonPtr body_json(const WebRequest& req, std::string* problem) {
-  const char* type = req.header("Content-Type");
-  if (!type || strncasecmp(type, "application/json", 16) != 0) {
-    *problem = "Content-Type must be application/json";
-    return nullptr;
-  }
-  std::string err;
-  JsonPtr j = json_parse(req.body, &err);
-  if (!j || !json_is_object(j.get())) {
-    *problem = "the body must be a JSON object";
-    return nullptr;
-  }
-  return j;
-}
 
 json_t* string_array(const std::vector<std::string>& items) {
   json_t* a = json_array();
@@ -285,7 +256,7 @@ WebResponse TurnSettingsApi::check(WebRequest& req, const Config& c) {
 
 WebResponse TurnSettingsApi::rotate(WebRequest& req, const Config& c, const std::string& actor, const Audit& audit) {
   std::string problem;
-  JsonPtr body = body_json(req, &problem);
+  JsonPtr body = body_object(req, &problem);
   if (!body) return error(400, "validation", problem);
   if (!c.is_set("VYTAL_TURN_KEYRING_FILE"))
     return error(409, "no_key_ring", "VYTAL_TURN_KEYRING_FILE is not set: this appliance has no key ring to rotate");
@@ -357,7 +328,7 @@ WebResponse TurnSettingsApi::settings(const Config& c) {
 
 WebResponse TurnSettingsApi::preview(WebRequest& req) {
   std::string problem;
-  JsonPtr body = body_json(req, &problem);
+  JsonPtr body = body_object(req, &problem);
   std::map<std::string, std::optional<std::string>> changes;
   if (!body || !read_changes(body.get(), &changes, &problem)) return error(400, "validation", problem);
   auto p = propose_settings(s_.config_files, s_.settings_file, changes, env_lookup);
@@ -370,7 +341,7 @@ WebResponse TurnSettingsApi::preview(WebRequest& req) {
 
 WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, const Audit& audit) {
   std::string problem;
-  JsonPtr body = body_json(req, &problem);
+  JsonPtr body = body_object(req, &problem);
   std::map<std::string, std::optional<std::string>> changes;
   if (!body || !read_changes(body.get(), &changes, &problem)) return error(400, "validation", problem);
   bool restart = json_is_true(json_object_get(body.get(), "restart"));

@@ -1,5 +1,7 @@
 #include "common/json.h"
 
+#include <strings.h>
+
 #include <cstdlib>
 
 namespace vytal {
@@ -39,6 +41,13 @@ std::optional<int64_t> json_integer_field(const json_t* obj, const char* key) {
 
 void json_put(json_t* obj, const char* key, json_t* value) {
   json_object_set_new(obj, key, value ? value : json_null());
+}
+
+bool is_json_media_type(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return type.size() == 16 && strncasecmp(type.data(), "application/json", 16) == 0;
 }
 
 }  // namespace vytal

@@ -15,6 +15,11 @@ namespace vytal {
 JsonPtr json_parse(std::string_view text, std::string* error);
 std::string json_dump(const json_t* value);
 
+// Whether a Content-Type value names application/json: the media type
+// compared exactly and case-insensitively (RFC 9110 8.3.1), parameters such
+// as charset allowed; "application/jsonx" or "application/json-seq" are not.
+bool is_json_media_type(std::string_view content_type);
+
 // Field readers: std::nullopt when absent or of another type.
 std::optional<std::string_view> json_string_field(const json_t* obj, const char* key);
 std::optional<int64_t> json_integer_field(const json_t* obj, const char* key);

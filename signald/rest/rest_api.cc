@@ -61,16 +61,6 @@ std::vector<std::string> segments(const std::string& path) {
   return out;
 }
 
-// Whether a Content-Type names application/json: the media type compared
-// exactly, case-insensitively (RFC 9110 8.3.1), parameters such as charset
-// allowed; "application/jsonx" or "application/json-seq" are not JSON.
-bool is_json_media_type(std::string_view value) {
-  std::string_view type = value.substr(0, value.find(';'));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-  return type.size() == 16 && strncasecmp(type.data(), "application/json", 16) == 0;
-}
-
 struct Body {
   JsonPtr json;
   Error error;

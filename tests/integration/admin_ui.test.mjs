@@ -317,6 +317,12 @@ test('a POST without the CSRF token, or from a foreign Origin, is refused; every
   assert.equal(foreign.body.error.code, 'origin_refused');
   const noOrigin = await fetch(`${admin.url}/api/accounts`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal(noOrigin.status, 403);
+  // The body's media type is compared whole: a look-alike is not JSON.
+  for (const type of ['application/jsonx', 'application/json-seq', 'text/json']) {
+    const odd = await adminPost(admin, 'accounts', body, { cookie, csrf, headers: { 'content-type': type } });
+    assert.equal(odd.status, 400, type);
+    assert.equal(odd.body.error.message, 'Content-Type must be application/json', type);
+  }
   const foreignLogin = await adminPost(admin, 'login', { name: 'alice', password: PASSWORDS.alice }, { origin: 'http://evil.example' });
   assert.equal(foreignLogin.status, 403);
   assert.doesNotMatch(vytalctl(sd, ['admin', 'list']), /mallory/);
