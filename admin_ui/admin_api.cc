@@ -413,9 +413,17 @@ WebResponse AdminApi::overview(Context& cx) {
                      std::to_string(waiting) + " admin audit record(s) wait in admin.db for signald's local channel" +
                          (ship_error.empty() ? "" : " (" + ship_error + ")"),
                      "check that vytal-signald runs and VYTAL_SIGNALD_CONTROL_SOCKET names the same socket in both"});
+  int64_t refused = outbox_.refused();
+  if (refused > 0)
+    add_problem(st, {"warning",
+                     std::to_string(refused) +
+                         " admin audit record(s) were refused by signald and are kept in admin.db, not in the call log",
+                     "sqlite3 admin.db 'SELECT seq, reason, entry FROM audit_refused' in the data directory shows them "
+                     "with signald's reason; keep them with the appliance's records"});
   JsonPtr out = status_to_json(st);
   json_put(out.get(), "needsAttention", json_boolean(st.needs_attention()));
   json_put(out.get(), "auditOutbox", json_integer(waiting));
+  json_put(out.get(), "auditRefused", json_integer(refused));
   return json_response(200, out.get());
 }
 

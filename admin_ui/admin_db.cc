@@ -51,9 +51,23 @@ CREATE TABLE audit_outbox (
 );
 )sql";
 
+// Records signald refused (HTTP 400: it will never take them, say from an
+// older or newer vytal-admin), set aside so the ones after them still go.
+// Kept, never deleted by the appliance: the overview counts them.
+constexpr const char* kAuditRefused = R"sql(
+CREATE TABLE audit_refused (
+  seq        INTEGER PRIMARY KEY,
+  entry      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  refused_at INTEGER NOT NULL,
+  reason     TEXT NOT NULL
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "accounts, sessions, audit outbox", kAccounts},
     {2, "connectivity test runs and links", kConnectivityTestSchema},
+    {3, "audit records signald refused", kAuditRefused},
 };
 
 }  // namespace

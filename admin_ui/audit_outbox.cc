@@ -35,6 +35,24 @@ bool AuditOutbox::remove_through(int64_t seq) {
   return s.step() == SQLITE_DONE;
 }
 
+bool AuditOutbox::set_aside(int64_t seq, const std::string& reason) {
+  if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  Statement copy(db_,
+                 "INSERT INTO audit_refused(seq, entry, created_at, refused_at, reason) "
+                 "SELECT seq, entry, created_at, ?2, ?3 FROM audit_outbox WHERE seq = ?1");
+  copy.bind(1, seq).bind(2, clock_.now_ms()).bind(3, reason.substr(0, 500));
+  Statement remove(db_, "DELETE FROM audit_outbox WHERE seq = ?");
+  remove.bind(1, seq);
+  bool ok = copy.step() == SQLITE_DONE && remove.step() == SQLITE_DONE;
+  sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+  return ok;
+}
+
+int64_t AuditOutbox::refused() {
+  Statement s(db_, "SELECT count(*) FROM audit_refused");
+  return s.step() == SQLITE_ROW ? s.integer(0) : 0;
+}
+
 int64_t AuditOutbox::size() {
   Statement s(db_, "SELECT count(*) FROM audit_outbox");
   return s.step() == SQLITE_ROW ? s.integer(0) : 0;
@@ -48,6 +66,7 @@ int64_t AuditOutbox::oldest_stored_at() {
 Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& records_json) {
   auto reply = http_request(signald, "POST", "/internal/audit", "{\"records\":" + records_json + "}", 5000);
   if (!reply) return reply.error();
+  if (reply->status == 400) return Error{"audit_record_refused", "signald refused: " + reply->body};
   if (reply->status != 200)
     return Error{"audit_refused", "signald answered " + std::to_string(reply->status) + ": " + reply->body};
   return true;
@@ -56,16 +75,33 @@ Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& r
 Result<int64_t> flush_audit_outbox(AuditOutbox& outbox, const HttpTarget& signald) {
   int64_t sent = 0;
   for (;;) {
-    auto batch = outbox.oldest(200);
+    auto batch = outbox.oldest(static_cast<int>(kMaxAuditRecordsPerPost));
     if (!batch) return batch.error();
     if (batch->empty()) return sent;
     std::string json = "[";
     for (const auto& [seq, entry] : batch.value()) json += (json.size() > 1 ? "," : "") + entry;
     json += "]";
     auto delivered = deliver_audit_batch(signald, json);
-    if (!delivered) return delivered.error();
-    if (!outbox.remove_through(batch->back().first)) return Error{"db_error", "the audit outbox could not be updated"};
-    sent += static_cast<int64_t>(batch->size());
+    if (delivered) {
+      if (!outbox.remove_through(batch->back().first)) return Error{"db_error", "the audit outbox could not be updated"};
+      sent += static_cast<int64_t>(batch->size());
+      continue;
+    }
+    if (delivered.error().code != "audit_record_refused") return delivered.error();
+    // One record or more that signald will never take: find them one by one.
+    for (const auto& [seq, entry] : batch.value()) {
+      auto one = deliver_audit_batch(signald, "[" + entry + "]");
+      if (!one && one.error().code != "audit_record_refused") return one.error();
+      if (one) {
+        if (!outbox.remove_through(seq)) return Error{"db_error", "the audit outbox could not be updated"};
+        ++sent;
+        continue;
+      }
+      LOG_ERROR("vytal-admin: audit record %lld set aside in admin.db (audit_refused): %s",
+                static_cast<long long>(seq), one.error().message.c_str());
+      if (!outbox.set_aside(seq, one.error().message))
+        return Error{"db_error", "the audit outbox could not set a refused record aside"};
+    }
   }
 }
 

@@ -41,7 +41,10 @@ class AuditOutbox {
   bool has_room() { return size() < capacity_; }
   Result<std::vector<std::pair<int64_t, std::string>>> oldest(int n);
   bool remove_through(int64_t seq);
+  // Moves one record to audit_refused with signald's reason.
+  bool set_aside(int64_t seq, const std::string& reason);
   int64_t size();
+  int64_t refused();
   // When the oldest waiting record was stored (Unix ms); 0 when none waits.
   int64_t oldest_stored_at();
 
@@ -52,11 +55,16 @@ class AuditOutbox {
 };
 
 // Posts one batch (a JSON array of records) to signald's /internal/audit.
-// True once signald answered that it committed them.
+// True once signald answered that it committed them; error
+// "audit_record_refused" when it refused their content (HTTP 400), which
+// sending again will not change.
 Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& records_json);
 
-// Sends everything in the outbox now, in order; returns how many records
-// were delivered, or the error that stopped it (vytalctl uses this once).
+// Sends everything in the outbox now, in order, kMaxAuditRecordsPerPost at a
+// time; returns how many records were delivered, or the error that stopped
+// it (vytalctl uses this once). When signald refuses a batch's content, the
+// batch goes again one record at a time, and a record refused alone is set
+// aside (AuditOutbox::set_aside) rather than holding up every later one.
 Result<int64_t> flush_audit_outbox(AuditOutbox& outbox, const HttpTarget& signald);
 
 // vytal-admin's delivery thread: wakes on wake() or every few seconds, sends

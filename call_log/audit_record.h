@@ -5,6 +5,7 @@
 // once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@
 #include "common/result.h"
 
 namespace vytal {
+
+// The most records one POST /internal/audit may carry.
+inline constexpr size_t kMaxAuditRecordsPerPost = 64;
 
 struct AuditRecord {
   std::string id;

@@ -100,7 +100,8 @@ export async function overview(root) {
         d.freeBytes === null ? 'unknown' : `${bytes(d.freeBytes)} of ${bytes(d.totalBytes)} (${Math.round((100 * d.freeBytes) / d.totalBytes)} % free)`),
       el('dt', {}, 'appliance'), el('dd', {}, `version ${o.version}`),
       el('dt', {}, 'admin audit'), el('dd', { title: 'admin audit records waiting in admin.db for signald to take them into the call log', dataset: { figure: 'audit-outbox' } },
-        o.auditOutbox ? `${o.auditOutbox} record(s) waiting` : 'all delivered to the call log'))));
+        [o.auditOutbox ? `${o.auditOutbox} record(s) waiting` : 'all delivered to the call log',
+          o.auditRefused ? `, ${o.auditRefused} refused (kept in admin.db)` : ''].join('')))));
 }
 
 // ---- Call log -------------------------------------------------------------

@@ -14,7 +14,6 @@
 namespace vytal {
 namespace {
 
-constexpr size_t kMaxRecords = 64;
 
 HttpResponse ok_json(std::string body) {
   HttpResponse r;
@@ -54,7 +53,7 @@ void InternalApi::audit(HttpRequest& req, Responder responder) {
   std::string error;
   JsonPtr doc = json_parse(req.body, &error);
   const json_t* list = doc ? json_object_get(doc.get(), "records") : nullptr;
-  if (!list || !json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > kMaxRecords)
+  if (!list || !json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > kMaxAuditRecordsPerPost)
     return refuse(400, "validation", "expected {\"records\":[...]} with 1 to 64 records");
   std::vector<AuditRecord> records;
   for (size_t i = 0; i < json_array_size(list); ++i) {

@@ -427,21 +427,47 @@ test('a password change ends every session of the account', async () => {
   await login(admin, 'bob', 'my new passphrase 10!');
 });
 
-test('audit records wait in admin.db while signald is down and arrive in order after', { timeout: 60000 }, async () => {
+test('audit records wait in admin.db while signald is down and arrive in order after; one signald refuses is set aside, not in the way', { timeout: 90000 }, async () => {
   const { cookie } = await login(admin, 'alice', PASSWORDS.alice);
   await until('the outbox to drain', async () => (await adminGet(admin, 'overview', { cookie })).body.auditOutbox === 0);
   await sd.stop();
-  for (let i = 0; i < 3; i++) await adminGet(admin, `calls.csv?status=ended&patientId=p${i}`, { cookie });
+  // More than signald takes in one POST (64), with a record among them that
+  // signald will never take (an outcome it does not know, as a record from
+  // another version could be).
+  const N = 70;
+  for (let i = 0; i < N; i++) {
+    await adminGet(admin, `calls.csv?status=ended&patientId=p${i}`, { cookie });
+    if (i === 30) {
+      const odd = { id: '0190f0f0-0000-7000-8000-0000000000ff', occurredAt: Date.now(), actor: 'alice', role: 'admin',
+        action: 'admin.export.calls', outcome: 'perhaps', remoteAddr: '127.0.0.1', detail: 'refused by signald' };
+      execFileSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', join(sd.dataDir, 'admin.db'),
+        `INSERT INTO audit_outbox(entry, created_at) VALUES('${JSON.stringify(odd)}', ${Date.now()})`]);
+    }
+  }
   const waiting = await until('the overview to name the waiting records', async () => {
     const o = (await adminGet(admin, 'overview', { cookie })).body;
-    return o.problems.some((p) => /3 admin audit record\(s\) wait/.test(p.title)) ? o : null;
+    return o.problems.some((p) => new RegExp(`${N + 1} admin audit record\\(s\\) wait`).test(p.title)) ? o : null;
   });
-  assert.equal(waiting.auditOutbox, 3);
+  assert.equal(waiting.auditOutbox, N + 1);
   // Back on the same port, where vytal-admin looks for it.
   sd = await startSignald({ PORT: String(sd.port), VYTAL_SIGNALD_CONTROL_SOCKET: join(sd.dataDir, 'signald.sock') }, { dataDir: sd.dataDir });
-  await until('the waiting records to arrive', () => auditCount("action = 'admin.export.calls' AND detail LIKE '%patientId=p%'") === 3, 20000);
+  // The shipper backs off up to 30 s while signald is down; a new record wakes it.
+  await login(admin, 'alice', PASSWORDS.alice);
+  await until('the waiting records to arrive', () => auditCount("action = 'admin.export.calls' AND detail LIKE '%patientId=p%'") === N, 30000);
   assert.equal(sql(sd.dataDir, "SELECT group_concat(detail, ';') FROM (SELECT detail FROM audit_log WHERE detail LIKE '%patientId=p%' ORDER BY change_seq)"),
-    'status=ended patientId=p0;status=ended patientId=p1;status=ended patientId=p2');
+    Array.from({ length: N }, (_, i) => `status=ended patientId=p${i}`).join(';'));
+  assert.equal(auditCount("detail = 'refused by signald'"), 0);
+  // The refused record is kept in admin.db with signald's reason, and the overview says so.
+  const kept = execFileSync('sqlite3', ['-readonly', '-batch', join(sd.dataDir, 'admin.db'), 'SELECT reason, entry FROM audit_refused'], { encoding: 'utf8' });
+  assert.match(kept, /outcome must be ok, denied or failed/);
+  assert.match(kept, /refused by signald/);
+  const o = await until('the overview to count it', async () => {
+    const ov = (await adminGet(admin, 'overview', { cookie })).body;
+    return ov.auditOutbox === 0 ? ov : null;
+  });
+  assert.equal(o.auditRefused, 1);
+  assert.ok(o.problems.some((p) => /1 admin audit record\(s\) were refused by signald/.test(p.title)), JSON.stringify(o.problems));
+  assert.match(admin.stderr(), /audit record \d+ set aside in admin.db \(audit_refused\)/);
 });
 
 test('signald serves /internal/ only on its local socket, and only to its own user or root', async () => {
