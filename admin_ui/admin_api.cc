@@ -273,8 +273,13 @@ WebResponse AdminApi::route(Context& cx) {
   if (route == "calls" && seg.size() == 3 && get) return call(cx, seg[2]);
   if (route == "audit" && seg.size() == 2 && get) return audit_log(cx, false);
   if (route == "audit.csv" && seg.size() == 2 && get) return audit_log(cx, true);
-  if (route == "conntest")
+  if (route == "conntest") {
+    // Making and revoking patient links: operators and admins (the rest of the
+    // connectivity page is anyone's).
+    if (post && seg.size() >= 3 && seg[2] == "links")
+      if (auto refused = needs(AdminRole::operator_, "test link action")) return std::move(*refused);
     return connectivity_.admin(req, *cx.session, cx.client, std::vector<std::string>(seg.begin() + 2, seg.end()));
+  }
   if (route == "live" && seg.size() == 2 && get) return live_calls(d_.settings.signald_control, *cx.session);
   if (route == "live" && seg.size() > 2 && post) {  // end a call, remove a participant (live_routes.h)
     if (auto refused = needs(AdminRole::operator_, "live call action")) return std::move(*refused);

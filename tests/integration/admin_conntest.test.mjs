@@ -118,6 +118,11 @@ test('the result is rebuilt: one entry per URL, addresses parsed, text bounded, 
 test('patient links: operators make and revoke them; the token opens the test page and its routes, nothing else', async () => {
   const denied = await adminPost(admin, 'conntest/links', { label: 'Clinic' }, viewer);
   assert.equal(denied.status, 403);
+  assert.equal(denied.body.error.code, 'forbidden');
+  // The refusal is in the audit log, as every refused admin action is.
+  const refusals = () => auditRows("action = 'admin.access' AND outcome = 'denied' AND detail LIKE 'test link action%'");
+  for (let i = 0; i < 100 && refusals() === ''; i++) await sleep(100);
+  assert.equal(refusals(), 'admin.access denied vic');
   assert.equal((await adminPost(admin, 'conntest/links', { label: '' }, op)).status, 400);
   assert.equal((await adminPost(admin, 'conntest/links', { label: 'x', hours: 169 }, op)).status, 400);
   const made = await adminPost(admin, 'conntest/links', { label: 'Clinic Süd' }, op);
