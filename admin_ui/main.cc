@@ -14,6 +14,7 @@
 #include "admin_ui/admin_db.h"
 #include "admin_ui/audit_outbox.h"
 #include "admin_ui/login_throttle.h"
+#include "admin_ui/turn_settings_api.h"
 #include "admin_ui/web_server.h"
 #include "common/clock.h"
 #include "common/daemon.h"
@@ -69,6 +70,25 @@ int main(int argc, char** argv) {
            http_url(settings.web.bind_address, server.port()).c_str(), settings.call_log_path.c_str());
 
   EventBasePtr base(event_base_new());
+  // vytal-apply's results are audited here, page open or not (its own admin.db
+  // connection: this runs on the main thread, the pages on libmicrohttpd's).
+  auto results_db = open_admin_db(settings.admin_db_path, clock.now_ms());
+  if (!results_db) return fail(1, results_db.error().message);
+  struct ResultAuditor {
+    const std::string& spool;
+    AuditOutbox outbox;
+    const Clock& clock;
+    AuditShipper* shipper;
+  } auditor{settings.apply_spool_dir, AuditOutbox(results_db.value().get(), clock), clock, shipper.get()};
+  EventPtr results_timer(event_new(
+      base.get(), -1, EV_PERSIST,
+      [](evutil_socket_t, short, void* arg) {
+        auto* a = static_cast<ResultAuditor*>(arg);
+        if (audit_apply_results(a->spool, a->outbox, a->clock) > 0 && a->shipper) a->shipper->wake();
+      },
+      &auditor));
+  timeval every_two_seconds{2, 0};
+  if (!settings.apply_spool_dir.empty()) event_add(results_timer.get(), &every_two_seconds);
   ServiceNotifier systemd(base.get());
   systemd.ready("listening on port " + std::to_string(server.port()));
   run_until_signalled(base.get());

@@ -1,8 +1,11 @@
 #include "admin_ui/turn_settings_api.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -10,6 +13,7 @@
 #include "admin_ui/api_responses.h"
 #include "admin_ui/appliance_settings.h"
 #include "admin_ui/apply_spool.h"
+#include "call_log/audit_record.h"
 #include "common/json.h"
 #include "common/key_ring.h"
 #include "common/log.h"
@@ -96,7 +100,7 @@ WebResponse TurnSettingsApi::handle(const std::vector<std::string>& seg, WebRequ
   const bool get = req.method == "GET" || req.method == "HEAD", post = req.method == "POST";
   const std::string& route = seg[1];
   std::string sub = seg.size() > 2 ? seg[2] : "";
-  if (route == "apply" && seg.size() == 3 && get) return result(seg[2], audit);
+  if (route == "apply" && seg.size() == 3 && get) return result(seg[2]);
   if (route == "settings" && seg.size() == 3 && post && sub == "preview") return preview(req);
   if (route == "settings" && seg.size() == 3 && post && sub == "apply") return apply(req, actor, audit);
   if (seg.size() > 3 || (route == "apply")) return error(404, "not_found", "no such route");
@@ -380,7 +384,7 @@ WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, co
   return json_response(202, out.get());
 }
 
-WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
+WebResponse TurnSettingsApi::result(const std::string& id) {
   if (!is_apply_id(id)) return error(404, "not_found", "no such request");
   bool audited = false;
   auto r = read_apply_result(s_.apply_spool_dir, id, &audited);
@@ -395,10 +399,28 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
     json_put(out.get(), "waitingSeconds", json_integer(clock_.now_ms() / 1000 - sb.st_mtim.tv_sec));
     return json_response(200, out.get());
   }
-  json_t* res = r.value().get();
-  if (!audited) {
+  return json_response(200, r.value().get());
+}
+
+int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir((spool_dir + "/results").c_str()), closedir);
+  if (!d) return 0;
+  std::vector<std::string> ids;
+  while (dirent* e = readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32)))
+      ids.push_back(name.substr(0, 32));
+  }
+  std::sort(ids.begin(), ids.end());
+  int audited_now = 0;
+  for (const std::string& id : ids) {
+    bool audited = false;
+    auto r = read_apply_result(spool_dir, id, &audited);
+    if (!r || !r.value() || audited) continue;
+    json_t* res = r.value().get();
     std::string kind(json_string_field(res, "kind").value_or(""));
     std::string state(json_string_field(res, "state").value_or("failed"));
+    std::string actor(json_string_field(res, "actor").value_or(""));
     std::string detail = std::string(json_string_field(res, "message").value_or(""));
     std::vector<SettingChange> changes;
     size_t i;
@@ -410,17 +432,22 @@ WebResponse TurnSettingsApi::result(const std::string& id, const Audit& audit) {
     }
     if (!changes.empty()) detail += " (" + describe_changes(changes) + ")";
     // The call log's audit outcomes: ok, denied (vytalctl refused it), failed.
-    if (!audit(kind == "rotate" ? "turn.rotate" : "settings.apply",
-               state == "done"      ? "ok"
-               : state == "refused" ? "denied"
-                                    : "failed",
-               detail.substr(0, 1500) + " (request " + id + ")"))
-      return error(503, "audit_unavailable", "the audit log cannot record this now");
-    if (!mark_apply_result_audited(s_.apply_spool_dir, id))
-      LOG_WARN("vytal-admin: result %s audited but not marked so in %s/results", id.c_str(),
-               s_.apply_spool_dir.c_str());
+    auto added = outbox.add(make_audit_record(clock, actor.empty() ? "vytal-apply" : actor.substr(0, 128), "admin",
+                                              kind == "rotate" ? "turn.rotate" : "settings.apply",
+                                              state == "done"      ? "ok"
+                                              : state == "refused" ? "denied"
+                                                                   : "failed",
+                                              "local", detail.substr(0, 1500) + " (request " + id + ")"));
+    if (!added) {
+      LOG_WARN("vytal-admin: the result of request %s waits to be audited: %s", id.c_str(),
+               added.error().message.c_str());
+      break;
+    }
+    if (!mark_apply_result_audited(spool_dir, id))
+      LOG_WARN("vytal-admin: result %s audited but not marked so in %s/results", id.c_str(), spool_dir.c_str());
+    ++audited_now;
   }
-  return json_response(200, res);
+  return audited_now;
 }
 
 }  // namespace vytal

@@ -7,7 +7,7 @@
 //   GET  /api/settings                 the editable settings, their values and where they come from
 //   POST /api/settings/preview {changes}                -> the diff and the units to restart, or 400 naming the key
 //   POST /api/settings/apply {changes, restart}         -> 202 {id}: a request for vytal-apply
-//   GET  /api/apply/{id}               pending, or the result (audited when first seen)
+//   GET  /api/apply/{id}               pending, or the result (audit_apply_results audits it)
 //
 // Nothing here needs privilege: the key ring and the settings file are
 // written by vytalctl apply-requests (vytal-apply.service), see apply_spool.h.
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "admin_ui/admin_config.h"
+#include "admin_ui/audit_outbox.h"
 #include "admin_ui/web_server.h"
 #include "common/clock.h"
 
@@ -41,10 +42,16 @@ class TurnSettingsApi {
   WebResponse settings(const Config& config);
   WebResponse preview(WebRequest& req);
   WebResponse apply(WebRequest& req, const std::string& actor, const Audit& audit);
-  WebResponse result(const std::string& id, const Audit& audit);
+  WebResponse result(const std::string& id);
 
   const AdminSettings& s_;
   const Clock& clock_;
 };
+
+// Puts every result vytal-apply left in the spool and nobody audited yet
+// into the audit outbox (its requester as the actor) and marks it audited;
+// returns how many. vytal-admin runs this every 2 s, so a result is audited
+// whether or not a page is open to ask for it.
+int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock);
 
 }  // namespace vytal

@@ -127,11 +127,12 @@ Outcome apply_settings(const Config& config, const CommandOptions& opts, const j
   return out;
 }
 
-bool write_result(const std::string& spool, const std::string& id, const std::string& kind, const Outcome& o,
-                  int64_t now_ms, std::string* error) {
+bool write_result(const std::string& spool, const std::string& id, const std::string& kind, const std::string& actor,
+                  const Outcome& o, int64_t now_ms, std::string* error) {
   JsonPtr r(json_object());
   json_put(r.get(), "id", json_str(id));
   json_put(r.get(), "kind", json_str(kind));
+  json_put(r.get(), "actor", json_str(actor));  // who asked: the actor of the result's audit row
   json_put(r.get(), "state", json_str(o.state));
   json_put(r.get(), "message", json_str(o.message));
   json_t* changes = json_array();
@@ -212,7 +213,8 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
       o = apply_settings(config, opts, req.get());
     else
       o = Outcome{"refused", "unknown kind '" + kind.substr(0, 32) + "'"};
-    if (!write_result(spool, id, kind, o, now_s * 1000, &error)) {
+    std::string actor = req ? std::string(json_string_field(req.get(), "actor").value_or("")) : "";
+    if (!write_result(spool, id, kind, actor, o, now_s * 1000, &error)) {
       std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
       status = 1;
     }

@@ -366,6 +366,15 @@ test('settings: a bad value is refused naming the setting; a good one is shown a
   // Each result is audited once, and marked so (a restarted vytal-admin does not audit it again).
   assert.equal(readdirSync(join(SPOOL, 'results')).filter((f) => f.endsWith('.audited.json')).length, 2);
   assert.equal(audits('settings.apply').filter((r) => r.startsWith('ok')).length, 1);
+
+  // A result nobody asks for (the page was closed) is audited all the same,
+  // with the requester as the actor.
+  const unwatched = await adminPost(admin, 'settings/apply', { changes: { LOG_LEVEL: 'info' }, restart: false }, session);
+  assert.equal(unwatched.status, 202, unwatched.text);
+  assert.match(await applyPending(), /settings: done/);
+  const back = await until('the unwatched result\'s audit row', () => audits('settings.apply').find((r) => r.includes(`request ${unwatched.body.id}`)));
+  assert.match(back, /^ok \| ada \| written to .*LOG_LEVEL: 'debug' -> 'info'/);
+  assert.equal(readdirSync(join(SPOOL, 'results')).filter((f) => f.endsWith('.audited.json')).length, 3);
 });
 
 test('phone-sized TURN and settings pages', { timeout: 60000 }, async () => {
