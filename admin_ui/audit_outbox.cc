@@ -43,8 +43,9 @@ bool AuditOutbox::set_aside(int64_t seq, const std::string& reason) {
   copy.bind(1, seq).bind(2, clock_.now_ms()).bind(3, reason.substr(0, 500));
   Statement remove(db_, "DELETE FROM audit_outbox WHERE seq = ?");
   remove.bind(1, seq);
-  bool ok = copy.step() == SQLITE_DONE && remove.step() == SQLITE_DONE;
-  sqlite3_exec(db_, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+  bool ok = copy.step() == SQLITE_DONE && remove.step() == SQLITE_DONE &&
+            sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return ok;
 }
 
@@ -66,7 +67,9 @@ int64_t AuditOutbox::oldest_stored_at() {
 Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& records_json) {
   auto reply = http_request(signald, "POST", "/internal/audit", "{\"records\":" + records_json + "}", 5000);
   if (!reply) return reply.error();
-  if (reply->status == 400) return Error{"audit_record_refused", "signald refused: " + reply->body};
+  // 400: a record it will never take; 413: the batch is over its body limit.
+  if (reply->status == 400 || reply->status == 413)
+    return Error{"audit_record_refused", "signald refused: " + reply->body};
   if (reply->status != 200)
     return Error{"audit_refused", "signald answered " + std::to_string(reply->status) + ": " + reply->body};
   return true;
@@ -97,10 +100,10 @@ Result<int64_t> flush_audit_outbox(AuditOutbox& outbox, const HttpTarget& signal
         ++sent;
         continue;
       }
-      LOG_ERROR("vytal-admin: audit record %lld set aside in admin.db (audit_refused): %s",
-                static_cast<long long>(seq), one.error().message.c_str());
       if (!outbox.set_aside(seq, one.error().message))
         return Error{"db_error", "the audit outbox could not set a refused record aside"};
+      LOG_ERROR("vytal-admin: audit record %lld set aside in admin.db (audit_refused): %s",
+                static_cast<long long>(seq), one.error().message.c_str());
     }
   }
 }

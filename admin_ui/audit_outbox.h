@@ -56,8 +56,8 @@ class AuditOutbox {
 
 // Posts one batch (a JSON array of records) to signald's /internal/audit.
 // True once signald answered that it committed them; error
-// "audit_record_refused" when it refused their content (HTTP 400), which
-// sending again will not change.
+// "audit_record_refused" when it refused their content (HTTP 400) or the
+// batch's size (413), which sending the same again will not change.
 Result<bool> deliver_audit_batch(const HttpTarget& signald, const std::string& records_json);
 
 // Sends everything in the outbox now, in order, kMaxAuditRecordsPerPost at a

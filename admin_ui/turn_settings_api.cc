@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <cstring>
@@ -84,8 +85,19 @@ std::string describe_changes(const std::vector<SettingChange>& changes) {
   std::string out;
   for (const SettingChange& c : changes)
     out +=
-        (out.empty() ? "" : "; ") + c.key + ": '" + c.before.substr(0, 300) + "' -> '" + c.after.substr(0, 300) + "'";
+        (out.empty() ? "" : "; ") + c.key + ": '" + std::string(utf8_prefix(c.before, 300)) + "' -> '" +
+        std::string(utf8_prefix(c.after, 300)) + "'";
   return out;
+}
+
+// A UUIDv7 from a result's finish time and its request id (32 random hex
+// digits): the same result always gets the same audit id.
+std::string result_record_id(int64_t finished_ms, const std::string& id) {
+  char ts[16];
+  std::snprintf(ts, sizeof ts, "%012llx", static_cast<unsigned long long>(finished_ms) & 0xFFFFFFFFFFFFULL);
+  const char variant = "89ab"[std::stoi(id.substr(3, 1), nullptr, 16) & 3];
+  return std::string(ts, 8) + "-" + std::string(ts + 8, 4) + "-7" + id.substr(0, 3) + "-" + variant + id.substr(4, 3) +
+         "-" + id.substr(7, 12);
 }
 
 WebResponse invalid(const Error& e) {
@@ -370,9 +382,9 @@ WebResponse TurnSettingsApi::apply(WebRequest& req, const std::string& actor, co
   std::string units;
   for (const std::string& u : p->restarts) units += (units.empty() ? "" : " ") + u;
   if (!audit("settings.apply.requested", "ok",
-             describe_changes(p->changes) +
-                 (restart ? "; restart " + units : "; no restart (" + units + " not restarted)") + " (request " + id +
-                 ")"))
+             audit_detail(describe_changes(p->changes),
+                          (restart ? "; restart " + units : "; no restart (" + units + " not restarted)") +
+                              " (request " + id + ")")))
     return error(503, "audit_unavailable", "the audit log cannot record this now");
   auto sent = submit_apply_request(s_.apply_spool_dir, id, request.get());
   if (!sent) return error(503, sent.error().code, sent.error().message);
@@ -402,7 +414,8 @@ WebResponse TurnSettingsApi::result(const std::string& id) {
   return json_response(200, r.value().get());
 }
 
-int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock) {
+int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
+                        std::set<std::string>& audited_here) {
   std::unique_ptr<DIR, int (*)(DIR*)> d(opendir((spool_dir + "/results").c_str()), closedir);
   if (!d) return 0;
   std::vector<std::string> ids;
@@ -414,6 +427,7 @@ int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const
   std::sort(ids.begin(), ids.end());
   int audited_now = 0;
   for (const std::string& id : ids) {
+    if (audited_here.count(id)) continue;
     bool audited = false;
     auto r = read_apply_result(spool_dir, id, &audited);
     if (!r || !r.value() || audited) continue;
@@ -432,17 +446,20 @@ int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const
     }
     if (!changes.empty()) detail += " (" + describe_changes(changes) + ")";
     // The call log's audit outcomes: ok, denied (vytalctl refused it), failed.
-    auto added = outbox.add(make_audit_record(clock, actor.empty() ? "vytal-apply" : actor.substr(0, 128), "admin",
-                                              kind == "rotate" ? "turn.rotate" : "settings.apply",
-                                              state == "done"      ? "ok"
-                                              : state == "refused" ? "denied"
-                                                                   : "failed",
-                                              "local", detail.substr(0, 1500) + " (request " + id + ")"));
+    AuditRecord record = make_audit_record(clock, actor.empty() ? "vytal-apply" : actor.substr(0, 128), "admin",
+                                           kind == "rotate" ? "turn.rotate" : "settings.apply",
+                                           state == "done"      ? "ok"
+                                           : state == "refused" ? "denied"
+                                                                : "failed",
+                                           "local", audit_detail(detail, " (request " + id + ")"));
+    record.id = result_record_id(json_integer_field(res, "finishedAt").value_or(record.occurred_at), id);
+    auto added = outbox.add(record);
     if (!added) {
       LOG_WARN("vytal-admin: the result of request %s waits to be audited: %s", id.c_str(),
                added.error().message.c_str());
       break;
     }
+    audited_here.insert(id);
     if (!mark_apply_result_audited(spool_dir, id))
       LOG_WARN("vytal-admin: result %s audited but not marked so in %s/results", id.c_str(), spool_dir.c_str());
     ++audited_now;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,11 @@ class TurnSettingsApi {
 // Puts every result vytal-apply left in the spool and nobody audited yet
 // into the audit outbox (its requester as the actor) and marks it audited;
 // returns how many. vytal-admin runs this every 2 s, so a result is audited
-// whether or not a page is open to ask for it.
-int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock);
+// whether or not a page is open to ask for it. `audited` remembers the ids
+// done by this process, so a result that could not be marked (renamed) is
+// not audited again every 2 s; its record id comes from the request id, so
+// a record sent twice across a restart is written once.
+int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
+                        std::set<std::string>& audited);
 
 }  // namespace vytal

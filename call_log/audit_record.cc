@@ -72,9 +72,25 @@ Result<AuditRecord> audit_record_from_json(const json_t* j) {
   if (!addr || addr->size() > 64 || !printable(*addr)) return bad("remoteAddr", "must be an address");
   r.remote_addr = *addr;
   auto detail = json_string_field(j, "detail");
-  if (detail && (detail->size() > 1024 || !printable(*detail))) return bad("detail", "must be at most 1024 characters");
+  if (detail && (detail->size() > kMaxAuditDetailBytes || !printable(*detail)))
+    return bad("detail", "must be at most 1024 bytes");
   if (detail) r.detail = *detail;
   return r;
+}
+
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  // Back off over continuation bytes (10xxxxxx) to the start of a character.
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+std::string audit_detail(std::string_view text, std::string_view suffix) {
+  suffix = utf8_prefix(suffix, kMaxAuditDetailBytes);
+  std::string out(utf8_prefix(text, kMaxAuditDetailBytes - suffix.size()));
+  out.append(suffix);
+  return out;
 }
 
 AuditRecord make_audit_record(const Clock& clock, std::string actor, std::string role, std::string action,
@@ -88,7 +104,7 @@ AuditRecord make_audit_record(const Clock& clock, std::string actor, std::string
   r.action = std::move(action);
   r.outcome = std::move(outcome);
   r.remote_addr = std::move(remote_addr);
-  r.detail = std::move(detail);
+  r.detail = detail.size() > kMaxAuditDetailBytes ? audit_detail(detail) : std::move(detail);
   r.call_id = std::move(call_id);
   return r;
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/handles.h"
@@ -16,8 +17,17 @@
 
 namespace vytal {
 
-// The most records one POST /internal/audit may carry.
+// The most records one POST /internal/audit may carry, and the longest
+// detail signald takes (bytes).
 inline constexpr size_t kMaxAuditRecordsPerPost = 64;
+inline constexpr size_t kMaxAuditDetailBytes = 1024;
+
+// At most `max_bytes` of `s`, cut at a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes);
+// `text` cut to fit with `suffix` in kMaxAuditDetailBytes, at a UTF-8
+// character boundary, then `suffix`: a long detail keeps its end (say the
+// request id) and stays valid UTF-8.
+std::string audit_detail(std::string_view text, std::string_view suffix = {});
 
 struct AuditRecord {
   std::string id;
