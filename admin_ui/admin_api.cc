@@ -35,7 +35,6 @@ constexpr const char* kCsp =
     "base-uri 'none'; form-action 'self'";
 constexpr int kMaxPageSize = 200;
 
-
 void add_security_headers(WebResponse& r) {
   r.headers.emplace_back("Content-Security-Policy", kCsp);
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
@@ -130,7 +129,6 @@ std::string describe_filter(const WebRequest& req, std::initializer_list<const c
     if (auto v = param(req, n)) out += (out.empty() ? "" : " ") + std::string(n) + "=" + v->substr(0, 64);
   return out.empty() ? "no filter" : out;
 }
-
 
 std::string field(const json_t* j, const char* key) {
   auto v = json_string_field(j, key);

@@ -86,7 +86,8 @@ Result<int64_t> flush_audit_outbox(AuditOutbox& outbox, const HttpTarget& signal
     json += "]";
     auto delivered = deliver_audit_batch(signald, json);
     if (delivered) {
-      if (!outbox.remove_through(batch->back().first)) return Error{"db_error", "the audit outbox could not be updated"};
+      if (!outbox.remove_through(batch->back().first))
+        return Error{"db_error", "the audit outbox could not be updated"};
       sent += static_cast<int64_t>(batch->size());
       continue;
     }
@@ -102,8 +103,8 @@ Result<int64_t> flush_audit_outbox(AuditOutbox& outbox, const HttpTarget& signal
       }
       if (!outbox.set_aside(seq, one.error().message))
         return Error{"db_error", "the audit outbox could not set a refused record aside"};
-      LOG_ERROR("vytal-admin: audit record %lld set aside in admin.db (audit_refused): %s",
-                static_cast<long long>(seq), one.error().message.c_str());
+      LOG_ERROR("vytal-admin: audit record %lld set aside in admin.db (audit_refused): %s", static_cast<long long>(seq),
+                one.error().message.c_str());
     }
   }
 }

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <memory>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "admin_ui/api_responses.h"
@@ -27,8 +27,6 @@ constexpr int64_t kMaxOverlapS = 30 * 86400;  // as vytalctl rotate-turn-secret 
 constexpr size_t kShownRevocations = 200;
 
 const char* env_lookup(const char* key) { return std::getenv(key); }
-
-
 
 json_t* string_array(const std::vector<std::string>& items) {
   json_t* a = json_array();
@@ -84,9 +82,8 @@ json_t* changes_json(const std::vector<SettingChange>& changes) {
 std::string describe_changes(const std::vector<SettingChange>& changes) {
   std::string out;
   for (const SettingChange& c : changes)
-    out +=
-        (out.empty() ? "" : "; ") + c.key + ": '" + std::string(utf8_prefix(c.before, 300)) + "' -> '" +
-        std::string(utf8_prefix(c.after, 300)) + "'";
+    out += (out.empty() ? "" : "; ") + c.key + ": '" + std::string(utf8_prefix(c.before, 300)) + "' -> '" +
+           std::string(utf8_prefix(c.after, 300)) + "'";
   return out;
 }
 

@@ -14,7 +14,6 @@
 namespace vytal {
 namespace {
 
-
 HttpResponse ok_json(std::string body) {
   HttpResponse r;
   r.body = std::move(body);
