@@ -9,28 +9,13 @@
 // (code and text) are kept. Then a relayed loopback call: two peer
 // connections in this page, relay only, joined directly (no signaling
 // server), with data channels for round-trip time, loss (an unreliable
-// channel) and throughput (a reliable one). Self-contained (no import): the
-// public page serves only this file, its own, and the style sheet.
+// channel) and throughput (a reliable one). It imports only dom.js: the
+// public page serves only these two files, its own, and the style sheet.
+
+import { el as h } from './dom.js';
 
 const MS = (t0) => Math.round(performance.now() - t0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// h('td', {class: 'num'}, 'text', node, ...): DOM with text only, never HTML.
-export function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
 
 const addr = (a, p) => (a ? (a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`) : null);
 

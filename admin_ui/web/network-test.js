@@ -2,7 +2,8 @@
 // (/network-test/#<token>). The token stays in the URL's fragment (browsers
 // never send it) and goes to the appliance only in an Authorization header.
 // Runs connectivity-test.js, the admin page's own test, and posts the result.
-import { h, runTest, renderResult } from './connectivity-test.js';
+import { el as h } from './dom.js';
+import { runTest, renderResult } from './connectivity-test.js';
 
 const $ = (id) => document.getElementById(id);
 const token = decodeURIComponent(location.hash.replace(/^#/, ''));

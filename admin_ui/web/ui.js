@@ -1,26 +1,13 @@
 // Small helpers shared by the pages: DOM building that only ever sets text
-// (never HTML, so a patient id like "<script>" shows as text), the API
+// (dom.js: never HTML, so a patient id like "<script>" shows as text), the API
 // client (relative URLs: the page works at / and under nginx's /admin/),
 // and formatting in the appliance's time zone.
 
-export const COLORS = ['#0b5c7a', '#c2410c', '#6d28d9', '#15803d', '#b91c1c', '#a16207'];
+import { el } from './dom.js';
 
-// el('td', {class: 'num', title: 'why'}, 'text', childNode, ...)
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === undefined || c === null || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
+export { el };
+
+export const COLORS = ['#0b5c7a', '#c2410c', '#6d28d9', '#15803d', '#b91c1c', '#a16207'];
 
 export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS('http://www.w3.org/2000/svg', tag);

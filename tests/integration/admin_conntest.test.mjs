@@ -137,7 +137,7 @@ test('patient links: operators make and revoke them; the token opens the test pa
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy'), /script-src 'self'/);
   assert.match(await page.text(), /network-test\.js/);
-  for (const f of ['network-test.js', 'connectivity-test.js', 'style.css']) assert.equal((await fetch(`${admin.url}/network-test/${f}`)).status, 200, f);
+  for (const f of ['network-test.js', 'connectivity-test.js', 'dom.js', 'style.css']) assert.equal((await fetch(`${admin.url}/network-test/${f}`)).status, 200, f);
   for (const f of ['app.js', 'ui.js', 'index.html', 'connectivity-page.js']) assert.equal((await fetch(`${admin.url}/network-test/${f}`)).status, 404, f);
   const redirect = await fetch(`${admin.url}/network-test`, { redirect: 'manual' });
   assert.equal(redirect.status, 301);
