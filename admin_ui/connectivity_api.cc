@@ -23,7 +23,8 @@ constexpr size_t kMaxServers = 8;
 // Refused link requests per address: ten, then one every six seconds.
 constexpr double kRefusalsPerS = 1.0 / 6;
 // The public page's files: nothing else of the admin page is served there.
-constexpr const char* kPublicAssets[] = {"network-test.js", "connectivity-test.js", "dom.js", "style.css", "favicon.svg"};
+constexpr const char* kPublicAssets[] = {"network-test.js", "connectivity-test.js", "dom.js", "style.css",
+                                         "favicon.svg"};
 
 // Text from the browser made safe to keep and show: printable, bounded.
 std::string clean_text(std::string_view s, size_t max) {
