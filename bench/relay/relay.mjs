@@ -10,6 +10,9 @@
 //   RELAY_SERVER_CPU  the core the server under test is pinned to (taskset; default 0)
 //   RELAY_CLIENT_CPU  the core the load client is pinned to (default 1)
 //   RELAY_NICE        nice level of both (default -10, needs root; '' for none)
+//   RELAY_RT          real-time (SCHED_FIFO) priority of both during the fixed-rate
+//                     phases, so that kernel threads (ksoftirqd, kdamond) wait for
+//                     them instead of stalling them (default 10, needs root; '' for none)
 //   RELAY_DOC         a Markdown file to write the table into (run.sh: docs/BENCHMARKS.md)
 //   VYTAL_RELAY_LOADGEN_BIN  the client (default build/bench/relay/loadgen/vytal-relay-loadgen)
 //
@@ -46,6 +49,7 @@ const SERVERS = (process.env.RELAY_SERVERS ?? 'signald,socketio').split(',');
 const SERVER_CPU = process.env.RELAY_SERVER_CPU ?? '0';
 const CLIENT_CPU = process.env.RELAY_CLIENT_CPU ?? '1';
 const NICE = process.env.RELAY_NICE ?? '-10';
+const RT = process.env.RELAY_RT ?? '10';
 const SOURCES = Array.from({ length: 8 }, (_, k) => `127.0.20.${k + 1}`);
 const WARMUP_SECONDS = 2;
 const DRAIN_MS = 5000;
@@ -107,12 +111,25 @@ function startClient(kind, port, pairsFile) {
   return { pid: proc.pid, next, stop };
 }
 
+// `chrt -a -p`: every thread of each pid to a scheduling policy and priority.
+const schedule = (pids, policy) => {
+  for (const pid of pids) execFileSync('chrt', ['-a', policy[0], '-p', policy[1], String(pid)]);
+};
+
 async function runPhase(server, client, phase, seconds) {
   const cpu0 = cpuMicros(server.pid);
   const busy0 = machineBusyMicros();
   const t0 = performance.now();
   const amount = phase.mode === 'window' ? phase.window : phase.rate;
-  const r = await client.next(`phase ${phase.mode} ${amount} ${seconds} ${DRAIN_MS / 1000}`, (seconds + 30) * 1000);
+  // Never real-time while saturating: the two would take both cores whole.
+  const realtime = RT && phase.mode === 'rate';
+  if (realtime) schedule([server.pid, client.pid], ['-f', RT]);
+  let r;
+  try {
+    r = await client.next(`phase ${phase.mode} ${amount} ${seconds} ${DRAIN_MS / 1000}`, (seconds + 30) * 1000);
+  } finally {
+    if (realtime) schedule([server.pid, client.pid], ['-o', '0']);
+  }
   const wallS = (performance.now() - t0) / 1000;
   const serverCpu = cpuMicros(server.pid) - cpu0;
   const busyCores = (machineBusyMicros() - busy0) / 1e6 / wallS;
@@ -134,6 +151,7 @@ async function runPhase(server, client, phase, seconds) {
     stale: r.stale,
     errors: r.errors,
     closes: r.closes,
+    late: r.late, // [window start ms, messages over 2 ms], the worst 100 ms windows
   };
 }
 
@@ -246,7 +264,9 @@ each peer sending to the other. The server under test runs pinned to core ${SERV
 client (\`bench/relay/loadgen/\`, one C++ process on libevent and wslay's frame layer, holding both sides of every
 call from ${SOURCES.length} 127.0.20.x source addresses) pinned to core ${CLIENT_CPU}; ${NICE ? `both at \`nice -n ${NICE}\`, each in a session of its
 own whose autogroup nice is also ${NICE} (with \`kernel.sched_autogroup_enabled\`, a process's nice only counts inside its
-session)` : 'both at the default priority'}. signald: calls created with \`POST /webrtc/calls\`, both participants join; its
+session)` : 'both at the default priority'}.${RT ? ` During the fixed-rate loads both also run at real-time priority
+(\`chrt -a -f -p ${RT}\`, all threads, SCHED_FIFO), so that the kernel's own threads (ksoftirqd, this VM's kdamond) wait for them
+instead of stalling them for milliseconds; not while saturating, where the two would hold both cores whole.` : ''} signald: calls created with \`POST /webrtc/calls\`, both participants join; its
 per-connection rate limit raised above the load (still charged). Socket.IO 4 (\`bench/baseline-socketio/server.mjs\`,
 WebSocket transport only): the same client speaks Engine.IO 4 / Socket.IO 5 framing over the same WebSocket code.
 Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of

@@ -6,9 +6,10 @@
 # a Markdown table of medians and writes it into docs/BENCHMARKS.md.
 # Usage: bench/relay/run.sh [ROUNDS] [SECONDS] [CALLS]   (defaults 5 10 1000)
 # Options by environment: see bench/relay/relay.mjs (RELAY_SIZE, RELAY_WINDOW,
-# RELAY_RATES, RELAY_SERVERS, RELAY_SERVER_CPU, RELAY_CLIENT_CPU, RELAY_NICE;
+# RELAY_RATES, RELAY_SERVERS, RELAY_SERVER_CPU, RELAY_CLIENT_CPU, RELAY_NICE, RELAY_RT;
 # RELAY_DOC= to skip the doc). Build directory: VYTAL_BUILD_DIR (default build/).
-# Root (or CAP_SYS_NICE) for the negative nice level; RELAY_NICE= without it.
+# Root (or CAP_SYS_NICE) for the negative nice level and the real-time phases;
+# RELAY_NICE= RELAY_RT= without it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"

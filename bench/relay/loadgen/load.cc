@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <time.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,9 @@ constexpr std::string_view kMark = "~ts";
 constexpr size_t kTsDigits = 16;
 constexpr size_t kSendBufferLimit = 64 * 1024;  // rate mode: a connection this far behind is skipped
 constexpr int kLoggedErrors = 5;
+constexpr double kLateMicros = 2000;  // the p99 bound
+constexpr int64_t kLateWindowNs = 100'000'000;
+constexpr size_t kLateWindowsShown = 8;
 
 int64_t now_ns() {
   timespec ts;
@@ -94,6 +98,9 @@ struct Load::Phase {
   size_t next = 0;
   bool draining = false;
   LatencyHistogram hist;
+  // Messages over kLateMicros by the 100 ms window they arrived in: whether a
+  // tail comes from one stall or from the whole phase.
+  std::vector<uint32_t> late;
   EventPtr tick, end_timer, drain_timer;
 };
 
@@ -251,7 +258,13 @@ void Load::on_relayed(Conn& c, std::string_view text, size_t mark) {
     ++phase_->stale;  // sent in an earlier phase that stopped waiting for it
     return;
   }
-  phase_->hist.record(static_cast<double>(now - static_cast<int64_t>(sent_at)) / 1000.0);
+  double micros = static_cast<double>(now - static_cast<int64_t>(sent_at)) / 1000.0;
+  phase_->hist.record(micros);
+  if (micros > kLateMicros) {
+    auto window = static_cast<size_t>((now - phase_->starts_at) / kLateWindowNs);
+    if (window >= phase_->late.size()) phase_->late.resize(window + 1);
+    ++phase_->late[window];
+  }
   ++phase_->received;
   if (now <= phase_->ends_at) ++phase_->in_time;
   if (phase_->spec.mode == PhaseSpec::Mode::window && !phase_->draining && now < phase_->ends_at) {
@@ -331,13 +344,22 @@ void Load::finish() {
   for (size_t i = 0; i < counts.size(); ++i)
     if (counts[i])
       json_array_append_new(hist, json_pack("[I, I]", static_cast<json_int_t>(i), static_cast<json_int_t>(counts[i])));
+  // The windows with the most late messages, worst first: [start ms, count].
+  std::vector<size_t> order;
+  for (size_t i = 0; i < p->late.size(); ++i)
+    if (p->late[i]) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p->late[a] > p->late[b]; });
+  json_t* late = json_array();
+  for (size_t i = 0; i < order.size() && i < kLateWindowsShown; ++i)
+    json_array_append_new(late, json_pack("[I, I]", static_cast<json_int_t>(order[i] * kLateWindowNs / 1000000),
+                                          static_cast<json_int_t>(p->late[order[i]])));
   print_line(json_pack(
-      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "ev", "result", "sent",
+      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "ev", "result", "sent",
       static_cast<json_int_t>(p->sent), "received", static_cast<json_int_t>(p->received), "receivedInTime",
       static_cast<json_int_t>(p->in_time), "skipped", static_cast<json_int_t>(p->skipped), "stale",
       static_cast<json_int_t>(p->stale), "errors", static_cast<json_int_t>(errors_ - p->errors0), "closes",
       static_cast<json_int_t>(closes_ - p->closes0), "cpuMicros", static_cast<json_int_t>(cpu_micros() - p->cpu0),
-      "connections", static_cast<json_int_t>(p->live.size()), "hist", hist));
+      "connections", static_cast<json_int_t>(p->live.size()), "hist", hist, "late", late));
 }
 
 }  // namespace vytal::bench
