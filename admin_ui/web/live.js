@@ -181,7 +181,11 @@ export async function live(root) {
       const data = await api('live', { background: true });
       const now = data.now ?? Date.now();
       const calls = data.calls ?? [];
-      status.textContent = `${calls.length} call(s) with someone in them · updated ${new Date().toLocaleTimeString('en-GB')}`;
+      const total = data.totalCalls ?? calls.length;
+      const count = total > calls.length
+        ? `${total} calls with someone in them; the ${calls.length} shown are those needing attention first (someone reconnecting, a failed connection), then the oldest`
+        : `${calls.length} call(s) with someone in them`;
+      status.textContent = `${count} · updated ${new Date().toLocaleTimeString('en-GB')}`;
       status.dataset.updated = String(now);
       list.replaceChildren(...(calls.length ? calls.map((c) => callCard(c, now, data.canAct, ask)) : [el('p', { class: 'hint card' }, 'No call has anyone in it right now.')]));
       if (pending && !calls.some((c) => c.callId === pending.callId)) {

@@ -88,7 +88,9 @@ void LiveApi::live(HttpRequest&, Responder responder) {
   JsonPtr body(json_object());
   json_put(body.get(), "now", json_integer(clock_.now_ms()));
   JsonPtr calls = signaling_.live_json(
-      [this](const std::string& call_id, const std::string& user) { return turn_.allocations_json(call_id, user); });
+      [this](const std::string& call_id, const std::string& user) { return turn_.allocations_json(call_id, user); },
+      kMaxLiveCalls);
+  json_put(body.get(), "totalCalls", json_integer(static_cast<json_int_t>(signaling_.room_count())));
   json_put(body.get(), "calls", json_incref(calls.get()));
   std::move(responder).send(json_response(body.get()));
 }

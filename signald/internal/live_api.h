@@ -2,9 +2,11 @@
 // (served only on VYTAL_SIGNALD_CONTROL_SOCKET, like internal_api.h):
 //
 //   GET  /internal/live
-//     -> 200 {"now":ms,"calls":[{callId, active, members:[{userId, role,
-//        state, connectedSince, reconnectingSince, address, quality,
-//        history, turn:[...]}]}]} (Signaling::live_json, TurnLink::allocations_json)
+//     -> 200 {"now":ms,"totalCalls":n,"calls":[{callId, active, members:[{userId,
+//        role, state, connectedSince, reconnectingSince, address, quality,
+//        history, turn:[...]}]}]} (Signaling::live_json, TurnLink::allocations_json):
+//        at most kMaxLiveCalls of the totalCalls rooms, those needing attention
+//        (someone reconnecting, a failed or dropped connection) first.
 //   POST /internal/calls/{id}/end                          {actor, actorRole?, reason, remoteAddr?}
 //   POST /internal/calls/{id}/participants/{user}/remove   {actor, actorRole?, reason, remoteAddr?}
 //     -> 200 once the change and its audit record (action admin.call.end or
@@ -28,6 +30,10 @@ namespace vytal {
 
 class LiveApi {
  public:
+  // The calls one answer lists: the answer is built on the event loop, and a
+  // page of call cards is read by a person.
+  static constexpr size_t kMaxLiveCalls = 100;
+
   LiveApi(Signaling& signaling, TurnLink& turn, Metrics& metrics, const Clock& clock)
       : signaling_(signaling), turn_(turn), metrics_(metrics), clock_(clock) {}
   // Whether the path is one of these routes (else InternalApi's).

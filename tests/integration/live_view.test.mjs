@@ -1,0 +1,71 @@
+// The admin page's live view on signald's local channel (GET /internal/live)
+// with more calls than one answer lists: it lists LiveApi::kMaxLiveCalls of
+// them, says how many there are, and puts first the calls an operator should
+// look at (someone reconnecting, a failed media connection), however new.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { startSignald } from './lib/signald.mjs';
+import { connect, createCall, eventually } from './lib/ws_client.mjs';
+
+const MAX_LISTED = 100; // LiveApi::kMaxLiveCalls
+
+const live = (sd) =>
+  new Promise((resolve, reject) => {
+    const req = request({ socketPath: join(sd.dataDir, 'signald.sock'), path: '/internal/live', method: 'GET' }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+
+test('the live view lists at most 100 calls, the ones needing attention first, and says how many there are', { timeout: 120000 }, async () => {
+  const sd = await startSignald({ VYTAL_MAX_CONNECTIONS_PER_IP: '1000', VYTAL_RECONNECT_GRACE_SECONDS: '120' });
+  const clients = [];
+  try {
+    const calls = [];
+    for (let i = 0; i < MAX_LISTED + 2; i++) {
+      const call = await createCall(sd, `patient-lv-${i}`, `dr-lv-${i}`);
+      const a = await connect(sd, `patient-lv-${i}`, 'patient');
+      const b = await connect(sd, `dr-lv-${i}`, 'provider');
+      clients.push(a, b);
+      await a.join(call.id);
+      await b.join(call.id);
+      calls.push(call.id);
+    }
+    // The two newest calls need attention: in one the patient's browser
+    // reports a failed media connection, in the other the patient is gone
+    // (reconnecting, within the grace period).
+    const [failing, away] = calls.slice(-2);
+    clients.at(-4).send({ type: 'quality-report', rttMs: 80, connectionState: 'failed' });
+    clients.at(-2).ws.terminate();
+
+    const seen = (r) =>
+      r.status === 200 &&
+      r.body.calls.some((c) => c.callId === away && c.members.some((m) => m.state === 'reconnecting')) &&
+      r.body.calls.some((c) => c.callId === failing && c.members.some((m) => m.quality?.connectionState === 'failed'));
+    const r = await eventually(async () => {
+      const answer = await live(sd);
+      return seen(answer) ? answer : null;
+    }, 5000);
+    assert.ok(r, 'the two calls needing attention are listed, the patient away and the failed connection shown');
+    const body = r.body;
+    assert.equal(body.totalCalls, MAX_LISTED + 2);
+    assert.equal(body.calls.length, MAX_LISTED);
+    const listed = body.calls.map((c) => c.callId);
+    // Attention first (in id order), then the others oldest first; the two
+    // newest calm calls are the ones left out.
+    const calm = calls.slice(0, -2).sort();
+    assert.deepEqual(listed, [...[failing, away].sort(), ...calm.slice(0, MAX_LISTED - 2)]);
+    assert.ok(!listed.includes(calm.at(-1)) && !listed.includes(calm.at(-2)));
+    assert.ok(body.calls.every((c) => c.members.length === 2), 'every listed call has both its members');
+  } finally {
+    for (const c of clients) c.ws.terminate();
+    await sd.stop();
+    sd.cleanup();
+  }
+});
