@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 
 import { startSignald } from '../tests/integration/lib/signald.mjs';
-import { connect, createCall, sleep } from '../tests/integration/lib/ws_client.mjs';
+import { joinedCall, sleep } from '../tests/integration/lib/ws_client.mjs';
 
 const CALLS = Number(process.argv[2] ?? 1000);
 const REQUESTS = Number(process.argv[3] ?? 20);
@@ -45,12 +45,8 @@ const sd = await startSignald({
 const clients = [];
 try {
   for (let i = 0; i < CALLS; i++) {
-    const call = await createCall(sd, `patient-live-${i}`, `dr-live-${i}`);
-    const a = await connect(sd, `patient-live-${i}`, 'patient');
-    const b = await connect(sd, `dr-live-${i}`, 'provider');
-    clients.push(a, b);
-    await a.join(call.id);
-    await b.join(call.id);
+    const { patient, provider } = await joinedCall(sd, `patient-live-${i}`, `dr-live-${i}`);
+    clients.push(patient, provider);
   }
   for (let q = 0; q < QUALITY; q++)
     for (const c of clients) c.send({ type: 'quality-report', rttMs: 40 + q, jitterMs: 3, packetLoss: 0.01, bitrateKbps: 900 + q });

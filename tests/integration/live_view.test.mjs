@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { startSignald } from './lib/signald.mjs';
-import { connect, createCall, eventually } from './lib/ws_client.mjs';
+import { eventually, joinedCall } from './lib/ws_client.mjs';
 
 const MAX_LISTED = 100; // LiveApi::kMaxLiveCalls
 
@@ -29,13 +29,9 @@ test('the live view lists at most 100 calls, the ones needing attention first, a
   try {
     const calls = [];
     for (let i = 0; i < MAX_LISTED + 2; i++) {
-      const call = await createCall(sd, `patient-lv-${i}`, `dr-lv-${i}`);
-      const a = await connect(sd, `patient-lv-${i}`, 'patient');
-      const b = await connect(sd, `dr-lv-${i}`, 'provider');
-      clients.push(a, b);
-      await a.join(call.id);
-      await b.join(call.id);
-      calls.push(call.id);
+      const { callId, patient, provider } = await joinedCall(sd, `patient-lv-${i}`, `dr-lv-${i}`);
+      clients.push(patient, provider);
+      calls.push(callId);
     }
     // The two newest calls need attention: in one the patient's browser
     // reports a failed media connection, in the other the patient is gone

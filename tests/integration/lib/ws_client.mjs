@@ -176,6 +176,17 @@ export async function createCall(sd, patientId, providerId, type = 'video') {
   return r.body;
 }
 
+// A call created over REST with both participants connected and joined:
+// { callId, patient, provider } (the two Clients).
+export async function joinedCall(sd, patientId, providerId) {
+  const { id: callId } = await createCall(sd, patientId, providerId);
+  const patient = await connect(sd, patientId, 'patient');
+  const provider = await connect(sd, providerId, 'provider');
+  await patient.join(callId);
+  await provider.join(callId);
+  return { callId, patient, provider };
+}
+
 // REST: invites userId into a call; returns { status, body }.
 export function invite(sd, callId, userId, role, tok = SERVICE) {
   return api(sd.url, 'POST', `/webrtc/calls/${callId}/participants`, { tok, body: { userId, role } });
