@@ -278,7 +278,8 @@ WebResponse AdminApi::route(Context& cx) {
       if (auto refused = needs(AdminRole::operator_, "test link action")) return std::move(*refused);
     return connectivity_.admin(req, *cx.session, cx.client, std::vector<std::string>(seg.begin() + 2, seg.end()));
   }
-  if (route == "live" && seg.size() == 2 && get) return live_calls(d_.settings.signald_control, *cx.session);
+  if (route == "live" && seg.size() == 2 && get)
+    return live_calls(d_.settings.signald_control, *cx.session, req.query("call"));
   if (route == "live" && seg.size() > 2 && post) {  // end a call, remove a participant (live_routes.h)
     if (auto refused = needs(AdminRole::operator_, "live call action")) return std::move(*refused);
     std::string target = seg[2];

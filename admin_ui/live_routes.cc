@@ -42,8 +42,10 @@ std::vector<std::string> split(const std::string& s) {
 
 }  // namespace
 
-WebResponse live_calls(const HttpTarget& signald, const Session& session) {
-  auto reply = http_request(signald, "GET", "/internal/live", "", kReadTimeoutMs);
+WebResponse live_calls(const HttpTarget& signald, const Session& session, const char* call) {
+  if (call && !is_uuid(call)) return fail(400, "validation", "call must be a call id");
+  std::string path = call ? std::string("/internal/live?call=") + call : "/internal/live";
+  auto reply = http_request(signald, "GET", path, "", kReadTimeoutMs);
   if (!reply || reply->status != 200)
     return fail(502, "signald_unreachable",
                 "signald's local channel did not answer" + (reply ? "" : ": " + reply.error().message));

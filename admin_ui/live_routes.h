@@ -1,8 +1,9 @@
 // vytal-admin's live calls routes, forwarded to signald's local channel
 // (signald/internal/live_api.h) with the logged-in account as the actor:
 //
-//   GET  /api/live                                              (viewer)
-//     -> signald's GET /internal/live, plus "canAct" for this session
+//   GET  /api/live[?call=ID]                                    (viewer)
+//     -> signald's GET /internal/live (call ID listed first), plus "canAct"
+//        for this session; 400 validation when ID is not a call id
 //   POST /api/live/calls/{id}/end                     {reason}  (operator)
 //   POST /api/live/calls/{id}/participants/{user}/remove {reason} (operator)
 //     -> signald's answer (its status and body); 502 signald_unreachable
@@ -21,7 +22,8 @@
 
 namespace vytal {
 
-WebResponse live_calls(const HttpTarget& signald, const Session& session);
+// `call`: the query's call=, or null.
+WebResponse live_calls(const HttpTarget& signald, const Session& session, const char* call);
 // `target` is the rest of the path after /api/live/ ("calls/<id>/end", ...),
 // checked here against the two forms; `body` the page's JSON ({reason}).
 WebResponse live_action(const HttpTarget& signald, const Session& session, const std::string& client,

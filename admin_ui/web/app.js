@@ -1,6 +1,6 @@
 // The admin page's entry point: the login form, the session (CSRF token,
 // time zone, idle timeout), and hash routing (#/overview, #/calls?...,
-// #/call/<id>, #/live, #/audit?..., #/accounts, #/password).
+// #/call/<id>, #/live?call=<id>, #/audit?..., #/accounts, #/password).
 import { el, api, session, ApiError, errorLine } from './ui.js';
 import * as pages from './pages.js';
 import { connectivity } from './connectivity-page.js';
@@ -67,7 +67,7 @@ async function render() {
   try {
     if (page === 'overview') await pages.overview(root);
     else if (page === 'calls') await pages.calls(root, params);
-    else if (page === 'live') await live(root);
+    else if (page === 'live') await live(root, params);
     else if (page === 'call') await pages.call(root, decodeURIComponent(arg ?? ''));
     else if (page === 'audit') await pages.audit(root, params);
     else if (page === 'accounts') await pages.accounts(root);

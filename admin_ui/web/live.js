@@ -142,7 +142,10 @@ function confirmPanel(action, onDone) {
   return form;
 }
 
-export async function live(root) {
+// `params`: the hash's query; call=<id> asks for that call first (signald
+// lists at most 100).
+export async function live(root, params = new URLSearchParams()) {
+  const asked = params.get('call');
   const canActRole = session.role === 'operator' || session.role === 'admin';
   const status = el('p', { class: 'hint', id: 'live-status' });
   const notice = el('p', { class: 'notice', id: 'live-notice', hidden: true });
@@ -178,14 +181,17 @@ export async function live(root) {
     clearTimeout(timer);
     if (!stillShown()) return;
     try {
-      const data = await api('live', { background: true });
+      // The call being acted on stays listed, else the one the link asked for.
+      const first = pending?.callId ?? asked;
+      const data = await api(first ? `live?call=${encodeURIComponent(first)}` : 'live', { background: true });
       const now = data.now ?? Date.now();
       const calls = data.calls ?? [];
       const total = data.totalCalls ?? calls.length;
       const count = total > calls.length
-        ? `${total} calls with someone in them; the ${calls.length} shown are those needing attention first (someone reconnecting, a failed connection), then the oldest`
+        ? `${total} calls with someone in them; the ${calls.length} shown are ${asked ? 'the one asked for, then ' : ''}those needing attention first (someone reconnecting, poor quality, a failed connection), then the oldest. Open a call from the call log to see it here.`
         : `${calls.length} call(s) with someone in them`;
-      status.textContent = `${count} · updated ${new Date().toLocaleTimeString('en-GB')}`;
+      const missing = asked && !calls.some((c) => c.callId === asked) ? ` · call ${asked} has nobody in it now` : '';
+      status.textContent = `${count}${missing} · updated ${new Date().toLocaleTimeString('en-GB')}`;
       status.dataset.updated = String(now);
       list.replaceChildren(...(calls.length ? calls.map((c) => callCard(c, now, data.canAct, ask)) : [el('p', { class: 'hint card' }, 'No call has anyone in it right now.')]));
       if (pending && !calls.some((c) => c.callId === pending.callId)) {

@@ -222,7 +222,8 @@ export async function call(root, id) {
     return;
   }
   const c = d.call;
-  root.append(el('p', {}, el('a', { href: '#/calls' }, '← Call log')),
+  root.append(el('p', {}, el('a', { href: '#/calls' }, '← Call log'),
+    c.status === 'active' || c.status === 'scheduled' ? [' · ', el('a', { href: `#/live?call=${encodeURIComponent(c.id)}`, id: 'call-live' }, 'live now: who is in it, and how')] : []),
     el('h1', {}, 'Call ', el('span', { class: 'id' }, c.id)));
   root.append(el('div', { class: 'card', id: 'call-summary' }, el('dl', { class: 'facts' },
     el('dt', {}, 'status'), el('dd', { title: STATUS_MEANING[c.status] }, state(c.status), c.endReason ? ` (${c.endReason})` : ''),

@@ -83,13 +83,23 @@ void LiveApi::handle(HttpRequest& req, Responder responder) {
   act(req, std::move(responder), parts[0], is_remove(parts) ? &parts[2] : nullptr);
 }
 
-void LiveApi::live(HttpRequest&, Responder responder) {
+void LiveApi::live(HttpRequest& req, Responder responder) {
+  // The one query: call=<id>, a call to list first whatever the others are.
+  constexpr std::string_view kCall = "call=";
+  std::string_view query = req.query;
+  if (!query.empty() && (query.rfind(kCall, 0) != 0 || !is_uuid(query.substr(kCall.size())))) {
+    metrics_.count_request("/internal/live", "GET", 400);
+    metrics_.count_rejected("validation");
+    return std::move(responder).send(
+        HttpServer::error_response(400, "validation", "the only query this route takes is call=<call id>"));
+  }
+  std::string pinned(query.empty() ? std::string_view() : query.substr(kCall.size()));
   metrics_.count_request("/internal/live", "GET", 200);
   JsonPtr body(json_object());
   json_put(body.get(), "now", json_integer(clock_.now_ms()));
   JsonPtr calls = signaling_.live_json(
       [this](const std::string& call_id, const std::string& user) { return turn_.allocations_json(call_id, user); },
-      kMaxLiveCalls);
+      kMaxLiveCalls, pinned);
   json_put(body.get(), "totalCalls", json_integer(static_cast<json_int_t>(signaling_.room_count())));
   json_put(body.get(), "calls", json_incref(calls.get()));
   std::move(responder).send(json_response(body.get()));

@@ -1,12 +1,13 @@
 // The local channel's live view and actions for vytal-admin and vytalctl
 // (served only on VYTAL_SIGNALD_CONTROL_SOCKET, like internal_api.h):
 //
-//   GET  /internal/live
+//   GET  /internal/live[?call=ID]
 //     -> 200 {"now":ms,"totalCalls":n,"calls":[{callId, active, members:[{userId,
 //        role, state, connectedSince, reconnectingSince, address, quality,
 //        history, turn:[...]}]}]} (Signaling::live_json, TurnLink::allocations_json):
-//        at most kMaxLiveCalls of the totalCalls rooms, those needing attention
-//        (someone reconnecting, a failed or dropped connection) first.
+//        at most kMaxLiveCalls of the totalCalls rooms: call ID first, then
+//        those needing attention (someone reconnecting, poor quality, a failed
+//        or dropped connection); 400 validation for any other query.
 //   POST /internal/calls/{id}/end                          {actor, actorRole?, reason, remoteAddr?}
 //   POST /internal/calls/{id}/participants/{user}/remove   {actor, actorRole?, reason, remoteAddr?}
 //     -> 200 once the change and its audit record (action admin.call.end or

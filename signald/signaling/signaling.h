@@ -63,14 +63,15 @@ class Signaling final : public WsHandler {
 
   // --- the admin's view and actions (signaling_live.cc; the local channel's
   // GET /internal/live and POST /internal/calls/...) ---
-  // At most max_calls rooms now, those needing attention first, then by id:
+  // At most max_calls rooms now: `pinned` (a call id, or empty) first, then
+  // those needing attention, then the rest, each by id:
   // {"callId","active","members":[{userId, role, state
   // (connected|reconnecting), connectedSince, reconnectingSince, address,
   // quality: latest report or null, history: [{at, bitrateKbps, packetLoss,
   // rttMs}] (the last 30), turn: turn_of(call, user)}]}. room_count() says
   // how many there are in all.
   using TurnOf = std::function<json_t*(const std::string& call_id, const std::string& user)>;
-  JsonPtr live_json(const TurnOf& turn_of, size_t max_calls) const;
+  JsonPtr live_json(const TurnOf& turn_of, size_t max_calls, const std::string& pinned) const;
   size_t room_count() const { return rooms_.size(); }
   using AdminDone = std::function<void(Result<CallUpdate>)>;
   // Ends the call for everyone (reason code ended_by_operator); the room's

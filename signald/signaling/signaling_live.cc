@@ -80,22 +80,28 @@ void Signaling::note_quality(Session& s, const json_t* msg) {
   member.connection_state = word(msg, "connectionState", kConnectionStates);
 }
 
-JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls) const {
+JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std::string& pinned) const {
   JsonPtr calls(json_array());
   // The view is built on the event loop in one go: listing every call would
   // hold relaying up for as long (150 ms and 5 MB for 1,000 calls with their
-  // history, bench/live_view.mjs). The calls that need attention come first,
-  // then by id (uuid v7: oldest first). Needing attention: someone is away
-  // (reconnecting), or their browser's latest report says the media
-  // connection failed or dropped.
+  // history, bench/live_view.mjs). The pinned call comes first, then the
+  // calls that need attention, then the rest, each by id (uuid v7: oldest
+  // first). Needing attention: someone is away (reconnecting), or their
+  // browser's latest report is poor (the admin page's thresholds: RTT over
+  // 400 ms, loss over 5 %, jitter over 50 ms) or says the media connection
+  // failed or dropped.
   auto needs_attention = [](const Room& room) {
-    for (const auto& [user, m] : room.members)
+    for (const auto& [user, m] : room.members) {
       if (!m.session || m.connection_state == "failed" || m.connection_state == "disconnected") return true;
+      if (m.quality.empty()) continue;
+      const QualityPoint& q = m.quality.back();
+      if (q.rtt_ms > 400 || q.packet_loss > 0.05 || q.jitter_ms > 50) return true;
+    }
     return false;
   };
-  std::vector<std::pair<bool, const std::string*>> order;
+  std::vector<std::pair<int, const std::string*>> order;
   order.reserve(rooms_.size());
-  for (const auto& [id, room] : rooms_) order.emplace_back(!needs_attention(room), &id);
+  for (const auto& [id, room] : rooms_) order.emplace_back(id == pinned ? 0 : needs_attention(room) ? 1 : 2, &id);
   auto first = [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : *a.second < *b.second;
   };
@@ -103,7 +109,7 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls) const {
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(), first);
   order.resize(shown);
   std::vector<const std::string*> ids;
-  for (const auto& [calm, id] : order) ids.push_back(id);
+  for (const auto& [rank, id] : order) ids.push_back(id);
   for (const std::string* id : ids) {
     const Room& room = rooms_.at(*id);
     json_t* call = json_object();
