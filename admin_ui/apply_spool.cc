@@ -1,5 +1,6 @@
 #include "admin_ui/apply_spool.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "common/atomic_file.h"
@@ -18,6 +20,19 @@ namespace vytal {
 bool is_apply_id(const std::string& id) {
   return id.size() == 32 &&
          std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+std::optional<std::vector<std::string>> apply_ids_in(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
+  if (!d) return std::nullopt;
+  std::vector<std::string> ids;
+  while (dirent* e = readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32)))
+      ids.push_back(name.substr(0, 32));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 std::string new_apply_id() {

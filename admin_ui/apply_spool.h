@@ -15,7 +15,9 @@
 //                        "changes"?: [{key,before,after}], "restarted"?: [unit], "finishedAt"}
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "common/result.h"
@@ -25,6 +27,9 @@ namespace vytal {
 // 32 lowercase hex digits: the only ids read from or written to the spool.
 bool is_apply_id(const std::string& id);
 std::string new_apply_id();
+// The ids of `dir`'s <id>.json files (requests/ or results/), sorted; nullopt
+// when the directory cannot be opened.
+std::optional<std::vector<std::string>> apply_ids_in(const std::string& dir);
 
 // Writes requests/<id>.json atomically (a temporary file in tmp/, renamed);
 // makes the three directories when missing.

@@ -1,10 +1,8 @@
 #include "admin_ui/turn_settings_api.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include "admin_ui/appliance_settings.h"
 #include "admin_ui/apply_spool.h"
 #include "call_log/audit_record.h"
+#include "common/crypto.h"
 #include "common/json.h"
 #include "common/key_ring.h"
 #include "common/log.h"
@@ -85,16 +84,6 @@ std::string describe_changes(const std::vector<SettingChange>& changes) {
     out += (out.empty() ? "" : "; ") + c.key + ": '" + std::string(utf8_prefix(c.before, 300)) + "' -> '" +
            std::string(utf8_prefix(c.after, 300)) + "'";
   return out;
-}
-
-// A UUIDv7 from a result's finish time and its request id (32 random hex
-// digits): the same result always gets the same audit id.
-std::string result_record_id(int64_t finished_ms, const std::string& id) {
-  char ts[16];
-  std::snprintf(ts, sizeof ts, "%012llx", static_cast<unsigned long long>(finished_ms) & 0xFFFFFFFFFFFFULL);
-  const char variant = "89ab"[std::stoi(id.substr(3, 1), nullptr, 16) & 3];
-  return std::string(ts, 8) + "-" + std::string(ts + 8, 4) + "-7" + id.substr(0, 3) + "-" + variant + id.substr(4, 3) +
-         "-" + id.substr(7, 12);
 }
 
 WebResponse invalid(const Error& e) {
@@ -413,17 +402,10 @@ WebResponse TurnSettingsApi::result(const std::string& id) {
 
 int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
                         std::set<std::string>& audited_here) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir((spool_dir + "/results").c_str()), closedir);
-  if (!d) return 0;
-  std::vector<std::string> ids;
-  while (dirent* e = readdir(d.get())) {
-    std::string name = e->d_name;
-    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32)))
-      ids.push_back(name.substr(0, 32));
-  }
-  std::sort(ids.begin(), ids.end());
+  auto ids = apply_ids_in(spool_dir + "/results");
+  if (!ids) return 0;
   int audited_now = 0;
-  for (const std::string& id : ids) {
+  for (const std::string& id : *ids) {
     if (audited_here.count(id)) continue;
     bool audited = false;
     auto r = read_apply_result(spool_dir, id, &audited);
@@ -449,7 +431,9 @@ int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const
                                            : state == "refused" ? "denied"
                                                                 : "failed",
                                            "local", audit_detail(detail, " (request " + id + ")"));
-    record.id = result_record_id(json_integer_field(res, "finishedAt").value_or(record.occurred_at), id);
+    // The same result always gets the same audit id: from its finish time and
+    // its request id.
+    record.id = uuid_v7(json_integer_field(res, "finishedAt").value_or(record.occurred_at), sha256(id));
     auto added = outbox.add(record);
     if (!added) {
       LOG_WARN("vytal-admin: the result of request %s waits to be audited: %s", id.c_str(),

@@ -109,8 +109,11 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
-std::string uuid_v7(int64_t unix_ms) {
-  std::string b = random_bytes(16);
+std::string uuid_v7(int64_t unix_ms) { return uuid_v7(unix_ms, random_bytes(16)); }
+
+std::string uuid_v7(int64_t unix_ms, std::string_view bytes16) {
+  std::string b(bytes16.substr(0, 16));
+  b.resize(16);
   auto ms = static_cast<uint64_t>(unix_ms);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<char>((ms >> (40 - 8 * i)) & 0xff);
   b[6] = static_cast<char>((b[6] & 0x0f) | 0x70);  // version 7

@@ -32,6 +32,10 @@ std::string random_bytes(size_t n);
 // RFC 9562 UUID version 7: time-ordered, so rows created together sit
 // together in the index. unix_ms is the creation time.
 std::string uuid_v7(int64_t unix_ms);
+// The same from 16 given bytes instead of random ones (their first 6 give way
+// to the time, and the version and variant bits are set): one source gives
+// one id.
+std::string uuid_v7(int64_t unix_ms, std::string_view bytes16);
 // The 8-4-4-4-12 lower-case hex form of 16 bytes (version and variant bits as given).
 std::string format_uuid(std::string_view bytes16);
 bool is_uuid(std::string_view text);

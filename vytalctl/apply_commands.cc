@@ -181,20 +181,13 @@ bool rotate_key_ring_file(const std::string& path, int64_t overlap_s, int64_t no
 int apply_requests(const Config& config, const CommandOptions& opts, int64_t now_s) {
   const std::string& spool = config.str("VYTAL_APPLY_SPOOL_DIR");
   std::string dir = spool + "/requests";
-  std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
-  if (!d) {
+  auto ids = apply_ids_in(dir);
+  if (!ids) {
     std::printf("no requests (%s does not exist)\n", dir.c_str());
     return 0;
   }
-  std::vector<std::string> ids;
-  while (dirent* e = readdir(d.get())) {
-    std::string name = e->d_name;
-    if (name.size() == 37 && name.ends_with(".json") && is_apply_id(name.substr(0, 32)))
-      ids.push_back(name.substr(0, 32));
-  }
-  std::sort(ids.begin(), ids.end());
   int status = 0;
-  for (const std::string& id : ids) {
+  for (const std::string& id : *ids) {
     std::string path = dir + "/" + id + ".json";
     bool ok = false;
     std::string text = read_all(path, &ok), error;

@@ -5,6 +5,7 @@
 #include <array>
 #include <string_view>
 
+#include "call_log/audit_record.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "signald/signaling/session.h"
@@ -49,9 +50,7 @@ json_t* number_or_null(double v) { return v < 0 ? json_null() : json_real(v); }
 std::string close_reason(const std::string& reason) {
   std::string r = "removed by an operator: " + reason;
   if (r.size() <= 123) return r;
-  size_t n = 120;
-  while (n > 0 && (static_cast<unsigned char>(r[n]) & 0xc0) == 0x80) --n;
-  return r.substr(0, n) + "...";
+  return std::string(utf8_prefix(r, 120)) + "...";
 }
 
 }  // namespace
@@ -99,19 +98,20 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
     }
     return false;
   };
-  std::vector<std::pair<int, const std::string*>> order;
-  order.reserve(rooms_.size());
-  for (const auto& [id, room] : rooms_) order.emplace_back(id == pinned ? 0 : needs_attention(room) ? 1 : 2, &id);
-  auto first = [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+  struct Listed {
+    int rank;  // 0 pinned, 1 needs attention, 2 the rest
+    const std::string* id;
+    const Room* room;
   };
+  std::vector<Listed> order;
+  order.reserve(rooms_.size());
+  for (const auto& [id, room] : rooms_) order.push_back({id == pinned ? 0 : needs_attention(room) ? 1 : 2, &id, &room});
+  auto first = [](const Listed& a, const Listed& b) { return a.rank != b.rank ? a.rank < b.rank : *a.id < *b.id; };
   size_t shown = std::min(max_calls, order.size());
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(), first);
   order.resize(shown);
-  std::vector<const std::string*> ids;
-  for (const auto& [rank, id] : order) ids.push_back(id);
-  for (const std::string* id : ids) {
-    const Room& room = rooms_.at(*id);
+  for (const auto& [rank, id, room_ptr] : order) {
+    const Room& room = *room_ptr;
     json_t* call = json_object();
     json_put(call, "callId", json_str(*id));
     json_put(call, "active", json_boolean(room.active));

@@ -151,6 +151,18 @@ TEST(UuidTest, Version7Layout) {
   EXPECT_EQ(seen.size(), 200u) << "the random part differs between UUIDs of the same millisecond";
 }
 
+TEST(UuidTest, Version7FromGivenBytesIsTheSameForTheSameBytes) {
+  constexpr int64_t ms = 0x0123456789ab;
+  std::string a = uuid_v7(ms, sha256("request-1"));
+  EXPECT_EQ(a, uuid_v7(ms, sha256("request-1")));
+  EXPECT_NE(a, uuid_v7(ms, sha256("request-2")));
+  EXPECT_NE(a, uuid_v7(ms + 1, sha256("request-1")));
+  EXPECT_TRUE(is_uuid(a)) << a;
+  EXPECT_EQ(a.substr(0, 13), "01234567-89ab") << a;
+  EXPECT_EQ(a[14], '7') << a;
+  EXPECT_EQ(hex_value(a[19]) >> 2, 2) << a;
+}
+
 TEST(UuidTest, RealTimestampsSortByTime) {
   int64_t t = 1700000000000;  // 2023-11-14
   std::string a = uuid_v7(t);
