@@ -1,5 +1,6 @@
 #include "call_log/commit_queue.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 
@@ -79,15 +80,46 @@ void CommitQueue::run() {
   }
 }
 
+bool CommitQueue::begin() {
+  std::string error;
+  if (sqlite_exec(db_.get(), "BEGIN IMMEDIATE", &error)) return true;
+  LOG_ERROR("call log: cannot begin a transaction: %s", error.c_str());
+  stats_.failures.fetch_add(1);
+  return false;  // every item stays committed = false
+}
+
 void CommitQueue::commit_batch(std::vector<Item>& batch) {
   sqlite3* db = db_.get();
-  std::string error;
-  if (!sqlite_exec(db, "BEGIN IMMEDIATE", &error)) {
-    LOG_ERROR("call log: cannot begin a transaction: %s", error.c_str());
-    stats_.failures.fetch_add(1);
-    return;  // every item stays committed = false
+  // Nearly every batch has no failing write, so it runs as it is: a savepoint
+  // for each write would copy every page that write touches, in case it has
+  // to be undone. If one does fail, the whole transaction is rolled back and
+  // the batch runs again with a savepoint for each write (run_isolated).
+  if (!begin()) return;
+  bool all_ran = std::all_of(batch.begin(), batch.end(), [&](Item& item) { return item.task->run(*writer_); });
+  if (!all_ran) {
+    if (!sqlite3_get_autocommit(db)) sqlite_exec(db, "ROLLBACK", nullptr);
+    if (!begin() || !run_isolated(batch)) return;
+  } else {
+    for (Item& item : batch) item.committed = true;
   }
-  size_t writes = 0;
+  std::string error;
+  auto t0 = std::chrono::steady_clock::now();
+  bool ok = sqlite_exec(db, "COMMIT", &error);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!ok) {
+    LOG_ERROR("call log: commit failed, %zu write(s) not acknowledged: %s", batch.size(), error.c_str());
+    sqlite_exec(db, "ROLLBACK", nullptr);
+    stats_.failures.fetch_add(1);
+    for (Item& item : batch) item.committed = false;
+    return;
+  }
+  stats_.commit_seconds.observe(seconds);
+  stats_.transactions.fetch_add(1);
+  stats_.writes.fetch_add(std::count_if(batch.begin(), batch.end(), [](const Item& i) { return i.committed; }));
+}
+
+bool CommitQueue::run_isolated(std::vector<Item>& batch) {
+  sqlite3* db = db_.get();
   for (Item& item : batch) {
     bool ok = savepoint_.step() == SQLITE_DONE;
     savepoint_.reset();
@@ -113,23 +145,10 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
                 batch.size());
       stats_.failures.fetch_add(1);
       for (Item& i : batch) i.committed = false;
-      return;
+      return false;
     }
-    writes += item.committed;
   }
-  auto t0 = std::chrono::steady_clock::now();
-  bool ok = sqlite_exec(db, "COMMIT", &error);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!ok) {
-    LOG_ERROR("call log: commit failed, %zu write(s) not acknowledged: %s", batch.size(), error.c_str());
-    sqlite_exec(db, "ROLLBACK", nullptr);
-    stats_.failures.fetch_add(1);
-    for (Item& item : batch) item.committed = false;
-    return;
-  }
-  stats_.commit_seconds.observe(seconds);
-  stats_.transactions.fetch_add(1);
-  stats_.writes.fetch_add(writes);
+  return true;
 }
 
 void CommitQueue::on_completed(evutil_socket_t, short, void* arg) noexcept {

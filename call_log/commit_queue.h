@@ -61,6 +61,10 @@ class CommitQueue {
   };
   void run();
   void commit_batch(std::vector<Item>& batch);
+  bool begin();  // BEGIN IMMEDIATE; false (logged, counted) when it fails
+  // Runs each write in its own savepoint, rolling back one that fails alone;
+  // false when the database ended the whole transaction (nothing recorded).
+  bool run_isolated(std::vector<Item>& batch);
   static void on_completed(evutil_socket_t, short, void* self) noexcept;
 
   CommitQueueOptions options_;
@@ -69,7 +73,7 @@ class CommitQueue {
   std::function<void()> after_completions_;
   SqlitePtr db_;
   std::unique_ptr<CallWriter> writer_;
-  Statement savepoint_, release_, rollback_to_;  // one write's own scope in the batch
+  Statement savepoint_, release_, rollback_to_;  // one write's own scope, once a write in the batch failed
   EventPtr completed_event_;
 
   std::mutex mu_;

@@ -1,10 +1,12 @@
 // JWT verification with strict checks of our own on OpenSSL: the algorithm is
 // pinned by configuration and compared before any signature work, so neither
 // "alg":"none" nor an HS256 token keyed with an RSA public key can pass.
-// A JwtVerifier is immutable once created; verify() is safe from any thread.
+// A JwtVerifier's checks are fixed once created; verify() is safe from any
+// thread. It remembers the last tokens that passed (see Verified in jwt.cc).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -46,11 +48,14 @@ class JwtVerifier {
   Result<JwtClaims> verify(std::string_view token, int64_t now_s) const;
 
  private:
+  struct Verified;
   JwtVerifier() = default;
+  Result<JwtClaims> check(std::string_view token, int64_t now_s) const;
   bool signature_ok(std::string_view signing_input, std::string_view signature) const;
 
   JwtOptions options_;
   EvpPkeyPtr key_;
+  std::shared_ptr<Verified> verified_;  // shared by copies: they check the same way
 };
 
 // Signs claims with HS256: for development tokens (vytalctl) and tests.

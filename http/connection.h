@@ -3,10 +3,13 @@
 #pragma once
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <http_parser.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "common/handles.h"
@@ -17,6 +20,11 @@ namespace vytal {
 
 // Monotonic milliseconds: connection deadlines.
 int64_t monotonic_ms();
+
+// Sends `parts` on the socket at once when nothing waits in the output buffer
+// before them, and buffers only what the socket did not take (or all of it,
+// behind what waits). True when everything went out now.
+bool write_or_buffer(bufferevent* bev, std::span<const iovec> parts);
 
 // The request being read: allocated at its first byte, handed to the handler
 // when complete. An idle keep-alive connection has none.

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <span>
 
 #include "common/crypto.h"
 #include "common/json.h"
@@ -39,6 +41,29 @@ std::string address_of(const sockaddr* sa) {
 }
 
 }  // namespace
+
+bool write_or_buffer(bufferevent* bev, std::span<const iovec> parts) {
+  evbuffer* out = bufferevent_get_output(bev);
+  size_t done = 0;
+  if (evbuffer_get_length(out) == 0) {
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(parts.data());
+    msg.msg_iovlen = parts.size();
+    ssize_t sent = ::sendmsg(bufferevent_getfd(bev), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    done = sent > 0 ? static_cast<size_t>(sent) : 0;  // EAGAIN, or an error the bufferevent will meet
+  }
+  bool all = true;
+  for (const iovec& part : parts) {
+    if (done >= part.iov_len) {
+      done -= part.iov_len;
+      continue;
+    }
+    evbuffer_add(out, static_cast<const char*>(part.iov_base) + done, part.iov_len - done);
+    done = 0;
+    all = false;
+  }
+  return all;
+}
 
 const std::string* HttpRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
@@ -242,8 +267,10 @@ void HttpServer::on_read(bufferevent*, void* arg) noexcept {
     c->server->process_websocket(c);
   else if (c->state == Connection::State::lingering)
     evbuffer_drain(bufferevent_get_input(c->bev.get()), evbuffer_get_length(bufferevent_get_input(c->bev.get())));
-  else
+  else if (c->state == Connection::State::reading)
     c->server->process_input(c);
+  else  // more bytes while a request is answered: they wait, read once the response is out
+    bufferevent_disable(c->bev.get(), EV_READ);
 }
 
 void HttpServer::linger(Connection* c) {
@@ -296,9 +323,11 @@ void HttpServer::process_input(Connection* c) {
 }
 
 void HttpServer::dispatch(Connection* c) {
+  // Reading stays on: a client that waits for its answer sends nothing, and
+  // switching read interest off and on again for every request costs two
+  // epoll_ctl calls. One that sends more is switched off then (on_read).
   c->state = Connection::State::waiting;
   c->deadline_ms = 0;
-  bufferevent_disable(c->bev.get(), EV_READ);
   std::unique_ptr<PendingRequest> pending = std::move(c->pending);
   c->close_after_write = !pending->request.keep_alive;
   handler_(pending->request, Responder(this, c));
@@ -309,17 +338,21 @@ void HttpServer::send(Connection* c, HttpResponse&& r, bool head) {
     release(awaiting_.remove(c));
     return;
   }
-  evbuffer* out = bufferevent_get_output(c->bev.get());
-  evbuffer_add_printf(out,
-                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-                      "X-Content-Type-Options: nosniff\r\nConnection: %s\r\n",
-                      r.status, http_status_str(static_cast<http_status>(r.status)), r.content_type.c_str(),
-                      r.body.size(), c->close_after_write ? "close" : "keep-alive");
-  for (const auto& [name, value] : r.headers) evbuffer_add_printf(out, "%s: %s\r\n", name.c_str(), value.c_str());
-  evbuffer_add(out, "\r\n", 2);
+  std::string h;
+  h.reserve(256);
+  h.append("HTTP/1.1 ").append(std::to_string(r.status)).append(" ");
+  h.append(http_status_str(static_cast<http_status>(r.status))).append("\r\nContent-Type: ").append(r.content_type);
+  h.append("\r\nContent-Length: ").append(std::to_string(r.body.size()));
+  h.append("\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: ");
+  h.append(c->close_after_write ? "close" : "keep-alive").append("\r\n");
+  for (const auto& [name, value] : r.headers) h.append(name).append(": ").append(value).append("\r\n");
+  h.append("\r\n");
   // RFC 9110 9.3.2: a HEAD response has the headers of a GET and no body.
-  if (!head) evbuffer_add(out, r.body.data(), r.body.size());
+  iovec parts[2] = {{h.data(), h.size()}, {r.body.data(), head ? 0 : r.body.size()}};
   c->state = Connection::State::writing;
+  // Written at once when the socket takes it all: then on_write runs from the
+  // loop's deferred queue, and no write interest is registered with epoll.
+  if (write_or_buffer(c->bev.get(), parts)) bufferevent_trigger(c->bev.get(), EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void HttpServer::fail(Connection* c, int status, std::string_view code, std::string_view message, const char* reason) {
@@ -361,6 +394,9 @@ void HttpServer::on_write(bufferevent*, void* arg) noexcept {
 
 void HttpServer::on_event(bufferevent*, short what, void* arg) noexcept {
   auto* c = static_cast<Connection*>(arg);
+  bool answering = c->state == Connection::State::waiting || c->state == Connection::State::writing;
+  if ((what & BEV_EVENT_READING) && (what & BEV_EVENT_EOF) && answering)
+    return;  // the client stopped sending (reading is off now): it still gets its answer, then the close
   if (what & BEV_EVENT_TIMEOUT) c->server->metrics_.count_rejected("write_timeout");
   c->server->close(c);
 }

@@ -130,19 +130,14 @@ void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload
     ws_drop(largest, "ws_output_memory");
     if (largest == c) return;
   }
-  if (evbuffer_get_length(out) > 0) return ws_write_frame(out, opcode, payload);  // behind what waits
-  // Nothing waits: write now, header and payload in one writev, and let the
-  // buffer take only what the socket did not. A relayed message then costs
-  // one system call, no copy and no write interest registered with epoll
-  // (which the bufferevent would add now and remove after the next turn).
+  // Nothing waits: written now, header and payload in one system call, and the
+  // buffer takes only what the socket did not. A relayed message then costs
+  // no copy and no write interest registered with epoll (which the
+  // bufferevent would add now and remove after the next turn).
   unsigned char header[kWsMaxHeaderBytes];
   size_t header_len = ws_frame_header(header, opcode, payload.size());
   iovec parts[2] = {{header, header_len}, {const_cast<char*>(payload.data()), payload.size()}};
-  ssize_t sent = ::writev(bufferevent_getfd(c->bev.get()), parts, 2);
-  size_t done = sent > 0 ? static_cast<size_t>(sent) : 0;  // EAGAIN or an error the bufferevent will meet
-  if (done < header_len) evbuffer_add(out, header + done, header_len - done);
-  size_t payload_done = done > header_len ? done - header_len : 0;
-  if (payload_done < payload.size()) evbuffer_add(out, payload.data() + payload_done, payload.size() - payload_done);
+  write_or_buffer(c->bev.get(), parts);
 }
 
 void HttpServer::ws_drop(Connection* c, const char* reason) {

@@ -202,6 +202,29 @@ test('keep-alive with pipelining answers in order on one connection', async () =
   assert.equal(bodies[3], '{"status":"ok"}');
 });
 
+// A client may stop sending once its requests are out (a half-close): each
+// still gets its answer, the durable creates after their commit, in order,
+// and then the connection closes.
+test('a client that half-closes after pipelined creates gets every answer, then the close', async () => {
+  const body = JSON.stringify({ patientId: 'pat-half', providerId: 'dr-half', type: 'video' });
+  const post = `POST /webrtc/calls HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${service}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  const text = await new Promise((resolve, reject) => {
+    const s = net.connect(sd.port, '127.0.0.1', () => s.end(post + post + 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => (buf += d));
+    s.on('end', () => resolve(buf));
+    s.on('error', reject);
+    setTimeout(() => reject(new Error(`timeout, got: ${buf}`)), 5000);
+  });
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['201', '201', '200']);
+  const ids = [...text.matchAll(/"id":"([0-9a-f-]{36})"/g)].map((m) => m[1]);
+  assert.equal(new Set(ids).size, 2);
+  for (const id of ids) assert.equal(sql(sd.dataDir, `SELECT patient_id FROM calls WHERE id = '${id}'`), 'pat-half');
+});
+
 // Behind nginx every request comes from 127.0.0.1; nginx names the client in
 // X-Real-IP. signald believes it only from VYTAL_TRUSTED_PROXIES, and only
 // when it is an address: the audit log keeps who made each change.

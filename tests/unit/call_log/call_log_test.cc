@@ -5,11 +5,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "common/clock.h"
+#include "common/sqlite.h"
 
 namespace vytal {
 namespace {
@@ -58,6 +62,77 @@ TEST(CallLogWatchdogTest, MakingProgressTurnsFalseWhileAWriteHangs) {
   EXPECT_TRUE(finished);
   EXPECT_TRUE(queue.value()->making_progress(60000));
   queue.value().reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Group commit runs a batch without a savepoint for each write; when one write
+// fails, the batch runs again with them, so that write alone is rolled back:
+// the writes beside it in the same transaction are still recorded and
+// acknowledged, and nothing of the failed one is.
+TEST(CallLogBatchTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits) {
+  evthread_use_pthreads();
+  EventBasePtr base(event_base_new());
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vytal-batch-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ManualClock clock(1'800'000'000'000);
+  CommitStats stats;
+  CallLogOptions options;
+  options.db_path = (dir / "calls.db").string();
+  auto log = CallLog::open(base.get(), options, clock, stats, [](const char*) {});
+  ASSERT_TRUE(log) << log.error().message;
+  auto run_loop = [&](const std::function<bool()>& until) {
+    for (int i = 0; i < 300 && !until(); ++i) {
+      timeval tick{0, 10000};
+      event_base_loopexit(base.get(), &tick);
+      event_base_dispatch(base.get());
+    }
+  };
+  run_loop([&] { return log.value()->making_progress(0); });  // open()'s own first write is done
+
+  // A write that holds the commit thread, so the next five queue up and go
+  // in together as one batch.
+  auto started = std::make_shared<std::promise<void>>();
+  std::future<void> running = started->get_future();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  ASSERT_TRUE(log.value()->submit(
+      [started, released](CallWriter&) {
+        started->set_value();
+        released.wait();
+        return true;
+      },
+      [](bool) {}, CallLog::WhenFull::refuse));
+  running.wait();
+  Actor service{"platform-backend", Role::service, "127.0.0.1"};
+  std::string patient[5];
+  std::optional<bool> committed[5];
+  for (int i = 0; i < 5; ++i) {
+    patient[i] = "patient-batch-" + std::to_string(i);
+    NewCall call{patient[i], "provider-batch", "video", std::nullopt, std::nullopt};
+    ASSERT_TRUE(log.value()->submit(
+        [call, i, service](CallWriter& w) {
+          bool created = w.create(call, service).ok();
+          return created && i != 2;  // the third write fails after its call row is in
+        },
+        [&committed, i](bool ok) { committed[i] = ok; }, CallLog::WhenFull::refuse));
+  }
+  uint64_t transactions_before = stats.transactions.load();
+  release.set_value();
+  run_loop(
+      [&] { return std::all_of(std::begin(committed), std::end(committed), [](auto& c) { return c.has_value(); }); });
+
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(committed[i], std::optional<bool>(i != 2)) << "write " << i;
+  EXPECT_EQ(stats.transactions.load() - transactions_before, 2u);  // the held write's, then the five together
+  auto db = sqlite_open(options.db_path, SqliteOpenOptions{.read_only = true});
+  ASSERT_TRUE(db);
+  for (int i = 0; i < 5; ++i) {
+    Statement count(db.value().get(), "SELECT count(*) FROM calls WHERE patient_id = ?");
+    count.bind(1, patient[i]);
+    ASSERT_EQ(count.step(), SQLITE_ROW);
+    EXPECT_EQ(count.integer(0), i == 2 ? 0 : 1) << "write " << i;
+  }
+  db.value().reset();
+  log.value().reset();
   std::filesystem::remove_all(dir);
 }
 

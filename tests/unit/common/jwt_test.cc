@@ -388,6 +388,35 @@ TEST(JwtVerifyTest, ReportsExp) {
   EXPECT_EQ(got->exp, 1700000600);
 }
 
+// A verifier remembers tokens that passed; what it remembers is still checked
+// for expiry, and only the exact same text is taken as known.
+TEST(JwtVerifyTest, AKnownTokenIsStillRefusedOnceExpiredAndOnlyItsExactTextIsKnown) {
+  JwtVerifier v = make_verifier(Pin::hs256);
+  std::string token = make_token(JwtCase{"", Pin::hs256, kHS, kGood, Signer::hs256, Mutation::none, ""});
+  for (int i = 0; i < 2; ++i) {
+    auto got = v.verify(token, kNow);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(got->sub, "user-1");
+    EXPECT_EQ(got->exp, 1700000600);
+  }
+  // make_verifier's leeway is 30 s (kNow + 600 is the exp).
+  EXPECT_TRUE(v.verify(token, 1700000600 + 29).ok());
+  auto expired = v.verify(token, 1700000600 + 30);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, "token_expired");
+
+  std::string forged = token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';  // a different signature
+  auto refused = v.verify(forged, kNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "token_signature");
+  std::string tampered = make_token(JwtCase{"", Pin::hs256, kHS, kGood, Signer::hs256, Mutation::tamper_payload, ""});
+  refused = v.verify(tampered, kNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "token_signature");
+  EXPECT_TRUE(v.verify(token, kNow).ok());  // the known token still passes
+}
+
 TEST(JwtSignTest, SignedTokenVerifies) {
   JsonPtr claims(json_object());
   json_put(claims.get(), "sub", json_str("prov-7"));
