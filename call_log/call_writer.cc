@@ -92,6 +92,17 @@ void CallWriter::set_limits(CallWriterLimits limits, std::atomic<uint64_t>* audi
   audits_suppressed_ = audits_suppressed;
 }
 
+void CallWriter::begin_batch() {
+  denials_before_.clear();
+  suppressed_in_batch_ = 0;
+}
+
+void CallWriter::undo_batch() {
+  for (auto it = denials_before_.rbegin(); it != denials_before_.rend(); ++it) denials_[it->first] = it->second;
+  if (audits_suppressed_) audits_suppressed_->fetch_sub(suppressed_in_batch_);
+  begin_batch();
+}
+
 Error CallWriter::deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id) {
   if (!audit_denied(actor, action, call_id)) return db_error();
   return Error{"forbidden", "you may not do this to this call"};
@@ -103,9 +114,11 @@ bool CallWriter::audit_denied(const Actor& actor, std::string_view action, std::
     if (denials_.size() >= 4096)  // forget the subjects whose minute is over
       std::erase_if(denials_, [now](const auto& e) { return now - e.second.start_ms >= 60000; });
     DenialWindow& w = denials_[actor.sub];
+    denials_before_.emplace_back(actor.sub, w);
     if (now - w.start_ms >= 60000) w = DenialWindow{now, 0};
     if (w.count >= limits_.denied_audits_per_minute) {
       if (audits_suppressed_) audits_suppressed_->fetch_add(1);
+      ++suppressed_in_batch_;
       return true;
     }
     ++w.count;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "call_log/audit_record.h"
@@ -81,6 +82,10 @@ class CallWriter {
   CallWriter(sqlite3* db, const Clock& clock, int max_participants);
   // `audits_suppressed` (may be null) counts refusals left out of the audit log.
   void set_limits(CallWriterLimits limits, std::atomic<uint64_t>* audits_suppressed);
+  // A batch rolled back and run again (CommitQueue) would count its refusals
+  // twice: begin_batch() marks the counts, undo_batch() puts them back.
+  void begin_batch();
+  void undo_batch();
 
   Result<CallUpdate> create(const NewCall& call, const Actor& actor);
   Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason);
@@ -151,7 +156,9 @@ class CallWriter {
   int max_participants_;
   CallWriterLimits limits_;
   std::atomic<uint64_t>* audits_suppressed_ = nullptr;
-  std::unordered_map<std::string, DenialWindow> denials_;  // by subject, this minute
+  std::unordered_map<std::string, DenialWindow> denials_;             // by subject, this minute
+  std::vector<std::pair<std::string, DenialWindow>> denials_before_;  // since begin_batch, oldest first
+  uint64_t suppressed_in_batch_ = 0;
   int64_t seq_ = 0;
   CallReader reader_;
   Statement insert_call_, update_call_, insert_participant_, update_participant_, insert_event_, insert_audit_,

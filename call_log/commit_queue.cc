@@ -95,9 +95,14 @@ void CommitQueue::commit_batch(std::vector<Item>& batch) {
   // to be undone. If one does fail, the whole transaction is rolled back and
   // the batch runs again with a savepoint for each write (run_isolated).
   if (!begin()) return;
-  bool all_ran = std::all_of(batch.begin(), batch.end(), [&](Item& item) { return item.task->run(*writer_); });
+  writer_->begin_batch();
+  // A write that fails, or after which the database ended the transaction
+  // (a full disk), sends the batch to the second way.
+  bool all_ran = std::all_of(batch.begin(), batch.end(),
+                             [&](Item& item) { return item.task->run(*writer_) && !sqlite3_get_autocommit(db); });
   if (!all_ran) {
     if (!sqlite3_get_autocommit(db)) sqlite_exec(db, "ROLLBACK", nullptr);
+    writer_->undo_batch();
     if (!begin() || !run_isolated(batch)) return;
   } else {
     for (Item& item : batch) item.committed = true;

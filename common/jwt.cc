@@ -112,7 +112,9 @@ struct JwtVerifier::Verified {
     std::lock_guard lock(mu);
     if (slots.empty()) return std::nullopt;
     const Slot& slot = slots[slot_of(token)];
-    if (slot.token != token || now_s >= slot.claims.exp + leeway_s) return std::nullopt;
+    // Constant time: the slot is chosen by an unkeyed hash, so a caller can
+    // aim a token of its own at the slot of someone else's.
+    if (!constant_time_equal(slot.token, token) || now_s >= slot.claims.exp + leeway_s) return std::nullopt;
     return slot.claims;
   }
   void add(std::string_view token, const JwtClaims& claims) {
@@ -171,6 +173,7 @@ bool JwtVerifier::signature_ok(std::string_view input, std::string_view sig) con
 }
 
 Result<JwtClaims> JwtVerifier::verify(std::string_view token, int64_t now_s) const {
+  if (!verified_) return check(token, now_s);  // a moved-from verifier
   if (auto known = verified_->find(token, now_s, options_.leeway_s)) return std::move(*known);
   auto claims = check(token, now_s);
   if (claims) verified_->add(token, claims.value());

@@ -835,5 +835,23 @@ TEST_F(CallLogTest, RefusalsAreAuditedAtMostNPerSubjectPerMinute) {
   EXPECT_EQ(suppressed.load(), 7u);
 }
 
+// CommitQueue runs a batch again after rolling it back (a write in it failed):
+// the refusals in it are counted toward the audit budget once, not twice.
+TEST_F(CallLogTest, ABatchRunAgainCountsItsRefusalsOnce) {
+  std::atomic<uint64_t> suppressed{0};
+  writer_->set_limits(CallWriterLimits{0, 1}, &suppressed);
+  auto refuse = [&] { ASSERT_FALSE(create(video_call("pat-1", "prov-1"), kOtherPatient).ok()); };
+  writer_->begin_batch();
+  refuse();  // audited: the budget of 1 is used
+  refuse();  // left out of the audit log
+  EXPECT_EQ(suppressed.load(), 1u);
+  writer_->undo_batch();
+  EXPECT_EQ(suppressed.load(), 0u);
+  refuse();  // the same first refusal again: audited, not suppressed
+  EXPECT_EQ(suppressed.load(), 0u);
+  refuse();
+  EXPECT_EQ(suppressed.load(), 1u);
+}
+
 }  // namespace
 }  // namespace vytal
