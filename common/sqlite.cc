@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/wal_append_vfs.h"
+
 namespace vytal {
 
 Result<SqlitePtr> sqlite_open(const std::string& path, const SqliteOpenOptions& options) {
@@ -14,7 +16,7 @@ Result<SqlitePtr> sqlite_open(const std::string& path, const SqliteOpenOptions& 
   sqlite3* raw = nullptr;
   int flags = options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, wal_append_vfs());
   SqlitePtr db(raw);
   if (rc != SQLITE_OK) return Error{"sqlite_open", path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))};
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);

@@ -1,0 +1,26 @@
+// A SQLite VFS over the default one that hands a transaction's write-ahead
+// log to the kernel in one write instead of two per page.
+//
+// SQLite appends each WAL frame as two pwrite() calls, its 24-byte header and
+// its page: a commit of 50 pages is 100 system calls, each taking the file's
+// lock and walking the page cache again. This VFS keeps the appends of one
+// transaction in memory while they follow each other in the file and writes
+// them out in one call:
+// - after the page of a commit frame (the WAL format marks it in the frame
+//   header), so a commit is in the file before SQLite marks it visible to
+//   readers, whatever the connection's synchronous setting;
+// - before anything else touches the file (read, sync, truncate, size, close,
+//   file control), and before a write that does not follow the kept bytes;
+// - once the kept bytes pass 4 MiB (a transaction larger than that).
+// A failed write-out fails the call that caused it, as a failed pwrite() of
+// SQLite's own would. Every other file (the database, its shared memory) goes
+// straight through to the default VFS.
+#pragma once
+
+namespace vytal {
+
+// Registers the VFS (once, not as the default) and returns its name for
+// sqlite3_open_v2. Thread-safe.
+const char* wal_append_vfs();
+
+}  // namespace vytal
