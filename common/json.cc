@@ -16,10 +16,15 @@ JsonPtr json_parse(std::string_view text, std::string* error) {
 }
 
 std::string json_dump(const json_t* value) {
-  char* s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!s) std::abort();
-  std::string out(s);
-  free(s);
+  // Straight into the string: json_dumps grows its own buffer from 16 bytes
+  // by doubling, then the text is copied once more.
+  std::string out;
+  out.reserve(512);
+  auto append = [](const char* buffer, size_t size, void* data) noexcept {
+    static_cast<std::string*>(data)->append(buffer, size);
+    return 0;
+  };
+  if (json_dump_callback(value, append, &out, JSON_COMPACT | JSON_ENCODE_ANY) != 0) std::abort();
   return out;
 }
 
