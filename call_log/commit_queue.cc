@@ -165,6 +165,7 @@ void CommitQueue::on_completed(evutil_socket_t, short, void* arg) noexcept {
   }
   self->in_flight_ -= done.size();
   self->waiting_since_ms_ = self->clock_.monotonic_ms();
+  LogBatch lines;  // the batch's log lines (one per call changed) in one write
   for (Item& item : done) item.task->complete(item.committed);
   if (self->after_completions_) self->after_completions_();
 }

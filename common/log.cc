@@ -49,12 +49,26 @@ void to_journal(LogLevel level, const LogFields& f, std::string_view message) {
     sd_journal_send("MESSAGE=%.*s", len, message.data(), "PRIORITY=%d", prio, nullptr);
 }
 
+constexpr size_t kMaxBatchBytes = 64 << 10;
+thread_local int t_batch_depth = 0;
+thread_local std::string t_batch;  // lines kept while a LogBatch lives
+
+void write_batch() {
+  std::fwrite(t_batch.data(), 1, t_batch.size(), stderr);
+  t_batch.clear();
+}
+
 void to_stderr(LogLevel level, const LogFields&, std::string_view message) {
   // One buffer and one write so lines from two threads never interleave.
   std::string line = std::string(kNames[static_cast<int>(level)]) + ": ";
   line.append(message);
   line += '\n';
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  if (t_batch_depth == 0) {
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
+  }
+  t_batch += line;
+  if (t_batch.size() >= kMaxBatchBytes) write_batch();
 }
 
 struct Logger {
@@ -170,6 +184,12 @@ void log_flush() {
   Logger& l = logger();
   std::lock_guard lock(l.mu);
   for (const RepeatFilter::Summary& s : l.repeats.flush()) l.emit(s.level, {}, s.text);
+}
+
+LogBatch::LogBatch() { ++t_batch_depth; }
+
+LogBatch::~LogBatch() {
+  if (--t_batch_depth == 0 && !t_batch.empty()) write_batch();
 }
 
 void set_log_output(FILE* out) {

@@ -42,6 +42,19 @@ void log_event(LogLevel level, const LogFields& fields, const char* fmt, ...) __
 // Writes the pending "(repeated N times)" lines now (at exit; tests).
 void log_flush();
 inline void log_flush_repeats() { log_flush(); }
+// While one lives on a thread, the lines that thread writes to standard
+// error are kept and go out in one write when the outermost one ends (and
+// every 64 KiB). For a loop turn that logs a burst at once: the call log's
+// completions of one commit batch. Lines from other threads may come out
+// between them; the journal still gets each line as it is logged (one
+// datagram is one entry), and so does a test's sink.
+class LogBatch {
+ public:
+  LogBatch();
+  ~LogBatch();
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+};
 // Lines to a file in the standard error format (tests); nullptr: back to the default.
 void set_log_output(FILE* out);
 

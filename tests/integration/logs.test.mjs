@@ -27,6 +27,9 @@ test('a call\'s story, line by line, with its ids and nothing else', { timeout: 
     assert.equal(end.status, 200);
     await patient.next('call-ended');
     patient.close();
+    // A commit batch's lines go out in one write just after its answers.
+    for (let i = 0; i < 250 && !sd.stderr().includes(`call ended reason=completed duration_ms`); i++)
+      await new Promise((r) => setTimeout(r, 20));
 
     const story = sd.stderr().split('\n').filter((l) => l.includes(`call=${call.id}`));
     const expected = [

@@ -4,6 +4,7 @@
 #include "common/log.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -143,6 +144,62 @@ TEST_F(LogTest, DifferentLinesAreAllWritten) {
   for (int i = 0; i < 40; ++i) LOG_INFO("line %d", i);
   std::string text = Written();
   for (int i = 0; i < 40; ++i) EXPECT_NE(text.find("info: line " + std::to_string(i) + "\n"), std::string::npos) << i;
+}
+
+// Standard error itself (no sink): fd 2 is a temporary file during each test.
+class StderrLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    set_log_sink(nullptr);
+    std::fflush(stderr);
+    saved_ = dup(STDERR_FILENO);
+    file_ = std::tmpfile();
+    ASSERT_NE(file_, nullptr);
+    ASSERT_EQ(dup2(fileno(file_), STDERR_FILENO), STDERR_FILENO);
+  }
+  void TearDown() override {
+    std::fflush(stderr);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    std::fclose(file_);
+  }
+  std::string Written() const {
+    std::string text(1 << 20, '\0');
+    ssize_t n = pread(fileno(file_), text.data(), text.size(), 0);
+    text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return text;
+  }
+  int saved_ = -1;
+  FILE* file_ = nullptr;
+};
+
+TEST_F(StderrLogTest, ALineIsWrittenAtOnceOutsideABatch) {
+  LOG_INFO("alone %d", 1);
+  EXPECT_EQ(Written(), "info: alone 1\n");
+}
+
+TEST_F(StderrLogTest, ABatchsLinesGoOutTogetherWhenTheOutermostEnds) {
+  {
+    LogBatch outer;
+    LOG_INFO("first %d", 1);
+    {
+      LogBatch inner;
+      log_event(LogLevel::info, {"01a2", "patient-1"}, "participant joined role=%s", "patient");
+    }
+    EXPECT_EQ(Written(), "") << "kept until the outermost batch ends";
+    LOG_WARN("third");
+  }
+  EXPECT_EQ(Written(), "info: first 1\ninfo: participant joined role=patient call=01a2 user=patient-1\nwarn: third\n");
+  LOG_INFO("after");
+  EXPECT_TRUE(Written().ends_with("warn: third\ninfo: after\n"));
+}
+
+TEST_F(StderrLogTest, ALongBatchIsWrittenAsItGrows) {
+  LogBatch batch;
+  for (int i = 0; i < 2000; ++i) LOG_INFO("line %04d of a long burst of lines from one loop turn", i);
+  std::string early = Written();
+  EXPECT_FALSE(early.empty()) << "at most 64 KiB is kept";
+  EXPECT_TRUE(early.starts_with("info: line 0000 of")) << early.substr(0, 80);
 }
 
 }  // namespace
