@@ -38,6 +38,7 @@ int write_out(WalFile* f) {
                                    f->kept_from + static_cast<sqlite3_int64>(done));
   }
   f->kept->clear();
+  if (f->kept->capacity() > kMaxKeptBytes / 4) f->kept->shrink_to_fit();  // after a rare large transaction
   return rc;
 }
 

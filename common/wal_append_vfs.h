@@ -11,7 +11,8 @@
 //   readers, whatever the connection's synchronous setting;
 // - before anything else touches the file (read, sync, truncate, size, close,
 //   file control), and before a write that does not follow the kept bytes;
-// - once the kept bytes pass 4 MiB (a transaction larger than that).
+// - once the kept bytes pass 4 MiB (a transaction larger than that; the
+//   memory is given back after such a one).
 // A failed write-out fails the call that caused it, as a failed pwrite() of
 // SQLite's own would. Every other file (the database, its shared memory) goes
 // straight through to the default VFS.

@@ -130,10 +130,11 @@ void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload
     ws_drop(largest, "ws_output_memory");
     if (largest == c) return;
   }
-  // Nothing waits: written now, header and payload in one system call, and the
-  // buffer takes only what the socket did not. A relayed message then costs
-  // no copy and no write interest registered with epoll (which the
-  // bufferevent would add now and remove after the next turn).
+  // write_or_buffer: when nothing waits in the output, written now, header and
+  // payload in one system call, the buffer taking only what the socket did
+  // not; else queued behind what waits. A relayed message then costs no copy
+  // and no write interest registered with epoll (which the bufferevent would
+  // add now and remove after the next turn).
   unsigned char header[kWsMaxHeaderBytes];
   size_t header_len = ws_frame_header(header, opcode, payload.size());
   iovec parts[2] = {{header, header_len}, {const_cast<char*>(payload.data()), payload.size()}};
