@@ -18,76 +18,72 @@
 namespace vytal {
 namespace {
 
+// A call log on its own loop, in a directory of its own; run_loop turns the
+// loop in 10 ms steps (at most 3 s) until `until` holds.
+class CallLogLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    evthread_use_pthreads();
+    base_.reset(event_base_new());
+    dir_ = std::filesystem::temp_directory_path() / ("vytal-calllog-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    options_.db_path = (dir_ / "calls.db").string();
+    auto opened = CallLog::open(base_.get(), options_, clock_, stats_, [](const char*) {});
+    ASSERT_TRUE(opened) << opened.error().message;
+    log_ = std::move(opened.value());
+  }
+  void TearDown() override {
+    log_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void run_loop(const std::function<bool()>& until) {
+    for (int i = 0; i < 300 && !until(); ++i) {
+      timeval tick{0, 10000};
+      event_base_loopexit(base_.get(), &tick);
+      event_base_dispatch(base_.get());
+    }
+  }
+
+  EventBasePtr base_;
+  std::filesystem::path dir_;
+  ManualClock clock_{1'800'000'000'000};
+  CommitStats stats_;
+  CallLogOptions options_;
+  std::unique_ptr<CallLog> log_;
+};
+
 // The watchdog's view of the commit thread: a write that never finishes (a
 // hung disk) is noticed once it has waited long enough; finishing clears it.
-TEST(CallLogWatchdogTest, MakingProgressTurnsFalseWhileAWriteHangs) {
-  evthread_use_pthreads();
-  EventBasePtr base(event_base_new());
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vytal-cq-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  ManualClock clock(1'800'000'000'000);
-  CommitStats stats;
-  CallLogOptions options;
-  options.db_path = (dir / "calls.db").string();
-  auto queue = CallLog::open(base.get(), options, clock, stats, [](const char*) {});
-  ASSERT_TRUE(queue) << queue.error().message;
-
-  EXPECT_TRUE(queue.value()->making_progress(60000));  // nothing waiting
+TEST_F(CallLogLoopTest, MakingProgressTurnsFalseWhileAWriteHangs) {
+  EXPECT_TRUE(log_->making_progress(60000));  // nothing waiting
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   bool finished = false;
   // What open() queued (the first heartbeat) is committed first.
-  for (int i = 0; i < 200 && !queue.value()->making_progress(0); ++i) {
-    timeval tick{0, 10000};
-    event_base_loopexit(base.get(), &tick);
-    event_base_dispatch(base.get());
-  }
-  ASSERT_TRUE(queue.value()->submit(
+  run_loop([&] { return log_->making_progress(0); });
+  ASSERT_TRUE(log_->submit(
       [released](CallWriter&) {
         released.wait();  // the "fsync" that does not return
         return true;
       },
       [&](bool committed) { finished = committed; }, CallLog::WhenFull::refuse));
-  clock.advance_ms(59000);
-  EXPECT_TRUE(queue.value()->making_progress(60000));
-  clock.advance_ms(2000);
-  EXPECT_FALSE(queue.value()->making_progress(60000));
+  clock_.advance_ms(59000);
+  EXPECT_TRUE(log_->making_progress(60000));
+  clock_.advance_ms(2000);
+  EXPECT_FALSE(log_->making_progress(60000));
 
   release.set_value();
-  for (int i = 0; i < 200 && !finished; ++i) {
-    timeval tick{0, 10000};
-    event_base_loopexit(base.get(), &tick);
-    event_base_dispatch(base.get());
-  }
+  run_loop([&] { return finished; });
   EXPECT_TRUE(finished);
-  EXPECT_TRUE(queue.value()->making_progress(60000));
-  queue.value().reset();
-  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(log_->making_progress(60000));
 }
 
 // Group commit runs a batch without a savepoint for each write; when one write
 // fails, the batch runs again with them, so that write alone is rolled back:
 // the writes beside it in the same transaction are still recorded and
 // acknowledged, and nothing of the failed one is.
-TEST(CallLogBatchTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits) {
-  evthread_use_pthreads();
-  EventBasePtr base(event_base_new());
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vytal-batch-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  ManualClock clock(1'800'000'000'000);
-  CommitStats stats;
-  CallLogOptions options;
-  options.db_path = (dir / "calls.db").string();
-  auto log = CallLog::open(base.get(), options, clock, stats, [](const char*) {});
-  ASSERT_TRUE(log) << log.error().message;
-  auto run_loop = [&](const std::function<bool()>& until) {
-    for (int i = 0; i < 300 && !until(); ++i) {
-      timeval tick{0, 10000};
-      event_base_loopexit(base.get(), &tick);
-      event_base_dispatch(base.get());
-    }
-  };
-  run_loop([&] { return log.value()->making_progress(0); });  // open()'s own first write is done
+TEST_F(CallLogLoopTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits) {
+  run_loop([&] { return log_->making_progress(0); });  // open()'s own first write is done
 
   // A write that holds the commit thread, so the next five queue up and go
   // in together as one batch.
@@ -95,7 +91,7 @@ TEST(CallLogBatchTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits
   std::future<void> running = started->get_future();
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  ASSERT_TRUE(log.value()->submit(
+  ASSERT_TRUE(log_->submit(
       [started, released](CallWriter&) {
         started->set_value();
         released.wait();
@@ -109,21 +105,21 @@ TEST(CallLogBatchTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits
   for (int i = 0; i < 5; ++i) {
     patient[i] = "patient-batch-" + std::to_string(i);
     NewCall call{patient[i], "provider-batch", "video", std::nullopt, std::nullopt};
-    ASSERT_TRUE(log.value()->submit(
+    ASSERT_TRUE(log_->submit(
         [call, i, service](CallWriter& w) {
           bool created = w.create(call, service).ok();
           return created && i != 2;  // the third write fails after its call row is in
         },
         [&committed, i](bool ok) { committed[i] = ok; }, CallLog::WhenFull::refuse));
   }
-  uint64_t transactions_before = stats.transactions.load();
+  uint64_t transactions_before = stats_.transactions.load();
   release.set_value();
   run_loop(
       [&] { return std::all_of(std::begin(committed), std::end(committed), [](auto& c) { return c.has_value(); }); });
 
   for (int i = 0; i < 5; ++i) EXPECT_EQ(committed[i], std::optional<bool>(i != 2)) << "write " << i;
-  EXPECT_EQ(stats.transactions.load() - transactions_before, 2u);  // the held write's, then the five together
-  auto db = sqlite_open(options.db_path, SqliteOpenOptions{.read_only = true});
+  EXPECT_EQ(stats_.transactions.load() - transactions_before, 2u);  // the held write's, then the five together
+  auto db = sqlite_open(options_.db_path, SqliteOpenOptions{.read_only = true});
   ASSERT_TRUE(db);
   for (int i = 0; i < 5; ++i) {
     Statement count(db.value().get(), "SELECT count(*) FROM calls WHERE patient_id = ?");
@@ -131,9 +127,6 @@ TEST(CallLogBatchTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommits
     ASSERT_EQ(count.step(), SQLITE_ROW);
     EXPECT_EQ(count.integer(0), i == 2 ? 0 : 1) << "write " << i;
   }
-  db.value().reset();
-  log.value().reset();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
