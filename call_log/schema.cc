@@ -186,12 +186,23 @@ constexpr const char* kStatusCreatedIndex = R"sql(
 CREATE INDEX idx_calls_status_created ON calls(status, created_at, id);
 )sql";
 
+// Migration 6: two of the platform's indexes that no query of the appliance
+// reads (nothing here looks calls up by appointment or by status and
+// scheduled time; the status queries use migration 5's index). Each cost an
+// insert on every create and a move on every status change. PostgreSQL,
+// where the platform's queries run, keeps both (syncd/central_schema.cc).
+constexpr const char* kDropUnreadIndexes = R"sql(
+DROP INDEX idx_calls_status_scheduled;
+DROP INDEX idx_calls_appointment;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial call log", kInitialSchema},
     {2, "quality samples", kQualitySamples},
     {3, "sync bookkeeping", kSyncState},
     {4, "turn usage", kTurnUsage},
     {5, "calls by status, newest first", kStatusCreatedIndex},
+    {6, "no index nothing reads", kDropUnreadIndexes},
 };
 
 }  // namespace

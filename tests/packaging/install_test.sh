@@ -414,11 +414,13 @@ check "vytal-admin's unit has no capability and sees the key ring read-only" bas
 # ------------------------------------------------------------ 4. upgrade
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
-# The call log as an older release left it: without the newest migration (5,
-# the calls' (status, created_at) index), so the upgrade has one to apply. signald and syncd (which
-# would migrate it themselves at start) stay stopped until the upgrade.
+# The call log as an older release left it: without the newest migration (6,
+# which drops two indexes nothing on the appliance reads), so the upgrade has
+# one to apply. signald and syncd (which would migrate it themselves at start)
+# stay stopped until the upgrade.
 in_machine systemctl stop vytal-signald.service vytal-syncd.service
-sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'DROP INDEX idx_calls_status_created; DELETE FROM schema_migrations WHERE version = 5;'
+sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'CREATE INDEX idx_calls_status_scheduled ON calls(status, scheduled_at);
+  CREATE INDEX idx_calls_appointment ON calls(appointment_id); DELETE FROM schema_migrations WHERE version = 6;'
 step "upgrade to $V2 on the running machine"
 # (not /tmp: the machine's /tmp is its own tmpfs)
 cp "$DEB2" "$ROOT/root/"
@@ -432,10 +434,11 @@ check "the admin page's settings are kept and in force" \
 check "vytal-turnserver runs with them after the upgrade" turn_conf_has 'user-quota=9'
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade migrated the call log to schema 5" \
-  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 5 (1 migration(s) applied)" "$WORK/upgrade.log"
-check "the index is back" \
-  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'idx_calls_status_created'")" = 1
+check "the upgrade migrated the call log to schema 6" \
+  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 6 (1 migration(s) applied)" "$WORK/upgrade.log"
+check "the two unread indexes are gone again" \
+  test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name IN
+    ('idx_calls_status_scheduled', 'idx_calls_appointment')")" = 0
 check "vytal-turnserver was stopped for the upgrade and started again" \
   bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$turn_pid" "$(prop vytal-turnserver.service MainPID)"
 check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service
