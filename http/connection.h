@@ -48,7 +48,7 @@ struct HeaderLineCheck {
   bool active = true;
   bool prev_cr = false;
   bool seen_line = false;  // a non-empty line was read (the request line)
-  uint32_t line_length = 0;
+  bool line_open = false;  // the current line has a character other than CR
 };
 
 struct Connection {
@@ -68,14 +68,17 @@ struct Connection {
   bool close_after_write = false;
   bool ping_outstanding = false;
   HeaderLineCheck line_check;
-  bool local = false;  // accepted on the local socket
+  bool local = false;              // accepted on the local socket
+  bool ws_output_counted = false;  // an output callback counts this WebSocket's unsent bytes in the server's total
   WsReadState ws;
   WsHandler* ws_handler = nullptr;
   void* ws_user = nullptr;
-  evbuffer_cb_entry* ws_output_cb = nullptr;  // counts this WebSocket's unsent bytes in the server's total
-  Connection* prev = nullptr;                 // ConnectionList links; the list owns
-  std::unique_ptr<Connection> next;           // the connection through `next`
+  Connection* prev = nullptr;        // ConnectionList links; the list owns
+  std::unique_ptr<Connection> next;  // the connection through `next`
 };
+// Memory per idle connection is a target (docs/BENCHMARKS.md): with glibc a
+// connection is one 160-byte block up to 152 bytes, a 176-byte one past that.
+static_assert(sizeof(Connection) <= 152, "Connection outgrew its 160-byte malloc block");
 
 // http-parser's settings for a Connection's requests (request_parser.cc).
 extern const http_parser_settings kRequestParserSettings;

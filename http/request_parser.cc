@@ -164,17 +164,17 @@ const char* check_head_lines(HeaderLineCheck& k, const char* p, size_t n) {
     char ch = p[i];
     if (ch == '\n') {
       if (!k.prev_cr) return "a line ends with a bare LF; HTTP/1.1 lines end with CRLF";
-      if (k.line_length > 0)
+      if (k.line_open)
         k.seen_line = true;
       else if (k.seen_line)
         k.active = false;  // the blank line: the head is complete
-      k.line_length = 0;
+      k.line_open = false;
     } else {
       if (k.prev_cr) return "a CR not followed by LF";
       if (ch != '\r') {
-        if (k.line_length == 0 && k.seen_line && (ch == ' ' || ch == '\t'))
+        if (!k.line_open && k.seen_line && (ch == ' ' || ch == '\t'))
           return "obs-fold (a header line continued on the next line) is not accepted";
-        ++k.line_length;
+        k.line_open = true;
       }
     }
     k.prev_cr = ch == '\r';

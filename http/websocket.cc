@@ -43,7 +43,7 @@ WsLink HttpServer::upgrade(Connection* c, std::string_view key, std::string_view
   // and uncounted as the kernel takes it (an evbuffer callback: one small
   // entry per WebSocket connection, no copy of the data).
   ws_output_bytes_ += evbuffer_get_length(out);
-  c->ws_output_cb = evbuffer_add_cb(out, &HttpServer::on_ws_output, c);
+  c->ws_output_counted = evbuffer_add_cb(out, &HttpServer::on_ws_output, c) != nullptr;
   metrics_.ws_output_bytes = ws_output_bytes_;
   c->state = Connection::State::websocket;
   c->ws_handler = handler;
@@ -122,7 +122,7 @@ void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload
     Connection* largest = nullptr;
     size_t most = 0;
     for (Connection* o = live_.head(); o; o = o->next.get()) {
-      if (!o->ws_output_cb || !o->bev) continue;
+      if (!o->ws_output_counted || !o->bev) continue;
       size_t n = evbuffer_get_length(bufferevent_get_output(o->bev.get()));
       if (n > most) most = n, largest = o;
     }
@@ -152,10 +152,10 @@ void HttpServer::ws_drop(Connection* c, const char* reason) {
 }
 
 void HttpServer::ws_forget_output(Connection* c) {
-  if (!c->ws_output_cb) return;
+  if (!c->ws_output_counted) return;
   evbuffer* out = bufferevent_get_output(c->bev.get());
-  evbuffer_remove_cb_entry(out, c->ws_output_cb);
-  c->ws_output_cb = nullptr;
+  evbuffer_remove_cb(out, &HttpServer::on_ws_output, c);
+  c->ws_output_counted = false;
   ws_output_bytes_ -= std::min(ws_output_bytes_, evbuffer_get_length(out));
   metrics_.ws_output_bytes = ws_output_bytes_;
 }

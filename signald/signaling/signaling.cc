@@ -56,6 +56,9 @@ json_t* message(std::string_view type) {
 }  // namespace
 
 Signaling::Signaling(SignalingDeps deps) : d_(deps), limits_(deps.settings.limits, deps.clock) {
+  // Memory per idle connection is a target (docs/BENCHMARKS.md): with glibc a
+  // session is one 224-byte block up to 216 bytes, a 240-byte one past that.
+  static_assert(sizeof(Session) <= 216, "Signaling::Session outgrew its 224-byte malloc block");
   tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
   timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
