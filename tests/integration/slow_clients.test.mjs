@@ -123,18 +123,27 @@ test(
         tick++;
         for (const s of senders) s.send({type: 'ice-candidate', candidate: cand(1000 + tick, small)});
       }, 100);
-      await sleep(500);
-
       // The server really has data stuck on those connections (its send queues).
-      let ss = null;
+      // Read until every non-reader holds some, for up to 10 s: a busy machine
+      // can take a while to write the first broadcasts to all 500.
+      const sendQueues = () => {
+        const ss =
+            execFileSync('ss', ['-tnH', 'state', 'established', 'sport', '=', `:${sd.port}`], {encoding: 'utf8'});
+        return ss.trim().split('\n').map((l) => Number(l.trim().split(/\s+/)[1]));
+      };
+      let sendQ = null;
       try {
-        ss = execFileSync('ss', ['-tnH', 'state', 'established', 'sport', '=', `:${sd.port}`], {encoding: 'utf8'});
+        sendQ = sendQueues();
       } catch {
         t.diagnostic('ss (iproute2) not available: send queues not inspected');
       }
-      if (ss !== null) {
-        const sendQ = ss.trim().split('\n').map((l) => Number(l.trim().split(/\s+/)[1]));
-        const stuck = sendQ.filter((n) => n > 0).length;
+      if (sendQ !== null) {
+        const stuckOf = (q) => q.filter((n) => n > 0).length;
+        for (const until = Date.now() + 10000; stuckOf(sendQ) < NOT_READING && Date.now() < until;) {
+          await sleep(100);
+          sendQ = sendQueues();
+        }
+        const stuck = stuckOf(sendQ);
         log(`server sockets with unsent data: ${stuck}, ${
             (sendQ.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(1)} MiB queued`);
         assert.ok(stuck >= NOT_READING, `${stuck} server sockets hold unsent data (the non-readers)`);
