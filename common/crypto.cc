@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace vytal {
@@ -39,6 +40,25 @@ std::string sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1) std::abort();
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+std::optional<std::string> sha256_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) std::abort();
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    if (EVP_DigestUpdate(ctx, buf, n) != 1) std::abort();
+  bool read_all = !std::ferror(f);
+  std::fclose(f);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx, out, &len) != 1) std::abort();
+  EVP_MD_CTX_free(ctx);
+  if (!read_all) return std::nullopt;
   return std::string(reinterpret_cast<char*>(out), len);
 }
 

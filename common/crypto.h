@@ -13,6 +13,8 @@ std::string sha1(std::string_view data);
 // Only where a protocol demands it: the STUN long-term credential key (RFC 8489 9.2.2).
 std::string md5(std::string_view data);
 std::string sha256(std::string_view data);
+// A file's SHA-256, read in pieces; nullopt when it cannot be read.
+std::optional<std::string> sha256_file(const std::string& path);
 // Lower-case hexadecimal, two digits a byte.
 std::string hex_encode(std::string_view bytes);
 std::string hmac_sha1(std::string_view key, std::string_view data);

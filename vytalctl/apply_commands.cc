@@ -97,7 +97,7 @@ Outcome apply_settings(const Config& config, const CommandOptions& opts, const j
   }
   if (expected != current.value())
     return {"refused", file + " changed since the page read it; review the settings again"};
-  auto p = propose_settings(opts.config_files, file, changes, [](const char* k) { return std::getenv(k); });
+  auto p = propose_settings(opts.config_paths, file, changes, [](const char* k) { return std::getenv(k); });
   if (!p) return {"refused", p.error().message};
   if (p->changes.empty()) return {"refused", "these values are already in force"};
   std::string actor(json_string_field(req, "actor").value_or("?"));

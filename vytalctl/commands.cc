@@ -14,6 +14,7 @@
 #include "turn_policy/turn_server_config.h"
 #include "vytalctl/admin_commands.h"
 #include "vytalctl/apply_commands.h"
+#include "vytalctl/backup.h"
 #include "vytalctl/call_actions.h"
 #include "vytalctl/call_commands.h"
 #include "vytalctl/doctor.h"
@@ -151,6 +152,11 @@ const std::vector<Command>& commands() {
        "rotate the TURN secret, or validate and write the settings to VYTAL_SETTINGS_FILE and, when asked,\n"
        "restart the services that read them; each result goes to results/ for the page and its audit log.\n"
        "Give it the units' --config files, VYTAL_SETTINGS_FILE among them"},
+      {"backup", backup, "DIR", "", 1,
+       "copy what a replacement appliance needs into DIR (new or empty; files 0600) while the services run:\n"
+       "consistent, checked snapshots of the call log and admin.db, the --config files, the admin page's\n"
+       "settings, the TURN key ring, revocation list, certificate and key; DIR/MANIFEST\n"
+       "lists their SHA-256 (sha256sum -c MANIFEST). Give it the units' --config files"},
       {"calls", list_calls, "[--active] [--limit N]", "--active --limit", 0,
        "list the newest calls in the call log (read-only), or only those in progress; N defaults to 20"},
       {"call show", show_call, "ID", "", 1,

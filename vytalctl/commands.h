@@ -19,12 +19,12 @@ struct CommandOptions {
   long overlap = -1;
   long limit = -1;
   bool active = false;
-  std::vector<std::string> config_files;  // the --config files, in order (apply-requests re-reads them)
-  std::string systemctl;                  // apply-requests --systemctl (default /bin/systemctl)
-  std::vector<std::string> args;          // what follows the command's name (call show ID; admin add NAME: add, NAME)
+  std::string systemctl;          // apply-requests --systemctl (default /bin/systemctl)
+  std::vector<std::string> args;  // what follows the command's name (call show ID; admin add NAME: add, NAME)
   bool password_stdin = false;
   bool json = false;
-  std::vector<std::string> config_paths;  // the --config files, in order (doctor compares them)
+  std::vector<std::string> config_paths;  // the --config files, in order (doctor compares them, apply-requests
+                                          // re-reads them, backup copies them)
   std::string turn_config, turn_user;     // doctor: vytal-turnserver's generated file and its user
 };
 

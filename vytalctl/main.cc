@@ -1,8 +1,8 @@
 // vytalctl: the admin's command line: development tokens and TURN
 // credentials, vytal-turnserver's generated configuration, TURN secret
 // rotation, the call log's migrations (run by the package on upgrade), and
-// read-only views of the call log and of the sync, the admin page's accounts
-// and the appliance's status. main parses the command
+// read-only views of the call log and of the sync, the admin page's accounts,
+// the appliance's status and its backup. main parses the command
 // line; each command is a function of vytalctl/commands.cc's table.
 //
 // Conventions: --help (or COMMAND --help) prints to standard output and exits
@@ -197,7 +197,6 @@ int main(int argc, char** argv) {
   // A configuration error (a bad or missing key) is one line, exit 2.
   try {
     Config config = Config::load(config_paths, [](const char* k) { return std::getenv(k); });
-    o.config_files = config_paths;
     int status = c->run(config, o, std::time(nullptr));
     return status == kUsageError ? mistake("missing option", c) : status;
   } catch (const ConfigError& e) {

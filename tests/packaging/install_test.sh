@@ -23,9 +23,13 @@
 #      log one migration behind: services stopped, the migration applied,
 #      started again (vytal-syncd too); the admin's configuration, the admin
 #      page's settings (still in force), the secrets and the call log are kept
-#      (the call is still served);
+#      (the call is still served); then vytalctl backup, as packaging/README.md
+#      says, on the running machine;
 #   5. remove stops the services and keeps data and configuration; purge
-#      deletes them.
+#      deletes them;
+#   6. reinstall, and the restore commands of packaging/README.md: the old
+#      configuration, secrets, key ring, settings, call and admin account are
+#      back and in use.
 # Needs root (debootstrap, chroot, mount, systemd-nspawn). Stops only what it
 # started.
 set -euo pipefail
@@ -448,6 +452,21 @@ wait_for "the upgraded signald answers" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after upgrade"
 check "the call created before the upgrade is still served" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
 
+# The commands of packaging/README.md's "Backup and restore", as written there:
+# its first sh block backs up, its second restores.
+readme_block() {
+  awk -v want="$1" '/^## Backup and restore/ {s = 1} s && /^```sh/ {if (++n == want) {p = 1; next}} p && /^```/ {exit} p' \
+    "$SRC/packaging/README.md"
+}
+step "vytalctl backup on the running machine (packaging/README.md)"
+in_machine bash -euc "$(readme_block 1)" >"$WORK/backup.log" 2>&1 || fail "vytalctl backup: $(cat "$WORK/backup.log")"
+check "the backup holds the call log, checked" \
+  grep -Eq '^  /var/lib/vytalwatch/calls\.db +[1-9][0-9]* call\(s\), checked$' "$WORK/backup.log"
+check "the backup holds the admin account, checked" \
+  grep -Eq '^  /var/lib/vytalwatch/admin\.db +1 admin account\(s\), checked$' "$WORK/backup.log"
+check "the backup is root's alone" test "$(stat -c %u:%a "$ROOT/root/vytal-backup")" = 0:700
+TURN_FILES_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/turn."* | sha256sum)
+
 # ------------------------------------------------------ 5. remove, purge
 step "apt-get remove"
 in_machine apt-get remove -y -q vytalwatch-appliance >"$WORK/remove.log" 2>&1 || fail "remove failed"
@@ -465,6 +484,31 @@ in_machine apt-get purge -y -q vytalwatch-appliance >"$WORK/purge.log" 2>&1 || f
 check "purge deletes the call log and the state directory" test ! -e "$ROOT/var/lib/vytalwatch"
 check "purge deletes the configuration and secrets" test ! -e "$ROOT/etc/vytalwatch"
 check "dpkg no longer knows the package" bash -c '! nsenter -t "$1" -a dpkg-query -W -f="\${Status}" vytalwatch-appliance 2>/dev/null | grep -q installed' _ "$LEADER"
+
+# ---------------------------------------- 6. reinstall, restore the backup
+step "reinstall $V2 and restore the backup (packaging/README.md)"
+in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/reinstall.log" 2>&1 || fail "reinstall failed"
+check "the new install has secrets and configuration of its own" \
+  test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" != "$CONF_SUM"
+in_machine bash -euc "$(readme_block 2)" >"$WORK/restore.log" 2>&1 || fail "restore: $(cat "$WORK/restore.log")"
+check "every file of the backup matched its MANIFEST line" \
+  test "$(grep -c ': OK$' "$WORK/restore.log")" = "$(wc -l <"$ROOT/root/vytal-backup/MANIFEST")"
+check "the old configuration and secrets are back" \
+  test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" = "$CONF_SUM"
+check "the TURN key ring, certificate and key are back" \
+  test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/turn."* | sha256sum)" = "$TURN_FILES_SUM"
+check "the call log and admin.db are the service user's" \
+  test "$(stat -c %U "$ROOT/var/lib/vytalwatch/calls.db" "$ROOT/var/lib/vytalwatch/admin.db" | sort -u)" = vytalwatch
+expect_stat /var/lib/vytalwatch/admin.db "vytalwatch:vytalwatch 600"
+wait_for "the restored signald answers" in_net curl -sf "$URL/healthz"
+got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after the restore"
+check "the call from before the backup is served (with the old JWT secret)" grep -q "\"id\":\"$CALL_ID\"" <<<"$got"
+wait_for "vytal-turnserver runs with the restored settings" turn_conf_has 'user-quota=9'
+wait_for "vytal-admin answers again" in_net curl -sf "$ADMIN_URL/"
+login=$(in_net curl -s -i -X POST "$ADMIN_URL/api/login" -H "Origin: $ADMIN_URL" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"first-admin\",\"password\":\"$ADMIN_PASSWORD\"}")
+check "the admin account from before the backup logs in" grep -q '^HTTP/1.1 200' <<<"$login"
+check "vytal-syncd runs again" active vytal-syncd.service
 in_machine systemctl poweroff >/dev/null 2>&1 || true
 for _ in $(seq 300); do kill -0 "$NSPAWN" 2>/dev/null || break; sleep 0.1; done
 echo "install test: all checks passed"

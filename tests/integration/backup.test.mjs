@@ -1,0 +1,134 @@
+// vytalctl backup as an admin would use it on a running appliance: while
+// signald keeps creating calls, the backup holds every call acknowledged
+// before it started, in a copy SQLite checks as sound; the admin page's
+// accounts, the --config files and the TURN key ring come along; files are
+// 0600 in a 0700 directory; `sha256sum -c MANIFEST` passes, and fails once a
+// copy is changed; a second backup into the same directory is refused; and a
+// signald started on the copied call log serves the calls (the restore).
+import assert from 'node:assert/strict';
+import {spawn, spawnSync} from 'node:child_process';
+import {appendFileSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {test} from 'node:test';
+
+import {api, startSignald, tempDir, VYTALCTL} from './lib/signald.mjs';
+import {createCall, SERVICE} from './lib/ws_client.mjs';
+
+// vytalctl run without blocking the test's own event loop (the create loop goes on).
+function vytalctl(args, env) {
+  return new Promise((resolve) => {
+    const p = spawn(VYTALCTL, args, {env: {PATH: process.env.PATH, ...env}});
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({code, stdout, stderr}));
+  });
+}
+
+const mode = (path) => statSync(path).mode & 0o777;
+const sqlite = (file, query) =>
+    spawnSync('sqlite3', ['-readonly', '-batch', file, query], {encoding: 'utf8'}).stdout.trim();
+
+test(
+    'vytalctl backup: a checked copy of a call log in use, with accounts, configuration and key ring; restore serves the calls',
+    {timeout: 120000}, async (t) => {
+      const work = tempDir('vytal-backup-');
+      const sd = await startSignald();
+      let restored;
+      try {
+        const conf = join(work, 'site.conf');
+        const keyring = join(sd.dataDir, 'turn', 'keyring');
+        mkdirSync(join(sd.dataDir, 'turn'));
+        writeFileSync(
+            conf,
+            `VYTAL_DATA_DIR=${sd.dataDir}\nVYTAL_TURN_KEYRING_FILE=${keyring}\nVYTAL_SETTINGS_FILE=${
+                join(work, 'absent.conf')}\n`);
+        const ctl = (args) => vytalctl(['--config', conf, ...args], {});
+        assert.equal((await ctl(['rotate-turn-secret'])).code, 0);
+        const added = spawnSync(
+            VYTALCTL, ['--config', conf, 'admin', 'add', 'backup-admin', '--role', 'admin', '--password-stdin'],
+            {input: 'a long enough passphrase\n', encoding: 'utf8'});
+        assert.equal(added.status, 0, added.stderr);
+
+        const before = [];
+        for (let i = 0; i < 20; i++) before.push((await createCall(sd, `patient-bk-${i}`, `provider-bk-${i}`)).id);
+
+        // Creates go on while the backup runs (bounded: 3,000 calls or 30 s).
+        let running = true;
+        let acknowledged = before.length;
+        const loop = (async () => {
+          for (let i = 0; running && i < 3000; i++) {
+            await createCall(sd, `patient-bk-load-${i}`, 'provider-bk-load');
+            acknowledged++;
+          }
+        })();
+        await new Promise((r) => setTimeout(r, 200));
+        const ackedBeforeBackup = acknowledged;
+        const out = join(work, 'backup');
+        const r = await ctl(['backup', out]);
+        running = false;
+        await loop;
+        assert.equal(r.code, 0, r.stderr);
+        const callsLine = r.stdout.match(new RegExp(`\\n  ${sd.dataDir}/calls\\.db +(\\d+) call\\(s\\), checked\\n`));
+        assert.ok(callsLine, r.stdout);
+        assert.match(r.stdout, new RegExp(`\\n  ${sd.dataDir}/admin\\.db +1 admin account\\(s\\), checked\\n`));
+        assert.match(r.stdout, new RegExp(`\\n  ${conf} +\\d+ bytes\\n`));
+        assert.match(r.stdout, new RegExp(`\\n  ${keyring} +\\d+ bytes\\n`));
+        assert.match(r.stdout, /absent\.conf +not there \(nothing to copy\)\n/);
+
+        // The copy: sound, and holding every call acknowledged before the backup began.
+        const copy = join(out, 'files', sd.dataDir, 'calls.db');
+        assert.equal(sqlite(copy, 'PRAGMA integrity_check'), 'ok');
+        const inCopy = Number(sqlite(copy, 'SELECT count(*) FROM calls'));
+        assert.equal(inCopy, Number(callsLine[1]));
+        assert.ok(
+            inCopy >= ackedBeforeBackup && inCopy <= acknowledged,
+            `${inCopy} calls in the copy, ${ackedBeforeBackup} acknowledged before`);
+        t.diagnostic(`${ackedBeforeBackup} calls acknowledged before the backup, ${inCopy} in the copy, ${
+            acknowledged} by the end`);
+        const ids = new Set(sqlite(copy, 'SELECT id FROM calls').split('\n'));
+        for (const id of before) assert.ok(ids.has(id), `call ${id} in the copy`);
+        assert.equal(sqlite(join(out, 'files', sd.dataDir, 'admin.db'), 'SELECT name FROM accounts'), 'backup-admin');
+
+        // Private: patient data and secrets.
+        assert.equal(mode(out), 0o700);
+        for (const f
+                 of ['MANIFEST', `files${sd.dataDir}/calls.db`, `files${sd.dataDir}/admin.db`, `files${conf}`,
+                     `files${keyring}`])
+          assert.equal(mode(join(out, f)), 0o600, f);
+
+        // The manifest checks the copies, and notices a changed one.
+        const check = () => spawnSync('sha256sum', ['-c', 'MANIFEST'], {cwd: out, encoding: 'utf8'});
+        const ok = check();
+        assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+        assert.equal(ok.stdout.trim().split('\n').length, 4);
+        appendFileSync(join(out, 'files', conf), '# changed\n');
+        const changed = check();
+        assert.equal(changed.status, 1);
+        assert.match(changed.stdout, new RegExp(`files${conf}: FAILED`));
+
+        // Never into an older backup.
+        const again = await ctl(['backup', out]);
+        assert.equal(again.code, 1);
+        assert.match(again.stderr, /exists and is not empty; give a new directory/);
+
+        // Restore: a new data directory from the copy, and a signald on it.
+        const restoredDir = join(work, 'restored');
+        mkdirSync(restoredDir);
+        copyFileSync(copy, join(restoredDir, 'calls.db'));
+        restored = await startSignald({}, {dataDir: restoredDir});
+        for (const id of [before[0], before[19]]) {
+          const got = await api(restored.url, 'GET', `/webrtc/calls/${id}`, {tok: SERVICE});
+          assert.equal(got.status, 200, got.text);
+          assert.equal(got.body.id, id);
+        }
+        const list = await vytalctl(['calls', '--limit', '1'], {VYTAL_DATA_DIR: restoredDir});
+        assert.equal(list.code, 0, list.stderr);
+      } finally {
+        await restored?.stop();
+        await sd.stop();
+        sd.cleanup();
+        rmSync(work, {recursive: true, force: true});
+      }
+    });

@@ -1,0 +1,220 @@
+#include "vytalctl/backup.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "admin_ui/admin_db.h"
+#include "common/atomic_file.h"
+#include "common/crypto.h"
+#include "common/sqlite.h"
+#include "common/time_format.h"
+
+namespace vytal {
+namespace {
+
+// The configuration keys that name a file the appliance cannot make again by
+// itself; the --config files and the two databases come besides. Not nginx's
+// HTTPS pair: no key names its private key, and certbot or the hospital's CA
+// issues it for the new machine.
+constexpr const char* kFileKeys[] = {
+    "VYTAL_SETTINGS_FILE",  "VYTAL_TURN_KEYRING_FILE", "VYTAL_TURN_REVOKED_FILE",
+    "VYTAL_TURN_CERT_FILE", "VYTAL_TURN_KEY_FILE",     "JWT_PUBLIC_KEY_FILE",
+};
+
+std::string errno_text(const std::string& path) { return path + ": " + std::strerror(errno); }
+
+// Every missing directory on the way to `path`, mode 0700.
+bool make_dirs(const std::string& path, std::string* error) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    std::string part = path.substr(0, i);
+    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+      *error = errno_text(part);
+      return false;
+    }
+  }
+  return true;
+}
+
+// DIR must be new or empty: a backup never mixes with an older one.
+bool prepare_dir(const std::string& dir, std::string* error) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    bool empty = true;
+    while (dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;
+    ::closedir(d);
+    if (!empty) {
+      *error = dir + ": exists and is not empty; give a new directory";
+      return false;
+    }
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      *error = errno_text(dir);
+      return false;
+    }
+    return true;
+  }
+  if (errno != ENOENT) {
+    *error = errno_text(dir);
+    return false;
+  }
+  return make_dirs(dir, error);
+}
+
+std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+bool read_whole(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return !f.bad();
+}
+
+// A consistent copy of a database in use: sqlite3_backup_step(-1) copies every
+// page inside one read transaction (in WAL mode writers go on meanwhile).
+// The copy is then checked as a restore would open it. Returns what it holds
+// ("1234 calls"), or an error.
+Result<std::string> snapshot(const std::string& source, const std::string& dest, const char* count_sql,
+                             const char* noun) {
+  SqliteOpenOptions read_only;
+  read_only.read_only = true;
+  auto src = sqlite_open(source, read_only);
+  if (!src) return src.error();
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(dest.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  SqlitePtr out(raw);
+  if (rc != SQLITE_OK) return Error{"backup", dest + ": " + sqlite3_errstr(rc)};
+  sqlite3_busy_timeout(src.value().get(), 5000);
+  sqlite3_backup* copy = sqlite3_backup_init(out.get(), "main", src.value().get(), "main");
+  if (!copy) return Error{"backup", dest + ": " + sqlite3_errmsg(out.get())};
+  rc = sqlite3_backup_step(copy, -1);
+  sqlite3_backup_finish(copy);
+  if (rc != SQLITE_DONE) return Error{"backup", source + ": " + sqlite3_errstr(rc)};
+  Statement check(out.get(), "PRAGMA quick_check");
+  std::string verdict = check.step() == SQLITE_ROW ? check.text(0) : sqlite3_errmsg(out.get());
+  if (verdict != "ok") return Error{"backup", dest + ": the copy fails SQLite's check: " + verdict};
+  auto counted = Statement::prepare(out.get(), count_sql);
+  if (!counted) return counted.error();
+  int64_t n = counted.value().step() == SQLITE_ROW ? counted.value().integer(0) : 0;
+  return std::to_string(n) + " " + noun + ", checked";
+}
+
+}  // namespace
+
+int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
+  const std::string& dir = o.args.at(0);
+  std::string error;
+  ::umask(077);  // the snapshots SQLite creates are 0600 too
+  if (!prepare_dir(dir, &error)) {
+    std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("backup of this appliance into %s at %s\n", dir.c_str(), format_timestamp(now_s * 1000).c_str());
+  std::string manifest;
+  std::set<std::string> done;
+  bool failed = false;
+  // Each source lands at DIR/files/<its absolute path>; MANIFEST names it
+  // relative to DIR, so that `sha256sum -c MANIFEST` checks the copy there.
+  auto land = [&](std::string& source, std::string& dest) {
+    char* absolute = ::realpath(source.c_str(), nullptr);  // a relative --config path too
+    if (!absolute) {
+      error = errno_text(source);
+      return false;
+    }
+    source = absolute;
+    std::free(absolute);
+    dest = dir + "/files" + source;
+    return make_dirs(parent_of(dest), &error);
+  };
+  auto record = [&](const std::string& source, const std::string& dest, const std::string& what) {
+    auto digest = sha256_file(dest);
+    if (!digest) {
+      std::fprintf(stderr, "vytalctl: %s: cannot read the copy back\n", dest.c_str());
+      failed = true;
+      return;
+    }
+    manifest += hex_encode(*digest) + "  " + dest.substr(dir.size() + 1) + "\n";
+    std::printf("  %-44s %s\n", source.c_str(), what.c_str());
+  };
+
+  struct Database {
+    std::string path;
+    const char *count_sql, *noun;
+    bool required;
+  };
+  const Database databases[] = {
+      {read_call_log_path(config), "SELECT count(*) FROM calls", "call(s)", true},
+      {read_admin_db_path(config), "SELECT count(*) FROM accounts", "admin account(s)", false},
+  };
+  for (const Database& db : databases) {
+    done.insert(db.path);
+    struct stat st;
+    if (::stat(db.path.c_str(), &st) != 0) {
+      if (db.required) {
+        std::fprintf(stderr, "vytalctl: %s\n", errno_text(db.path).c_str());
+        failed = true;
+      } else {
+        std::printf("  %-44s not there (nothing to copy)\n", db.path.c_str());
+      }
+      continue;
+    }
+    std::string source = db.path, dest;
+    if (!land(source, dest)) {
+      std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+      return 1;
+    }
+    auto copied = snapshot(source, dest, db.count_sql, db.noun);
+    if (!copied) {
+      std::fprintf(stderr, "vytalctl: %s\n", copied.error().message.c_str());
+      failed = true;
+      continue;
+    }
+    record(source, dest, copied.value());
+  }
+
+  std::vector<std::string> files = o.config_paths;
+  for (const char* key : kFileKeys)
+    if (config.is_set(key)) files.push_back(config.str(key));
+  for (const std::string& path : files) {
+    if (path.empty() || !done.insert(path).second) continue;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      std::printf("  %-44s not there (nothing to copy)\n", path.c_str());
+      continue;
+    }
+    std::string bytes;
+    if (!read_whole(path, &bytes)) {
+      std::fprintf(stderr, "vytalctl: %s: cannot be read\n", path.c_str());
+      failed = true;
+      continue;
+    }
+    std::string source = path, dest;
+    if (!land(source, dest) || !write_file_atomically(dest, bytes, 0600, &error)) {
+      std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+      return 1;
+    }
+    record(source, dest, std::to_string(bytes.size()) + " bytes");
+  }
+
+  if (!write_file_atomically(dir + "/MANIFEST", manifest, 0600, &error)) {
+    std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+    return 1;
+  }
+  if (failed) {
+    std::fputs("backup incomplete: see the errors above\n", stderr);
+    return 1;
+  }
+  std::printf("check it with: cd %s && sha256sum -c MANIFEST\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace vytal
