@@ -93,7 +93,6 @@ Result<std::string> snapshot(const std::string& source, const std::string& dest,
   int rc = sqlite3_open_v2(dest.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   SqlitePtr out(raw);
   if (rc != SQLITE_OK) return Error{"backup", dest + ": " + sqlite3_errstr(rc)};
-  sqlite3_busy_timeout(src.value().get(), 5000);
   sqlite3_backup* copy = sqlite3_backup_init(out.get(), "main", src.value().get(), "main");
   if (!copy) return Error{"backup", dest + ": " + sqlite3_errmsg(out.get())};
   rc = sqlite3_backup_step(copy, -1);
