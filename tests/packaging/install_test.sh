@@ -498,7 +498,7 @@ check "the old configuration and secrets are back" \
 check "the TURN key ring, certificate and key are back" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/turn."* | sha256sum)" = "$TURN_FILES_SUM"
 check "the call log and admin.db are the service user's" \
-  test "$(stat -c %U "$ROOT/var/lib/vytalwatch/calls.db" "$ROOT/var/lib/vytalwatch/admin.db" | sort -u)" = vytalwatch
+  test "$(stat -c %u "$ROOT/var/lib/vytalwatch/calls.db" "$ROOT/var/lib/vytalwatch/admin.db" | sort -u)" = "$SVC_UID"
 expect_stat /var/lib/vytalwatch/admin.db "vytalwatch:vytalwatch 600"
 wait_for "the restored signald answers" in_net curl -sf "$URL/healthz"
 got=$(in_net curl -sf "$URL/webrtc/calls/$CALL_ID" -H "Authorization: Bearer $SERVICE") || fail "GET the call after the restore"
