@@ -7,6 +7,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+
+#include "common/handles.h"
 
 namespace vytal {
 namespace {
@@ -44,21 +47,18 @@ std::string sha256(std::string_view data) {
 }
 
 std::optional<std::string> sha256_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) return std::nullopt;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) std::abort();
+  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) std::abort();
   char buf[1 << 16];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-    if (EVP_DigestUpdate(ctx, buf, n) != 1) std::abort();
-  bool read_all = !std::ferror(f);
-  std::fclose(f);
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0)
+    if (EVP_DigestUpdate(ctx.get(), buf, n) != 1) std::abort();
+  if (std::ferror(f.get())) return std::nullopt;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx, out, &len) != 1) std::abort();
-  EVP_MD_CTX_free(ctx);
-  if (!read_all) return std::nullopt;
+  if (EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) std::abort();
   return std::string(reinterpret_cast<char*>(out), len);
 }
 

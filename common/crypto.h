@@ -1,5 +1,6 @@
 // Crypto helpers on OpenSSL 3: HMAC, base64 / base64url, random, UUIDs.
-// All functions are thread-safe and do not block beyond the CPU work.
+// All functions are thread-safe and do not block beyond the CPU work, but for
+// sha256_file, which reads its file.
 #pragma once
 
 #include <cstdint>

@@ -1,20 +1,24 @@
 #include "vytalctl/backup.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "admin_ui/admin_db.h"
 #include "common/atomic_file.h"
+#include "common/build_info.h"
 #include "common/crypto.h"
 #include "common/sqlite.h"
 #include "common/time_format.h"
@@ -72,11 +76,33 @@ bool prepare_dir(const std::string& dir, std::string* error) {
 
 std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
+// The whole file, read with read(2): false with errno set on an error.
 bool read_whole(const std::string& path, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  out->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  return !f.bad();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return n == 0;
+}
+
+// Absolute and normal, symbolic links kept: the path the configuration names.
+std::string absolute_path(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+// "0640 root:vytalwatch /etc/vytalwatch/site.conf": the restore gives these back
+// (files the new install did not make would otherwise be root's, 0600).
+std::string owner_line(const struct stat& st, const std::string& path) {
+  const passwd* user = ::getpwuid(st.st_uid);
+  const group* grp = ::getgrgid(st.st_gid);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return std::string(mode) + " " + (user ? user->pw_name : std::to_string(st.st_uid)) + ":" +
+         (grp ? grp->gr_name : std::to_string(st.st_gid)) + " " + path + "\n";
 }
 
 // A consistent copy of a database in use: sqlite3_backup_step(-1) copies every
@@ -98,43 +124,46 @@ Result<std::string> snapshot(const std::string& source, const std::string& dest,
   rc = sqlite3_backup_step(copy, -1);
   sqlite3_backup_finish(copy);
   if (rc != SQLITE_DONE) return Error{"backup", source + ": " + sqlite3_errstr(rc)};
-  Statement check(out.get(), "PRAGMA quick_check");
-  std::string verdict = check.step() == SQLITE_ROW ? check.text(0) : sqlite3_errmsg(out.get());
+  auto check = Statement::prepare(out.get(), "PRAGMA quick_check");  // a damaged schema fails to prepare
+  std::string verdict = !check                               ? check.error().message
+                        : check.value().step() == SQLITE_ROW ? check.value().text(0)
+                                                             : sqlite3_errmsg(out.get());
   if (verdict != "ok") return Error{"backup", dest + ": the copy fails SQLite's check: " + verdict};
   auto counted = Statement::prepare(out.get(), count_sql);
   if (!counted) return counted.error();
-  int64_t n = counted.value().step() == SQLITE_ROW ? counted.value().integer(0) : 0;
-  return std::to_string(n) + " " + noun + ", checked";
+  if (counted.value().step() != SQLITE_ROW) return Error{"backup", dest + ": " + sqlite3_errmsg(out.get())};
+  return std::to_string(counted.value().integer(0)) + " " + noun + ", checked";
 }
 
 }  // namespace
 
 int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
   const std::string& dir = o.args.at(0);
+  if (dir.empty()) {
+    std::fputs("vytalctl: backup: DIR is empty\n", stderr);
+    return 2;
+  }
   std::string error;
   ::umask(077);  // the snapshots SQLite creates are 0600 too
   if (!prepare_dir(dir, &error)) {
     std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
     return 1;
   }
-  std::printf("backup of this appliance into %s at %s\n", dir.c_str(), format_timestamp(now_s * 1000).c_str());
-  std::string manifest;
+  std::printf("backup of this appliance (%s) into %s at %s\n", version_line("vytalctl").c_str(), dir.c_str(),
+              format_timestamp(now_s * 1000).c_str());
+  // MANIFEST: each copy's SHA-256, named relative to DIR (sha256sum -c there).
+  // OWNERS: each original's mode, owner and group, for the restore to give back.
+  std::string manifest, owners;
   std::set<std::string> done;
   bool failed = false;
-  // Each source lands at DIR/files/<its absolute path>; MANIFEST names it
-  // relative to DIR, so that `sha256sum -c MANIFEST` checks the copy there.
-  auto land = [&](std::string& source, std::string& dest) {
-    char* absolute = ::realpath(source.c_str(), nullptr);  // a relative --config path too
-    if (!absolute) {
-      error = errno_text(source);
-      return false;
-    }
-    source = absolute;
-    std::free(absolute);
-    dest = dir + "/files" + source;
-    return make_dirs(parent_of(dest), &error);
+  // Each source lands at DIR/files/<its absolute path> (symbolic links not
+  // followed: the restore writes the path the configuration names).
+  auto land = [&](const std::string& source, std::string* dest) {
+    *dest = dir + "/files" + source;
+    return make_dirs(parent_of(*dest), &error);
   };
-  auto record = [&](const std::string& source, const std::string& dest, const std::string& what) {
+  auto record = [&](const std::string& source, const struct stat& st, const std::string& dest,
+                    const std::string& what) {
     auto digest = sha256_file(dest);
     if (!digest) {
       std::fprintf(stderr, "vytalctl: %s: cannot read the copy back\n", dest.c_str());
@@ -142,7 +171,22 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
       return;
     }
     manifest += hex_encode(*digest) + "  " + dest.substr(dir.size() + 1) + "\n";
+    owners += owner_line(st, source);
     std::printf("  %-44s %s\n", source.c_str(), what.c_str());
+  };
+  // Where a file is: false with a line printed when it is not there (`required`:
+  // an error) or cannot be looked at (always an error).
+  auto look = [&](const std::string& path, struct stat* st, bool required) {
+    bool exists = ::stat(path.c_str(), st) == 0;
+    if (exists && S_ISREG(st->st_mode)) return true;
+    std::string why = exists ? path + ": not a regular file" : errno_text(path);
+    if (!exists && errno == ENOENT && !required) {
+      std::printf("  %-44s not there (nothing to copy)\n", path.c_str());
+      return false;
+    }
+    std::fprintf(stderr, "vytalctl: %s\n", why.c_str());
+    failed = true;
+    return false;
   };
 
   struct Database {
@@ -151,60 +195,51 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     bool required;
   };
   const Database databases[] = {
-      {read_call_log_path(config), "SELECT count(*) FROM calls", "call(s)", true},
-      {read_admin_db_path(config), "SELECT count(*) FROM accounts", "admin account(s)", false},
+      {absolute_path(read_call_log_path(config)), "SELECT count(*) FROM calls", "call(s)", true},
+      {absolute_path(read_admin_db_path(config)), "SELECT count(*) FROM accounts", "admin account(s)", false},
   };
   for (const Database& db : databases) {
     done.insert(db.path);
-    struct stat st;
-    if (::stat(db.path.c_str(), &st) != 0) {
-      if (db.required) {
-        std::fprintf(stderr, "vytalctl: %s\n", errno_text(db.path).c_str());
-        failed = true;
-      } else {
-        std::printf("  %-44s not there (nothing to copy)\n", db.path.c_str());
-      }
-      continue;
-    }
-    std::string source = db.path, dest;
-    if (!land(source, dest)) {
+    struct stat st = {};
+    std::string dest;
+    if (!look(db.path, &st, db.required)) continue;
+    if (!land(db.path, &dest)) {
       std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
       return 1;
     }
-    auto copied = snapshot(source, dest, db.count_sql, db.noun);
+    auto copied = snapshot(db.path, dest, db.count_sql, db.noun);
     if (!copied) {
       std::fprintf(stderr, "vytalctl: %s\n", copied.error().message.c_str());
       failed = true;
       continue;
     }
-    record(source, dest, copied.value());
+    record(db.path, st, dest, copied.value());
   }
 
   std::vector<std::string> files = o.config_paths;
   for (const char* key : kFileKeys)
     if (config.is_set(key)) files.push_back(config.str(key));
-  for (const std::string& path : files) {
-    if (path.empty() || !done.insert(path).second) continue;
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
-      std::printf("  %-44s not there (nothing to copy)\n", path.c_str());
-      continue;
-    }
-    std::string bytes;
+  for (const std::string& given : files) {
+    std::string path = absolute_path(given);
+    if (!done.insert(path).second) continue;
+    struct stat st = {};
+    std::string bytes, dest;
+    if (!look(path, &st, false)) continue;
     if (!read_whole(path, &bytes)) {
-      std::fprintf(stderr, "vytalctl: %s: cannot be read\n", path.c_str());
+      std::fprintf(stderr, "vytalctl: %s\n", errno_text(path).c_str());
       failed = true;
       continue;
     }
-    std::string source = path, dest;
-    if (!land(source, dest) || !write_file_atomically(dest, bytes, 0600, &error)) {
+    if (!land(path, &dest) || !write_file_atomically(dest, bytes, 0600, &error)) {
       std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
       return 1;
     }
-    record(source, dest, std::to_string(bytes.size()) + " bytes");
+    record(path, st, dest, std::to_string(bytes.size()) + " bytes");
   }
 
-  if (!write_file_atomically(dir + "/MANIFEST", manifest, 0600, &error)) {
+  if (!write_file_atomically(dir + "/MANIFEST", manifest, 0600, &error) ||
+      !write_file_atomically(dir + "/OWNERS", owners, 0600, &error) ||
+      !write_file_atomically(dir + "/VERSION", version_line("vytalctl") + "\n", 0600, &error)) {
     std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
     return 1;
   }

@@ -7,7 +7,7 @@
 // signald started on the copied call log serves the calls (the restore).
 import assert from 'node:assert/strict';
 import {spawn, spawnSync} from 'node:child_process';
-import {appendFileSync, copyFileSync, mkdirSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {appendFileSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {test} from 'node:test';
 
@@ -97,6 +97,19 @@ test(
                  of ['MANIFEST', `files${sd.dataDir}/calls.db`, `files${sd.dataDir}/admin.db`, `files${conf}`,
                      `files${keyring}`])
           assert.equal(mode(join(out, f)), 0o600, f);
+
+        // OWNERS: each original's mode and owner, for the restore; VERSION: the release.
+        const owners = readFileSync(join(out, 'OWNERS'), 'utf8').trim().split('\n');
+        assert.equal(owners.length, 4);
+        const me = spawnSync('id', ['-un'], {encoding: 'utf8'}).stdout.trim();
+        assert.ok(
+            owners.includes(
+                `0600 ${me}:${spawnSync('id', ['-gn'], {encoding: 'utf8'}).stdout.trim()} ${sd.dataDir}/admin.db`),
+            owners.join('\n'));
+        assert.ok(
+            owners.some((l) => l.endsWith(` ${keyring}`) && l.startsWith(`0${mode(keyring).toString(8)} `)),
+            owners.join('\n'));
+        assert.match(readFileSync(join(out, 'VERSION'), 'utf8'), /^vytalctl \d+\.\d+\.\d+ \(commit /);
 
         // The manifest checks the copies, and notices a changed one.
         const check = () => spawnSync('sha256sum', ['-c', 'MANIFEST'], {cwd: out, encoding: 'utf8'});

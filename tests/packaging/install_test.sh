@@ -465,6 +465,8 @@ check "the backup holds the call log, checked" \
 check "the backup holds the admin account, checked" \
   grep -Eq '^  /var/lib/vytalwatch/admin\.db +1 admin account\(s\), checked$' "$WORK/backup.log"
 check "the backup is root's alone" test "$(stat -c %u:%a "$ROOT/root/vytal-backup")" = 0:700
+check "the backup names its release" \
+  test "$(cat "$ROOT/root/vytal-backup/VERSION")" = "$(in_machine vytalctl --version)"
 TURN_FILES_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/turn."* | sha256sum)
 
 # ------------------------------------------------------ 5. remove, purge
@@ -490,7 +492,11 @@ step "reinstall $V2 and restore the backup (packaging/README.md)"
 in_machine sh -c "cd /root && apt-get install -y -q ./$(basename "$DEB2")" >"$WORK/reinstall.log" 2>&1 || fail "reinstall failed"
 check "the new install has secrets and configuration of its own" \
   test "$(cat "$ROOT"/etc/vytalwatch/{appliance,site,secrets}.conf | sha256sum)" != "$CONF_SUM"
+# A file whose mode and owner differ from the old machine's: OWNERS gives them back.
+in_machine sh -c 'chown root:root /etc/vytalwatch/site.conf && chmod 0644 /etc/vytalwatch/site.conf'
 in_machine bash -euc "$(readme_block 2)" >"$WORK/restore.log" 2>&1 || fail "restore: $(cat "$WORK/restore.log")"
+in_machine systemctl enable --now vytal-syncd >>"$WORK/restore.log" 2>&1 || fail "enable vytal-syncd"
+expect_stat /etc/vytalwatch/site.conf "root:vytalwatch 640"
 check "every file of the backup matched its MANIFEST line" \
   test "$(grep -c ': OK$' "$WORK/restore.log")" = "$(wc -l <"$ROOT/root/vytal-backup/MANIFEST")"
 check "the old configuration and secrets are back" \

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 #include <string>
 
@@ -207,6 +208,28 @@ TEST(RandomBytesTest, GivesTheRequestedLength) {
   EXPECT_EQ(random_bytes(0).size(), 0u);
   EXPECT_EQ(random_bytes(32).size(), 32u);
   EXPECT_NE(random_bytes(32), random_bytes(32));
+}
+
+// A file read in pieces gives the digest of its whole content (FIPS 180-2's
+// "abc", and a file over the 64 KiB read buffer against sha256 of the bytes).
+TEST(Sha256FileTest, DigestsTheWholeFile) {
+  std::string dir = ::testing::TempDir();
+  std::string small = dir + "/sha256_abc", large = dir + "/sha256_large";
+  std::string content(200000, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + 3);
+  std::FILE* f = std::fopen(small.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fputs("abc", f);
+  std::fclose(f);
+  f = std::fopen(large.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(content.data(), 1, content.size(), f);
+  std::fclose(f);
+  EXPECT_EQ(hex(sha256_file(small).value()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_file(large).value(), sha256(content));
+  EXPECT_FALSE(sha256_file(dir + "/sha256_absent").has_value());
+  std::remove(small.c_str());
+  std::remove(large.c_str());
 }
 
 }  // namespace
