@@ -37,17 +37,12 @@ constexpr const char* kFileKeys[] = {
 
 std::string errno_text(const std::string& path) { return path + ": " + std::strerror(errno); }
 
-// Every missing directory on the way to `path`, mode 0700.
+// Every missing directory on the way to `path` (0700 under the umask of 077).
 bool make_dirs(const std::string& path, std::string* error) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i < path.size() && path[i] != '/') continue;
-    std::string part = path.substr(0, i);
-    if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
-      *error = errno_text(part);
-      return false;
-    }
-  }
-  return true;
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) *error = path + ": " + ec.message();
+  return !ec;
 }
 
 // DIR must be new or empty: a backup never mixes with an older one.
@@ -73,8 +68,6 @@ bool prepare_dir(const std::string& dir, std::string* error) {
   }
   return make_dirs(dir, error);
 }
-
-std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
 // The whole file, read with read(2): false with errno set on an error.
 bool read_whole(const std::string& path, std::string* out) {
@@ -144,7 +137,7 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     return 2;
   }
   std::string error;
-  ::umask(077);  // the snapshots SQLite creates are 0600 too
+  ::umask(077);  // the directories made and the snapshots SQLite creates are the caller's alone
   if (!prepare_dir(dir, &error)) {
     std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
     return 1;
@@ -160,7 +153,7 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
   // followed: the restore writes the path the configuration names).
   auto land = [&](const std::string& source, std::string* dest) {
     *dest = dir + "/files" + source;
-    return make_dirs(parent_of(*dest), &error);
+    return make_dirs(std::filesystem::path(*dest).parent_path().string(), &error);
   };
   auto record = [&](const std::string& source, const struct stat& st, const std::string& dest,
                     const std::string& what) {

@@ -3,9 +3,10 @@
 // online backup in one step: one read transaction, so signald's writes go on),
 // each checked after the copy; the configuration files, the TURN key ring and
 // revocation list, the admin page's settings and the TURN certificate and
-// key are copied as they are. Each lands under DIR/files/ at its own
-// absolute path (files 0600, directories 0700: the copy holds patient data
-// and secrets), and DIR/MANIFEST lists their SHA-256 in sha256sum's format.
+// key are copied as they are. Each lands under DIR/files/ at the absolute
+// path the configuration names (files 0600, directories 0700: the copy holds
+// patient data and secrets); DIR/MANIFEST lists their SHA-256 in sha256sum's
+// format, DIR/OWNERS each original's mode and owner, DIR/VERSION the release.
 // packaging/README.md ("Backup and restore") says how to put them back.
 #pragma once
 
