@@ -227,11 +227,4 @@ int64_t last_change_seq(sqlite3* db) {
   return s.step() == SQLITE_ROW ? s.integer(0) : 0;
 }
 
-Result<int64_t> read_last_change_seq(sqlite3* db) {
-  auto s = Statement::prepare(db, last_change_seq_sql());
-  if (!s) return s.error();
-  if (s->step() != SQLITE_ROW) return Error{"db_error", sqlite3_errmsg(db)};
-  return s->integer(0);
-}
-
 }  // namespace vytal

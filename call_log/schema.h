@@ -15,7 +15,5 @@ std::span<const Migration> call_log_migrations();
 // tables and in vytal-syncd's records (retention may have pruned every row
 // at or below syncd's mark; numbers must never be reused below it).
 int64_t last_change_seq(sqlite3* db);
-// The same, or an error when the call log cannot tell (a damaged schema).
-Result<int64_t> read_last_change_seq(sqlite3* db);
 
 }  // namespace vytal

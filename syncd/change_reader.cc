@@ -103,6 +103,13 @@ Result<Backlog> ChangeReader::backlog(int64_t after) {
 
 namespace vytal {
 
-Result<int64_t> ChangeReader::highest_change_seq() { return read_last_change_seq(db_); }
+Result<int64_t> ChangeReader::synced_mark() {
+  auto s = Statement::prepare(db_, "SELECT high_water FROM sync_state WHERE id = 1");
+  if (!s) return Error{"call_log_schema", "the call log's sync_state cannot be read: " + s.error().message};
+  int rc = s->step();
+  if (rc == SQLITE_ROW) return s->integer(0);
+  if (rc == SQLITE_DONE) return int64_t{0};
+  return Error{"sqlite", sqlite3_errmsg(db_)};
+}
 
 }  // namespace vytal

@@ -33,8 +33,9 @@ class ChangeReader {
   // row up to the batch's last change_seq is in it (nothing skipped).
   Result<std::vector<ChangeRow>> read(int64_t after, int limit);
   Result<Backlog> backlog(int64_t after);
-  // The highest change_seq this call log has handed out (rows, and syncd's own records).
-  Result<int64_t> highest_change_seq();
+  // The high-water mark syncd last recorded here once PostgreSQL confirmed
+  // it (sync_state), 0 when none was: how far this call log knows it synced.
+  Result<int64_t> synced_mark();
 
  private:
   sqlite3* db_;

@@ -165,22 +165,24 @@ bool SyncWorker::connect() {
   }
   high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
   status_.pg_ok_ms = clock_.monotonic_ms();
-  auto highest = reader_.highest_change_seq();
-  if (!highest) {
-    fail(highest.error());
+  auto synced = reader_.synced_mark();
+  if (!synced) {
+    fail(synced.error());
     pg_.reset();
     return false;
   }
-  int64_t local_max = highest.value();
-  if (high_water_ > local_max) {
-    // PostgreSQL has seen more of this site than this call log holds: the log
-    // was replaced (a reinstall, a restore). New changes would hide below the
-    // mark, so everything is sent again; version guards make that harmless.
+  if (high_water_ > synced.value()) {
+    // PostgreSQL has seen more of this site than this call log knows it sent:
+    // the log was replaced (a reinstall, a restore from a backup), or syncd
+    // stopped between PostgreSQL's commit and its own record. The changes
+    // numbered since the log's own mark may not be the ones PostgreSQL
+    // holds, so they are sent again; version guards make that harmless.
     LOG_WARN(
-        "syncd: PostgreSQL's mark for site %s (%lld) is above this call log's last change (%lld); resending "
-        "the whole call log",
-        options_.site_id.c_str(), static_cast<long long>(high_water_), static_cast<long long>(local_max));
-    high_water_ = 0;
+        "syncd: PostgreSQL's mark for site %s (%lld) is above this call log's own (%lld); resending the "
+        "changes after %lld",
+        options_.site_id.c_str(), static_cast<long long>(high_water_), static_cast<long long>(synced.value()),
+        static_cast<long long>(synced.value()));
+    high_water_ = synced.value();
   }
   if (options_.use_copy) {
     std::string staging;
@@ -375,9 +377,9 @@ void SyncWorker::prune() {
   if (now < next_prune_ms_) return;
   next_prune_ms_ = now + 600000;
   // The local copy of the high-water mark: only what PostgreSQL confirmed.
-  Statement hw(db_.get(), "SELECT high_water FROM sync_state WHERE id = 1");
-  if (hw.step() != SQLITE_ROW) return;
-  int64_t synced = hw.integer(0);
+  auto mark = reader_.synced_mark();
+  if (!mark || mark.value() == 0) return;
+  int64_t synced = mark.value();
   int64_t cutoff = now - int64_t{options_.retention_days} * 86400000;
   uint64_t removed = 0;
   std::span<const SyncTable> tables = sync_tables();

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 
 import { startPostgres } from './lib/postgres.mjs';
@@ -656,9 +656,10 @@ test('retention prunes only synced rows', async (t) => {
   assert.equal(m.vytal_sync_pruned_rows_total, prunedRows, 'pruned_rows_total counts what was removed');
   await sy.stop();
 
-  // The guard itself: rows PostgreSQL has but syncd has not yet recorded
-  // locally (the window between PostgreSQL's COMMIT and the local copy,
-  // e.g. kill -9 there) must stay. The local mark is set back by hand.
+  // Rows PostgreSQL has but syncd has not recorded locally (the window
+  // between PostgreSQL's COMMIT and the local copy, e.g. kill -9 there; the
+  // local mark is set back by hand) are sent again at the next connect, and
+  // pruned only once the local mark has moved past them.
   const below = await pool(20, 16, (i) => createCall(sd, i, 'below'));
   await pool(20, 16, (j) => cancelCall(sd, below[j].id));
   const markAt = maxSeq(dataDir);
@@ -671,13 +672,19 @@ test('retention prunes only synced rows', async (t) => {
   age(below.map((c) => c.id));
   age(above.map((c) => c.id));
   const aboveRows = countFor(above.map((c) => c.id));
+  const aboveTotal = Object.values(aboveRows).reduce((a, b) => a + b, 0);
+  const resend = TABLE_NAMES.reduce((n, tb) => n + Number(sqliteValue(dataDir, `SELECT count(*) FROM ${tb} WHERE change_seq > ${markAt}`)), 0);
   sy = await syncd(db, site, dataDir, { VYTAL_SYNC_RETENTION_DAYS: '1' });
   await waitFor(async () => (await sy.metric('vytal_sync_pruned_rows_total')) > 0, 10000, 'the second prune pass');
   await sleep(300);
+  m = await sy.metrics();
+  assert.equal(m.vytal_sync_rows_total, resend, `the ${resend} rows above the local mark are sent again first`);
+  assert.match(sy.stderr(), new RegExp(`is above this call log's own \\(${markAt}\\); resending the changes after ${markAt}`));
   assert.deepEqual(countFor(below.map((c) => c.id)), none, 'old rows at or below the local mark are pruned');
-  assert.deepEqual(countFor(above.map((c) => c.id)), aboveRows, 'old rows above the local mark stay, though PostgreSQL has them');
+  assert.deepEqual(countFor(above.map((c) => c.id)), none, '... and those above it, once sent again');
+  assert.deepEqual(pgCountFor(above.map((c) => c.id)), aboveRows, '... which PostgreSQL still has');
   t.diagnostic(`pruned ${prunedRows} rows after catch-up (${JSON.stringify(oldRows)} synced before, ${JSON.stringify(unsyncedRows)} during the outage); ` +
-    `the local-mark guard kept ${Object.values(aboveRows).reduce((a, b) => a + b, 0)} rows`);
+    `${resend} rows above a local mark set back were sent again before ${aboveTotal} of them were pruned`);
   await sy.stop();
 });
 
@@ -719,4 +726,64 @@ test('after retention has pruned the newest rows, a restarted signald\'s calls s
   }
   t.diagnostic(`new calls arrived after a full prune (change_seq ${seqs}, mark was ${markBefore})`);
   await sy.stop();
+});
+
+test('a call log restored from an older backup: the changes numbered between the backup and PostgreSQL\'s mark still arrive', async (t) => {
+  // Monday: the old machine syncs, and the admin takes a backup.
+  const db = pg.createDatabase('restored_site');
+  const site = 'st-restored';
+  let sd = await signald();
+  const dataDir = sd.dataDir;
+  let sy = await syncd(db, site, dataDir);
+  await pool(10, 10, (i) => createCall(sd, i, 'monday'));
+  await converge(sy, dataDir, db, site);
+  await sy.stop();
+  await sd.stop();
+  const backup = join(tempDir('vytal-sync-backup-'), 'calls.db');
+  dataDirs.push(dirname(backup));
+  execFileSync('sqlite3', ['-batch', '-bail', dbFile(dataDir), `.backup '${backup}'`]);
+  const backupSeq = maxSeq(dataDir);
+
+  // Tuesday: the old machine goes on and syncs past the backup, then its disk fails.
+  sd = await signald({}, dataDir);
+  sy = await syncd(db, site, dataDir);
+  await pool(10, 10, (i) => createCall(sd, i, 'tuesday'));
+  await converge(sy, dataDir, db, site);
+  await sy.stop();
+  await sd.stop();
+  const mark = pgHighWater(db, site);
+  assert.ok(mark > backupSeq, `PostgreSQL's mark ${mark} is past the backup's last change ${backupSeq}`);
+
+  // The new machine: the backup restored; signald takes calls before syncd
+  // first reaches PostgreSQL, numbering changes from the backup's last one
+  // up past PostgreSQL's mark.
+  for (const suffix of ['', '-wal', '-shm']) rmSync(dbFile(dataDir) + suffix, { force: true });
+  copyFileSync(backup, dbFile(dataDir));
+  sd = await signald({}, dataDir);
+  const restored = [];
+  for (let i = 0; maxSeq(dataDir) <= mark + 5; i++) restored.push(await createCall(sd, i, 'restored'));
+  const seqs = sqliteValue(dataDir, `SELECT group_concat(change_seq) FROM calls WHERE id IN (${sqlList(restored.map((c) => c.id))})`);
+  const below = seqs.split(',').map(Number).filter((s) => s <= mark).length;
+  assert.ok(below > 0, `some of the new calls' changes (${seqs}) are numbered at or below the mark ${mark}`);
+
+  sy = await syncd(db, site, dataDir);
+  let arrived = '0';
+  try {
+    await waitFor(() => {
+      arrived = pg.query(`SELECT count(*) FROM calls WHERE id IN (${sqlList(restored.map((c) => c.id))})`, db);
+      return arrived === String(restored.length);
+    }, 10000, 'the restored machine\'s calls in PostgreSQL');
+  } catch (e) {
+    assert.fail(`${arrived} of ${restored.length} calls made on the restored machine reached PostgreSQL; ${below} of them ` +
+      `were numbered at or below PostgreSQL's mark ${mark} (change_seq ${seqs}).\n--- syncd stderr ---\n${sy.stderr().slice(-2000)}`);
+  }
+  await converge(sy, dataDir, db, site);
+  // Tuesday's calls, which the restore lost, stay in PostgreSQL; without
+  // them, PostgreSQL holds the restored call log row for row.
+  const tuesday = `SELECT id FROM calls WHERE site_id = '${site}' AND patient_id LIKE 'tuesday-%'`;
+  assert.equal(pg.query(`SELECT count(*) FROM (${tuesday}) t`, db), '10', 'Tuesday\'s calls are still in PostgreSQL');
+  pg.query(`${CHILD_TABLES.map((tb) => `DELETE FROM ${tb} WHERE call_id IN (${tuesday});`).join(' ')} DELETE FROM calls WHERE id IN (${tuesday})`, db);
+  const counts = compareAll(dataDir, db, site);
+  t.diagnostic(`backup at change ${backupSeq}, PostgreSQL's mark ${mark}; ${restored.length} calls on the restored machine, ` +
+    `${below} numbered at or below the mark, all arrived; rows compared: ${JSON.stringify(counts)}`);
 });
