@@ -1,11 +1,13 @@
 #include "admin_ui/appliance_settings.h"
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <set>
 #include <sstream>
 
 #include "admin_ui/admin_config.h"
+#include "common/files.h"
 #include "signald/signald_config.h"
 #include "turn_policy/turn_server_config.h"
 
@@ -38,14 +40,6 @@ std::string trim(std::string_view s) {
   size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string_view::npos) return {};
   return std::string(s.substr(b, s.find_last_not_of(" \t\r") - b + 1));
-}
-
-Result<std::string> read_text(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return Error{"settings_file", path + ": cannot be read"};
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -109,15 +103,15 @@ Result<SettingsProposal> propose_settings(const std::vector<std::string>& config
   std::vector<std::pair<std::string, std::string>> before_texts, after_texts;
   bool seen = false;
   for (const std::string& path : config_files) {
-    auto text = read_text(path);
-    if (!text) return text.error();
+    auto text = read_file(path);
+    if (!text) return Error{"settings_file", path + ": cannot be read (" + std::strerror(errno) + ")"};
     if (path == settings_file) {
       seen = true;
-      auto values = parse_settings_file(text.value(), path);
+      auto values = parse_settings_file(*text, path);
       if (!values) return values.error();
       p.file_before = values.value();
     }
-    before_texts.emplace_back(path, text.value());
+    before_texts.emplace_back(path, *text);
   }
   if (!seen) before_texts.emplace_back(settings_file, "");
   p.file_after = p.file_before;

@@ -8,12 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
-#include "common/atomic_file.h"
 #include "common/crypto.h"
+#include "common/files.h"
 
 namespace vytal {
 
@@ -64,17 +62,15 @@ Result<bool> submit_apply_request(const std::string& spool, const std::string& i
 Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& id, bool* audited) {
   if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
   std::string path = spool + "/results/" + id + ".audited.json";
-  std::ifstream f(path);
-  *audited = static_cast<bool>(f);
+  auto text = read_file(path);
+  *audited = text.has_value();
   if (!*audited) {
     path = spool + "/results/" + id + ".json";
-    f.open(path);
+    text = read_file(path);
   }
-  if (!f) return JsonPtr(nullptr);
-  std::stringstream ss;
-  ss << f.rdbuf();
+  if (!text) return JsonPtr(nullptr);
   std::string error;
-  JsonPtr j = json_parse(ss.str(), &error);
+  JsonPtr j = json_parse(*text, &error);
   if (!j || !json_is_object(j.get())) return Error{"apply_spool", path + ": not a result (" + error + ")"};
   return j;
 }

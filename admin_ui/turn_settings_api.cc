@@ -14,6 +14,7 @@
 #include "admin_ui/apply_spool.h"
 #include "call_log/audit_record.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/key_ring.h"
 #include "common/log.h"
@@ -296,11 +297,8 @@ WebResponse TurnSettingsApi::settings(const Config& c) {
   for (const std::string& f : s_.config_files) read = read || f == s_.settings_file;
   json_put(out.get(), "fileRead", json_boolean(read));
   SettingsValues file_values;
-  std::ifstream f(s_.settings_file);
-  if (f) {
-    std::stringstream ss;
-    ss << f.rdbuf();
-    auto parsed = parse_settings_file(ss.str(), s_.settings_file);
+  if (auto text = read_file(s_.settings_file)) {
+    auto parsed = parse_settings_file(*text, s_.settings_file);
     if (parsed)
       file_values = parsed.value();
     else

@@ -2,8 +2,10 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <sstream>
+
+#include "common/files.h"
 
 namespace vytal {
 namespace {
@@ -79,11 +81,9 @@ Config Config::from_texts(const std::vector<std::pair<std::string, std::string>>
 Config Config::load(const std::vector<std::string>& paths, const EnvLookup& env) {
   Config c = defaults();
   for (const std::string& path : paths) {
-    std::ifstream f(path);
-    if (!f) throw ConfigError("config file " + path + ": cannot be read");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    c.apply_text(ss.str(), path);
+    auto text = read_file(path);
+    if (!text) throw ConfigError("config file " + path + ": cannot be read (" + std::strerror(errno) + ")");
+    c.apply_text(*text, path);
   }
   c.apply_environment(env);
   return c;

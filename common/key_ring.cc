@@ -2,10 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
-#include "common/atomic_file.h"
+#include "common/files.h"
 
 namespace vytal {
 
@@ -68,14 +67,12 @@ std::string format_key_ring(const KeyRing& ring) {
 }
 
 std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error) {
-  std::ifstream f(path);
-  if (!f) {
+  auto text = read_file(path);
+  if (!text) {
     if (error) *error = path + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  auto ring = parse_key_ring(ss.str(), error);
+  auto ring = parse_key_ring(*text, error);
   if (!ring && error) *error = path + ": " + *error;
   return ring;
 }

@@ -37,7 +37,7 @@ std::string format_key_ring(const KeyRing& ring);
 
 // Reads the file; nullopt with *error set when it cannot be read or parsed.
 std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error);
-// Writes the file atomically (common/atomic_file.h): an existing key ring keeps
+// Writes the file atomically (common/files.h): an existing key ring keeps
 // its owner and mode, a new one is made 0640.
 bool write_key_ring(const std::string& path, const KeyRing& ring, std::string* error);
 

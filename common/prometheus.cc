@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common/build_info.h"
+#include "common/files.h"
 
 namespace vytal {
 
@@ -58,8 +59,7 @@ void render_build_info(std::string& out) {
 
 void render_process_metrics(std::string& out) {
   // /proc/self/stat (proc(5)): fields after the command's closing parenthesis.
-  std::ifstream stat_file("/proc/self/stat");
-  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  std::string stat = read_file("/proc/self/stat").value_or("");
   size_t close = stat.rfind(')');
   long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
   if (close != std::string::npos && ticks > 0) {

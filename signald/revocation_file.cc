@@ -4,7 +4,7 @@
 #include <chrono>
 #include <fstream>
 
-#include "common/atomic_file.h"
+#include "common/files.h"
 #include "common/log.h"
 
 namespace vytal {

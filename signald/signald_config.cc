@@ -3,9 +3,10 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstring>
 
+#include "common/files.h"
 #include "common/key_ring.h"
 
 namespace vytal {
@@ -149,11 +150,9 @@ SignaldSettings read_signald_settings(const Config& config) {
     const std::string& path = config.str("JWT_PUBLIC_KEY_FILE");
     if (path.empty())
       throw ConfigError("JWT_PUBLIC_KEY_FILE: required with JWT_ALGORITHM=" + config.str("JWT_ALGORITHM"));
-    std::ifstream f(path);
-    if (!f) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    s.jwt.public_key_pem = ss.str();
+    auto pem = read_file(path);
+    if (!pem) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + path + " (" + std::strerror(errno) + ")");
+    s.jwt.public_key_pem = std::move(*pem);
   }
   s.jwt.audience = config.str("JWT_AUDIENCE");
   s.jwt.issuer = config.str("JWT_ISSUER");

@@ -8,14 +8,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "admin_ui/appliance_settings.h"
 #include "admin_ui/apply_spool.h"
-#include "common/atomic_file.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/time_format.h"
 
@@ -34,14 +32,6 @@ struct Outcome {
   std::vector<SettingChange> changes;
   std::vector<std::string> restarted;
 };
-
-std::string read_all(const std::string& path, bool* ok) {
-  std::ifstream f(path);
-  *ok = static_cast<bool>(f);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // systemctl restart -- UNIT...; its exit status (-1 when it could not run).
 int restart_units(const std::string& systemctl, const std::vector<std::string>& units) {
@@ -87,9 +77,7 @@ Outcome apply_settings(const Config& config, const CommandOptions& opts, const j
   }
   if (changes.empty()) return {"refused", "no changes in the request"};
   // The settings file must still be what the admin previewed.
-  bool exists = false;
-  std::string text = read_all(file, &exists);
-  auto current = parse_settings_file(exists ? text : "", file);
+  auto current = parse_settings_file(read_file(file).value_or(""), file);
   if (!current) return {"refused", current.error().message};
   SettingsValues expected;
   json_object_foreach(json_object_get(req, "expect"), key, value) {
@@ -189,9 +177,9 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
   int status = 0;
   for (const std::string& id : *ids) {
     std::string path = dir + "/" + id + ".json";
-    bool ok = false;
-    std::string text = read_all(path, &ok), error;
-    JsonPtr req = ok ? json_parse(text, &error) : nullptr;
+    std::string error;
+    auto text = read_file(path);
+    JsonPtr req = text ? json_parse(*text, &error) : nullptr;
     std::string kind = req ? std::string(json_string_field(req.get(), "kind").value_or("")) : "";
     Outcome o;
     json_t* created = req ? json_object_get(req.get(), "createdAt") : nullptr;

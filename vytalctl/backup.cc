@@ -1,7 +1,6 @@
 #include "vytalctl/backup.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -17,9 +16,9 @@
 #include <vector>
 
 #include "admin_ui/admin_db.h"
-#include "common/atomic_file.h"
 #include "common/build_info.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/sqlite.h"
 #include "common/time_format.h"
 
@@ -67,19 +66,6 @@ bool prepare_dir(const std::string& dir, std::string* error) {
     return false;
   }
   return make_dirs(dir, error);
-}
-
-// The whole file, read with read(2): false with errno set on an error.
-bool read_whole(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[1 << 16];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out->append(buf, static_cast<size_t>(n));
-  int saved = errno;
-  ::close(fd);
-  errno = saved;
-  return n == 0;
 }
 
 // Absolute and normal, symbolic links kept: the path the configuration names.
@@ -216,18 +202,19 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     std::string path = absolute_path(given);
     if (!done.insert(path).second) continue;
     struct stat st = {};
-    std::string bytes, dest;
+    std::string dest;
     if (!look(path, &st, false)) continue;
-    if (!read_whole(path, &bytes)) {
+    auto bytes = read_file(path);
+    if (!bytes) {
       std::fprintf(stderr, "vytalctl: %s\n", errno_text(path).c_str());
       failed = true;
       continue;
     }
-    if (!land(path, &dest) || !write_file_atomically(dest, bytes, 0600, &error)) {
+    if (!land(path, &dest) || !write_file_atomically(dest, *bytes, 0600, &error)) {
       std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
       return 1;
     }
-    record(path, st, dest, std::to_string(bytes.size()) + " bytes");
+    record(path, st, dest, std::to_string(bytes->size()) + " bytes");
   }
 
   if (!write_file_atomically(dir + "/MANIFEST", manifest, 0600, &error) ||

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "call_log/schema.h"
-#include "common/atomic_file.h"
 #include "common/crypto.h"
+#include "common/files.h"
 #include "common/json.h"
 #include "common/jwt.h"
 #include "common/key_ring.h"

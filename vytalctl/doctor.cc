@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -20,6 +19,7 @@
 #include "appliance_status/appliance_status.h"
 #include "appliance_status/http_client.h"
 #include "appliance_status/system_probes.h"
+#include "common/files.h"
 #include "common/key_ring.h"
 #include "common/turn_credentials.h"
 #include "syncd/pg_session.h"
@@ -109,13 +109,11 @@ std::vector<std::string> differing_keys(const std::multimap<std::string, std::st
 
 DoctorCheck check_turn_config(const Config& config, const DoctorOptions& o) {
   const char* id = "config-turn";
-  std::ifstream f(o.turn_config_path);
-  if (!f)
+  auto text = read_file(o.turn_config_path);
+  if (!text)
     return fail(id, "vytal-turnserver's generated configuration " + o.turn_config_path + " does not exist",
                 "systemctl restart vytal-turnserver (its ExecStartPre writes it with vytalctl turn-config)");
-  std::stringstream text;
-  text << f.rdbuf();
-  auto running = parse_turn_config(text.str());
+  auto running = parse_turn_config(*text);
   std::string expected_text;
   try {
     expected_text = turn_server_config(config);

@@ -1,15 +1,20 @@
-// Replacing a small file so that readers see the old content or the new one,
-// never a part: write a temporary file beside it, fsync, rename over it,
-// fsync the directory.
+// Whole small files: reading one, and replacing one so that readers see the
+// old content or the new one, never a part (write a temporary file beside
+// it, fsync, rename over it, fsync the directory).
 // Standard library and POSIX only (the TURN plugin compiles it too).
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace vytal {
+
+// The whole file, read with read(2); nullopt with errno set when it cannot be
+// opened or read (a directory is EISDIR, not an empty file).
+std::optional<std::string> read_file(const std::string& path);
 
 // When `path` exists, the new file keeps its mode and, when the caller is
 // root, its owner and group: an admin running vytalctl as root must not leave

@@ -1,4 +1,4 @@
-#include "common/atomic_file.h"
+#include "common/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +9,24 @@
 #include <cstring>
 
 namespace vytal {
+
+std::optional<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (n < 0) return std::nullopt;
+  return text;
+}
 
 bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error) {
   auto fail = [&](const std::string& what) {

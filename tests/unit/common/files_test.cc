@@ -1,9 +1,10 @@
-#include "common/atomic_file.h"
+#include "common/files.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -71,6 +72,30 @@ TEST_F(AtomicFileTest, FailureLeavesTheOldFileAndSaysWhere) {
   std::string error;
   EXPECT_FALSE(write_file_atomically(path("no-such-dir/x"), "x", 0640, &error));
   EXPECT_NE(error.find("no-such-dir/x"), std::string::npos) << error;
+}
+
+TEST_F(AtomicFileTest, ReadFileGivesEveryByte) {
+  std::string text(200000, 'v');  // several reads' worth
+  text[100] = '\0';
+  text.back() = '\n';
+  std::ofstream(path("big"), std::ios::binary) << text;
+  auto got = read_file(path("big"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->size(), text.size());
+  EXPECT_EQ(*got, text);
+  std::ofstream(path("empty"), std::ios::binary).flush();
+  auto empty = read_file(path("empty"));
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_F(AtomicFileTest, ReadFileOfAMissingFileOrADirectoryIsAnError) {
+  errno = 0;
+  EXPECT_FALSE(read_file(path("missing")));
+  EXPECT_EQ(errno, ENOENT);
+  errno = 0;
+  EXPECT_FALSE(read_file(dir_.string()));  // not an empty file
+  EXPECT_EQ(errno, EISDIR);
 }
 
 }  // namespace
