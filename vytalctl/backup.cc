@@ -4,9 +4,11 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,6 +68,30 @@ bool prepare_dir(const std::string& dir, std::string* error) {
     return false;
   }
   return make_dirs(dir, error);
+}
+
+// Whether DIR's file system has room for `need` bytes of copies. On the call
+// log's own file system the copies must also leave the 10 % free below which
+// the disk alert fires: a backup must not be what stops calls being logged.
+bool has_room(const std::string& dir, uint64_t need, const std::string& call_log, std::string* error) {
+  struct statvfs fs = {};
+  if (::statvfs(dir.c_str(), &fs) != 0) {
+    *error = errno_text(dir);
+    return false;
+  }
+  const uint64_t free = uint64_t{fs.f_bavail} * fs.f_frsize, size = uint64_t{fs.f_blocks} * fs.f_frsize;
+  struct stat d = {}, log = {};
+  const std::string log_dir = std::filesystem::path(call_log).parent_path().string();
+  const bool shared = ::stat(dir.c_str(), &d) == 0 && ::stat(log_dir.c_str(), &log) == 0 && d.st_dev == log.st_dev;
+  const uint64_t keep = shared ? size / 10 : 0;
+  if (need + keep <= free) return true;
+  auto mib = [](uint64_t b) {
+    return b < (1 << 20) ? std::to_string((b + 1023) >> 10) + " KiB" : std::to_string((b + (1 << 19)) >> 20) + " MiB";
+  };
+  *error = dir + ": the copies need up to " + mib(need) + " and its file system has " + mib(free) + " free" +
+           (shared ? ", which must keep " + mib(keep) + " (10 %) for the call log beside it" : "") +
+           "; give a directory on another disk";
+  return false;
 }
 
 // Absolute and normal, symbolic links kept: the path the configuration names.
@@ -128,6 +154,22 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
     return 1;
   }
+  std::vector<std::string> files = o.config_paths;
+  for (const char* key : kFileKeys)
+    if (config.is_set(key)) files.push_back(config.str(key));
+  const std::string call_log = absolute_path(read_call_log_path(config));
+  const std::string admin_db = read_admin_db_path(config);
+  std::vector<std::string> sources = files;  // the snapshots are no larger than a database and its log
+  for (const std::string& db : {call_log, admin_db}) sources.insert(sources.end(), {db, db + "-wal"});
+  uint64_t need = 0;
+  for (const std::string& path : sources) {
+    struct stat st = {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) need += static_cast<uint64_t>(st.st_size);
+  }
+  if (!has_room(dir, need, call_log, &error)) {
+    std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
+    return 1;
+  }
   std::printf("backup of this appliance (%s) into %s at %s\n", version_line("vytalctl").c_str(), dir.c_str(),
               format_timestamp(now_s * 1000).c_str());
   // MANIFEST: each copy's SHA-256, named relative to DIR (sha256sum -c there).
@@ -174,8 +216,8 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     bool required;
   };
   const Database databases[] = {
-      {absolute_path(read_call_log_path(config)), "SELECT count(*) FROM calls", "call(s)", true},
-      {absolute_path(read_admin_db_path(config)), "SELECT count(*) FROM accounts", "admin account(s)", false},
+      {call_log, "SELECT count(*) FROM calls", "call(s)", true},
+      {absolute_path(admin_db), "SELECT count(*) FROM accounts", "admin account(s)", false},
   };
   for (const Database& db : databases) {
     done.insert(db.path);
@@ -195,9 +237,6 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     record(db.path, st, dest, copied.value());
   }
 
-  std::vector<std::string> files = o.config_paths;
-  for (const char* key : kFileKeys)
-    if (config.is_set(key)) files.push_back(config.str(key));
   for (const std::string& given : files) {
     std::string path = absolute_path(given);
     if (!done.insert(path).second) continue;

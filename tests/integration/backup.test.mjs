@@ -6,8 +6,8 @@
 // copy is changed; a second backup into the same directory is refused; and a
 // signald started on the copied call log serves the calls (the restore).
 import assert from 'node:assert/strict';
-import {spawn, spawnSync} from 'node:child_process';
-import {appendFileSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
+import {appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {test} from 'node:test';
 
@@ -170,3 +170,63 @@ test('vytalctl backup: a configured file it cannot copy fails the backup, naming
     rmSync(work, {recursive: true, force: true});
   }
 });
+
+test('vytalctl backup: refused, with the figures, where the copies would not fit or would leave the call log\'s disk under 10 % free',
+     {skip: process.getuid() === 0 ? false : 'needs root to mount small tmpfs file systems'}, async () => {
+       const work = tempDir('vytal-backup-room-');
+       const mounts = [];
+       const mount = (name, size) => {
+         const at = join(work, name);
+         mkdirSync(at);
+         execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at]);
+         mounts.push(at);
+         return at;
+       };
+       const free = (at) => {
+         const s = statfsSync(at);
+         return s.bavail * s.bsize;
+       };
+       // Leaves `room` bytes free on the file system at `at`.
+       const fill = (at, room) => writeFileSync(join(at, 'filler'), Buffer.alloc(Math.max(0, free(at) - room), 1));
+       try {
+         // The call log on an 8 MiB disk of its own, as on a small appliance.
+         const disk = mount('disk', '8m');
+         const sd = await startSignald({}, {dataDir: join(disk, 'data')});
+         for (let i = 0; i < 5; i++) await createCall(sd, `patient-room-${i}`, 'provider-room');
+         await sd.stop();
+         const conf = join(work, 'site.conf');
+         writeFileSync(conf, `VYTAL_DATA_DIR=${join(disk, 'data')}\n`);
+         const backup = (dir) => vytalctl(['--config', conf, 'backup', dir], {});
+         // What the copies may take: the databases with their write-ahead logs, and the configuration.
+         const need = ['calls.db', 'calls.db-wal', 'admin.db', 'admin.db-wal']
+                          .map((f) => join(disk, 'data', f))
+                          .concat([conf])
+                          .reduce((n, f) => n + (existsSync(f) ? statSync(f).size : 0), 0);
+         const fivePercent = Math.floor(statfsSync(disk).blocks * statfsSync(disk).bsize / 20);
+
+         // Beside the call log: room for the copies, but not for them and the 10 % as well.
+         fill(disk, need + fivePercent);
+         const beside = await backup(join(disk, 'backup'));
+         assert.equal(beside.code, 1, beside.stdout + beside.stderr);
+         const keepKiB = Math.ceil(Math.floor(statfsSync(disk).blocks * statfsSync(disk).bsize / 10) / 1024);
+         assert.match(beside.stderr, new RegExp(`the copies need up to \\d+ [KM]iB and its file system has \\d+ [KM]iB free, which must keep ${
+                                                    keepKiB} KiB \\(10 %\\) for the call log beside it; give a directory on another disk`));
+         assert.ok(!beside.stdout.includes('calls.db'), 'nothing was copied');
+
+         // Another disk with the same room takes it.
+         const other = mount('other', '8m');
+         fill(other, need + fivePercent);
+         const elsewhere = await backup(join(other, 'backup'));
+         assert.equal(elsewhere.code, 0, elsewhere.stderr);
+         assert.equal(sqlite(join(other, 'backup', 'files', disk, 'data', 'calls.db'), 'SELECT count(*) FROM calls'), '5');
+
+         // A disk too small for the copies at all.
+         const tiny = mount('tiny', '64k');
+         const small = await backup(join(tiny, 'backup'));
+         assert.equal(small.code, 1, small.stdout + small.stderr);
+         assert.match(small.stderr, /the copies need up to \d+ [KM]iB and its file system has 64 KiB free; give a directory on another disk/);
+       } finally {
+         for (const at of mounts.reverse()) spawnSync('umount', [at]);
+         rmSync(work, {recursive: true, force: true});
+       }
+     });
