@@ -1,8 +1,6 @@
 #include "admin_ui/appliance_settings.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -103,8 +101,9 @@ Result<SettingsProposal> propose_settings(const std::vector<std::string>& config
   std::vector<std::pair<std::string, std::string>> before_texts, after_texts;
   bool seen = false;
   for (const std::string& path : config_files) {
-    auto text = read_file(path);
-    if (!text) return Error{"settings_file", path + ": cannot be read (" + std::strerror(errno) + ")"};
+    std::string why;
+    auto text = read_file(path, &why);
+    if (!text) return Error{"settings_file", why};
     if (path == settings_file) {
       seen = true;
       auto values = parse_settings_file(*text, path);

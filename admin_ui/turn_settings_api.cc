@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -297,12 +298,15 @@ WebResponse TurnSettingsApi::settings(const Config& c) {
   for (const std::string& f : s_.config_files) read = read || f == s_.settings_file;
   json_put(out.get(), "fileRead", json_boolean(read));
   SettingsValues file_values;
-  if (auto text = read_file(s_.settings_file)) {
+  std::string why;
+  if (auto text = read_file(s_.settings_file, &why)) {
     auto parsed = parse_settings_file(*text, s_.settings_file);
     if (parsed)
       file_values = parsed.value();
     else
       json_put(out.get(), "fileError", json_str(parsed.error().message));
+  } else if (errno != ENOENT) {  // not there yet is no error: nothing was saved
+    json_put(out.get(), "fileError", json_str(why));
   }
   json_t* list = json_array();
   for (const EditableSetting& s : editable_settings()) {

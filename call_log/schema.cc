@@ -1,5 +1,7 @@
 #include "call_log/schema.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "call_log/sync_tables.h"
@@ -224,7 +226,10 @@ std::string last_change_seq_sql() {
 
 int64_t last_change_seq(sqlite3* db) {
   Statement s(db, last_change_seq_sql().c_str());
-  return s.step() == SQLITE_ROW ? s.integer(0) : 0;
+  if (s.step() == SQLITE_ROW) return s.integer(0);
+  // Numbering again from 0 would hide every new change below syncd's mark.
+  std::fprintf(stderr, "error: cannot read the call log's last change_seq: %s\n", sqlite3_errmsg(db));
+  std::abort();
 }
 
 }  // namespace vytal

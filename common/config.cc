@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <sstream>
 
 #include "common/files.h"
@@ -81,8 +80,9 @@ Config Config::from_texts(const std::vector<std::pair<std::string, std::string>>
 Config Config::load(const std::vector<std::string>& paths, const EnvLookup& env) {
   Config c = defaults();
   for (const std::string& path : paths) {
-    auto text = read_file(path);
-    if (!text) throw ConfigError("config file " + path + ": cannot be read (" + std::strerror(errno) + ")");
+    std::string why;
+    auto text = read_file(path, &why);
+    if (!text) throw ConfigError("config file " + why);
     c.apply_text(*text, path);
   }
   c.apply_environment(env);

@@ -10,22 +10,33 @@
 
 namespace vytal {
 
-std::optional<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+std::optional<std::string> read_file(const std::string& path, std::string* error) {
+  struct Fd {
+    int fd;
+    ~Fd() {
+      int saved = errno;
+      if (fd >= 0) ::close(fd);
+      errno = saved;
+    }
+  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  auto failed = [&]() -> std::optional<std::string> {
+    if (error) {
+      int saved = errno;
+      *error = path + ": " + std::strerror(saved);
+      errno = saved;
+    }
+    return std::nullopt;
+  };
+  if (f.fd < 0) return failed();
   std::string text;
   char buf[1 << 16];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) != 0) {
+  for (;;) {
+    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n == 0) return text;
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
+    if (n < 0) return failed();
     text.append(buf, static_cast<size_t>(n));
   }
-  int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (n < 0) return std::nullopt;
-  return text;
 }
 
 bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error) {

@@ -12,9 +12,10 @@
 
 namespace vytal {
 
-// The whole file, read with read(2); nullopt with errno set when it cannot be
-// opened or read (a directory is EISDIR, not an empty file).
-std::optional<std::string> read_file(const std::string& path);
+// The whole file, read with read(2); nullopt with errno and *error
+// ("PATH: reason") set when it cannot be opened or read (a directory is
+// EISDIR, not an empty file).
+std::optional<std::string> read_file(const std::string& path, std::string* error = nullptr);
 
 // When `path` exists, the new file keeps its mode and, when the caller is
 // root, its owner and group: an admin running vytalctl as root must not leave

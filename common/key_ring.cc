@@ -1,7 +1,5 @@
 #include "common/key_ring.h"
 
-#include <cerrno>
-#include <cstring>
 #include <sstream>
 
 #include "common/files.h"
@@ -67,11 +65,8 @@ std::string format_key_ring(const KeyRing& ring) {
 }
 
 std::optional<KeyRing> read_key_ring(const std::string& path, std::string* error) {
-  auto text = read_file(path);
-  if (!text) {
-    if (error) *error = path + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
+  auto text = read_file(path, error);
+  if (!text) return std::nullopt;
   auto ring = parse_key_ring(*text, error);
   if (!ring && error) *error = path + ": " + *error;
   return ring;

@@ -3,8 +3,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "common/files.h"
 #include "common/key_ring.h"
@@ -150,8 +148,9 @@ SignaldSettings read_signald_settings(const Config& config) {
     const std::string& path = config.str("JWT_PUBLIC_KEY_FILE");
     if (path.empty())
       throw ConfigError("JWT_PUBLIC_KEY_FILE: required with JWT_ALGORITHM=" + config.str("JWT_ALGORITHM"));
-    auto pem = read_file(path);
-    if (!pem) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + path + " (" + std::strerror(errno) + ")");
+    std::string why;
+    auto pem = read_file(path, &why);
+    if (!pem) throw ConfigError("JWT_PUBLIC_KEY_FILE: cannot read " + why);
     s.jwt.public_key_pem = std::move(*pem);
   }
   s.jwt.audience = config.str("JWT_AUDIENCE");

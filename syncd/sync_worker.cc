@@ -163,26 +163,34 @@ bool SyncWorker::connect() {
     pg_.reset();
     return false;
   }
-  high_water_ = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
+  const int64_t central = PQntuples(hw.value().get()) ? std::atoll(PQgetvalue(hw.value().get(), 0, 0)) : 0;
   status_.pg_ok_ms = clock_.monotonic_ms();
-  auto synced = reader_.synced_mark();
-  if (!synced) {
-    fail(synced.error());
-    pg_.reset();
-    return false;
+  // How far this side knows it sent: at the process's first connect, the
+  // call log's own copy of the mark; after that, what this process committed.
+  int64_t ours = high_water_;
+  if (!connected_before_) {
+    auto synced = reader_.synced_mark();
+    if (!synced) {
+      fail(synced.error());
+      pg_.reset();
+      return false;
+    }
+    ours = synced.value();
   }
-  if (high_water_ > synced.value()) {
-    // PostgreSQL has seen more of this site than this call log knows it sent:
-    // the log was replaced (a reinstall, a restore from a backup), or syncd
-    // stopped between PostgreSQL's commit and its own record. The changes
-    // numbered since the log's own mark may not be the ones PostgreSQL
-    // holds, so they are sent again; version guards make that harmless.
+  high_water_ = central;
+  if (central > ours) {
+    // PostgreSQL has seen more of this site than this side knows it sent:
+    // the call log was replaced (a reinstall, a restore from a backup), or
+    // syncd stopped (or lost the session) between PostgreSQL's commit and its
+    // own record. The changes numbered since may not be the ones PostgreSQL
+    // holds, so they are sent again (a row PostgreSQL has at the same or a
+    // newer version is left as it is).
     LOG_WARN(
         "syncd: PostgreSQL's mark for site %s (%lld) is above this call log's own (%lld); resending the "
         "changes after %lld",
-        options_.site_id.c_str(), static_cast<long long>(high_water_), static_cast<long long>(synced.value()),
-        static_cast<long long>(synced.value()));
-    high_water_ = synced.value();
+        options_.site_id.c_str(), static_cast<long long>(central), static_cast<long long>(ours),
+        static_cast<long long>(ours));
+    high_water_ = ours;
   }
   if (options_.use_copy) {
     std::string staging;
@@ -199,6 +207,7 @@ bool SyncWorker::connect() {
   LOG_INFO("syncd: connected to PostgreSQL %s:%s/%s as site %s, high-water mark %lld", pg_options_.host.c_str(),
            pg_options_.port.c_str(), pg_options_.dbname.c_str(), options_.site_id.c_str(),
            static_cast<long long>(high_water_));
+  connected_before_ = true;
   std::lock_guard lock(status_.mu);
   status_.connected = true;
   status_.high_water = high_water_;
@@ -337,7 +346,10 @@ void SyncWorker::record_local(int64_t high_water, const std::vector<std::pair<co
   // A copy of the high-water mark beside the call log: retention prunes only
   // below it, so a row is never removed before PostgreSQL has it.
   std::string error;
-  sqlite_exec(db_.get(), "BEGIN IMMEDIATE", nullptr);
+  if (!sqlite_exec(db_.get(), "BEGIN IMMEDIATE", &error)) {
+    fail(Error{"sqlite", "could not record the high-water mark in the call log: " + error});
+    return;
+  }
   Statement hw(db_.get(),
                "INSERT INTO sync_state(id, high_water, updated_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET "
                "high_water = ?1, updated_at = ?2");
@@ -355,8 +367,11 @@ void SyncWorker::record_local(int64_t high_water, const std::vector<std::pair<co
     ok = ok && p.step() == SQLITE_DONE;
   }
   if (!ok || !sqlite_exec(db_.get(), "COMMIT", &error)) {
+    // Retention then keeps what it cannot see confirmed; the next connect of
+    // this process resends from what it committed, not from this record.
+    std::string why = ok ? error : sqlite3_errmsg(db_.get());
     sqlite_exec(db_.get(), "ROLLBACK", nullptr);
-    LOG_WARN("syncd: could not record the high-water mark in the call log: %s", sqlite3_errmsg(db_.get()));
+    fail(Error{"sqlite", "could not record the high-water mark in the call log: " + why});
   }
 }
 

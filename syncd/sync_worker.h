@@ -99,6 +99,7 @@ class SyncWorker {
   ChangeReader reader_;
   std::optional<PgSession> pg_;
   int64_t high_water_ = 0;
+  bool connected_before_ = false;  // high_water_ is then what this process committed
   int backoff_ms_ = 0;
   int64_t next_backlog_ms_ = 0;
   int64_t next_prune_ms_ = 0;

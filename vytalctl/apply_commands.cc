@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
@@ -77,7 +78,10 @@ Outcome apply_settings(const Config& config, const CommandOptions& opts, const j
   }
   if (changes.empty()) return {"refused", "no changes in the request"};
   // The settings file must still be what the admin previewed.
-  auto current = parse_settings_file(read_file(file).value_or(""), file);
+  std::string why;
+  auto text = read_file(file, &why);
+  if (!text && errno != ENOENT) return {"refused", why};
+  auto current = parse_settings_file(text.value_or(""), file);
   if (!current) return {"refused", current.error().message};
   SettingsValues expected;
   json_object_foreach(json_object_get(req, "expect"), key, value) {
@@ -178,7 +182,7 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
   for (const std::string& id : *ids) {
     std::string path = dir + "/" + id + ".json";
     std::string error;
-    auto text = read_file(path);
+    auto text = read_file(path, &error);
     JsonPtr req = text ? json_parse(*text, &error) : nullptr;
     std::string kind = req ? std::string(json_string_field(req.get(), "kind").value_or("")) : "";
     Outcome o;

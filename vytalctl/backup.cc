@@ -243,9 +243,9 @@ int backup(const Config& config, const CommandOptions& o, int64_t now_s) {
     struct stat st = {};
     std::string dest;
     if (!look(path, &st, false)) continue;
-    auto bytes = read_file(path);
+    auto bytes = read_file(path, &error);
     if (!bytes) {
-      std::fprintf(stderr, "vytalctl: %s\n", errno_text(path).c_str());
+      std::fprintf(stderr, "vytalctl: %s\n", error.c_str());
       failed = true;
       continue;
     }

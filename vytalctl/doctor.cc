@@ -109,9 +109,12 @@ std::vector<std::string> differing_keys(const std::multimap<std::string, std::st
 
 DoctorCheck check_turn_config(const Config& config, const DoctorOptions& o) {
   const char* id = "config-turn";
-  auto text = read_file(o.turn_config_path);
+  std::string why;
+  auto text = read_file(o.turn_config_path, &why);
   if (!text)
-    return fail(id, "vytal-turnserver's generated configuration " + o.turn_config_path + " does not exist",
+    return fail(id,
+                "vytal-turnserver's generated configuration " +
+                    (errno == ENOENT ? o.turn_config_path + " does not exist" : "cannot be read: " + why),
                 "systemctl restart vytal-turnserver (its ExecStartPre writes it with vytalctl turn-config)");
   auto running = parse_turn_config(*text);
   std::string expected_text;

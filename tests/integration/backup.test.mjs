@@ -136,8 +136,9 @@ test(
           assert.equal(got.status, 200, got.text);
           assert.equal(got.body.id, id);
         }
-        const list = await vytalctl(['calls', '--limit', '1'], {VYTAL_DATA_DIR: restoredDir});
-        assert.equal(list.code, 0, list.stderr);
+        const shown = await vytalctl(['call', 'show', before[0]], {VYTAL_DATA_DIR: restoredDir});
+        assert.equal(shown.code, 0, shown.stderr);
+        assert.match(shown.stdout, new RegExp(before[0]), 'vytalctl reads the call from the restored log');
       } finally {
         await restored?.stop();
         await sd.stop();
@@ -146,7 +147,7 @@ test(
       }
     });
 
-test('vytalctl backup: a configured file it cannot copy fails the backup, naming it, after copying the rest', async () => {
+test('vytalctl backup: a configured path that is not a regular file fails the backup, naming it, after copying the rest', async () => {
   const work = tempDir('vytal-backup-bad-');
   const sd = await startSignald();
   try {

@@ -141,7 +141,10 @@ describe('with small limits', () => {
     assert.equal(joined, 3, `joins: ${results.map((m) => m.code ?? m.type).join(',')}`);
     assert.equal(limited.length, 6);
     assert.ok(limited.every((m) => m.retryAfterSeconds >= 1));
-    assert.ok(Number(sql(sd.dataDir, `SELECT count(*) FROM call_events WHERE call_id = '${call.id}' AND type = 'participant_joined'`)) <= 3);
+    // The first join is in the call log; the refused ones wrote nothing (a
+    // join by a subject already in the call may be a takeover, not a new row).
+    const joinRows = Number(sql(sd.dataDir, `SELECT count(*) FROM call_events WHERE call_id = '${call.id}' AND type = 'participant_joined'`));
+    assert.ok(joinRows >= 1 && joinRows <= 3, `participant_joined rows: ${joinRows}`);
   });
 
   test('refusals are audited at most 4 times a minute per subject; the rest are counted, not written', async () => {
@@ -188,7 +191,9 @@ describe('the global cap on WebSocket output memory', () => {
     assert.equal(await rejected(sd, 'ws_output_memory'), before + 1);
     assert.equal(await rejected(sd, 'ws_slow_consumer'), 0, 'the global cap (300 kB) acted before the per-client one (1 MiB)');
     assert.ok(await metric(sd.url, 'vytal_ws_output_bytes') < 300000);
-    sender.send({ type: 'media-state', audio: true });
+    // The sender is still served: a request gets its answer.
+    sender.send({ type: 'nope', requestId: 'still-here' });
+    assert.equal((await sender.next('error', 3000, (m) => m.requestId === 'still-here')).code, 'unknown_type');
     assert.equal(sender.closeInfo, null, 'the sender is still connected');
     assert.equal((await api(sd.url, 'GET', '/healthz')).status, 200);
   });

@@ -617,6 +617,8 @@ test('retention prunes only synced rows', async (t) => {
   age(booked.map((c) => c.id));
   age(guarded.map((c) => c.id), ['calls', 'call_events']);
   const oldRows = countFor(old.map((c) => c.id));
+  const guardedRows = countFor(guarded.map((c) => c.id));
+  assert.ok(guardedRows.call_events > 0 && guardedRows.audit_log > 0, JSON.stringify(guardedRows));
   assert.deepEqual(pgCountFor(old.map((c) => c.id)), oldRows, 'PostgreSQL has every old row before the prune');
 
   // Above the mark and old: made while PostgreSQL is away.
@@ -650,9 +652,9 @@ test('retention prunes only synced rows', async (t) => {
   const g = countFor(guarded.map((c) => c.id));
   assert.equal(g.calls, 5, 'an old call whose audit rows are recent stays');
   assert.equal(g.call_events, 0, "... while its old events go");
-  assert.equal(g.audit_log, 10, 'created and cancelled');
+  assert.equal(g.audit_log, guardedRows.audit_log, 'its audit rows (created, cancelled) stay');
   assert.equal(countFor(fresh.map((c) => c.id)).calls, 40, 'recent rows stay');
-  const prunedRows = Object.values(oldRows).reduce((a, b) => a + b, 0) + Object.values(unsyncedRows).reduce((a, b) => a + b, 0) + 10;
+  const prunedRows = Object.values(oldRows).reduce((a, b) => a + b, 0) + Object.values(unsyncedRows).reduce((a, b) => a + b, 0) + guardedRows.call_events;
   assert.equal(m.vytal_sync_pruned_rows_total, prunedRows, 'pruned_rows_total counts what was removed');
   await sy.stop();
 
@@ -683,8 +685,33 @@ test('retention prunes only synced rows', async (t) => {
   assert.deepEqual(countFor(below.map((c) => c.id)), none, 'old rows at or below the local mark are pruned');
   assert.deepEqual(countFor(above.map((c) => c.id)), none, '... and those above it, once sent again');
   assert.deepEqual(pgCountFor(above.map((c) => c.id)), aboveRows, '... which PostgreSQL still has');
+  await sy.stop();
+
+  // The guard itself: when the local record cannot be written (here a
+  // trigger refuses it), rows PostgreSQL confirmed but the call log does not
+  // know were sent stay, however old; the failure is counted.
+  const first = await pool(10, 10, (i) => createCall(sd, i, 'first'));
+  await pool(10, 10, (j) => cancelCall(sd, first[j].id));
+  sy = await syncd(db, site, dataDir);
+  await converge(sy, dataDir, db, site);
+  await sy.stop();
+  sqliteWrite(dataDir, `CREATE TRIGGER frozen_mark BEFORE UPDATE ON sync_state BEGIN SELECT RAISE(ABORT, 'frozen by the test'); END;`);
+  const kept = await pool(10, 10, (i) => createCall(sd, i, 'kept'));
+  await pool(10, 10, (j) => cancelCall(sd, kept[j].id));
+  age(first.map((c) => c.id));
+  age(kept.map((c) => c.id));
+  const keptRows = countFor(kept.map((c) => c.id));
+  sy = await syncd(db, site, dataDir, { VYTAL_SYNC_RETENTION_DAYS: '1' });
+  await waitFor(async () => (await sy.metric('vytal_sync_pruned_rows_total')) > 0, 10000, 'the third prune pass');
+  await sleep(300);
+  assert.deepEqual(pgCountFor(kept.map((c) => c.id)), keptRows, 'PostgreSQL has the rows');
+  assert.deepEqual(countFor(first.map((c) => c.id)), none, 'old rows at or below the local mark are pruned');
+  assert.deepEqual(countFor(kept.map((c) => c.id)), keptRows, 'old rows above it stay, though PostgreSQL has them');
+  assert.ok((await sy.metric('vytal_sync_errors_total{kind="sqlite"}')) > 0, 'the failed local record is counted');
+  assert.match(sy.stderr(), /could not record the high-water mark in the call log: frozen by the test/);
   t.diagnostic(`pruned ${prunedRows} rows after catch-up (${JSON.stringify(oldRows)} synced before, ${JSON.stringify(unsyncedRows)} during the outage); ` +
-    `${resend} rows above a local mark set back were sent again before ${aboveTotal} of them were pruned`);
+    `${resend} rows above a local mark set back were sent again before ${aboveTotal} of them were pruned; ` +
+    `with the local record refused, ${Object.values(keptRows).reduce((a, b) => a + b, 0)} old rows PostgreSQL has stayed`);
   await sy.stop();
 });
 

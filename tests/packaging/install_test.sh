@@ -251,7 +251,8 @@ echo "$out" >"$WORK/uclient.log"
 check "the credential allocates a relay on the installed vytal-turnserver" \
   grep -q "Received relay addr: 127.0.0.1:" <<<"$out"
 out=$(uclient "$TURN_USER" "forged${TURN_PASS:6}") || true
-check "a forged password does not allocate" bash -c '! grep -q "Received relay addr" <<<"$1"' _ "$out"
+check "a forged password is refused and does not allocate" \
+  bash -c '! grep -q "Received relay addr" <<<"$1" && grep -q "Cannot complete Allocation" <<<"$1"' _ "$out"
 stop_all
 
 # ------------------------------------------- 3. booted under systemd

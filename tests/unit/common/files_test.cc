@@ -89,13 +89,16 @@ TEST_F(AtomicFileTest, ReadFileGivesEveryByte) {
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(AtomicFileTest, ReadFileOfAMissingFileOrADirectoryIsAnError) {
+TEST_F(AtomicFileTest, ReadFileOfAMissingFileOrADirectoryIsAnErrorThatSaysWhy) {
+  std::string error;
   errno = 0;
-  EXPECT_FALSE(read_file(path("missing")));
+  EXPECT_FALSE(read_file(path("missing"), &error));
   EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(error, path("missing") + ": No such file or directory");
   errno = 0;
-  EXPECT_FALSE(read_file(dir_.string()));  // not an empty file
+  EXPECT_FALSE(read_file(dir_.string(), &error));  // not an empty file
   EXPECT_EQ(errno, EISDIR);
+  EXPECT_EQ(error, dir_.string() + ": Is a directory");
 }
 
 }  // namespace
