@@ -15,7 +15,7 @@
 namespace vytal {
 namespace {
 
-class AtomicFileTest : public ::testing::Test {
+class FilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("vytal-atomic-" + std::to_string(::getpid()));
@@ -36,7 +36,7 @@ class AtomicFileTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-TEST_F(AtomicFileTest, NewFileGetsTheGivenMode) {
+TEST_F(FilesTest, NewFileGetsTheGivenMode) {
   std::string error;
   ASSERT_TRUE(write_file_atomically(path("a"), "hello\n", 0640, &error)) << error;
   EXPECT_EQ(read(path("a")), "hello\n");
@@ -45,7 +45,7 @@ TEST_F(AtomicFileTest, NewFileGetsTheGivenMode) {
     EXPECT_EQ(entry.path().filename(), "a");
 }
 
-TEST_F(AtomicFileTest, ReplacedFileKeepsItsModeAndOwner) {
+TEST_F(FilesTest, ReplacedFileKeepsItsModeAndOwner) {
   std::ofstream(path("ring")) << "old\n";
   ASSERT_EQ(::chmod(path("ring").c_str(), 0600), 0);
   // As root (CI, the package's maintainer scripts), the owner a file had is
@@ -68,13 +68,13 @@ TEST_F(AtomicFileTest, ReplacedFileKeepsItsModeAndOwner) {
   }
 }
 
-TEST_F(AtomicFileTest, FailureLeavesTheOldFileAndSaysWhere) {
+TEST_F(FilesTest, FailureLeavesTheOldFileAndSaysWhere) {
   std::string error;
   EXPECT_FALSE(write_file_atomically(path("no-such-dir/x"), "x", 0640, &error));
   EXPECT_NE(error.find("no-such-dir/x"), std::string::npos) << error;
 }
 
-TEST_F(AtomicFileTest, ReadFileGivesEveryByte) {
+TEST_F(FilesTest, ReadFileGivesEveryByte) {
   std::string text(200000, 'v');  // several reads' worth
   text[100] = '\0';
   text.back() = '\n';
@@ -89,7 +89,7 @@ TEST_F(AtomicFileTest, ReadFileGivesEveryByte) {
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(AtomicFileTest, ReadFileOfAMissingFileOrADirectoryIsAnErrorThatSaysWhy) {
+TEST_F(FilesTest, ReadFileOfAMissingFileOrADirectoryIsAnErrorThatSaysWhy) {
   std::string error;
   errno = 0;
   EXPECT_FALSE(read_file(path("missing"), &error));
