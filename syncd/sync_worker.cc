@@ -1,5 +1,6 @@
 #include "syncd/sync_worker.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -177,7 +178,7 @@ bool SyncWorker::connect() {
     }
     ours = synced.value();
   }
-  high_water_ = central;
+  high_water_ = std::min(central, ours);
   if (central > ours) {
     // PostgreSQL has seen more of this site than this side knows it sent:
     // the call log was replaced (a reinstall, a restore from a backup), or
@@ -190,7 +191,6 @@ bool SyncWorker::connect() {
         "changes after %lld",
         options_.site_id.c_str(), static_cast<long long>(central), static_cast<long long>(ours),
         static_cast<long long>(ours));
-    high_water_ = ours;
   }
   if (options_.use_copy) {
     std::string staging;

@@ -4,7 +4,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "admin_ui/admin_db.h"
+#include "appliance_status/system_probes.h"
 #include "common/build_info.h"
 #include "common/crypto.h"
 #include "common/files.h"
@@ -74,12 +74,12 @@ bool prepare_dir(const std::string& dir, std::string* error) {
 // log's own file system the copies must also leave the 10 % free below which
 // the disk alert fires: a backup must not be what stops calls being logged.
 bool has_room(const std::string& dir, uint64_t need, const std::string& call_log, std::string* error) {
-  struct statvfs fs = {};
-  if (::statvfs(dir.c_str(), &fs) != 0) {
-    *error = errno_text(dir);
+  auto space = disk_space(dir);
+  if (!space) {
+    *error = space.error().message;
     return false;
   }
-  const uint64_t free = uint64_t{fs.f_bavail} * fs.f_frsize, size = uint64_t{fs.f_blocks} * fs.f_frsize;
+  const uint64_t free = space->free_bytes, size = space->total_bytes;
   struct stat d = {}, log = {};
   const std::string log_dir = std::filesystem::path(call_log).parent_path().string();
   const bool shared = ::stat(dir.c_str(), &d) == 0 && ::stat(log_dir.c_str(), &log) == 0 && d.st_dev == log.st_dev;
