@@ -47,8 +47,9 @@ Result<std::unique_ptr<CallLog>> CallLog::open(event_base* base, CallLogOptions 
     return Error{"sqlite_open", error};
   // The checkpointer thread copies the log into the database as it grows. Under
   // a steady stream of commits it can never catch up completely, so once the
-  // log is long the commit thread finishes the small remainder itself, which
-  // lets the next transaction start the log from its beginning again.
+  // log is long the commit thread finishes the remainder itself, which lets
+  // the next transaction start the log from its beginning again. From half
+  // that length the checkpointer keeps close behind, so the remainder is small.
   sqlite3_wal_hook(
       db.value().get(),
       [](void*, sqlite3* wdb, const char*, int frames) {
@@ -74,7 +75,7 @@ Result<std::unique_ptr<CallLog>> CallLog::open(event_base* base, CallLogOptions 
               stranded.error().message.c_str());
   log->read_db_ = std::move(read_db.value());
   log->reader_ = std::make_unique<CallReader>(log->read_db_.get());
-  log->checkpointer_ = std::make_unique<WalCheckpointer>(std::move(checkpoint_db.value()), 100);
+  log->checkpointer_ = std::make_unique<WalCheckpointer>(std::move(checkpoint_db.value()), 100, kWalRestartFrames / 2);
   log->queue_ = std::make_unique<CommitQueue>(base, std::move(db.value()), std::move(writer),
                                               CommitQueueOptions{options.max_batch, options.max_pending}, clock, stats,
                                               [raw = log.get()] { raw->flush_deferred(); });

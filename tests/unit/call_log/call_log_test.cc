@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -129,5 +130,51 @@ TEST_F(CallLogLoopTest, AFailingWriteIsRolledBackAloneAndTheRestOfItsBatchCommit
   }
 }
 
+// The checkpoint sequence number in a write-ahead log's header (bytes 12-15,
+// big-endian): SQLite adds one each time the log starts again from its
+// beginning.
+uint32_t wal_restarts(const std::filesystem::path& wal) {
+  unsigned char h[16] = {};
+  std::ifstream(wal, std::ios::binary).read(reinterpret_cast<char*>(h), sizeof h);
+  return uint32_t{h[12]} << 24 | uint32_t{h[13]} << 16 | uint32_t{h[14]} << 8 | h[15];
+}
+
+// Under a steady stream of commits (each completion submits the next write,
+// so the commit thread is never idle) the write-ahead log starts again from
+// its beginning once it reaches 8,192 frames (32 MiB), instead of growing for
+// as long as the load lasts: the disk the call log takes stays bounded.
+TEST_F(CallLogLoopTest, TheWriteAheadLogStaysBoundedUnderSteadyWrites) {
+  Actor service{"platform-backend", Role::service, "127.0.0.1"};
+  std::filesystem::path wal = options_.db_path + "-wal";
+  run_loop([&] { return log_->making_progress(0); });  // open()'s own first write is done
+  const uint32_t restarts_before = wal_restarts(wal);
+  const uintmax_t frame = 24 + 4096, bound = (8192 + 2048) * frame;
+  uintmax_t largest = 0;
+  int submitted = 0, completed = 0, failed = 0;
+  bool enough = false;
+  std::function<void()> submit_one = [&] {
+    NewCall call{"patient-" + std::to_string(submitted++), "provider-wal", "video", std::nullopt, std::nullopt};
+    bool taken = log_->submit([call, service](CallWriter& w) { return w.create(call, service).ok(); },
+                              [&](bool ok) {
+                                ++completed;
+                                if (!ok) ++failed;
+                                if (completed % 64 == 0) {
+                                  std::error_code ec;
+                                  largest = std::max(largest, std::filesystem::file_size(wal, ec));
+                                  enough = wal_restarts(wal) >= restarts_before + 3 || largest >= bound;
+                                }
+                                if (!enough && submitted < 400000) submit_one();
+                              },
+                              CallLog::WhenFull::refuse);
+    if (!taken) ++failed;
+  };
+  for (int i = 0; i < 256; ++i) submit_one();
+  for (int i = 0; i < 100 && completed < submitted; ++i) run_loop([&] { return completed == submitted; });
+  ASSERT_EQ(completed, submitted);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GE(wal_restarts(wal), restarts_before + 3);
+  EXPECT_GT(largest, 6144 * frame);  // it grew towards the restart length,
+  EXPECT_LT(largest, bound);         // and no further than a batch or so past it
+}
 }  // namespace
 }  // namespace vytal
