@@ -61,15 +61,19 @@ Result<bool> submit_apply_request(const std::string& spool, const std::string& i
 
 Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& id, bool* audited) {
   if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
-  std::string path = spool + "/results/" + id + ".audited.json";
-  auto text = read_file(path);
+  // Only a missing file means "no result yet"; one that cannot be read is an
+  // error, not a request that seems to wait forever.
+  std::string path = spool + "/results/" + id + ".audited.json", error;
+  auto text = read_file(path, &error);
   *audited = text.has_value();
-  if (!*audited) {
+  if (!text && errno == ENOENT) {
     path = spool + "/results/" + id + ".json";
-    text = read_file(path);
+    text = read_file(path, &error);
   }
-  if (!text) return JsonPtr(nullptr);
-  std::string error;
+  if (!text) {
+    if (errno == ENOENT) return JsonPtr(nullptr);
+    return Error{"apply_spool", error};
+  }
   JsonPtr j = json_parse(*text, &error);
   if (!j || !json_is_object(j.get())) return Error{"apply_spool", path + ": not a result (" + error + ")"};
   return j;

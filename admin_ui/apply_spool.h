@@ -36,7 +36,8 @@ std::optional<std::vector<std::string>> apply_ids_in(const std::string& dir);
 Result<bool> submit_apply_request(const std::string& spool_dir, const std::string& id, const json_t* request);
 
 // results/<id>.json, or results/<id>.audited.json once mark_apply_result_audited
-// renamed it (*audited set); nullptr while there is none.
+// renamed it (*audited set); nullptr while there is none, an error when one
+// cannot be read (not only missing) or is not a JSON object.
 Result<JsonPtr> read_apply_result(const std::string& spool_dir, const std::string& id, bool* audited);
 // The result is in the audit log: renamed, so no restart of vytal-admin audits it twice.
 bool mark_apply_result_audited(const std::string& spool_dir, const std::string& id);

@@ -1,0 +1,74 @@
+// How vytal-admin reads the result of a settings change that vytal-apply
+// wrote into the spool: none yet, one, one already audited, and one that is
+// there but cannot be read.
+#include "admin_ui/apply_spool.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace vytal {
+namespace {
+
+class ApplySpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("vytal-spool-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_ / "results");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / "results" / name) << text; }
+
+  std::filesystem::path dir_;
+  const std::string id_ = "0123456789abcdef0123456789abcdef";
+};
+
+TEST_F(ApplySpoolTest, NoResultYetIsEmpty) {
+  bool audited = true;
+  auto r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r.value(), nullptr);
+  EXPECT_FALSE(audited);
+}
+
+TEST_F(ApplySpoolTest, AResultAndAnAuditedOneAreRead) {
+  write(id_ + ".json", R"({"state":"applied"})");
+  bool audited = true;
+  auto r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_TRUE(r && r.value()) << (r ? "no result" : r.error().message);
+  EXPECT_STREQ(json_string_value(json_object_get(r.value().get(), "state")), "applied");
+  EXPECT_FALSE(audited);
+
+  ASSERT_TRUE(mark_apply_result_audited(dir_.string(), id_));
+  r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_TRUE(r && r.value());
+  EXPECT_TRUE(audited);
+}
+
+// A result the admin cannot read (here a directory where the file should be)
+// is an error naming it, not a request that seems to wait forever.
+TEST_F(ApplySpoolTest, AResultThatCannotBeReadIsAnError) {
+  std::filesystem::create_directory(dir_ / "results" / (id_ + ".json"));
+  bool audited = false;
+  auto r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find(id_ + ".json: Is a directory"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ApplySpoolTest, AResultThatIsNotJsonIsAnError) {
+  write(id_ + ".json", "half a wri");
+  bool audited = false;
+  auto r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("not a result"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ApplySpoolTest, ABadIdIsRefused) {
+  bool audited = false;
+  EXPECT_FALSE(read_apply_result(dir_.string(), "../../etc/passwd", &audited));
+}
+
+}  // namespace
+}  // namespace vytal
