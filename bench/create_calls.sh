@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: durable create-call throughput and latency at 64 concurrent
 # keep-alive clients (wrk), group commit on versus off in the same run; the
-# ICE-servers endpoint; signald's resident memory idle and under load.
+# ICE-servers endpoint; signald's resident memory idle and under load; how
+# many transactions took over 5 ms to commit (signald's own histogram: the
+# stalls behind the tail of the latency).
 # Usage: bench/create_calls.sh [ROUNDS] [SECONDS]   (defaults 3 and 10)
 # Prints a Markdown table of medians for docs/BENCHMARKS.md.
 set -euo pipefail
@@ -30,6 +32,10 @@ start_signald() {  # $1: group commit true|false
 stop_signald() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
+slow_commits() {  # transactions that took over 5 ms, and all of them
+  curl -sf "$URL/metrics" | awk '$1 == "vytal_db_commit_seconds_bucket{le=\"0.005\"}" {fast = $2}
+    $1 == "vytal_db_commit_seconds_count" {n = $2} END {printf "%d %d\n", n - fast, n}'
+}
 
 # Runs wrk, prints "req_per_s p50_ms p99_ms non_2xx".
 run_wrk() {  # $1 JSON body to POST (empty: GET), $2 path
@@ -53,6 +59,8 @@ for round in $(seq "$ROUNDS"); do
     read -r rps p50 p99 bad < <(run_wrk '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' /webrtc/calls)
     R[create_$gc]+="$rps "; R[p50_$gc]+="$p50 "; R[p99_$gc]+="$p99 "; R[bad_$gc]+="$bad "
     R[idle_$gc]+="$idle "; R[hwm_$gc]+="$(hwm_kib) "
+    read -r slow all < <(slow_commits)
+    R[slow_$gc]+="$slow "; R[tx_$gc]+="$all "
     if [ $gc = true ]; then
       read -r rps p50 p99 bad < <(run_wrk "" /webrtc/ice-servers)
       R[ice]+="$rps "; R[ice_p99]+="$p99 "; R[ice_bad]+="$bad "
@@ -70,6 +78,7 @@ cat <<EOT
 | create p50 latency (ms) | $(m p50_true) | $(m p50_false) | |
 | create p99 latency (ms) | $(m p99_true) | $(m p99_false) | |
 | non-2xx responses | $(m bad_true) | $(m bad_false) | |
+| transactions / of them over 5 ms to commit | $(m tx_true) / $(m slow_true) | $(m tx_false) / $(m slow_false) | |
 | signald RSS idle (KiB) | $(m idle_true) | $(m idle_false) | |
 | signald peak RSS under load (KiB) | $(m hwm_true) | $(m hwm_false) | |
 
