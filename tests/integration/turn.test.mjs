@@ -518,13 +518,14 @@ test('relay usage reaches the call log: bytes within a few percent of what the c
   assert.equal(await metric(state.signald.url, 'vytal_turn_reports_dropped_total'), 0);
 });
 
-// A longer uclient run (n messages per session, l bytes each) in the background.
+// A longer uclient run (n messages per session, l bytes each) in the background;
+// output() is what it has printed so far.
 function uclientLong({ username, password }, n, length = 100) {
   const args = ['-v', '-u', username, '-w', password, '-p', String(turnPort()), '-e', HOST, '-r', String(state.peer.port),
     '-n', String(n), '-l', String(length), '-m', '1', '-c', HOST];
-  return new Promise((res) => {
+  let out = '';
+  const done = new Promise((res) => {
     const proc = track(spawn(TURNUTIL('turnutils_uclient'), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let out = '';
     proc.stdout.on('data', (c) => (out += c));
     proc.stderr.on('data', (c) => (out += c));
     const timer = setTimeout(() => proc.kill('SIGKILL'), 40000);
@@ -533,7 +534,12 @@ function uclientLong({ username, password }, n, length = 100) {
       res({ code, signal, timedOut: false, out, cmd: `turnutils_uclient ${args.join(' ')}` });
     });
   });
+  done.output = () => out;
+  return done;
 }
+
+// The messages uclient reports sent so far (its last progress line).
+const sentSoFar = (out) => Number([...out.matchAll(/tot_send_msgs=(\d+)/g)].at(-1)?.[1] ?? 0);
 
 test('a TURN server restart closes its sessions\' usage rows, and its refusals are counted in signald', pluginOnly, async () => {
   const secret = state.secret ?? SECRET;
@@ -561,4 +567,39 @@ test('a TURN server restart closes its sessions\' usage rows, and its refusals a
     if (refused === 0) await sleep(200);
   }
   assert.ok(refused >= 1, 'the expired credential\'s refusal is not in signald\'s /metrics');
+});
+
+test('a TURN server stopped with SIGTERM reports its open sessions\' usage first: nothing relayed is lost', pluginOnly, async () => {
+  const secret = state.secret ?? SECRET;
+  const username = `${nowS() + 600}:graceful-stop`;
+  const running = uclientLong(credential(secret, username), 100000, 1000); // runs until the server stops
+  const row = () =>
+    sql(state.signald.dataDir, `SELECT state, bytes_received FROM turn_usage WHERE turn_username = '${username}' ORDER BY bytes_received DESC LIMIT 1`).split('|');
+  for (let i = 0; i < 100 && row()[0] !== 'active'; i++) await sleep(100);
+  assert.equal(row()[0], 'active', 'the running allocation has no active usage row');
+  // Some traffic, far below the 4096 packets at which coturn reports on its own.
+  for (let i = 0; i < 100 && sentSoFar(running.output()) < 20; i++) await sleep(100);
+  const sentBefore = sentSoFar(running.output());
+  assert.ok(sentBefore >= 20 && sentBefore < 2000, `uclient sent ${sentBefore} messages before the stop`);
+
+  const exited = new Promise((res) => state.turn.proc.once('exit', (code, signal) => res({ code, signal })));
+  state.turn.proc.kill('SIGTERM');
+  const exit = await exited;
+  const log = state.turn.log.slice(-3000);
+  assert.deepEqual(exit, { code: 0, signal: null }, `vytal-turnserver did not stop cleanly:\n${log}`);
+  const stopped = log.match(/stopped: (\d+) of (\d+) relay servers reported/);
+  assert.ok(stopped && stopped[1] === stopped[2] && Number(stopped[1]) > 0, `not every relay server reported:\n${log}`);
+  await running;
+
+  // Before any new server starts (its "started" would close the row too, without these bytes).
+  let r = row();
+  for (let i = 0; i < 50 && r[0] !== 'closed'; i++) {
+    await sleep(100);
+    r = row();
+  }
+  console.log(`client had sent ${sentBefore} x 1000 B before the stop; turn_usage: ${r[0]}, received ${r[1]} B`);
+  assert.equal(r[0], 'closed', 'the stopped server\'s session is still active in the call log');
+  assert.ok(Number(r[1]) >= sentBefore * 1000, `received ${r[1]} B, but the client had sent ${sentBefore} x 1000 B before the stop`);
+
+  state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
 });
