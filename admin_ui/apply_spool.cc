@@ -74,6 +74,7 @@ Result<JsonPtr> read_apply_result(const std::string& spool, const std::string& i
     if (errno == ENOENT) return JsonPtr(nullptr);
     return Error{"apply_spool", error};
   }
+  error.clear();
   JsonPtr j = json_parse(*text, &error);
   if (!j || !json_is_object(j.get())) return Error{"apply_spool", path + ": not a result (" + error + ")"};
   return j;

@@ -34,7 +34,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
 slow_commits() {  # transactions that took over 5 ms, and all of them
   curl -sf "$URL/metrics" | awk '$1 == "vytal_db_commit_seconds_bucket{le=\"0.005\"}" {fast = $2}
-    $1 == "vytal_db_commit_seconds_count" {n = $2} END {printf "%d %d\n", n - fast, n}'
+    $1 == "vytal_db_commit_seconds_count" {n = $2} END {if (n == "") print "- -"; else printf "%d %d\n", n - fast, n}'
 }
 
 # Runs wrk, prints "req_per_s p50_ms p99_ms non_2xx".

@@ -24,7 +24,7 @@ WalCheckpointer::~WalCheckpointer() {
 
 void WalCheckpointer::run() {
   int wait_ms = interval_ms_;
-  int last_frames = 0;
+  int last_frames = 0, last_copied = 0;
   for (;;) {
     bool last;
     {
@@ -36,11 +36,14 @@ void WalCheckpointer::run() {
     int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) LOG_WARN("call log: checkpoint failed: %s", sqlite3_errmsg(db_.get()));
     if (last) return;
-    // Close behind while the log is long and still being written; an idle
-    // log, all copied, waits the whole interval.
-    bool writing = copied < wal_frames || wal_frames != last_frames;
-    wait_ms = wal_frames >= catch_up_frames_ && writing ? kCatchUpIntervalMs : interval_ms_;
+    if (rc != SQLITE_OK) continue;  // busy (another checkpoint): nothing learnt, same pace
+    // Close behind while the log is long and moving (written to, or copied
+    // from); a log that is idle, or held by a reader's old snapshot, waits
+    // the whole interval.
+    bool moving = wal_frames != last_frames || copied != last_copied;
+    wait_ms = wal_frames >= catch_up_frames_ && moving ? kCatchUpIntervalMs : interval_ms_;
     last_frames = wal_frames;
+    last_copied = copied;
   }
 }
 

@@ -5,9 +5,10 @@
 //
 // Under a steady stream of commits the log only starts again from its
 // beginning after the commit thread copies what is left itself (call_log.cc);
-// that copy stalls every write waiting. So once the log holds catch_up_frames,
-// checkpoints follow each other closely, and what is left is a few
-// milliseconds of commits instead of up to one interval's.
+// that copy stalls every write waiting. So once the log holds catch_up_frames
+// and is moving (written to or copied from), checkpoints follow each other
+// closely, and what is left is a few milliseconds of commits instead of up to
+// one interval's.
 #pragma once
 
 #include <condition_variable>

