@@ -411,7 +411,11 @@ int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const
     if (audited_here.count(id)) continue;
     bool audited = false;
     auto r = read_apply_result(spool_dir, id, &audited);
-    if (!r || !r.value() || audited) continue;
+    if (!r) {  // tried again every round; the log's repeat filter keeps it to a line now and then
+      LOG_WARN("vytal-admin: the result of request %s cannot be audited: %s", id.c_str(), r.error().message.c_str());
+      continue;
+    }
+    if (!r.value() || audited) continue;
     json_t* res = r.value().get();
     std::string kind(json_string_field(res, "kind").value_or(""));
     std::string state(json_string_field(res, "state").value_or("failed"));

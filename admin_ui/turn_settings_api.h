@@ -55,7 +55,8 @@ class TurnSettingsApi {
 // whether or not a page is open to ask for it. `audited` remembers the ids
 // done by this process, so a result that could not be marked (renamed) is
 // not audited again every 2 s; its record id comes from the request id, so
-// a record sent twice across a restart is written once.
+// a record sent twice across a restart is written once. A result that is
+// there but cannot be read is logged as a warning and tried again next time.
 int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
                         std::set<std::string>& audited);
 

@@ -496,8 +496,7 @@ test('relay usage reaches the call log: bytes within a few percent of what the c
   const username = `${nowS() + 600}:usage-meter`;
   const r = await uclientLong(credential(secret, username), 200, 1000);
   assert.equal(r.code, 0, report(r));
-  const totals = [...r.out.matchAll(/tot_send_msgs=(\d+)/g)];
-  const sentMsgs = Number(totals.at(-1)[1]); // the last progress line is the total
+  const sentMsgs = sentSoFar(r.out); // the last progress line is the total
   assert.ok(sentMsgs >= 100, `uclient sent only ${sentMsgs} messages${report(r)}`);
   const sentBytes = sentMsgs * 1000;
   // The plugin reports at the session's end; signald commits it to turn_usage.
@@ -538,7 +537,8 @@ function uclientLong({ username, password }, n, length = 100) {
   return done;
 }
 
-// The messages uclient reports sent so far (its last progress line).
+// The messages uclient reports sent so far (its last progress line; once it
+// has ended, its total).
 const sentSoFar = (out) => Number([...out.matchAll(/tot_send_msgs=(\d+)/g)].at(-1)?.[1] ?? 0);
 
 test('a TURN server restart closes its sessions\' usage rows, and its refusals are counted in signald', pluginOnly, async () => {

@@ -1,6 +1,6 @@
 // How vytal-admin reads the result of a settings change that vytal-apply
 // wrote into the spool: none yet, one, one already audited, and one that is
-// there but cannot be read.
+// there but cannot be read; and how it audits them.
 #include "admin_ui/apply_spool.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+
+#include "admin_ui/admin_db.h"
+#include "admin_ui/audit_outbox.h"
+#include "admin_ui/turn_settings_api.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 namespace vytal {
 namespace {
@@ -76,6 +83,35 @@ TEST_F(ApplySpoolTest, AResultThatIsNotAnObjectIsAnError) {
 TEST_F(ApplySpoolTest, ABadIdIsRefused) {
   bool audited = false;
   EXPECT_FALSE(read_apply_result(dir_.string(), "../../etc/passwd", &audited));
+}
+
+// The auditor audits what it can read, and says which result it cannot:
+// that one is neither audited nor marked, so it is tried again.
+TEST_F(ApplySpoolTest, TheAuditorWarnsOfAResultItCannotRead) {
+  const std::string unreadable = "fedcba9876543210fedcba9876543210";
+  write(id_ + ".json", R"({"kind":"settings","state":"done","actor":"admin-1","finishedAt":1700000000000})");
+  std::filesystem::create_directory(dir_ / "results" / (unreadable + ".json"));
+  ManualClock clock{1'700'000'001'000};
+  auto db = open_admin_db((dir_ / "admin.db").string(), clock.now_ms());
+  ASSERT_TRUE(db) << db.error().message;
+  AuditOutbox outbox(db.value().get(), clock);
+  std::vector<std::string> warnings;
+  set_log_sink([&](LogLevel level, const LogFields&, std::string_view m) {
+    if (level == LogLevel::warn) warnings.emplace_back(m);
+  });
+  std::set<std::string> audited_here;
+  int audited_now = audit_apply_results(dir_.string(), outbox, clock, audited_here);
+  set_log_sink(nullptr);
+
+  EXPECT_EQ(audited_now, 1);
+  EXPECT_EQ(outbox.size(), 1);
+  EXPECT_EQ(audited_here, std::set<std::string>{id_});
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("request " + unreadable + " cannot be audited"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find(unreadable + ".json: Is a directory"), std::string::npos) << warnings[0];
+  bool audited = false;
+  ASSERT_TRUE(read_apply_result(dir_.string(), id_, &audited));
+  EXPECT_TRUE(audited);
 }
 
 }  // namespace
