@@ -1,9 +1,14 @@
 #include "call_log/commit_stats.h"
 
+#include "common/wal_append_vfs.h"
+
 namespace vytal {
 
 void CommitStats::render(std::string& out) const {
   commit_seconds.render(out, "vytal_db_commit_seconds", "Time to commit one call log transaction (fsync included).");
+  wal_sync_seconds().render(out, "vytal_db_wal_sync_seconds",
+                            "Time the disk took for one sync of the call log's write-ahead log (one per commit, one as "
+                            "each checkpoint starts).");
   metric_line(out, "# HELP vytal_db_transactions_total Call log transactions committed.\n");
   metric_line(out, "# TYPE vytal_db_transactions_total counter\nvytal_db_transactions_total %llu\n",
               static_cast<unsigned long long>(transactions.load()));

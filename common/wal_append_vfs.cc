@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -78,9 +79,17 @@ int wal_truncate(sqlite3_file* f, sqlite3_int64 size) noexcept {
   return real(f)->pMethods->xTruncate(real(f), size);
 }
 
+Histogram& sync_seconds() {
+  static Histogram histogram;
+  return histogram;
+}
+
 int wal_sync(sqlite3_file* f, int flags) noexcept {
   if (int rc = write_out(f); rc != SQLITE_OK) return rc;
-  return real(f)->pMethods->xSync(real(f), flags);
+  auto start = std::chrono::steady_clock::now();
+  int rc = real(f)->pMethods->xSync(real(f), flags);
+  sync_seconds().observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return rc;
 }
 
 int wal_file_size(sqlite3_file* f, sqlite3_int64* size) noexcept {
@@ -181,5 +190,7 @@ const char* wal_append_vfs() {
   });
   return vfs.zName;
 }
+
+const Histogram& wal_sync_seconds() { return sync_seconds(); }
 
 }  // namespace vytal

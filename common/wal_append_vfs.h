@@ -16,12 +16,21 @@
 // A failed write-out fails the call that caused it, as a failed pwrite() of
 // SQLite's own would. Every other file (the database, its shared memory) goes
 // straight through to the default VFS.
+//
+// It also times each sync of a write-ahead log: the disk's share of a commit
+// (and of a checkpoint's start), for /metrics.
 #pragma once
+
+#include "common/prometheus.h"
 
 namespace vytal {
 
 // Registers the VFS (once, not as the default) and returns its name for
 // sqlite3_open_v2. Thread-safe.
 const char* wal_append_vfs();
+
+// How long each sync of a write-ahead log opened through the VFS took, in
+// seconds; all of this process's databases together.
+const Histogram& wal_sync_seconds();
 
 }  // namespace vytal

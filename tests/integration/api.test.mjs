@@ -175,6 +175,9 @@ test('health, readiness and metrics', async () => {
   assert.ok(await metric(sd.url, 'vytal_calls{status="scheduled"}') >= 5);
   assert.equal(await metric(sd.url, 'vytal_calls{status="cancelled"}'), Number(sql(sd.dataDir, "SELECT count(*) FROM calls WHERE status = 'cancelled'")));
   assert.ok(await metric(sd.url, 'vytal_db_commit_seconds_count') > 0);
+  // Every commit synced the write-ahead log before it was acknowledged (checkpoints sync it too).
+  const transactions = await metric(sd.url, 'vytal_db_transactions_total');
+  assert.ok(await metric(sd.url, 'vytal_db_wal_sync_seconds_count') >= transactions, 'a WAL sync per commit');
   assert.ok(await metric(sd.url, 'vytal_rejected_total{reason="forbidden"}') >= 1);
 });
 

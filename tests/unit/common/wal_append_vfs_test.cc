@@ -166,5 +166,28 @@ TEST_F(WalAppendVfsTest, AWriteTheKernelRefusesFailsTheCommit) {
   EXPECT_EQ(query(db.get(), "SELECT v FROM t"), "after");
 }
 
+// Each commit with synchronous=FULL syncs the log once, and /metrics hears of
+// it: the histogram's count moves by one per commit, and not for a commit
+// that does not sync.
+TEST_F(WalAppendVfsTest, EachSyncOfTheLogIsTimed) {
+  auto syncs = [] {
+    std::string text;
+    wal_sync_seconds().render(text, "syncs", "");
+    auto at = text.find("syncs_count ");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + 12));
+  };
+  auto full = open(true);
+  // The first commit also syncs the log's new header: counted from the second.
+  ASSERT_TRUE(sqlite_exec(full.get(), "INSERT INTO t VALUES (100, 'first')", nullptr));
+  long long before = syncs();
+  ASSERT_GE(before, 0);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(sqlite_exec(full.get(), ("INSERT INTO t VALUES (" + std::to_string(i) + ", 'x')").c_str(), nullptr));
+  EXPECT_EQ(syncs(), before + 3);
+  auto normal = open(false);  // NORMAL: a WAL commit is not synced
+  ASSERT_TRUE(sqlite_exec(normal.get(), "INSERT INTO t VALUES (10, 'y')", nullptr));
+  EXPECT_EQ(syncs(), before + 3);
+}
+
 }  // namespace
 }  // namespace vytal
