@@ -79,13 +79,13 @@ int main(int argc, char** argv) {
     AuditOutbox outbox;
     const Clock& clock;
     AuditShipper* shipper;
-    std::set<std::string> audited;
+    ApplyAuditMemory memory;
   } auditor{settings.apply_spool_dir, AuditOutbox(results_db.value().get(), clock), clock, shipper.get(), {}};
   EventPtr results_timer(event_new(
       base.get(), -1, EV_PERSIST,
       [](evutil_socket_t, short, void* arg) {
         auto* a = static_cast<ResultAuditor*>(arg);
-        if (audit_apply_results(a->spool, a->outbox, a->clock, a->audited) > 0 && a->shipper) a->shipper->wake();
+        if (audit_apply_results(a->spool, a->outbox, a->clock, a->memory) > 0 && a->shipper) a->shipper->wake();
       },
       &auditor));
   timeval every_two_seconds{2, 0};

@@ -403,16 +403,17 @@ WebResponse TurnSettingsApi::result(const std::string& id) {
 }
 
 int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
-                        std::set<std::string>& audited_here) {
+                        ApplyAuditMemory& memory) {
   auto ids = apply_ids_in(spool_dir + "/results");
   if (!ids) return 0;
   int audited_now = 0;
   for (const std::string& id : *ids) {
-    if (audited_here.count(id)) continue;
+    if (memory.audited.count(id)) continue;
     bool audited = false;
     auto r = read_apply_result(spool_dir, id, &audited);
-    if (!r) {  // tried again every round; the log's repeat filter keeps it to a line now and then
-      LOG_WARN("vytal-admin: the result of request %s cannot be audited: %s", id.c_str(), r.error().message.c_str());
+    if (!r) {
+      if (memory.warned.insert(id).second)
+        LOG_WARN("vytal-admin: the result of request %s cannot be audited: %s", id.c_str(), r.error().message.c_str());
       continue;
     }
     if (!r.value() || audited) continue;
@@ -446,7 +447,7 @@ int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const
                added.error().message.c_str());
       break;
     }
-    audited_here.insert(id);
+    memory.audited.insert(id);
     if (!mark_apply_result_audited(spool_dir, id))
       LOG_WARN("vytal-admin: result %s audited but not marked so in %s/results", id.c_str(), spool_dir.c_str());
     ++audited_now;

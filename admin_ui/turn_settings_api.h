@@ -49,15 +49,21 @@ class TurnSettingsApi {
   const Clock& clock_;
 };
 
+// What audit_apply_results remembers between its rounds, in this process.
+struct ApplyAuditMemory {
+  // Audited here: a result that could not be marked (renamed) is not audited
+  // again every 2 s.
+  std::set<std::string> audited;
+  // There but unreadable: warned about once, tried again every round.
+  std::set<std::string> warned;
+};
+
 // Puts every result vytal-apply left in the spool and nobody audited yet
 // into the audit outbox (its requester as the actor) and marks it audited;
 // returns how many. vytal-admin runs this every 2 s, so a result is audited
-// whether or not a page is open to ask for it. `audited` remembers the ids
-// done by this process, so a result that could not be marked (renamed) is
-// not audited again every 2 s; its record id comes from the request id, so
-// a record sent twice across a restart is written once. A result that is
-// there but cannot be read is logged as a warning and tried again next time.
+// whether or not a page is open to ask for it. A record's id comes from the
+// request id, so a record sent twice across a restart is written once.
 int audit_apply_results(const std::string& spool_dir, AuditOutbox& outbox, const Clock& clock,
-                        std::set<std::string>& audited);
+                        ApplyAuditMemory& memory);
 
 }  // namespace vytal

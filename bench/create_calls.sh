@@ -3,8 +3,8 @@
 # keep-alive clients (wrk), group commit on versus off in the same run; the
 # ICE-servers endpoint; signald's resident memory idle and under load; how
 # many transactions took over 5 ms to commit (signald's own histogram: the
-# stalls behind the tail of the latency), and how many of the write-ahead
-# log's syncs did (the disk's part of those stalls).
+# stalls behind the tail of the latency), and how many of the commits'
+# syncs to disk did (the disk's part of those stalls).
 # Usage: bench/create_calls.sh [ROUNDS] [SECONDS]   (defaults 3 and 10)
 # Prints a Markdown table of medians for docs/BENCHMARKS.md.
 set -euo pipefail
@@ -33,12 +33,12 @@ start_signald() {  # $1: group commit true|false
 stop_signald() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$PID/status"; }
-slow_commits() {  # transactions that took over 5 ms, all of them, WAL syncs that took over 5 ms
+slow_commits() {  # transactions that took over 5 ms, all of them, their syncs to disk that took over 5 ms
   curl -sf "$URL/metrics" | awk '$1 == "vytal_db_commit_seconds_bucket{le=\"0.005\"}" {fast = $2}
     $1 == "vytal_db_commit_seconds_count" {n = $2}
-    $1 == "vytal_db_wal_sync_seconds_bucket{le=\"0.005\"}" {sync_fast = $2}
-    $1 == "vytal_db_wal_sync_seconds_count" {syncs = $2}
-    END {if (n == "") print "- - -"; else printf "%d %d %d\n", n - fast, n, syncs - sync_fast}'
+    $1 == "vytal_db_commit_sync_seconds_bucket{le=\"0.005\"}" {sync_fast = $2}
+    $1 == "vytal_db_commit_sync_seconds_count" {syncs = $2}
+    END {if (n == "") print "- - -"; else printf "%d %d %s\n", n - fast, n, syncs == "" ? "-" : syncs - sync_fast}'
 }
 
 # Runs wrk, prints "req_per_s p50_ms p99_ms non_2xx".
@@ -83,7 +83,7 @@ cat <<EOT
 | create p99 latency (ms) | $(m p99_true) | $(m p99_false) | |
 | non-2xx responses | $(m bad_true) | $(m bad_false) | |
 | transactions / of them over 5 ms to commit | $(m tx_true) / $(m slow_true) | $(m tx_false) / $(m slow_false) | |
-| write-ahead log syncs over 5 ms (commits' and checkpoints': the disk's share) | $(m slow_sync_true) | $(m slow_sync_false) | |
+| of them, commits whose sync to disk took over 5 ms | $(m slow_sync_true) | $(m slow_sync_false) | |
 | signald RSS idle (KiB) | $(m idle_true) | $(m idle_false) | |
 | signald peak RSS under load (KiB) | $(m hwm_true) | $(m hwm_false) | |
 

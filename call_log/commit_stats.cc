@@ -6,9 +6,8 @@ namespace vytal {
 
 void CommitStats::render(std::string& out) const {
   commit_seconds.render(out, "vytal_db_commit_seconds", "Time to commit one call log transaction (fsync included).");
-  wal_sync_seconds().render(out, "vytal_db_wal_sync_seconds",
-                            "Time the disk took for one sync of the call log's write-ahead log (one per commit, one as "
-                            "each checkpoint starts).");
+  commit_sync_seconds().render(out, "vytal_db_commit_sync_seconds",
+                               "Time the disk took to make one commit durable (the sync of the write-ahead log).");
   metric_line(out, "# HELP vytal_db_transactions_total Call log transactions committed.\n");
   metric_line(out, "# TYPE vytal_db_transactions_total counter\nvytal_db_transactions_total %llu\n",
               static_cast<unsigned long long>(transactions.load()));

@@ -19,7 +19,7 @@ struct CommitStats {
   // (vytal_rejected_total{reason="audit_suppressed"}).
   std::atomic<uint64_t> audits_suppressed{0};
 
-  // Appends vytal_db_commit_seconds, vytal_db_wal_sync_seconds (the
+  // Appends vytal_db_commit_seconds, vytal_db_commit_sync_seconds (the
   // process-wide histogram of wal_append_vfs), vytal_db_transactions_total,
   // vytal_db_writes_total and vytal_db_commit_failures_total.
   void render(std::string& out) const;

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "common/prometheus.h"
+
 namespace vytal {
 namespace {
 
@@ -17,7 +19,8 @@ constexpr size_t kMaxKeptBytes = 4u << 20;  // a larger transaction is written o
 // to 17 bits); a longer write would lose its top bits.
 constexpr size_t kMaxWriteBytes = 124u << 10;
 
-sqlite3_vfs* g_default = nullptr;  // set once, before the VFS is registered
+sqlite3_vfs* g_default = nullptr;            // set once, before the VFS is registered
+Histogram* g_commit_sync_seconds = nullptr;  // likewise; never freed (threads may sync during exit)
 
 // SQLite allocates szOsFile bytes for each open file; a WAL file is this
 // header followed by the default VFS's own file.
@@ -27,6 +30,7 @@ struct WalFile {
   std::string* kept;        // appends not yet written
   sqlite3_int64 kept_from;  // file offset of kept's first byte
   bool commit_page_next;    // the last write was a commit frame's header
+  bool commit_unsynced;     // a commit frame's page was written since the last sync
 };
 
 sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<WalFile*>(f)->real; }
@@ -67,6 +71,7 @@ int wal_write(sqlite3_file* file, const void* buf, int amount, sqlite3_int64 off
   if (kept.empty()) f->kept_from = offset;
   kept.append(static_cast<const char*>(buf), static_cast<size_t>(amount));
   bool commit_page = f->commit_page_next;
+  f->commit_unsynced |= commit_page;
   // Bytes 4..7 of a frame header: the database size after a commit, 0 otherwise.
   f->commit_page_next =
       amount == kFrameHeaderBytes && std::memcmp(static_cast<const char*>(buf) + 4, "\0\0\0\0", 4) != 0;
@@ -79,16 +84,17 @@ int wal_truncate(sqlite3_file* f, sqlite3_int64 size) noexcept {
   return real(f)->pMethods->xTruncate(real(f), size);
 }
 
-Histogram& sync_seconds() {
-  static Histogram histogram;
-  return histogram;
-}
-
-int wal_sync(sqlite3_file* f, int flags) noexcept {
+// Only a sync after a commit is timed: a fresh log's header and a
+// checkpoint's sync of a log already synced wait for no request.
+int wal_sync(sqlite3_file* file, int flags) noexcept {
+  auto* f = reinterpret_cast<WalFile*>(file);
   if (int rc = write_out(f); rc != SQLITE_OK) return rc;
+  bool commit = f->commit_unsynced;
+  f->commit_unsynced = false;
   auto start = std::chrono::steady_clock::now();
-  int rc = real(f)->pMethods->xSync(real(f), flags);
-  sync_seconds().observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  int rc = f->real->pMethods->xSync(f->real, flags);
+  if (commit)
+    g_commit_sync_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return rc;
 }
 
@@ -168,6 +174,7 @@ int open_file(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags
   f->kept = new std::string;
   f->kept_from = 0;
   f->commit_page_next = false;
+  f->commit_unsynced = false;
   f->base.pMethods = &kWalMethods;
   return SQLITE_OK;
 }
@@ -179,6 +186,7 @@ const char* wal_append_vfs() {
   static std::once_flag once;
   std::call_once(once, [] {
     g_default = sqlite3_vfs_find(nullptr);
+    g_commit_sync_seconds = new Histogram;
     // A copy of the default: every method but xOpen is the default's own,
     // with the default's pAppData as it expects.
     vfs = *g_default;
@@ -191,6 +199,9 @@ const char* wal_append_vfs() {
   return vfs.zName;
 }
 
-const Histogram& wal_sync_seconds() { return sync_seconds(); }
+const Histogram& commit_sync_seconds() {
+  wal_append_vfs();
+  return *g_commit_sync_seconds;
+}
 
 }  // namespace vytal

@@ -17,20 +17,21 @@
 // SQLite's own would. Every other file (the database, its shared memory) goes
 // straight through to the default VFS.
 //
-// It also times each sync of a write-ahead log: the disk's share of a commit
-// (and of a checkpoint's start), for /metrics.
+// It also times the sync that makes each commit durable (the first sync of
+// the log after a commit frame's page), for /metrics: the disk's share of a
+// commit. A fresh log's header and a checkpoint's sync are not timed.
 #pragma once
 
-#include "common/prometheus.h"
-
 namespace vytal {
+
+class Histogram;
 
 // Registers the VFS (once, not as the default) and returns its name for
 // sqlite3_open_v2. Thread-safe.
 const char* wal_append_vfs();
 
-// How long each sync of a write-ahead log opened through the VFS took, in
-// seconds; all of this process's databases together.
-const Histogram& wal_sync_seconds();
+// How long each commit's sync of its write-ahead log took, in seconds; all
+// of this process's databases opened through the VFS together.
+const Histogram& commit_sync_seconds();
 
 }  // namespace vytal

@@ -85,8 +85,8 @@ TEST_F(ApplySpoolTest, ABadIdIsRefused) {
   EXPECT_FALSE(read_apply_result(dir_.string(), "../../etc/passwd", &audited));
 }
 
-// The auditor audits what it can read, and says which result it cannot:
-// that one is neither audited nor marked, so it is tried again.
+// The auditor audits what it can read, and says once which result it
+// cannot: that one is neither audited nor marked, so it is tried again.
 TEST_F(ApplySpoolTest, TheAuditorWarnsOfAResultItCannotRead) {
   const std::string unreadable = "fedcba9876543210fedcba9876543210";
   write(id_ + ".json", R"({"kind":"settings","state":"done","actor":"admin-1","finishedAt":1700000000000})");
@@ -99,13 +99,16 @@ TEST_F(ApplySpoolTest, TheAuditorWarnsOfAResultItCannotRead) {
   set_log_sink([&](LogLevel level, const LogFields&, std::string_view m) {
     if (level == LogLevel::warn) warnings.emplace_back(m);
   });
-  std::set<std::string> audited_here;
-  int audited_now = audit_apply_results(dir_.string(), outbox, clock, audited_here);
+  ApplyAuditMemory memory;
+  int audited_now = audit_apply_results(dir_.string(), outbox, clock, memory);
+  int second_round = audit_apply_results(dir_.string(), outbox, clock, memory);
   set_log_sink(nullptr);
 
   EXPECT_EQ(audited_now, 1);
+  EXPECT_EQ(second_round, 0);
   EXPECT_EQ(outbox.size(), 1);
-  EXPECT_EQ(audited_here, std::set<std::string>{id_});
+  EXPECT_EQ(memory.audited, std::set<std::string>{id_});
+  EXPECT_EQ(memory.warned, std::set<std::string>{unreadable});
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("request " + unreadable + " cannot be audited"), std::string::npos) << warnings[0];
   EXPECT_NE(warnings[0].find(unreadable + ".json: Is a directory"), std::string::npos) << warnings[0];
