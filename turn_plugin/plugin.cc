@@ -72,10 +72,9 @@ class WatchedFile {
   }
   std::shared_ptr<const T> get() {
     int64_t now = mono_ms();
-    if (now - checked_ms_.load(std::memory_order_relaxed) >= 200) {
+    if (now - checked_ms_.load(std::memory_order_acquire) >= 200) {
       std::lock_guard lock(mu_);
       if (now - checked_ms_.load() >= 200) {
-        checked_ms_ = now;
         struct stat st {};
         bool exists = ::stat(path_.c_str(), &st) == 0;
         std::string stamp = exists ? std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
@@ -85,6 +84,10 @@ class WatchedFile {
           stamp_ = stamp;
           std::atomic_store(&value_, exists ? parse_(path_) : std::shared_ptr<const T>());
         }
+        // Only now: a thread that came in meanwhile waited on the lock
+        // instead of taking the value not yet read (an empty key ring, a
+        // refusal of every credential, right after start).
+        checked_ms_ = now;
       }
     }
     return std::atomic_load(&value_);
