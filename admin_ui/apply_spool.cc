@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,13 +44,10 @@ std::string new_apply_id() {
 
 Result<bool> submit_apply_request(const std::string& spool, const std::string& id, const json_t* request) {
   if (!is_apply_id(id)) return Error{"apply_spool", "bad request id"};
-  for (const char* sub : {"", "/requests", "/results", "/tmp"}) {
-    std::string dir = spool + sub;
-    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-      return Error{"apply_spool", dir + ": " + std::strerror(errno)};
-  }
-  std::string tmp = spool + "/tmp/" + id + ".json", final_path = spool + "/requests/" + id + ".json";
   std::string error;
+  for (const char* sub : {"", "/requests", "/results", "/tmp"})
+    if (!make_dir(spool + sub, 0750, &error)) return Error{"apply_spool", error};
+  std::string tmp = spool + "/tmp/" + id + ".json", final_path = spool + "/requests/" + id + ".json";
   if (!write_file_atomically(tmp, json_dump(request) + "\n", 0640, &error)) return Error{"apply_spool", error};
   // Into requests/ in one rename: vytal-apply.path never sees half a file.
   if (::rename(tmp.c_str(), final_path.c_str()) != 0)

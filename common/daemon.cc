@@ -1,13 +1,11 @@
 #include "common/daemon.h"
 
 #include <sys/resource.h>
-#include <sys/stat.h>
 
-#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 
+#include "common/files.h"
 #include "common/handles.h"
 #include "common/log.h"
 
@@ -19,9 +17,9 @@ int exit_with(const char* program, int exit_code, std::string_view message) {
 }
 
 Result<bool> make_parent_dir(const std::string& file, const char* key) {
-  std::string dir = file.substr(0, file.rfind('/'));
-  if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-    return Error{"data_dir", std::string(key) + ": cannot create " + dir + ": " + std::strerror(errno)};
+  std::string error;
+  if (!make_dir(file.substr(0, file.rfind('/')), 0750, &error))
+    return Error{"data_dir", std::string(key) + ": cannot create " + error};
   return true;
 }
 

@@ -82,4 +82,10 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
   return true;
 }
 
+bool make_dir(const std::string& dir, mode_t mode, std::string* error) {
+  if (::mkdir(dir.c_str(), mode) == 0 || errno == EEXIST) return true;
+  if (error) *error = dir + ": " + std::strerror(errno);
+  return false;
+}
+
 }  // namespace vytal

@@ -25,4 +25,8 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
 // untouched.
 bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error);
 
+// Creates the directory `dir` with `mode` (its parent must exist); one that
+// is already there is fine. false with *error set ("DIR: reason") otherwise.
+bool make_dir(const std::string& dir, mode_t mode, std::string* error);
+
 }  // namespace vytal

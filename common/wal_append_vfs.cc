@@ -89,12 +89,11 @@ int wal_truncate(sqlite3_file* f, sqlite3_int64 size) noexcept {
 int wal_sync(sqlite3_file* file, int flags) noexcept {
   auto* f = reinterpret_cast<WalFile*>(file);
   if (int rc = write_out(f); rc != SQLITE_OK) return rc;
-  bool commit = f->commit_unsynced;
+  if (!f->commit_unsynced) return f->real->pMethods->xSync(f->real, flags);  // a header's, a checkpoint's: not timed
   f->commit_unsynced = false;
   auto start = std::chrono::steady_clock::now();
   int rc = f->real->pMethods->xSync(f->real, flags);
-  if (commit)
-    g_commit_sync_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  g_commit_sync_seconds->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return rc;
 }
 

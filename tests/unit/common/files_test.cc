@@ -101,5 +101,14 @@ TEST_F(FilesTest, ReadFileOfAMissingFileOrADirectoryIsAnErrorThatSaysWhy) {
   EXPECT_EQ(error, dir_.string() + ": Is a directory");
 }
 
+TEST_F(FilesTest, MakeDirCreatesOnceAndSaysWhyItCannot) {
+  std::string error;
+  ASSERT_TRUE(make_dir(path("spool"), 0750, &error)) << error;
+  EXPECT_TRUE(S_ISDIR(info(path("spool")).st_mode));
+  EXPECT_TRUE(make_dir(path("spool"), 0750, &error));  // already there
+  EXPECT_FALSE(make_dir(path("no-parent/spool"), 0750, &error));
+  EXPECT_EQ(error, path("no-parent/spool") + ": No such file or directory");
+}
+
 }  // namespace
 }  // namespace vytal
