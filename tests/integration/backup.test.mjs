@@ -147,24 +147,27 @@ test(
       }
     });
 
-test('vytalctl backup: a configured path that is not a regular file fails the backup, naming it, after copying the rest', async () => {
+test('vytalctl backup: a configured path that is not a regular file, or cannot be read, fails the backup, naming it, after copying the rest', async () => {
   const work = tempDir('vytal-backup-bad-');
   const sd = await startSignald();
   try {
     const conf = join(work, 'site.conf');
     const certDir = join(work, 'cert-is-a-directory');
     mkdirSync(certDir);
-    writeFileSync(conf, `VYTAL_DATA_DIR=${sd.dataDir}\nVYTAL_TURN_CERT_FILE=${certDir}\n`);
+    // A regular file whose read fails (EIO at offset 0 of its own memory), for the read error even as root.
+    const unreadable = '/proc/self/mem';
+    writeFileSync(conf, `VYTAL_DATA_DIR=${sd.dataDir}\nVYTAL_TURN_CERT_FILE=${certDir}\nVYTAL_TURN_KEY_FILE=${unreadable}\n`);
     await createCall(sd, 'patient-bk-bad', 'provider-bk-bad');
     const out = join(work, 'backup');
     const r = await vytalctl(['--config', conf, 'backup', out], {});
     assert.equal(r.code, 1, `exit status 1 when a file could not be copied:\n${r.stdout}${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${certDir}: not a regular file`));
+    assert.match(r.stderr, /\/proc\/self\/mem: Input\/output error/);
     // What could be copied is there and checks out, so the admin sees what is missing, not an empty directory.
     assert.equal(sqlite(join(out, 'files', sd.dataDir, 'calls.db'), 'SELECT count(*) FROM calls'), '1');
     const ok = spawnSync('sha256sum', ['-c', 'MANIFEST'], {cwd: out, encoding: 'utf8'});
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.doesNotMatch(readFileSync(join(out, 'MANIFEST'), 'utf8'), /cert-is-a-directory/);
+    assert.doesNotMatch(readFileSync(join(out, 'MANIFEST'), 'utf8'), /cert-is-a-directory|proc\/self\/mem/);
   } finally {
     await sd.stop();
     sd.cleanup();
