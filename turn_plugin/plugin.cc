@@ -35,6 +35,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -150,10 +151,12 @@ struct State {
   // usage is reported.
   std::mutex sessions_mu;
   std::unordered_set<uint64_t> sessions;
-  // The reporter thread ("started", then the counters when they change).
-  std::mutex stop_mu;
+  // The reporter thread ("started", then the counters when they change, and
+  // the sessions' last reports the socket could not take at once).
+  std::mutex stop_mu;  // guards stopping and unsent
   std::condition_variable stop_cv;
   bool stopping = false;
+  std::deque<std::string> unsent;  // without the drop count, oldest first
   std::thread reporter;
 };
 State* g = nullptr;
@@ -249,6 +252,41 @@ bool send_report(std::string& msg, bool count_drop = true) {
   return true;
 }
 
+// At most this many last reports wait for the socket (a stop of as many
+// sessions at once); one more is dropped and counted.
+constexpr size_t kMaxUnsent = 20000;
+
+// Sends what waits, in order, until the socket is full again. With stop_mu held.
+void send_unsent() {
+  while (!g->unsent.empty()) {
+    std::string m = g->unsent.front();
+    if (!send_report(m, false)) return;
+    g->unsent.pop_front();
+  }
+}
+
+// A session's last report (its final usage, its allocation deleted): what the
+// socket cannot take now (beyond net.unix.max_dgram_qlen datagrams queued,
+// when many sessions end at once, as at a stop) waits for the reporter thread
+// to send it, instead of being lost with the session's last bytes. Never
+// waits for the socket; takes stop_mu only for a send.
+void send_last(std::string msg) {
+  if (g->usage_fd < 0) return;
+  {
+    std::lock_guard lock(g->stop_mu);
+    if (g->unsent.empty()) {  // nothing before it waits: at once, if the socket takes it
+      std::string m = msg;
+      if (send_report(m, false)) return;
+    }
+    if (g->unsent.size() >= kMaxUnsent) {
+      g->dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    g->unsent.push_back(std::move(msg));
+  }
+  g->stop_cv.notify_all();
+}
+
 std::string counters_report() {
   std::string m = "{\"type\":\"counters\",\"refused\":{";
   for (int i = 0; i < kRefusalKinds; ++i) {
@@ -262,23 +300,37 @@ std::string counters_report() {
 // Off the relay threads, once a second: "started" until signald has it (a
 // new TURN server process: allocations of an earlier one, started before
 // startedAt, have ended with it), then the counters whenever they changed
-// since the last ones signald got.
+// since the last ones signald got. Every 5 ms while sessions' last reports
+// wait, and at the stop for up to 2 s more (signald reads them meanwhile);
+// what is still waiting then is counted as dropped.
 void reporter_loop(int64_t started_at) {
   bool started_sent = false;
   std::string last = counters_report();  // all zero: nothing to say yet
   std::unique_lock lock(g->stop_mu);
-  do {
+  while (!g->stopping) {
     if (!started_sent) {
       std::string m = "{\"type\":\"started\",\"pid\":" + std::to_string(::getpid()) +
                       ",\"startedAt\":" + std::to_string(started_at);
       started_sent = send_report(m, false);
     }
+    send_unsent();
     std::string m = counters_report();
     if (m != last) {
       std::string datagram = m;
       if (send_report(datagram, false)) last = m;
     }
-  } while (!g->stop_cv.wait_for(lock, std::chrono::seconds(1), [] { return g->stopping; }));
+    // A last report put in the queue, or the stop, ends the wait early.
+    g->stop_cv.wait_for(lock, std::chrono::milliseconds(g->unsent.empty() ? 1000 : 5));
+  }
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+       !g->unsent.empty() && std::chrono::steady_clock::now() < until;) {
+    send_unsent();
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    lock.lock();
+  }
+  g->dropped.fetch_add(g->unsent.size(), std::memory_order_relaxed);
+  g->unsent.clear();
 }
 
 int plugin_init(const char* config, char* err, size_t err_len) {
@@ -406,7 +458,10 @@ void plugin_on_allocation(const vytal_turn_allocation_event* e) {
   m += ",\"transport\":";
   json_string(m, e->transport);
   m += ",\"lifetime\":" + std::to_string(e->lifetime_s);
-  send_report(m);
+  if (e->kind == VYTAL_TURN_ALLOCATION_DELETED)
+    send_last(std::move(m));
+  else
+    send_report(m);
 }
 
 void plugin_on_usage(const vytal_turn_usage_event* e) {
@@ -421,7 +476,10 @@ void plugin_on_usage(const vytal_turn_usage_event* e) {
        ",\"totalPacketsSent\":" + std::to_string(e->total_packets_sent) +
        ",\"totalPacketsReceived\":" + std::to_string(e->total_packets_received) +
        ",\"final\":" + (e->final ? "true" : "false");
-  send_report(m);
+  if (e->final)
+    send_last(std::move(m));
+  else
+    send_report(m);
 }
 
 const vytal_turn_plugin kPlugin = {

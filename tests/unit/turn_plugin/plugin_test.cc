@@ -2,12 +2,18 @@
 // the entry point, init, then credential checks from several relay threads.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <latch>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +74,100 @@ TEST_F(TurnPluginTest, TheFirstCredentialChecksAfterStartAllFindTheSecret) {
     for (std::thread& t : threads) t.join();
     plugin_->cleanup();
     EXPECT_EQ(refused.load(), 0) << "start " << start << ": checks refused or without the secret";
+  }
+}
+
+// signald's end of the usage socket, read only when the test says so.
+class UsageSocket {
+ public:
+  explicit UsageSocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  }
+  ~UsageSocket() {
+    ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  // Every datagram until none came for quiet_ms.
+  std::vector<std::string> read_until_quiet(int quiet_ms) {
+    timeval tv{0, quiet_ms * 1000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::vector<std::string> out;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd_, buf, sizeof buf, 0)) > 0;) out.emplace_back(buf, static_cast<size_t>(n));
+    return out;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The sessions' last reports in what signald got: per session, "usage" for
+// its final usage and "deleted", in the order they came.
+std::map<uint64_t, std::string> last_reports(const std::vector<std::string>& datagrams) {
+  std::map<uint64_t, std::string> out;
+  for (const std::string& d : datagrams) {
+    size_t at = d.find("\"session\":");
+    if (at == std::string::npos) continue;
+    uint64_t session = std::stoull(d.substr(at + 10));
+    if (d.find("\"final\":true") != std::string::npos) out[session] += "usage ";
+    if (d.find("\"event\":\"deleted\"") != std::string::npos) out[session] += "deleted ";
+  }
+  return out;
+}
+
+// Many sessions ending at once (a stop) send more last reports than the
+// socket queues (net.unix.max_dgram_qlen: 10 here, 512 where systemd sets
+// it): each still reaches signald, once and in its order, while signald
+// reads; and what is still waiting when the server stops is sent before the
+// plugin's cleanup returns.
+TEST_F(TurnPluginTest, EverySessionsLastReportsReachSignaldWhenManyEndAtOnce) {
+  constexpr uint64_t kSessions = 300;
+  for (bool at_stop : {false, true}) {
+    UsageSocket signald((dir_ / "usage.sock").string());
+    char err[256] = "";
+    ASSERT_EQ(plugin_->init((config() + ";usage=" + (dir_ / "usage.sock").string()).c_str(), err, sizeof err), 0)
+        << err;
+    std::string user = username();
+    for (uint64_t s = 1; s <= kSessions; ++s) {
+      vytal_turn_allocation_event created{};
+      created.kind = VYTAL_TURN_ALLOCATION_CREATED;
+      created.session_id = s;
+      created.username = user.c_str();
+      plugin_->on_allocation(&created);
+      if (s % 8 == 0) signald.read_until_quiet(1);  // these are not what this test is about
+    }
+    signald.read_until_quiet(50);
+    for (uint64_t s = 1; s <= kSessions; ++s) {  // no one reading meanwhile
+      vytal_turn_usage_event usage{};
+      usage.session_id = s;
+      usage.username = user.c_str();
+      usage.total_bytes_received = 1000 * s;
+      usage.final = 1;
+      plugin_->on_usage(&usage);
+      vytal_turn_allocation_event deleted{};
+      deleted.kind = VYTAL_TURN_ALLOCATION_DELETED;
+      deleted.session_id = s;
+      deleted.username = user.c_str();
+      plugin_->on_allocation(&deleted);
+    }
+    std::vector<std::string> got;
+    if (at_stop) {
+      std::thread reader([&] { got = signald.read_until_quiet(500); });
+      plugin_->cleanup();
+      reader.join();
+    } else {
+      got = signald.read_until_quiet(500);
+      plugin_->cleanup();
+    }
+    auto last = last_reports(got);
+    EXPECT_EQ(last.size(), kSessions) << (at_stop ? "at the stop" : "while running");
+    for (const auto& [session, reports] : last)
+      EXPECT_EQ(reports, "usage deleted ") << "session " << session << (at_stop ? " at the stop" : " while running");
   }
 }
 
