@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -76,6 +77,7 @@ class WatchedFile {
     if (now - checked_ms_.load(std::memory_order_acquire) >= 200) {
       std::lock_guard lock(mu_);
       if (now - checked_ms_.load() >= 200) {
+        checked_ms_ = now;  // meanwhile the other threads go on with the value read before
         struct stat st {};
         bool exists = ::stat(path_.c_str(), &st) == 0;
         std::string stamp = exists ? std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
@@ -85,10 +87,6 @@ class WatchedFile {
           stamp_ = stamp;
           std::atomic_store(&value_, exists ? parse_(path_) : std::shared_ptr<const T>());
         }
-        // Only now: a thread that came in meanwhile waited on the lock
-        // instead of taking the value not yet read (an empty key ring, a
-        // refusal of every credential, right after start).
-        checked_ms_ = now;
       }
     }
     return std::atomic_load(&value_);
@@ -256,13 +254,15 @@ bool send_report(std::string& msg, bool count_drop = true) {
 // sessions at once); one more is dropped and counted.
 constexpr size_t kMaxUnsent = 20000;
 
-// Sends what waits, in order, until the socket is full again. With stop_mu held.
-void send_unsent() {
+// Sends what waits, in order, until the socket refuses one: 0 when all went,
+// else that refusal's errno. With stop_mu held.
+int send_unsent() {
   while (!g->unsent.empty()) {
     std::string m = g->unsent.front();
-    if (!send_report(m, false)) return;
+    if (!send_report(m, false)) return errno;
     g->unsent.pop_front();
   }
+  return 0;
 }
 
 // A session's last report (its final usage, its allocation deleted): what the
@@ -300,9 +300,10 @@ std::string counters_report() {
 // Off the relay threads, once a second: "started" until signald has it (a
 // new TURN server process: allocations of an earlier one, started before
 // startedAt, have ended with it), then the counters whenever they changed
-// since the last ones signald got. Every 5 ms while sessions' last reports
-// wait, and at the stop for up to 2 s more (signald reads them meanwhile);
-// what is still waiting then is counted as dropped.
+// since the last ones signald got. While sessions' last reports wait: every
+// 5 ms when the socket was full (signald reads them meanwhile), every second
+// when nobody listens there (signald stopped); at cleanup for up to 2 s
+// more, and what still waits then is logged and counted as dropped.
 void reporter_loop(int64_t started_at) {
   bool started_sent = false;
   std::string last = counters_report();  // all zero: nothing to say yet
@@ -313,14 +314,15 @@ void reporter_loop(int64_t started_at) {
                       ",\"startedAt\":" + std::to_string(started_at);
       started_sent = send_report(m, false);
     }
-    send_unsent();
+    int refused = send_unsent();
     std::string m = counters_report();
     if (m != last) {
       std::string datagram = m;
       if (send_report(datagram, false)) last = m;
     }
     // A last report put in the queue, or the stop, ends the wait early.
-    g->stop_cv.wait_for(lock, std::chrono::milliseconds(g->unsent.empty() ? 1000 : 5));
+    bool full = refused == EAGAIN || refused == EWOULDBLOCK || refused == ENOBUFS;
+    g->stop_cv.wait_for(lock, std::chrono::milliseconds(full ? 5 : 1000));
   }
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
        !g->unsent.empty() && std::chrono::steady_clock::now() < until;) {
@@ -329,8 +331,18 @@ void reporter_loop(int64_t started_at) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     lock.lock();
   }
+  if (!g->unsent.empty())
+    std::fprintf(stderr,
+                 "vytal plugin: %zu session reports (final usage, deleted) not sent: signald did not read them\n",
+                 g->unsent.size());
   g->dropped.fetch_add(g->unsent.size(), std::memory_order_relaxed);
   g->unsent.clear();
+}
+
+int plugin_pending_reports() {
+  if (!g) return 0;
+  std::lock_guard lock(g->stop_mu);
+  return static_cast<int>(g->unsent.size());
 }
 
 int plugin_init(const char* config, char* err, size_t err_len) {
@@ -366,9 +378,14 @@ int plugin_init(const char* config, char* err, size_t err_len) {
   if (usage.size() >= sizeof(sockaddr_un::sun_path)) return fail("usage socket path is too long");
   g = new State();
   g->max_ttl_s = max_ttl;
+  // Both read now, before any relay thread asks: a check that came in while
+  // the first read was under way would find no key ring (401 for every
+  // credential) and no revocations.
   g->ring.set(keyring, load_ring);
+  g->ring.get();
   if (!revoked_path.empty()) {
     g->revoked.set(revoked_path, load_revocations);
+    g->revoked.get();
     g->has_revocations = true;
   }
   if (!usage.empty()) {
@@ -482,7 +499,7 @@ void plugin_on_usage(const vytal_turn_usage_event* e) {
     send_report(m);
 }
 
-const vytal_turn_plugin kPlugin = {
+constexpr vytal_turn_plugin kPlugin = {
     VYTAL_TURN_PLUGIN_ABI_VERSION,
     plugin_init,
     plugin_cleanup,
@@ -492,21 +509,18 @@ const vytal_turn_plugin kPlugin = {
     plugin_still_allowed,
     plugin_quota_key,
     plugin_on_refusal,
+    plugin_pending_reports,
     {},
 };
-// For a host of ABI version 1 (no quota key, no refusal events, no sweep).
-const vytal_turn_plugin kPluginV1 = {
-    1,
-    plugin_init,
-    plugin_cleanup,
-    plugin_rest_secrets,
-    plugin_on_allocation,
-    plugin_on_usage,
-    plugin_still_allowed,
-    nullptr,
-    nullptr,
-    {},
-};
+// The table as a host of an earlier ABI version reads it: without what came later.
+constexpr vytal_turn_plugin for_host(vytal_turn_plugin table, int version) {
+  table.abi_version = version;
+  if (version < 3) table.pending_reports = nullptr;  // a stop does not wait for them
+  if (version < 2) table.quota_key = nullptr, table.on_refusal = nullptr;
+  return table;
+}
+const vytal_turn_plugin kPluginV2 = for_host(kPlugin, 2);
+const vytal_turn_plugin kPluginV1 = for_host(kPlugin, 1);
 
 }  // namespace
 }  // namespace vytal
@@ -514,5 +528,6 @@ const vytal_turn_plugin kPluginV1 = {
 extern "C" __attribute__((visibility("default"))) const vytal_turn_plugin* vytal_turn_plugin_entry(
     int host_max_abi_version) {
   if (host_max_abi_version >= VYTAL_TURN_PLUGIN_ABI_VERSION) return &vytal::kPlugin;
+  if (host_max_abi_version == 2) return &vytal::kPluginV2;
   return host_max_abi_version == 1 ? &vytal::kPluginV1 : nullptr;
 }

@@ -23,7 +23,7 @@
  * later version only when its abi_version says it has them.
  *
  * Version 2 adds quota_key, on_refusal and the refusal event, and the
- * session totals of the usage event.
+ * session totals of the usage event. Version 3 adds pending_reports.
  */
 #ifndef VYTAL_TURN_PLUGIN_H
 #define VYTAL_TURN_PLUGIN_H
@@ -35,7 +35,7 @@
 extern "C" {
 #endif
 
-#define VYTAL_TURN_PLUGIN_ABI_VERSION 2
+#define VYTAL_TURN_PLUGIN_ABI_VERSION 3
 #define VYTAL_TURN_PLUGIN_MAX_SECRETS 4
 
 enum vytal_turn_allocation_event_kind {
@@ -128,7 +128,13 @@ struct vytal_turn_plugin {
   /* Version 2, optional. The host refused a request (see the event). */
   void (*on_refusal)(const struct vytal_turn_refusal_event* event);
 
-  void* reserved[5];
+  /* Version 3, optional. How many reports wait to be sent (a session's last
+   * ones that its receiver could not take yet). The host, stopping, asks
+   * after its relay threads reported their sessions and ends the process
+   * only once none wait (at most 2 s in all). Never blocks. */
+  int (*pending_reports)(void);
+
+  void* reserved[4];
 };
 
 /* The one exported symbol. */

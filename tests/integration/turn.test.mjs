@@ -596,6 +596,7 @@ test('a TURN server stopped with SIGTERM reports its open sessions\' usage first
   assert.deepEqual(exit, { code: 0, signal: null }, `vytal-turnserver did not stop cleanly:\n${log}`);
   const stopped = log.match(/stopped: (\d+) of (\d+) relay servers reported/);
   assert.ok(stopped && stopped[1] === stopped[2] && Number(stopped[1]) > 0, `not every relay server reported:\n${log}`);
+  assert.match(log, /; 0 plugin report\(s\) unsent/, 'the plugin still held reports when the process ended');
   await running;
 
   // Before any new server starts (its "started" would close the row too, without these bytes).
