@@ -1,5 +1,5 @@
 // libvytal_turn.so: the appliance's plugin for vytal-turnserver, behind the C
-// ABI of vytal_turn_plugin.h (version 2).
+// ABI of vytal_turn_plugin.h (version 3; tables for hosts of 1 and 2).
 //
 // - REST credentials "<expiry>:<user>[@<call id>]" are checked against the
 //   key ring file (current secret, and the previous one until its overlap
@@ -16,7 +16,10 @@
 //   call a credential was minted for (patch 0008).
 // - Allocation and usage events go to signald as JSON datagrams on a Unix
 //   socket, sent without blocking; when the socket is full or absent the
-//   event is dropped and counted (the count rides on every datagram). Only
+//   event is dropped and counted (the count rides on every datagram), but
+//   for a session's last reports (final usage, deleted): those wait in
+//   order for the plugin's thread, and a stopping host waits for them
+//   (pending_reports, patch 0013). Only
 //   sessions that held an allocation are reported: a STUN Binding or a
 //   refused attempt is not relay usage.
 // - Refusals (the plugin's own and the ones coturn reports, patch 0011) are
@@ -254,12 +257,18 @@ bool send_report(std::string& msg, bool count_drop = true) {
 // sessions at once); one more is dropped and counted.
 constexpr size_t kMaxUnsent = 20000;
 
-// Sends what waits, in order, until the socket refuses one: 0 when all went,
-// else that refusal's errno. With stop_mu held.
+// Sends what waits, in order, until the socket refuses one for now (full:
+// EAGAIN; nobody listens: ECONNREFUSED, ENOENT): 0 when all went, else that
+// errno. One refused for good (too long) is dropped and counted, so that it
+// does not hold up the rest. With stop_mu held.
 int send_unsent() {
   while (!g->unsent.empty()) {
     std::string m = g->unsent.front();
-    if (!send_report(m, false)) return errno;
+    if (!send_report(m, false)) {
+      int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ECONNREFUSED || e == ENOENT) return e;
+      g->dropped.fetch_add(1, std::memory_order_relaxed);
+    }
     g->unsent.pop_front();
   }
   return 0;

@@ -78,7 +78,7 @@ static void sample_on_usage(const struct vytal_turn_usage_event *e) {
 }
 
 static const struct vytal_turn_plugin table = {
-    .abi_version = VYTAL_TURN_PLUGIN_ABI_VERSION,
+    .abi_version = 1, /* it fills version 1's fields only: any host takes it */
     .init = sample_init,
     .cleanup = sample_cleanup,
     .rest_secrets = sample_rest_secrets,

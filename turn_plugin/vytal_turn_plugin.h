@@ -131,7 +131,7 @@ struct vytal_turn_plugin {
   /* Version 3, optional. How many reports wait to be sent (a session's last
    * ones that its receiver could not take yet). The host, stopping, asks
    * after its relay threads reported their sessions and ends the process
-   * only once none wait (at most 2 s in all). Never blocks. */
+   * only once none wait (at most 2 s in all). Never waits for the socket. */
   int (*pending_reports)(void);
 
   void* reserved[4];

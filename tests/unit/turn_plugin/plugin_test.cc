@@ -195,5 +195,36 @@ TEST_F(TurnPluginTest, EverySessionsLastReportsReachSignaldWhenManyEndAtOnce) {
   }
 }
 
+// A last report the socket refuses for good (longer than a datagram can be)
+// is dropped and counted, and does not hold up the ones after it.
+TEST_F(TurnPluginTest, ALastReportTooLongToSendDoesNotHoldUpTheNext) {
+  UsageSocket signald((dir_ / "usage.sock").string());
+  char err[256] = "";
+  ASSERT_EQ(plugin_->init((config() + ";usage=" + (dir_ / "usage.sock").string()).c_str(), err, sizeof err), 0) << err;
+  std::string user = username(), huge = user + std::string(1 << 20, 'x');
+  for (uint64_t s : {1, 2}) {
+    vytal_turn_allocation_event created{};
+    created.kind = VYTAL_TURN_ALLOCATION_CREATED;
+    created.session_id = s;
+    created.username = user.c_str();
+    plugin_->on_allocation(&created);
+  }
+  signald.read_until_quiet(50);
+  vytal_turn_usage_event usage{};
+  usage.session_id = 1;
+  usage.username = huge.c_str();
+  usage.final = 1;
+  plugin_->on_usage(&usage);
+  usage.session_id = 2;
+  usage.username = user.c_str();
+  plugin_->on_usage(&usage);
+  auto got = signald.read_until_quiet(1500);  // the reporter's second try
+  plugin_->cleanup();
+  auto last = last_reports(got);
+  EXPECT_EQ(last.count(1), 0u);
+  ASSERT_EQ(last.count(2), 1u) << "the report after the one too long never came";
+  EXPECT_NE(got.back().find("\"dropped\":1"), std::string::npos) << got.back();
+}
+
 }  // namespace
 }  // namespace vytal
