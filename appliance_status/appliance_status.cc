@@ -174,7 +174,7 @@ void collect_calls(sqlite3* db, const MetricSet& metrics, int64_t now_ms, CallFi
     c.error = "the call log cannot be read";
     return;
   }
-  // Each through an index: calls by status, participants by (call, status),
+  // Each through an index: calls by status, participants by call,
   // today's calls by (status, created_at).
   Statement active(db, "SELECT count(*) FROM calls WHERE status = 'active'");
   Statement reconnecting(db,

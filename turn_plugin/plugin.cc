@@ -77,7 +77,7 @@ class WatchedFile {
   }
   std::shared_ptr<const T> get() {
     int64_t now = mono_ms();
-    if (now - checked_ms_.load(std::memory_order_acquire) >= 200) {
+    if (now - checked_ms_.load() >= 200) {
       std::lock_guard lock(mu_);
       if (now - checked_ms_.load() >= 200) {
         checked_ms_ = now;  // meanwhile the other threads go on with the value read before
@@ -257,6 +257,10 @@ bool send_report(std::string& msg, bool count_drop = true) {
 // sessions at once); one more is dropped and counted.
 constexpr size_t kMaxUnsent = 20000;
 
+// The socket refuses a datagram for now: its queue is full (signald reads
+// it meanwhile).
+bool socket_full(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS; }
+
 // Sends what waits, in order, until the socket refuses one for now (full:
 // EAGAIN; nobody listens: ECONNREFUSED, ENOENT): 0 when all went, else that
 // errno. One refused for good (too long) is dropped and counted, so that it
@@ -266,7 +270,7 @@ int send_unsent() {
     std::string m = g->unsent.front();
     if (!send_report(m, false)) {
       int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ECONNREFUSED || e == ENOENT) return e;
+      if (socket_full(e) || e == ECONNREFUSED || e == ENOENT) return e;
       g->dropped.fetch_add(1, std::memory_order_relaxed);
     }
     g->unsent.pop_front();
@@ -330,8 +334,7 @@ void reporter_loop(int64_t started_at) {
       if (send_report(datagram, false)) last = m;
     }
     // A last report put in the queue, or the stop, ends the wait early.
-    bool full = refused == EAGAIN || refused == EWOULDBLOCK || refused == ENOBUFS;
-    g->stop_cv.wait_for(lock, std::chrono::milliseconds(full ? 5 : 1000));
+    g->stop_cv.wait_for(lock, std::chrono::milliseconds(socket_full(refused) ? 5 : 1000));
   }
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
        !g->unsent.empty() && std::chrono::steady_clock::now() < until;) {

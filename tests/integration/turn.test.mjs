@@ -517,11 +517,11 @@ test('relay usage reaches the call log: bytes within a few percent of what the c
   assert.equal(await metric(state.signald.url, 'vytal_turn_reports_dropped_total'), 0);
 });
 
-// A longer uclient run (n messages per session, l bytes each) in the background;
-// output() is what it has printed so far.
-function uclientLong({ username, password }, n, length = 100) {
+// A longer uclient run (n messages per session, l bytes each, m clients of
+// one allocation each) in the background; output() is what it has printed so far.
+function uclientLong({ username, password }, n, length = 100, clients = 1) {
   const args = ['-v', '-u', username, '-w', password, '-p', String(turnPort()), '-e', HOST, '-r', String(state.peer.port),
-    '-n', String(n), '-l', String(length), '-m', '1', '-c', HOST];
+    '-n', String(n), '-l', String(length), '-m', String(clients), '-c', HOST];
   let out = '';
   const done = new Promise((res) => {
     const proc = track(spawn(TURNUTIL('turnutils_uclient'), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -608,4 +608,36 @@ test('a TURN server stopped with SIGTERM reports its open sessions\' usage first
   console.log(`client had sent ${sentBefore} x 1000 B before the stop; turn_usage: ${r[0]}, received ${r[1]} B`);
   assert.equal(r[0], 'closed', 'the stopped server\'s session is still active in the call log');
   assert.ok(Number(r[1]) >= sentBefore * 1000, `received ${r[1]} B, but the client had sent ${sentBefore} x 1000 B before the stop`);
+});
+
+// More sessions end at the stop than the usage socket queues (the kernel's
+// net.unix.max_dgram_qlen: 10 by default, 512 under systemd), two reports
+// each (final usage, deleted): the plugin holds the rest and the server
+// waits, within its 2 s, until they are sent.
+test('a TURN server stopped with SIGTERM while many sessions are open closes every one of their usage rows', pluginOnly, async (t) => {
+  t.after(async () => {
+    await stopChild(state.turn.proc);
+    state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
+  });
+  const CLIENTS = 15;
+  const secret = state.secret ?? SECRET;
+  const username = `${nowS() + 600}:many-at-stop`;
+  const running = uclientLong(credential(secret, username), 100000, 100, CLIENTS);
+  const count = (where) =>
+    Number(sql(state.signald.dataDir, `SELECT count(*) FROM turn_usage WHERE turn_username = '${username}' AND ${where}`));
+  for (let i = 0; i < 150 && count("state = 'active'") < CLIENTS; i++) await sleep(100);
+  assert.ok(count("state = 'active'") >= CLIENTS, `only ${count("state = 'active'")} of ${CLIENTS} sessions are active`);
+
+  const closed = new Promise((res) => state.turn.proc.once('close', (code, signal) => res({ code, signal })));
+  state.turn.proc.kill('SIGTERM');
+  const exit = await closed;
+  const log = state.turn.log.slice(-3000);
+  assert.deepEqual(exit, { code: 0, signal: null }, `vytal-turnserver did not stop cleanly:\n${log}`);
+  assert.match(log, /; 0 plugin report\(s\) unsent/, 'the plugin still held reports when the process ended');
+  await running;
+
+  // Before any new server starts (its "started" would close the rows too).
+  for (let i = 0; i < 50 && count("state = 'active'") > 0; i++) await sleep(100);
+  assert.equal(count("state = 'active'"), 0, 'sessions of the stopped server are still active in the call log');
+  assert.ok(count("state = 'closed' AND bytes_received > 0") >= CLIENTS, 'the closed sessions lost their bytes');
 });

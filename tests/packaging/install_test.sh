@@ -419,13 +419,15 @@ check "vytal-admin's unit has no capability and sees the key ring read-only" bas
 # ------------------------------------------------------------ 4. upgrade
 DEB2=$(ls "$WORK"/deb2/vytalwatch-appliance_"$V2"_amd64.deb)
 check "$V2 is higher than $V1" dpkg --compare-versions "$V2" gt "$V1"
-# The call log as an older release left it: without the newest migration (6,
-# which drops two indexes nothing on the appliance reads), so the upgrade has
-# one to apply. signald and syncd (which would migrate it themselves at start)
+# The call log as an older release left it: without the newest migrations (6
+# and 7, which drop three indexes nothing on the appliance reads), so the
+# upgrade has two to apply. signald and syncd (which would migrate it themselves at start)
 # stay stopped until the upgrade.
 in_machine systemctl stop vytal-signald.service vytal-syncd.service
 sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" 'CREATE INDEX idx_calls_status_scheduled ON calls(status, scheduled_at);
-  CREATE INDEX idx_calls_appointment ON calls(appointment_id); DELETE FROM schema_migrations WHERE version = 6;'
+  CREATE INDEX idx_calls_appointment ON calls(appointment_id);
+  CREATE INDEX idx_participants_call_status ON call_participants(call_id, status);
+  DELETE FROM schema_migrations WHERE version IN (6, 7);'
 step "upgrade to $V2 on the running machine"
 # (not /tmp: the machine's /tmp is its own tmpfs)
 cp "$DEB2" "$ROOT/root/"
@@ -439,11 +441,11 @@ check "the admin page's settings are kept and in force" \
 check "vytal-turnserver runs with them after the upgrade" turn_conf_has 'user-quota=9'
 check "the TURN key ring and the certificate are kept" \
   test "$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)" = "$SECRETS_SUM"
-check "the upgrade migrated the call log to schema 6" \
-  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 6 (1 migration(s) applied)" "$WORK/upgrade.log"
-check "the two unread indexes are gone again" \
+check "the upgrade migrated the call log to schema 7" \
+  grep -q "call log /var/lib/vytalwatch/calls.db: schema version 7 (2 migration(s) applied)" "$WORK/upgrade.log"
+check "the three unread indexes are gone again" \
   test "$(sqlite3 "$ROOT/var/lib/vytalwatch/calls.db" "SELECT count(*) FROM sqlite_master WHERE name IN
-    ('idx_calls_status_scheduled', 'idx_calls_appointment')")" = 0
+    ('idx_calls_status_scheduled', 'idx_calls_appointment', 'idx_participants_call_status')")" = 0
 check "vytal-turnserver was stopped for the upgrade and started again" \
   bash -c '[ "$1" != "$2" ] && [ "$2" != 0 ]' _ "$turn_pid" "$(prop vytal-turnserver.service MainPID)"
 check "vytal-turnserver is active after the upgrade" active vytal-turnserver.service

@@ -209,12 +209,13 @@ TEST_F(CallLogTest, MigrationsApplyOnce) {
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), static_cast<int64_t>(call_log_migrations().size()));
 }
 
-// The call log keeps only indexes its own queries read (migration 6 dropped
-// two the platform's guide has), and each status query it runs still finds
-// its calls through an index rather than by reading every call.
+// The call log keeps only indexes its own queries read (migrations 6 and 7
+// dropped three the platform's guide has), and each status query it runs
+// still finds its calls, and their participants, through an index rather
+// than by reading every call or every participant.
 TEST_F(CallLogTest, StatusQueriesUseAnIndexAndUnreadIndexesAreGone) {
   EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('idx_calls_status_scheduled', "
-                   "'idx_calls_appointment')"),
+                   "'idx_calls_appointment', 'idx_participants_call_status')"),
             0);
   auto plan = [&](const char* sql) {
     Statement s(db(), (std::string("EXPLAIN QUERY PLAN ") + sql).c_str());
@@ -228,6 +229,21 @@ TEST_F(CallLogTest, StatusQueriesUseAnIndexAndUnreadIndexesAreGone) {
         "SELECT c.id FROM calls c WHERE c.status = 'active'"}) {
     std::string detail = plan(sql);
     EXPECT_NE(detail.find("USING COVERING INDEX idx_calls_status_created"), std::string::npos) << sql << ": " << detail;
+  }
+  // The participant queries of the status page and of the restart's
+  // recovery: calls by status, then each call's participants by the call.
+  for (const char* sql :
+       {"SELECT count(*) FROM calls c JOIN call_participants p ON p.call_id = c.id AND p.status = 'reconnecting' "
+        "WHERE c.status = 'active'",
+        "SELECT DISTINCT p.call_id FROM call_participants p JOIN calls c ON c.id = p.call_id WHERE p.status IN "
+        "('joined', 'reconnecting') AND c.status IN ('scheduled', 'active')",
+        "SELECT c.id FROM calls c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM call_participants p "
+        "WHERE p.call_id = c.id AND p.status IN ('joined', 'reconnecting'))"}) {
+    std::string detail = plan(sql);
+    EXPECT_NE(detail.find("INDEX idx_calls_status_created"), std::string::npos) << sql << ": " << detail;
+    EXPECT_NE(detail.find("SEARCH p USING INDEX idx_participants_call_user (call_id=?)"), std::string::npos)
+        << sql << ": " << detail;
+    EXPECT_EQ(detail.find("SCAN p"), std::string::npos) << sql << ": " << detail;
   }
 }
 
