@@ -201,8 +201,9 @@ DROP INDEX idx_calls_appointment;
 // Migration 7: one more index no query reads. The call log finds a call's
 // participants by the call (idx_participants_call_user's first column); a
 // call has a handful, so their status is read from the rows themselves. The
-// index cost two inserts on every create and a move on every join and leave.
-// PostgreSQL keeps it (syncd/central_schema.cc).
+// index cost an insert for every participant invited or joining and a move
+// at every status change (join, drop, rejoin, leave). PostgreSQL keeps it
+// (syncd/central_schema.cc).
 constexpr const char* kDropParticipantStatusIndex = R"sql(
 DROP INDEX idx_participants_call_status;
 )sql";
