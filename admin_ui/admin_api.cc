@@ -145,6 +145,8 @@ AdminApi::AdminApi(AdminApiDeps deps)
       connectivity_(deps.settings.connectivity, deps.clock, deps.admin_db, outbox_, deps.shipper),
       turn_settings_(deps.settings, deps.clock) {}
 
+AdminApi::~AdminApi() { audit_counted_refusals(refusals_, outbox_, d_.clock, true); }
+
 std::string AdminApi::client_address(const WebRequest& req) const {
   const auto& proxies = d_.settings.trusted_proxies;
   if (std::find(proxies.begin(), proxies.end(), req.peer_addr) != proxies.end())
@@ -243,21 +245,15 @@ WebResponse AdminApi::route(Context& cx) {
   }
   auto needs = [&](AdminRole role, const char* what) -> std::optional<WebResponse> {
     if (role_at_least(cx.session->role, role)) return std::nullopt;
-    // Audited once a minute per session at most, with the count of the
-    // refusals in between: a page left open cannot flood the audit log.
-    Refusals& r = refusals_[cx.session->id_hash];
-    int64_t now = d_.clock.monotonic_ms();
-    if (r.last_audit_ms && now - r.last_audit_ms < 60000) {
-      ++r.unaudited;
-    } else {
-      std::string detail =
-          std::string(what) +
-          (r.unaudited ? " (and " + std::to_string(r.unaudited) + " more refusal(s) in the minute before)" : "");
-      if (!audit(cx, "admin.access", "denied", detail))
-        return error(503, "audit_unavailable", "the audit log cannot record this now");
-      r = Refusals{now, 0};
+    // Audited once a minute per session at most; the refusals after the
+    // first are counted and written when the minute is over
+    // (refusal_audit.h): a page left open cannot flood the audit log.
+    RefusalActor actor{cx.session->account, admin_role_name(cx.session->role), cx.client};
+    if (refusals_.refused(cx.session->id_hash, actor, what, d_.clock.monotonic_ms()) &&
+        !audit(cx, "admin.access", "denied", what)) {
+      refusals_.not_audited(cx.session->id_hash);
+      return error(503, "audit_unavailable", "the audit log cannot record this now");
     }
-    if (refusals_.size() > 10000) refusals_.clear();
     return error(403, "forbidden",
                  std::string("your role (") + admin_role_name(cx.session->role) + ") may not do this; ask an admin");
   };
@@ -267,6 +263,10 @@ WebResponse AdminApi::route(Context& cx) {
   if (route == "session" && seg.size() == 2 && get) return session_info(cx);
   if (route == "overview" && seg.size() == 2 && get) return overview(cx);
   if (route == "calls" && seg.size() == 2 && get) return calls(cx, false);
+  // An export is audited as done, and only a GET sends it (HEAD would record
+  // an export that never happened).
+  if ((route == "calls.csv" || route == "audit.csv") && seg.size() == 2 && req.method == "HEAD")
+    return error(405, "method_not_allowed", "an export is downloaded with GET");
   if (route == "calls.csv" && seg.size() == 2 && get) return calls(cx, true);
   if (route == "calls" && seg.size() == 3 && get) return call(cx, seg[2]);
   if (route == "audit" && seg.size() == 2 && get) return audit_log(cx, false);

@@ -22,13 +22,13 @@
 
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "admin_ui/accounts.h"
 #include "admin_ui/admin_config.h"
 #include "admin_ui/audit_outbox.h"
 #include "admin_ui/connectivity_api.h"
 #include "admin_ui/login_throttle.h"
+#include "admin_ui/refusal_audit.h"
 #include "admin_ui/sessions.h"
 #include "admin_ui/turn_settings_api.h"
 #include "admin_ui/web_server.h"
@@ -50,7 +50,11 @@ struct AdminApiDeps {
 class AdminApi {
  public:
   explicit AdminApi(AdminApiDeps deps);
+  // After the web server has stopped: writes the refusals still counted.
+  ~AdminApi();
   WebResponse handle(WebRequest& request);
+  // For vytal-admin's timer, which writes the minutes' counts as they end.
+  RefusalAudit& refusals() { return refusals_; }
 
  private:
   struct Context;
@@ -76,13 +80,8 @@ class AdminApi {
   bool audit(const Context& cx, const std::string& action, const std::string& outcome, const std::string& detail,
              std::optional<std::string> call_id = std::nullopt, std::optional<std::string> actor = std::nullopt);
 
-  struct Refusals {
-    int64_t last_audit_ms = 0;
-    int unaudited = 0;
-  };
-
   AdminApiDeps d_;
-  std::unordered_map<std::string, Refusals> refusals_;  // by session, for the audit of refused access
+  RefusalAudit refusals_;  // by session, for the audit of refused access
   AccountStore accounts_;
   SessionStore sessions_;
   AuditOutbox outbox_;

@@ -70,26 +70,36 @@ int main(int argc, char** argv) {
            http_url(settings.web.bind_address, server.port()).c_str(), settings.call_log_path.c_str());
 
   EventBasePtr base(event_base_new());
-  // vytal-apply's results are audited here, page open or not (its own admin.db
-  // connection: this runs on the main thread, the pages on libmicrohttpd's).
-  auto results_db = open_admin_db(settings.admin_db_path, clock.now_ms());
-  if (!results_db) return fail(1, results_db.error().message);
-  struct ResultAuditor {
+  // On the main thread every 2 s, page open or not (its own admin.db
+  // connection: the pages run on libmicrohttpd's thread): vytal-apply's
+  // results are audited, and the refusals counted in each session's minute
+  // once the minute is over.
+  auto housekeeping_db = open_admin_db(settings.admin_db_path, clock.now_ms());
+  if (!housekeeping_db) return fail(1, housekeeping_db.error().message);
+  struct Housekeeping {
     const std::string& spool;
     AuditOutbox outbox;
     const Clock& clock;
     AuditShipper* shipper;
     ApplyAuditMemory memory;
-  } auditor{settings.apply_spool_dir, AuditOutbox(results_db.value().get(), clock), clock, shipper.get(), {}};
-  EventPtr results_timer(event_new(
+    RefusalAudit& refusals;
+  } housekeeping{settings.apply_spool_dir,
+                 AuditOutbox(housekeeping_db.value().get(), clock),
+                 clock,
+                 shipper.get(),
+                 {},
+                 api.refusals()};
+  EventPtr housekeeping_timer(event_new(
       base.get(), -1, EV_PERSIST,
       [](evutil_socket_t, short, void* arg) {
-        auto* a = static_cast<ResultAuditor*>(arg);
-        if (audit_apply_results(a->spool, a->outbox, a->clock, a->memory) > 0 && a->shipper) a->shipper->wake();
+        auto* h = static_cast<Housekeeping*>(arg);
+        int audited = h->spool.empty() ? 0 : audit_apply_results(h->spool, h->outbox, h->clock, h->memory);
+        audited += audit_counted_refusals(h->refusals, h->outbox, h->clock, false);
+        if (audited > 0 && h->shipper) h->shipper->wake();
       },
-      &auditor));
+      &housekeeping));
   timeval every_two_seconds{2, 0};
-  if (!settings.apply_spool_dir.empty()) event_add(results_timer.get(), &every_two_seconds);
+  event_add(housekeeping_timer.get(), &every_two_seconds);
   ServiceNotifier systemd(base.get());
   systemd.ready("listening on port " + std::to_string(server.port()));
   run_until_signalled(base.get());

@@ -235,7 +235,10 @@ test('an admin logs in through the page and every page shows what the call log a
   await goto(page, `#/call/${ids.x}`);
   assert.equal(await text(page, '[data-figure=patient]'), XSS_PATIENT);
 
-  // CSV export, streamed, and audited.
+  // CSV export, streamed, and audited; a HEAD sends none, so it is refused
+  // rather than audited as an export (the count below stays 1).
+  const session = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+  assert.equal((await fetch(`${admin.url}/api/calls.csv`, { method: 'HEAD', headers: { cookie: session } })).status, 405);
   const csv = await page.evaluate(async () => (await fetch('api/calls.csv')).text());
   const lines = csv.trim().split('\r\n');
   assert.equal(lines.length, 1 + Number(sql(sd.dataDir, 'SELECT count(*) FROM calls')));
@@ -362,6 +365,25 @@ test('a viewer reads but cannot reach the accounts page or its actions', async (
   assert.equal((await adminGet(admin, 'overview', { cookie })).status, 200);
   // Audited once a minute per session: the page's refusal, then the first of this session's three.
   await until('the refusals to be audited', () => auditCount("actor_id = 'victor' AND action = 'admin.access' AND outcome = 'denied'") === 2);
+});
+
+test('the refusals counted after a session\'s audited one are audited when vytal-admin stops', async () => {
+  const own = await startAdmin(sd);
+  let stopped = false;
+  try {
+    const { cookie, csrf } = await login(own, 'victor', PASSWORDS.victor);
+    assert.equal((await adminGet(own, 'accounts', { cookie })).status, 403);
+    assert.equal((await adminGet(own, 'accounts', { cookie })).status, 403);
+    assert.equal((await adminPost(own, 'accounts/alice/disable', {}, { cookie, csrf })).status, 403);
+    await own.stop();
+    stopped = true;
+  } finally {
+    if (!stopped) await own.stop();
+  }
+  // Written into admin.db's outbox at the stop; the running vytal-admin ships it.
+  await until('the counted refusals to be audited', () =>
+    auditCount("actor_id = 'victor' AND action = 'admin.access' AND outcome = 'denied' AND detail = " +
+      "'2 more refusal(s) in the minute after the one audited; the last: accounts POST'") === 1);
 });
 
 test('TOTP: a code from the RFC 6238 algorithm logs in once; a recovery code works once', async () => {
