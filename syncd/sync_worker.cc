@@ -48,11 +48,14 @@ void copy_escape(std::string& out, const std::optional<std::string>& v) {
 }
 
 // One line per call whose final state reached PostgreSQL, with CALL_ID=:
-// `journalctl CALL_ID=<id>` follows a call from signald to the platform.
-void log_synced_calls(const std::vector<ChangeRow>& batch) {
+// `journalctl CALL_ID=<id>` follows a call from signald to the platform. A
+// parked call row did not reach it, and is not logged as synced.
+void log_synced_calls(const std::vector<ChangeRow>& batch,
+                      const std::vector<std::pair<const ChangeRow*, std::string>>& parked = {}) {
   if (!log_enabled(LogLevel::info)) return;
   for (const ChangeRow& row : batch) {
     if (std::string_view(row.table->name) != "calls") continue;
+    if (std::any_of(parked.begin(), parked.end(), [&](const auto& p) { return p.first == &row; })) continue;
     std::optional<std::string> status;
     for (size_t i = 0; i < row.table->columns.size() && i < row.values.size(); ++i)
       if (std::string_view(row.table->columns[i].name) == "status") status = row.values[i];
@@ -152,7 +155,7 @@ bool SyncWorker::connect() {
   pg_.emplace(std::move(session.value()));
   auto migrated = apply_central_migrations(*pg_);
   if (!migrated) {
-    fail(migrated.error());
+    fail(Error{"migration", migrated.error().message});
     pg_.reset();
     return false;
   }
@@ -338,6 +341,7 @@ Result<bool> SyncWorker::push_rows_one_by_one(const std::vector<ChangeRow>& batc
     LOG_ERROR("syncd: parked %s row %s (change %lld): %s", row->table->name,
               row->values[0] ? row->values[0]->c_str() : "?", static_cast<long long>(row->change_seq), error.c_str());
   record_local(high_water, refused);
+  log_synced_calls(batch, refused);
   *parked = static_cast<int>(refused.size());
   return true;
 }
@@ -379,11 +383,50 @@ void SyncWorker::refresh_backlog() {
   int64_t now = clock_.now_ms();
   if (now < next_backlog_ms_) return;
   next_backlog_ms_ = now + 1000;
-  auto b = reader_.backlog(high_water_);
+  // Before this process's first connect, high_water_ is not known yet: the
+  // call log's own copy of the mark is how far it synced.
+  int64_t from = high_water_;
+  if (!connected_before_) {
+    auto synced = reader_.synced_mark();
+    if (!synced) return;
+    from = synced.value();
+  }
+  auto b = reader_.backlog(from);
   if (!b) return;
   std::lock_guard lock(status_.mu);
   status_.backlog_rows = b->rows;
   status_.oldest_unsynced_ms = b->oldest_updated_ms.value_or(0);
+}
+
+std::string retention_delete_sql(const SyncTable& table) {
+  const std::string name = table.name;
+  auto has_call_id = [](const SyncTable& t) {
+    for (const SyncColumn& c : t.columns)
+      if (std::string(c.name) == "call_id") return true;
+    return false;
+  };
+  // A row PostgreSQL refused for its content (parked) has not reached it in
+  // this version: only the call log holds it.
+  std::string guard = " AND NOT EXISTS (SELECT 1 FROM sync_parked p WHERE p.table_name = '" + name +
+                      "' AND p.row_id = " + name + ".id AND p.change_seq = " + name + ".change_seq)";
+  // A call still scheduled or in progress stays, with everything about it.
+  if (name == "calls") guard += " AND status NOT IN ('scheduled', 'active')";
+  if (has_call_id(table))
+    guard += " AND NOT EXISTS (SELECT 1 FROM calls k WHERE k.id = " + name +
+             ".call_id AND k.status IN ('scheduled', 'active'))";
+  // A call stays while any row about it does. audit_log has no index on
+  // call_id (an insert more on every audited action): its call ids are
+  // listed once per statement instead of searched once per call.
+  if (name == "calls")
+    for (const SyncTable& child : sync_tables()) {
+      if (!has_call_id(child)) continue;
+      if (std::string(child.name) == "audit_log")
+        guard += " AND id NOT IN (SELECT call_id FROM audit_log a WHERE call_id IS NOT NULL)";
+      else
+        guard += std::string(" AND NOT EXISTS (SELECT 1 FROM ") + child.name + " x WHERE x.call_id = calls.id)";
+    }
+  return "DELETE FROM " + name + " WHERE rowid IN (SELECT rowid FROM " + name +
+         " WHERE change_seq <= ?1 AND updated_at < ?2" + guard + " LIMIT 1000)";
 }
 
 void SyncWorker::prune() {
@@ -399,22 +442,7 @@ void SyncWorker::prune() {
   uint64_t removed = 0;
   std::span<const SyncTable> tables = sync_tables();
   for (auto t = tables.rbegin(); t != tables.rend(); ++t) {  // children before their calls
-    // A call still scheduled or in progress stays, with everything about it.
-    std::string guard = std::string(t->name) == "calls" ? " AND status NOT IN ('scheduled', 'active')" : "";
-    bool has_call_id = false;
-    for (const SyncColumn& c : t->columns) has_call_id = has_call_id || std::string(c.name) == "call_id";
-    if (has_call_id)
-      guard += std::string(" AND NOT EXISTS (SELECT 1 FROM calls k WHERE k.id = ") + t->name +
-               ".call_id AND k.status IN ('scheduled', 'active'))";
-    if (std::string(t->name) == "calls") {
-      for (const SyncTable& child : tables)
-        for (const SyncColumn& c : child.columns)
-          if (std::string(c.name) == "call_id")
-            guard += std::string(" AND NOT EXISTS (SELECT 1 FROM ") + child.name + " x WHERE x.call_id = calls.id)";
-    }
-    Statement del(db_.get(), (std::string("DELETE FROM ") + t->name + " WHERE rowid IN (SELECT rowid FROM " + t->name +
-                              " WHERE change_seq <= ?1 AND updated_at < ?2" + guard + " LIMIT 1000)")
-                                 .c_str());
+    Statement del(db_.get(), retention_delete_sql(*t).c_str());
     for (;;) {  // small transactions: signald's writer waits at most one of them
       del.bind(1, synced).bind(2, cutoff);
       int rc = del.step();

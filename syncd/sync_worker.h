@@ -12,12 +12,19 @@
 #include <mutex>
 #include <string>
 
+#include "call_log/sync_tables.h"
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "syncd/change_reader.h"
 #include "syncd/pg_session.h"
 
 namespace vytal {
+
+// Retention's DELETE of one chunk (at most 1000 rows) of `table`: rows at
+// or below the local mark (?1) and last changed before the cutoff (?2),
+// except what must stay: a parked row's version, a call scheduled or in
+// progress and everything about it, and a call while any row refers to it.
+std::string retention_delete_sql(const SyncTable& table);
 
 struct SyncOptions {
   std::string site_id;
@@ -31,8 +38,8 @@ struct SyncOptions {
 // What /metrics shows; written by the sync thread, read by the HTTP thread.
 // The kinds of vytal_sync_errors_total (pg_session.h, change_reader.h,
 // central_schema.h): each is exported from the start, at 0.
-inline constexpr const char* kSyncErrorKinds[] = {"pg_connect", "pg_transient", "pg_data", "pg_error",
-                                                  "sqlite",     "migration",    "db_error"};
+inline constexpr const char* kSyncErrorKinds[] = {"pg_connect", "pg_transient", "pg_data",  "pg_error",
+                                                  "sqlite",     "migration",    "db_error", "call_log_schema"};
 
 // How often an idle syncd asks PostgreSQL whether it is still there.
 inline constexpr int64_t kPgKeepaliveMs = 10000;

@@ -633,6 +633,12 @@ test('retention prunes only synced rows', async (t) => {
   await sleep(2500); // several connection attempts: no prune pass may touch unsynced rows
   let m = await sy.metrics();
   assert.equal(m.vytal_sync_connected, 0);
+  // Before its first connect, syncd counts its backlog from the call log's own
+  // copy of the mark: the rows made while PostgreSQL was away, not the whole log.
+  const localMark = Number(sqliteValue(dataDir, 'SELECT high_water FROM sync_state'));
+  const aboveMark = TABLE_NAMES.reduce((n, tb) => n + Number(sqliteValue(dataDir, `SELECT count(*) FROM ${tb} WHERE change_seq > ${localMark}`)), 0);
+  assert.ok(localMark > 0 && aboveMark > 0, `mark ${localMark}, ${aboveMark} rows above it`);
+  assert.equal(m.vytal_sync_backlog_rows, aboveMark, 'the backlog is what is above the local mark');
   assert.equal(m.vytal_sync_pruned_rows_total, 0, 'nothing pruned while PostgreSQL is away');
   assert.deepEqual(countFor(unsynced.map((c) => c.id)), unsyncedRows, 'old rows above the mark are still in the call log');
 
