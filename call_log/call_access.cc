@@ -18,7 +18,12 @@ bool can_view_call(const Actor& a, const CallRecord& c) {
 }
 
 bool can_join_call(const Actor& a, const CallRecord& c) {
-  return is_privileged(a) || a.sub == c.patient_id || a.sub == c.provider_id || is_participant(a, c);
+  if (is_privileged(a)) return true;
+  // An operator's removal holds for the call's own patient and provider too
+  // (as CallWriter::join refuses them): no way back in, nor a TURN credential.
+  for (const ParticipantRecord& p : c.participants)
+    if (p.user_id == a.sub && p.status == "removed") return false;
+  return a.sub == c.patient_id || a.sub == c.provider_id || is_participant(a, c);
 }
 
 namespace {

@@ -74,14 +74,16 @@ Result<std::vector<CallRecord>> CallReader::list(const CallFilter& f) {
   if (f.created_to) sql += " AND created_at < :to";
   // Through the indexes (patient/provider + created, participants by user),
   // not "A OR EXISTS(...)", which SQLite can only answer by scanning calls.
+  // A call someone was removed from is no longer theirs to list (as
+  // can_view_call says), unless it is their own as its patient or provider.
   if (f.visible_to_patient)
     sql +=
         " AND c.id IN (SELECT id FROM calls WHERE patient_id = :viewer UNION ALL SELECT call_id FROM "
-        "call_participants WHERE user_id = :viewer)";
+        "call_participants WHERE user_id = :viewer AND status != 'removed')";
   if (f.visible_to_provider)
     sql +=
         " AND c.id IN (SELECT id FROM calls WHERE provider_id = :viewer UNION ALL SELECT call_id FROM "
-        "call_participants WHERE user_id = :viewer)";
+        "call_participants WHERE user_id = :viewer AND status != 'removed')";
   if (f.before) sql += " AND (created_at < :bts OR (created_at = :bts AND id < :bid))";
   sql += " ORDER BY created_at DESC, id DESC LIMIT :limit";
 

@@ -785,6 +785,27 @@ TEST_F(CallListTest, VisibleToPatientShowsOwnAndInvitedCalls) {
   EXPECT_TRUE(list(f).empty());
 }
 
+// Removed by an operator from another patient's call: that call is no
+// longer theirs to list (GET /webrtc/calls/{id} refuses it too), while the
+// call's own patient still lists it after being removed.
+TEST_F(CallListTest, ACallSomeoneWasRemovedFromIsNoLongerListedForThem) {
+  const CallRecord& invited_into = calls_[3];
+  ASSERT_EQ(invited_into.patient_id, "pat-2");
+  ASSERT_TRUE(add(invited_into.id, kProvider, "pat-1", "family").ok());
+  ASSERT_TRUE(join(invited_into.id, kPatient).ok());  // an operator removes who is in the call
+  ASSERT_TRUE(join(invited_into.id, Actor{"pat-2", Role::patient, ""}).ok());
+  AuditRecord why = make_audit_record(clock_, "olga", "operator", "admin.participant.remove", "ok", "10.0.0.20",
+                                      "wrong room", invited_into.id);
+  ASSERT_TRUE(in_tx([&](CallWriter& w) { return w.remove(invited_into.id, "pat-1", why); }).ok());
+  CallFilter f;
+  f.visible_to_patient = "pat-1";
+  EXPECT_EQ(ids(list(f)), newest_first(calls_where([](const CallRecord& c) { return c.patient_id == "pat-1"; })));
+
+  ASSERT_TRUE(in_tx([&](CallWriter& w) { return w.remove(invited_into.id, "pat-2", why); }).ok());
+  f.visible_to_patient = "pat-2";
+  EXPECT_EQ(ids(list(f)), newest_first(calls_where([](const CallRecord& c) { return c.patient_id == "pat-2"; })));
+}
+
 TEST_F(CallListTest, VisibleToProviderShowsOwnAndInvitedCalls) {
   CallFilter f;
   f.visible_to_provider = "prov-9";
