@@ -328,7 +328,13 @@ KeyRingStatus key_ring_status(const std::string& path, int64_t now_s) {
     if (!ring) {
       k.error = error;
     } else {
-      if (::stat(path.c_str(), &sb) == 0) k.rotated_at_s = sb.st_mtim.tv_sec;
+      // When the current secret took over, as the ring records it; a copy or
+      // a restore resets the file's time. A ring older than that line: the
+      // file's time.
+      if (ring->current_since_s > 0)
+        k.rotated_at_s = ring->current_since_s;
+      else if (::stat(path.c_str(), &sb) == 0)
+        k.rotated_at_s = sb.st_mtim.tv_sec;
       k.previous_accepted = !ring->previous.empty() && ring->previous_until_s > now_s;
       k.previous_until_s = ring->previous.empty() ? 0 : ring->previous_until_s;
     }

@@ -87,7 +87,7 @@ struct KeyRingStatus {
   bool configured = false;
   std::string path;
   std::string error;
-  int64_t rotated_at_s = 0;  // the file's last change: the current secret's age
+  int64_t rotated_at_s = 0;  // when the current secret took over (the ring's current-since, else the file's time)
   bool previous_accepted = false;
   int64_t previous_until_s = 0;
 };

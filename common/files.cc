@@ -10,7 +10,8 @@
 
 namespace vytal {
 
-std::optional<std::string> read_file(const std::string& path, std::string* error) {
+std::optional<std::string> read_file(const std::string& path, std::string* error, FileKind kind) {
+  const bool regular = kind == FileKind::regular_not_link;
   struct Fd {
     int fd;
     ~Fd() {
@@ -18,7 +19,7 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
       if (fd >= 0) ::close(fd);
       errno = saved;
     }
-  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  } f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular ? O_NOFOLLOW | O_NONBLOCK : 0))};
   auto failed = [&]() -> std::optional<std::string> {
     if (error) {
       int saved = errno;
@@ -28,6 +29,15 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
     return std::nullopt;
   };
   if (f.fd < 0) return failed();
+  if (regular) {
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) return failed();
+    if (!S_ISREG(st.st_mode)) {
+      errno = EINVAL;
+      if (error) *error = path + ": not a regular file";
+      return std::nullopt;
+    }
+  }
   std::string text;
   char buf[1 << 16];
   for (;;) {
@@ -39,7 +49,8 @@ std::optional<std::string> read_file(const std::string& path, std::string* error
   }
 }
 
-bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error) {
+bool write_file_atomically(const std::string& path, std::string_view text, mode_t mode, std::string* error,
+                           const FileOwner* owner) {
   auto fail = [&](const std::string& what) {
     if (error) *error = what + ": " + std::strerror(errno);
     return false;
@@ -60,7 +71,9 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
     if (ok) done += static_cast<size_t>(n);
   }
   // Only root can give a file away; anyone else writes it as their own.
-  if (ok && replacing && ::geteuid() == 0 && (old.st_uid != 0 || old.st_gid != ::getegid()))
+  if (ok && owner && ::geteuid() == 0)
+    ok = ::fchown(fd, owner->uid, owner->gid) == 0;
+  else if (ok && replacing && ::geteuid() == 0 && (old.st_uid != 0 || old.st_gid != ::getegid()))
     ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
   ok = ok && ::fchmod(fd, replacing ? (old.st_mode & 07777) : mode) == 0;
   ok = ok && ::fsync(fd) == 0;

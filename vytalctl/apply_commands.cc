@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <regex>
 
 #include "admin_ui/appliance_settings.h"
@@ -141,13 +142,16 @@ bool write_result(const std::string& spool, const std::string& id, const std::st
   json_put(r.get(), "restarted", restarted);
   json_put(r.get(), "finishedAt", json_integer(now_ms));
   std::string tmp = spool + "/tmp/" + id + ".result", path = spool + "/results/" + id + ".json";
-  if (!write_file_atomically(tmp, json_dump(r.get()) + "\n", 0640, error)) return false;
-  // Readable by vytal-admin: the owner of the spool (this runs as root).
+  // Readable by vytal-admin: given to the owner of the spool (this runs as
+  // root) on the open file, before it has a name in a directory that user
+  // writes (a chown by name there would follow a link it put in its place).
   struct stat sb {};
-  if (::stat(spool.c_str(), &sb) == 0 && ::chown(tmp.c_str(), sb.st_uid, sb.st_gid) != 0 && geteuid() == 0) {
-    *error = tmp + ": cannot give it to the spool's owner";
+  if (::stat(spool.c_str(), &sb) != 0) {
+    *error = spool + ": " + std::strerror(errno);
     return false;
   }
+  FileOwner owner{sb.st_uid, sb.st_gid};
+  if (!write_file_atomically(tmp, json_dump(r.get()) + "\n", 0640, error, &owner)) return false;
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     *error = path + ": cannot be written";
     return false;
@@ -182,7 +186,8 @@ int apply_requests(const Config& config, const CommandOptions& opts, int64_t now
   for (const std::string& id : *ids) {
     std::string path = dir + "/" + id + ".json";
     std::string error;
-    auto text = read_file(path, &error);
+    // As root, from a directory the service user writes: no link followed.
+    auto text = read_file(path, &error, FileKind::regular_not_link);
     JsonPtr req = text ? json_parse(*text, &error) : nullptr;
     std::string kind = req ? std::string(json_string_field(req.get(), "kind").value_or("")) : "";
     Outcome o;

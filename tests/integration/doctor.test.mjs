@@ -343,6 +343,23 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
     assert.equal(doctor().byId.postgresql.status, 'OK');
   });
 
+  // The secret's age is the ring's own current-since line, not the file's
+  // time, which a copy or a restore (cp) sets to now.
+  test('a secret not rotated for 100 days is reported by its recorded time, whatever the file\'s', () => {
+    const ring = readFileSync(p('turn', 'keyring'), 'utf8');
+    const since = Math.floor(Date.now() / 1000) - 100 * 86400;
+    assert.match(ring, /^current-since \d+$/m);
+    writeFileSync(p('turn', 'keyring'), ring.replace(/^current-since \d+$/m, `current-since ${since}`));
+    try {
+      const d = doctor();
+      assert.equal(d.byId['key-ring'].status, 'WARN');
+      assert.match(d.byId['key-ring'].detail, /^the TURN secret was last rotated 100 days ago/);
+    } finally {
+      writeFileSync(p('turn', 'keyring'), ring);
+    }
+    assert.equal(doctor().byId['key-ring'].status, 'OK');
+  });
+
   test('a key ring the TURN user cannot read, secrets open to all, a TURN key only in secrets.conf, ICE URLs beside the TURN server', () => {
     chmodSync(p('turn', 'keyring'), 0o600);
     try {

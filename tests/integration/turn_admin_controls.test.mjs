@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -375,6 +375,21 @@ test('settings: a bad value is refused naming the setting; a good one is shown a
   const back = await until('the unwatched result\'s audit row', () => audits('settings.apply').find((r) => r.includes(`request ${unwatched.body.id}`)));
   assert.match(back, /^ok \| ada \| written to .*LOG_LEVEL: 'debug' -> 'info'/);
   assert.equal(readdirSync(join(SPOOL, 'results')).filter((f) => f.endsWith('.audited.json')).length, 3);
+});
+
+// vytal-apply runs as root on a spool the service user writes: a request
+// that is a link (to the key ring, say) is refused without being read, and
+// the result says why without a byte of the file it points to.
+test('a request that is a link to another file is refused without reading it', async () => {
+  const id = 'feedc0de'.repeat(4);
+  mkdirSync(join(SPOOL, 'requests'), { recursive: true });
+  symlinkSync(join(dir, 'keyring'), join(SPOOL, 'requests', `${id}.json`));
+  await applyPending();
+  const result = JSON.parse(readFileSync(join(SPOOL, 'results', `${id}.json`), 'utf8'));
+  assert.equal(result.state, 'refused');
+  assert.match(result.message, /not a request: .*symbolic links/);
+  for (const { secret } of Object.values(secrets())) assert.ok(!JSON.stringify(result).includes(secret.slice(0, 8)));
+  rmSync(join(SPOOL, 'requests', `${id}.json`), { force: true });
 });
 
 test('phone-sized TURN and settings pages', { timeout: 60000 }, async () => {

@@ -68,6 +68,37 @@ TEST_F(FilesTest, ReplacedFileKeepsItsModeAndOwner) {
   }
 }
 
+// vytal-apply (root) writes its results into a directory the service user
+// writes: the file is given to that user before it has a name there.
+TEST_F(FilesTest, ANewFileCanBeGivenToAnOwnerBeforeItHasItsName) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root gives files away";
+  FileOwner nobody{65534, 65534};
+  std::string error;
+  ASSERT_TRUE(write_file_atomically(path("result"), "{}\n", 0640, &error, &nobody)) << error;
+  struct stat st = info(path("result"));
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// Root reading a request from a directory the service user writes: a link
+// there (to a secret) or a FIFO (to make it wait forever) is refused.
+TEST_F(FilesTest, ARegularFileReadRefusesLinksAndFifos) {
+  std::ofstream(path("secret")) << "root only\n";
+  std::ofstream(path("request")) << "{}\n";
+  ASSERT_EQ(::symlink(path("secret").c_str(), path("link").c_str()), 0);
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0600), 0);
+  std::string error;
+  EXPECT_EQ(read_file(path("request"), &error, FileKind::regular_not_link), "{}\n") << error;
+  EXPECT_FALSE(read_file(path("link"), &error, FileKind::regular_not_link));
+  EXPECT_EQ(errno, ELOOP);
+  EXPECT_NE(error.find("link"), std::string::npos) << error;
+  EXPECT_FALSE(read_file(path("fifo"), &error, FileKind::regular_not_link));  // returns: no writer needed
+  EXPECT_EQ(error, path("fifo") + ": not a regular file");
+  EXPECT_FALSE(read_file(dir_.string(), &error, FileKind::regular_not_link));
+  EXPECT_EQ(read_file(path("link"), &error), "root only\n") << "by default a link is followed";
+}
+
 TEST_F(FilesTest, FailureLeavesTheOldFileAndSaysWhere) {
   std::string error;
   EXPECT_FALSE(write_file_atomically(path("no-such-dir/x"), "x", 0640, &error));
