@@ -17,7 +17,8 @@ std::span<const char* const> signald_rejection_reasons() {
       // signaling messages
       "ws_rate_limited", "ws_invalid_json", "ws_invalid_message", "ws_unknown_type", "ws_token_expired",
       "ws_join_forbidden", "ws_join_call_not_found", "ws_join_invalid_transition", "ws_join_removed",
-      "quality_report_sampled_out",
+      "ws_join_in_progress", "ws_already_joined", "ws_not_joined", "ws_participant_not_found", "ws_overloaded",
+      "ws_end_forbidden", "ws_end_call_not_found", "ws_end_invalid_transition", "quality_report_sampled_out",
       // the TURN plugin's reports
       "turn_report_malformed", "turn_report_overloaded", "turn_report_anonymous",
       // the local channel's actions (vytal-admin, vytalctl): 404 and 409

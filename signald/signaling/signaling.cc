@@ -141,6 +141,12 @@ void Signaling::send_error(Session& s, std::string_view code, std::string_view t
   send(s, m.get());
 }
 
+void Signaling::refuse(Session& s, const std::string& reason, std::string_view code, std::string_view text,
+                       const json_t* request_id) {
+  d_.metrics.count_rejected(reason);
+  send_error(s, code, text, request_id);
+}
+
 void Signaling::broadcast(Room& room, const json_t* m, const std::string& except_user) {
   broadcast_text(room, json_dump(m), except_user);
 }
@@ -227,14 +233,17 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
 }
 
 void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
-  if (!s.joining_call.empty()) return send_error(s, "join_in_progress", "a join is already in progress", rid);
+  if (!s.joining_call.empty())
+    return refuse(s, "ws_join_in_progress", "join_in_progress", "a join is already in progress", rid);
   if (d_.clock.now_s() >= s.token_exp_s) {
     d_.metrics.count_rejected("ws_token_expired");
     return send_error(s, "token_expired", "the token has expired; reconnect with a fresh one", rid);
   }
-  if (!s.call_id.empty()) return send_error(s, "already_joined", "leave this call before joining another", rid);
+  if (!s.call_id.empty())
+    return refuse(s, "ws_already_joined", "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
-  if (!call_id || !is_uuid(*call_id)) return send_error(s, "validation", "callId must be a call id", rid);
+  if (!call_id || !is_uuid(*call_id))
+    return refuse(s, "ws_invalid_message", "validation", "callId must be a call id", rid);
   if (!subject_allows(s, rid)) return;
   s.joining_call = *call_id;
   Actor actor = s.actor();
@@ -256,7 +265,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
                                    CallLog::WhenFull::refuse);
   if (!queued) {
     s.joining_call.clear();
-    send_error(s, "overloaded", "the call log is overloaded; retry", rid);
+    refuse(s, "ws_overloaded", "overloaded", "the call log is overloaded; retry", rid);
   }
 }
 
@@ -327,7 +336,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
 }
 
 void Signaling::leave(Session& s, const json_t* rid) {
-  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   std::string call_id = std::move(s.call_id);
   s.call_id.clear();
   auto room = rooms_.find(call_id);
@@ -376,15 +385,16 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
 
 void Signaling::relay(Session& s, const MessageParser::Message& m) {
   const json_t* rid = m.request_id.get();
-  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   auto room = rooms_.find(s.call_id);
-  if (room == rooms_.end()) return send_error(s, "not_joined", "join a call first", rid);
+  if (room == rooms_.end()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   RelayOut out = relay_message(m, s.call_id, s.user);
-  if (out.error) return send_error(s, "validation", out.error, rid);
+  if (out.error) return refuse(s, "ws_invalid_message", "validation", out.error, rid);
   if (out.to) {
     auto target = room->second.members.find(std::string(*out.to));
     if (target == room->second.members.end() || !target->second.session || target->first == s.user)
-      return send_error(s, "participant_not_found", "no such participant connected in this call", rid);
+      return refuse(s, "ws_participant_not_found", "participant_not_found",
+                    "no such participant connected in this call", rid);
     target->second.session->link.send(out.text);
   } else {
     broadcast_text(room->second, out.text, s.user);
@@ -429,10 +439,11 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
 }
 
 void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
-  if (s.call_id.empty()) return send_error(s, "not_joined", "join a call first", rid);
+  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   std::string reason = "hung_up";
   if (auto r = json_string_field(msg, "reason")) {
-    if (!is_platform_id(*r) || r->size() > 64) return send_error(s, "validation", "reason must be a short code", rid);
+    if (!is_platform_id(*r) || r->size() > 64)
+      return refuse(s, "ws_invalid_message", "validation", "reason must be a short code", rid);
     reason = *r;
   }
   if (!subject_allows(s, rid)) return;
@@ -441,11 +452,12 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
       [this, session_id = s.id, request_id = retain(rid)](Result<CallUpdate> r) {
         // Success reaches the room through the observer (call_finished).
         auto it = sessions_.find(session_id);
+        if (!r && r.error().code != kCallLogUnavailable) d_.metrics.count_rejected("ws_end_" + r.error().code);
         if (!r && it != sessions_.end())
           send_error(*it->second, signaling_code(r.error().code), end_error_message(r.error()), request_id.get());
       },
       CallLog::WhenFull::refuse);
-  if (!queued) send_error(s, "overloaded", "the call log is overloaded; retry", rid);
+  if (!queued) refuse(s, "ws_overloaded", "overloaded", "the call log is overloaded; retry", rid);
 }
 
 void Signaling::call_finished(const CallRecord& call, std::string_view ended_by) {

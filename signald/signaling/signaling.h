@@ -117,6 +117,9 @@ class Signaling final : public WsHandler {
   void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
   bool join_in_flight(const std::string& user, const std::string& call_id) const;
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
+  // A refused request: counted (vytal_rejected_total{reason}), then the error.
+  void refuse(Session& s, const std::string& reason, std::string_view code, std::string_view message,
+              const json_t* request_id);
   void send(Session& s, const json_t* message);
   void broadcast(Room& room, const json_t* message, const std::string& except_user);
   void broadcast_text(Room& room, const std::string& text, const std::string& except_user);

@@ -66,6 +66,7 @@ test('an invited observer in the call cannot end it with end-call; the provider 
   const refusal = await observer.next('error', 3000, (m) => m.requestId === 'obs-end');
   assert.equal(refusal.code, 'forbidden');
   assert.equal(denied(call.id, 'obs-ws', 'call.end'), 1);
+  assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="ws_end_forbidden"}'), 1, 'the refusal is counted');
   assert.equal(status(call.id), 'active');
   provider.send({ type: 'end-call' });
   const ended = await observer.next('call-ended');

@@ -227,6 +227,7 @@ test('a stranger\'s token cannot join (forbidden, audited) nor inject offers or 
   );
   x.send({type: 'offer', to: 'pat-3', sdp: sdp('offer', 667), requestId: 'inj-5'});
   assert.equal((await x.next('error', 3000, (m) => m.requestId === 'inj-5')).code, 'not_joined');
+  assert.ok((await metric(sd.url, 'vytal_rejected_total{reason="ws_not_joined"}')) >= 5, 'each refusal is counted');
 
   // Markers through the real call: anything injected would have arrived before them.
   d.send({type: 'media-state', video: false});
