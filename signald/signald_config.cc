@@ -125,6 +125,7 @@ SignaldSettings read_signald_settings(const Config& config) {
   s.call_log.max_open_calls_per_patient =
       static_cast<int>(config.integer("VYTAL_MAX_OPEN_CALLS_PER_PATIENT", 0, 1000000));
   s.call_log.denied_audits_per_minute = static_cast<int>(config.integer("VYTAL_DENIED_AUDITS_PER_MINUTE", 0, 1000000));
+  s.limits.denied_audits_per_minute = s.call_log.denied_audits_per_minute;
   s.call_log.max_batch = config.boolean("VYTAL_GROUP_COMMIT")
                              ? static_cast<int>(config.integer("VYTAL_GROUP_COMMIT_MAX_BATCH", 1, 100000))
                              : 1;

@@ -54,6 +54,9 @@ struct SubjectLimitSettings {
   double write_burst = 30;
   double service_writes_per_minute = 0;  // service and admin, all writes; 0: not limited
   int max_sessions = 10;                 // WebSocket sessions per subject; 0: no cap
+  // Refusals audited per subject (VYTAL_DENIED_AUDITS_PER_MINUTE), checked
+  // before the audit write is queued; 0: every refusal audited.
+  double denied_audits_per_minute = 20;
 };
 
 struct SignaldSettings {

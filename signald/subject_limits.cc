@@ -15,7 +15,7 @@ int64_t SubjectLimits::take(Buckets& buckets, const std::string& sub) {
   // bucket that has refilled completely is the same as no bucket.
   if (now - pruned_ms_ >= 60000) {
     pruned_ms_ = now;
-    for (Buckets* k : {&creates_, &writes_, &service_})
+    for (Buckets* k : {&creates_, &writes_, &service_, &denials_})
       std::erase_if(k->by_subject, [&](const auto& e) { return refilled(*k, e.second) >= k->burst; });
   }
   Bucket& b = buckets.by_subject.try_emplace(sub, Bucket{buckets.burst, now}).first->second;

@@ -26,18 +26,25 @@ class SubjectLimits {
         clock_(clock),
         creates_{settings.creates_per_minute, settings.create_burst, {}},
         writes_{settings.writes_per_minute, settings.write_burst, {}},
-        service_{settings.service_writes_per_minute, settings.service_writes_per_minute, {}} {}
+        service_{settings.service_writes_per_minute, settings.service_writes_per_minute, {}},
+        denials_{settings.denied_audits_per_minute, settings.denied_audits_per_minute, {}} {}
 
   // Takes one token from the subject's bucket for this kind of write. 0 when
   // allowed; otherwise the whole seconds until a token is back (Retry-After).
   int64_t charge(const std::string& sub, Role role, WriteKind kind);
+  // A refusal of the subject's (a read of a call it may not see): true when
+  // its audit row may be queued, false when the subject is past its
+  // denied_audits_per_minute (counted as audit_suppressed, nothing queued):
+  // one user's refused reads cannot fill the commit queue everyone shares.
+  bool may_audit_refusal(const std::string& sub) { return take(denials_, sub) == 0; }
   // A WebSocket session of the subject opens; false (and nothing counted)
   // when it already holds max_sessions.
   bool open_session(const std::string& sub, Role role);
   // A session opened with open_session() closed.
   void close_session(const std::string& sub, Role role);
   size_t tracked_subjects() const {
-    return creates_.by_subject.size() + writes_.by_subject.size() + service_.by_subject.size();
+    return creates_.by_subject.size() + writes_.by_subject.size() + service_.by_subject.size() +
+           denials_.by_subject.size();
   }
 
  private:
@@ -56,7 +63,7 @@ class SubjectLimits {
 
   SubjectLimitSettings s_;
   const Clock& clock_;
-  Buckets creates_, writes_, service_;
+  Buckets creates_, writes_, service_, denials_;
   std::unordered_map<std::string, int> sessions_;
   int64_t pruned_ms_ = 0;
 };

@@ -295,7 +295,9 @@ void RestApi::create_call(HttpRequest& req, Exchange& x, const Actor& actor) {
 }
 
 void RestApi::audit_denied(const Actor& actor, const char* action, const std::string& call_id) {
-  // Refusals cost a write each: bounded per subject (CallWriter::deny).
+  // Refusals cost a write each: bounded per subject here, before anything is
+  // queued (and again in the transaction, CallWriter::deny).
+  if (!d_.signaling.limits().may_audit_refusal(actor.sub)) return d_.metrics.count_rejected("audit_suppressed");
   d_.call_log.record([actor, action, call_id](CallWriter& w) { return w.audit_denied(actor, action, call_id); });
 }
 

@@ -69,3 +69,28 @@ TEST(SubjectLimitsTest, FullBucketsAreForgotten) {
 
 }  // namespace
 }  // namespace vytal
+
+namespace vytal {
+namespace {
+
+// A subject's refused reads queue an audit row each only up to its
+// denied_audits_per_minute; past it nothing is queued (REST answers 403 and
+// counts audit_suppressed), so refusals cannot fill the shared commit queue.
+TEST(SubjectLimitsTest, RefusalsAuditedUpToTheirRateThenNotQueued) {
+  ManualClock clock(1'800'000'000'000);
+  SubjectLimitSettings s = small();
+  s.denied_audits_per_minute = 4;
+  SubjectLimits limits(s, clock);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(limits.may_audit_refusal("p-snoop")) << i;
+  EXPECT_FALSE(limits.may_audit_refusal("p-snoop"));
+  EXPECT_TRUE(limits.may_audit_refusal("p-other")) << "per subject";
+  clock.advance_ms(15000);  // one a quarter minute
+  EXPECT_TRUE(limits.may_audit_refusal("p-snoop"));
+  EXPECT_FALSE(limits.may_audit_refusal("p-snoop"));
+  s.denied_audits_per_minute = 0;
+  SubjectLimits unlimited(s, clock);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(unlimited.may_audit_refusal("p-snoop"));
+}
+
+}  // namespace
+}  // namespace vytal
