@@ -70,12 +70,15 @@ bool write_file_atomically(const std::string& path, std::string_view text, mode_
     if (n == 0) errno = EIO;
     if (ok) done += static_cast<size_t>(n);
   }
+  // The mode first, while the file is still the caller's: once given away,
+  // changing it would take CAP_FOWNER, which vytal-apply's unit does not
+  // grant (only CAP_CHOWN and CAP_DAC_OVERRIDE).
+  ok = ok && ::fchmod(fd, replacing ? (old.st_mode & 07777) : mode) == 0;
   // Only root can give a file away; anyone else writes it as their own.
   if (ok && owner && ::geteuid() == 0)
     ok = ::fchown(fd, owner->uid, owner->gid) == 0;
   else if (ok && replacing && ::geteuid() == 0 && (old.st_uid != 0 || old.st_gid != ::getegid()))
     ok = ::fchown(fd, old.st_uid, old.st_gid) == 0;
-  ok = ok && ::fchmod(fd, replacing ? (old.st_mode & 07777) : mode) == 0;
   ok = ok && ::fsync(fd) == 0;
   int saved = errno;
   ::close(fd);
