@@ -17,7 +17,7 @@ bool RefusalAudit::refused(const std::string& session, const RefusalActor& actor
     ++m.counted.count;
     return false;
   }
-  if (m.counted.count > 0) due_.push_back(std::move(m.counted));  // the timer has not written it yet
+  close_minute(m);  // the timer has not written it yet
   m = Minute{now_ms, CountedRefusals{actor, 0, ""}};
   return true;
 }
@@ -26,8 +26,12 @@ void RefusalAudit::not_audited(const std::string& session) {
   std::lock_guard lock(mu_);
   auto it = minutes_.find(session);
   if (it == minutes_.end()) return;
-  if (it->second.counted.count > 0) due_.push_back(std::move(it->second.counted));
+  close_minute(it->second);
   minutes_.erase(it);
+}
+
+void RefusalAudit::close_minute(Minute& m) {
+  if (m.counted.count > 0) due_.push_back(std::move(m.counted));
 }
 
 int RefusalAudit::flush(int64_t now_ms, bool all, const std::function<bool(const CountedRefusals&)>& write) {
@@ -39,7 +43,7 @@ int RefusalAudit::flush(int64_t now_ms, bool all, const std::function<bool(const
         ++it;
         continue;
       }
-      if (it->second.counted.count > 0) due_.push_back(std::move(it->second.counted));
+      close_minute(it->second);
       it = minutes_.erase(it);
     }
     todo.swap(due_);

@@ -50,6 +50,8 @@ class RefusalAudit {
     int64_t started_ms = 0;
     CountedRefusals counted;
   };
+  // A minute is over: its count, if any, is due to be written (mu_ held).
+  void close_minute(Minute& m);
   std::mutex mu_;
   std::unordered_map<std::string, Minute> minutes_;  // sessions refused within the last minute
   std::vector<CountedRefusals> due_;                 // counts of minutes over, not yet written

@@ -205,40 +205,28 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
   if (!rate_allows(s)) return;
   std::string error;
   auto parsed = messages_.parse(text, &error);
-  if (!parsed) {
-    d_.metrics.count_rejected("ws_invalid_json");
-    return send_error(s, "invalid_json", error, nullptr);
-  }
+  if (!parsed) return refuse(s, "ws_invalid_json", "invalid_json", error, nullptr);
   const json_t* rid = parsed->request_id.get();
-  if (parsed->type.empty()) {
-    d_.metrics.count_rejected("ws_invalid_message");
-    return send_error(s, "validation", "a message needs a type", rid);
-  }
+  if (parsed->type.empty()) return refuse(s, "ws_invalid_message", "validation", "a message needs a type", rid);
   d_.metrics.count_ws_message(parsed->type);
   // The hot path: relayed from the one parse above.
   if (is_relayed_type(parsed->type)) return relay(s, *parsed);
   // The rest is rare: a jansson tree for their handlers.
   JsonPtr msg = json_parse(text, &error);
-  if (!msg) {
-    d_.metrics.count_rejected("ws_invalid_json");
-    return send_error(s, "invalid_json", "not valid JSON: " + error, rid);
-  }
+  if (!msg) return refuse(s, "ws_invalid_json", "invalid_json", "not valid JSON: " + error, rid);
   std::string_view type = parsed->type;
   if (type == "join") return join(s, msg.get(), rid);
   if (type == "leave") return leave(s, rid);
   if (type == "quality-report") return quality_report(s, msg.get());
   if (type == "end-call") return end_call(s, msg.get(), rid);
-  d_.metrics.count_rejected("ws_unknown_type");
-  send_error(s, "unknown_type", "unknown message type", rid);
+  refuse(s, "ws_unknown_type", "unknown_type", "unknown message type", rid);
 }
 
 void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (!s.joining_call.empty())
     return refuse(s, "ws_join_in_progress", "join_in_progress", "a join is already in progress", rid);
-  if (d_.clock.now_s() >= s.token_exp_s) {
-    d_.metrics.count_rejected("ws_token_expired");
-    return send_error(s, "token_expired", "the token has expired; reconnect with a fresh one", rid);
-  }
+  if (d_.clock.now_s() >= s.token_exp_s)
+    return refuse(s, "ws_token_expired", "token_expired", "the token has expired; reconnect with a fresh one", rid);
   if (!s.call_id.empty())
     return refuse(s, "ws_already_joined", "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
