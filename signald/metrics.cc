@@ -84,6 +84,10 @@ std::string Metrics::render() const {
   metric_line(out,
               "# HELP vytal_ws_sessions Signaling WebSocket connections open now.\n# TYPE vytal_ws_sessions gauge\n");
   metric_line(out, "vytal_ws_sessions %zu\n", ws_sessions);
+  metric_line(out,
+              "# HELP vytal_unsettled_calls Calls whose record of who is in them the call log could not take yet "
+              "(written again every 5 s).\n# TYPE vytal_unsettled_calls gauge\n");
+  metric_line(out, "vytal_unsettled_calls %zu\n", unsettled_calls);
   metric_line(out, "# HELP vytal_ws_messages_total Signaling messages received, by type.\n");
   metric_line(out, "# TYPE vytal_ws_messages_total counter\n");
   for (const auto& [type, n] : ws_messages_)

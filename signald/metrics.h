@@ -52,6 +52,7 @@ class Metrics : public HttpMetrics {
   void set_turn_refused(std::string_view reason, int64_t count);
 
   size_t ws_sessions = 0;
+  size_t unsettled_calls = 0;                   // calls whose record of who is in them is being written again
   uint64_t turn_reports = 0;                    // allocation and usage reports from the TURN plugin
   int64_t turn_reports_dropped_by_plugin = 0;   // as the plugin counts them
   uint64_t readiness_probes = 0;                // probe writes made for /readyz

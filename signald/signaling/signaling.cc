@@ -24,6 +24,9 @@ JsonPtr retain(const json_t* j) { return JsonPtr(j ? json_incref(const_cast<json
 
 const Actor kSystem{"vytal-signald", Role::service, ""};
 
+// How often calls whose record may not match their room are compared again.
+constexpr int64_t kSettleMs = 5000;
+
 // The error codes of CallWriter as signaling reports them.
 std::string_view signaling_code(const std::string& code) {
   if (code == "invalid_transition") return "call_ended";
@@ -284,7 +287,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
     m.reconnecting_since_ms = d_.clock.now_ms();
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
     // The Result, not .ok(): "not in the call" is an answer, not a database failure.
-    d_.call_log.record([call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
+    record_presence(call.id, [call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
     return;
   }
   m.session = s;
@@ -347,8 +350,8 @@ void Signaling::member_gone(const std::string& call_id, const std::string& user,
                             bool close_room) {
   d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
   Actor actor{user, role, ""};
-  d_.call_log.record(
-      [call_id, actor, why = std::string(reason)](CallWriter& w) { return w.leave(call_id, actor, why); });
+  record_presence(call_id,
+                  [call_id, actor, why = std::string(reason)](CallWriter& w) { return w.leave(call_id, actor, why); });
   auto room = rooms_.find(call_id);
   if (room == rooms_.end()) return;
   JsonPtr note(message("participant-left"));
@@ -368,7 +371,72 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   // Everyone has gone: the call is over.
   // After the leaves before it, waiting in order when the queue is full; the
   // observer tells the room (someone may have rejoined meanwhile).
-  d_.call_log.record([call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
+  record_presence(call_id, [call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
+}
+
+template <typename Work>
+void Signaling::record_presence(const std::string& call_id, Work work) {
+  auto unsettled = [this, call_id] {
+    if (unsettled_.insert(call_id).second)
+      LOG_WARN(
+          "signald: call %s: who is in it could not be recorded; it is compared with its room every %d s until it is",
+          call_id.c_str(), static_cast<int>(kSettleMs / 1000));
+    d_.metrics.unsettled_calls = unsettled_.size();
+  };
+  bool queued = d_.call_log.submit(
+      std::move(work),
+      [unsettled](Result<CallUpdate> r) {
+        // A refusal (not in the call, already ended) is an answer: the record
+        // already says so. Only a write the database did not take is missing.
+        if (!r && r.error().code == kCallLogUnavailable) unsettled();
+      },
+      CallLog::WhenFull::wait);
+  if (!queued) unsettled();
+}
+
+void Signaling::settle_calls() {
+  for (auto it = unsettled_.begin(); it != unsettled_.end();) {
+    const std::string call_id = *it;
+    auto loaded = d_.call_log.reader().get(call_id);
+    if (!loaded) {  // the read failed: next time
+      ++it;
+      continue;
+    }
+    const std::optional<CallRecord>& call = loaded.value();
+    auto room = rooms_.find(call_id);
+    bool joining = false;  // a join being recorded: the room is about to change
+    for (const auto& [id, session] : sessions_) joining = joining || session->joining_call == call_id;
+    int written = 0;
+    if (call && !is_terminal(call->status) && !joining) {
+      for (const ParticipantRecord& p : call->participants) {
+        if (p.status != "joined" && p.status != "reconnecting") continue;
+        const Member* m = nullptr;
+        if (room != rooms_.end())
+          if (auto found = room->second.members.find(p.user_id); found != room->second.members.end())
+            m = &found->second;
+        Actor actor{p.user_id, p.role == "patient" ? Role::patient : Role::provider, ""};
+        if (!m) {  // gone from the room: its leave is missing
+          record_presence(call_id, [call_id, actor](CallWriter& w) { return w.leave(call_id, actor, "left"); });
+          ++written;
+        } else if (!m->session && p.status == "joined") {  // dropped: its disconnect is missing
+          record_presence(call_id, [call_id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
+          ++written;
+        }
+      }
+      if (room == rooms_.end() && call->status == CallStatus::active) {  // everyone gone: all_left is missing
+        record_presence(call_id, [call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
+        ++written;
+      }
+    }
+    if (written > 0 || joining) {  // checked again at the next pass
+      if (written > 0) LOG_INFO("signald: call %s: %d write(s) of who is in it made again", call_id.c_str(), written);
+      ++it;
+      continue;
+    }
+    LOG_INFO("signald: call %s: its record matches its room again", call_id.c_str());
+    it = unsettled_.erase(it);
+  }
+  d_.metrics.unsettled_calls = unsettled_.size();
 }
 
 void Signaling::relay(Session& s, const MessageParser::Message& m) {
@@ -482,8 +550,9 @@ void Signaling::on_ws_closed(WsLink link) {
         m->second.session = nullptr;
         m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
         m->second.reconnecting_since_ms = d_.clock.now_ms();
-        d_.call_log.record(
-            [call_id = s->call_id, actor = s->actor()](CallWriter& w) { return w.disconnect(call_id, actor); });
+        record_presence(s->call_id, [call_id = s->call_id, actor = s->actor()](CallWriter& w) {
+          return w.disconnect(call_id, actor);
+        });
         JsonPtr note(message("participant-reconnecting"));
         json_put(note.get(), "callId", json_str(s->call_id));
         json_put(note.get(), "userId", json_str(s->user));
@@ -541,6 +610,10 @@ void Signaling::tick() {
   // after all of them in the call log.
   for (const Expired& e : expired) member_gone(e.call_id, e.user, e.role, "timeout", false);
   for (const Expired& e : expired) close_room_if_empty(e.call_id);
+  if (!unsettled_.empty() && now >= next_settle_ms_) {
+    next_settle_ms_ = now + kSettleMs;
+    settle_calls();
+  }
 }
 
 }  // namespace vytal

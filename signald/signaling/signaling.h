@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -137,6 +138,15 @@ class Signaling final : public WsHandler {
   void member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
                    bool close_room = true);
   void close_room_if_empty(const std::string& call_id);
+  // Who is in a call (a leave, a drop, the all_left end) is told to the room
+  // at once and recorded after; a write of it the call log cannot commit
+  // marks the call unsettled.
+  template <typename Work>
+  void record_presence(const std::string& call_id, Work work);
+  // Every kSettleMs from tick(): each unsettled call's record is compared
+  // with its room, and what the record lacks is written again; a call whose
+  // record matches its room is settled.
+  void settle_calls();
   // A call ended or was cancelled (however: the call log's observer): tell its room.
   void call_finished(const CallRecord& call, std::string_view ended_by);
   // After a committed removal: what admin_remove promises.
@@ -151,6 +161,8 @@ class Signaling final : public WsHandler {
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id
+  std::set<std::string> unsettled_;              // calls whose record may not match their room
+  int64_t next_settle_ms_ = 0;
   // An operator's words for a call it is ending, until call-ended is sent.
   std::unordered_map<std::string, std::string> end_messages_;
 };

@@ -27,6 +27,7 @@
 #include "call_log/call_log.h"
 #include "common/json.h"
 #include "common/jwt.h"
+#include "common/sqlite.h"
 #include "http/http_server.h"
 #include "signald/metrics.h"
 #include "signald/turn_link.h"
@@ -292,6 +293,29 @@ class SignalingTest : public ::testing::Test {
     ASSERT_TRUE(Await(c, "joined")) << "no joined for " << call_id;
   }
 
+  // Makes the call log fail every write that moves a participant to `status`
+  // (as a full disk would: the transaction is rolled back), or with an empty
+  // status takes that back; through a connection of the test's own.
+  void FailParticipantWritesTo(const std::string& status) {
+    auto db = sqlite_open(settings_.call_log.db_path, SqliteOpenOptions{});
+    ASSERT_TRUE(db) << db.error().message;
+    std::string sql = "DROP TRIGGER IF EXISTS test_fail;";
+    if (!status.empty())
+      sql += "CREATE TRIGGER test_fail BEFORE UPDATE ON call_participants WHEN NEW.status = '" + status +
+             "' BEGIN SELECT RAISE(ABORT, 'the test refuses this write'); END;";
+    std::string error;
+    ASSERT_TRUE(sqlite_exec(db.value().get(), sql.c_str(), &error)) << error;
+  }
+
+  // The participant's status in the call log.
+  std::string ParticipantStatus(const std::string& call_id, const std::string& user) {
+    auto call = log_->reader().get(call_id);
+    if (!call || !call.value()) return "?";
+    for (const ParticipantRecord& p : call.value()->participants)
+      if (p.user_id == user) return p.status;
+    return "none";
+  }
+
   std::string Status(const std::string& call_id) {
     auto call = log_->reader().get(call_id);
     return call && call.value() ? call_status_name(call.value()->status) : "?";
@@ -367,6 +391,75 @@ TEST_F(SignalingTest, EveryoneGoneEndsTheCallAllLeft) {
   auto call = log_->reader().get(id);
   ASSERT_TRUE(call && call.value());
   EXPECT_EQ(call.value()->end_reason.value_or(""), "all_left");
+}
+
+// A leave is told to the room at once and recorded after: when the call log
+// cannot take it (and so the all_left end after it), the call is compared
+// with its room until its record says what the room knows.
+TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainUntilTheRecordMatches) {
+  Start();
+  std::string id = CreateCall("pat-7", "prov-7");
+  auto patient = Connect("pat-7", "patient");
+  auto provider = Connect("prov-7", "provider");
+  Join(*patient, id);
+  Join(*provider, id);
+  FailParticipantWritesTo("left");
+  Send(*patient, R"({"type":"leave"})");
+  ASSERT_TRUE(Await(*patient, "left"));
+  ASSERT_TRUE(Await(*provider, "participant-left"));
+  Send(*provider, R"({"type":"leave"})");
+  ASSERT_TRUE(Await(*provider, "left"));
+  ASSERT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 1; })) << "the failed writes went unnoticed";
+  EXPECT_EQ(Status(id), "active");
+  EXPECT_EQ(ParticipantStatus(id, "pat-7"), "joined");
+
+  // Still failing: written again, still unsettled.
+  clock_.advance_ms(5'000);
+  signaling_->tick();
+  Pump();
+  EXPECT_EQ(Status(id), "active");
+  EXPECT_EQ(metrics_.unsettled_calls, 1u);
+
+  FailParticipantWritesTo("");
+  clock_.advance_ms(5'000);
+  signaling_->tick();
+  ASSERT_TRUE(PumpUntil([&] { return Status(id) == "ended"; })) << Status(id);
+  auto call = log_->reader().get(id);
+  ASSERT_TRUE(call && call.value());
+  EXPECT_EQ(call.value()->end_reason.value_or(""), "all_left");
+  EXPECT_EQ(ParticipantStatus(id, "pat-7"), "left");
+  EXPECT_EQ(ParticipantStatus(id, "prov-7"), "left");
+  clock_.advance_ms(5'000);
+  signaling_->tick();
+  EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; })) << "a settled call stayed unsettled";
+}
+
+// A drop the call log could not take is written again while the dropped
+// participant is within its grace; the call goes on.
+TEST_F(SignalingTest, ADropTheCallLogCouldNotTakeIsWrittenAgain) {
+  Start();
+  std::string id = CreateCall("pat-8", "prov-8");
+  auto patient = Connect("pat-8", "patient");
+  auto provider = Connect("prov-8", "provider");
+  Join(*patient, id);
+  Join(*provider, id);
+  FailParticipantWritesTo("reconnecting");
+  patient->drop();
+  ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
+  ASSERT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 1; }));
+  EXPECT_EQ(ParticipantStatus(id, "pat-8"), "joined");
+
+  FailParticipantWritesTo("");
+  clock_.advance_ms(5'000);
+  signaling_->tick();
+  EXPECT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-8") == "reconnecting"; }))
+      << ParticipantStatus(id, "pat-8");
+  EXPECT_EQ(ParticipantStatus(id, "prov-8"), "joined");
+  EXPECT_EQ(Status(id), "active");
+  clock_.advance_ms(5'000);
+  signaling_->tick();
+  EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; }));
+  EXPECT_TRUE(Received(*provider, "participant-left").empty()) << "the grace was cut short";
 }
 
 TEST_F(SignalingTest, TheMessageRateRefillsWithTime) {
