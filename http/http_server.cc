@@ -186,6 +186,7 @@ bool HttpServer::start_local(std::string* error) {
     *error = "cannot listen on the local socket " + path + ": " + std::strerror(errno);
     return false;
   }
+  evconnlistener_set_error_cb(local_listener_.get(), &HttpServer::on_accept_error);
   return true;
 }
 

@@ -117,7 +117,8 @@ struct ConnectionCallbacks {
     // content_length is ULLONG_MAX when absent (chunked bodies are counted in on_body).
     if (p->content_length != ULLONG_MAX && p->content_length > options(p).max_body_bytes)
       return reject(r, 413, "body_too_large", "request body is too large");
-    const std::string* expect = req.header("expect");
+    // RFC 9110 10.1.1: an HTTP/1.0 client's 100-continue is ignored.
+    const std::string* expect = p->http_minor == 1 ? req.header("expect") : nullptr;
     if (expect && strcasecmp(expect->c_str(), "100-continue") == 0)
       bufferevent_write(c->bev.get(), "HTTP/1.1 100 Continue\r\n\r\n", 25);
     return 0;

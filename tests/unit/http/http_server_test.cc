@@ -10,9 +10,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -115,19 +118,93 @@ TEST_P(HttpServerAnswerTest, SendsTheBodyUnlessTheRequestWasHead) {
 
 INSTANTIATE_TEST_SUITE_P(
     Requests, HttpServerAnswerTest,
-    ::testing::Values(Case{"Get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", {{200, true}}},
-                      Case{"Head", "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", {{200, false}}},
-                      Case{"MalformedStartingWithH", "HX / HTTP/1.1\r\n\r\n", {{400, true}}},
-                      Case{"MalformedAfterAHead",
-                           "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nHEAD\x01 / HTTP/1.1\r\n\r\n",
-                           {{200, false}, {400, true}}},
-                      Case{"HeadWithHeadersTooLarge",
-                           "HEAD / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n",
-                           {{431, false}}},
-                      Case{"GetWithHeadersTooLarge",
-                           "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n",
-                           {{431, true}}}),
+    ::testing::Values(
+        Case{"Get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", {{200, true}}},
+        Case{"Head", "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", {{200, false}}},
+        Case{"MalformedStartingWithH", "HX / HTTP/1.1\r\n\r\n", {{400, true}}},
+        Case{"MalformedAfterAHead",
+             "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nHEAD\x01 / HTTP/1.1\r\n\r\n",
+             {{200, false}, {400, true}}},
+        Case{"HeadWithHeadersTooLarge",
+             "HEAD / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n",
+             {{431, false}}},
+        // RFC 9110 10.1.1: no 100 Continue for an HTTP/1.0 client.
+        Case{"ExpectOnHttp10", "POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}", {{200, true}}},
+        Case{"GetWithHeadersTooLarge",
+             "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n",
+             {{431, true}}}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// Out of descriptors, accept() fails at once for as long as a connection
+// waits: each listener pauses for a moment instead of spinning, counts it,
+// and serves the connection once descriptors are free again.
+class HttpServerAcceptTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HttpServerAcceptTest, OutOfDescriptorsPausesAcceptingThenServes) {
+  const bool local = GetParam();
+  EventBasePtr base(event_base_new());
+  HttpMetrics metrics;
+  HttpServerOptions options;
+  std::string path = "/tmp/vytal-accept-test-" + std::to_string(::getpid()) + ".sock";
+  if (local) options.local_socket_path = path;
+  HttpServer server(base.get(), options, metrics, [](HttpRequest&, Responder r) {
+    HttpResponse response;
+    response.body = "{}";
+    std::move(r).send(std::move(response));
+  });
+  std::string error;
+  ASSERT_TRUE(server.start(&error)) << error;
+
+  int fd = ::socket(local ? AF_UNIX : AF_INET, SOCK_STREAM, 0);
+  if (local) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::strcpy(un.sun_path, path.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&un), sizeof un), 0);
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  }
+  const std::string request = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+
+  // Every descriptor below a lowered limit taken: the server cannot accept.
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  int probe = ::dup(0);
+  ASSERT_GE(probe, 0);
+  ::close(probe);
+  rlimit low = before;
+  low.rlim_cur = static_cast<rlim_t>(probe) + 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> taken;
+  for (int d; (d = ::dup(0)) >= 0;) taken.push_back(d);
+  for (int i = 0; i < 20; ++i) event_base_loop(base.get(), EVLOOP_NONBLOCK);
+  uint64_t failed = metrics.rejected("accept_failed");
+  EXPECT_GE(failed, 1u) << "the failed accept was not counted";
+  EXPECT_LE(failed, 2u) << "the listener kept retrying instead of pausing";
+
+  for (int d : taken) ::close(d);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  std::string in;
+  for (int i = 0; i < 2000 && in.find("\r\n\r\n{}") == std::string::npos; ++i) {
+    event_base_loop(base.get(), EVLOOP_NONBLOCK);
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) in.append(buf, static_cast<size_t>(n));
+    ::usleep(1000);
+  }
+  EXPECT_EQ(in.rfind("HTTP/1.1 200", 0), 0u) << "not served after the pause: " << in;
+  ::close(fd);
+  ::unlink(path.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Listeners, HttpServerAcceptTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "Local" : "Tcp"; });
 
 }  // namespace
 }  // namespace vytal
