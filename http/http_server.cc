@@ -255,11 +255,15 @@ void HttpServer::on_accept_error(evconnlistener* listener, void* arg) noexcept {
   self->metrics_.count_rejected("accept_failed");
   LOG_WARN("http: accept failed: %s; pausing new connections for 100 ms", std::strerror(errno));
   evconnlistener_disable(listener);
+  if (!self->accept_resume_) self->accept_resume_.reset(event_new(self->base_, -1, 0, &on_accept_resume, self));
   timeval pause{0, 100000};
-  event_base_once(
-      self->base_, -1, EV_TIMEOUT,
-      [](evutil_socket_t, short, void* l) { evconnlistener_enable(static_cast<evconnlistener*>(l)); }, listener,
-      &pause);
+  event_add(self->accept_resume_.get(), &pause);
+}
+
+void HttpServer::on_accept_resume(evutil_socket_t, short, void* arg) noexcept {
+  auto* self = static_cast<HttpServer*>(arg);
+  if (self->listener_) evconnlistener_enable(self->listener_.get());
+  if (self->local_listener_) evconnlistener_enable(self->local_listener_.get());
 }
 
 void HttpServer::on_read(bufferevent*, void* arg) noexcept {

@@ -164,6 +164,7 @@ class HttpServer {
 
   static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* self) noexcept;
   static void on_accept_error(evconnlistener* listener, void* self) noexcept;
+  static void on_accept_resume(evutil_socket_t, short, void* self) noexcept;
   static void on_read(bufferevent* bev, void* conn) noexcept;
   static void on_write(bufferevent* bev, void* conn) noexcept;
   static void on_event(bufferevent* bev, short what, void* conn) noexcept;
@@ -203,6 +204,7 @@ class HttpServer {
   ListenerPtr local_listener_;
   EventPtr sweep_;
   EventPtr reap_;
+  EventPtr accept_resume_;  // listeners paused after an accept error start again
   int port_ = 0;
   size_t open_ = 0;
   ConnectionList live_;                               // every open connection, for the deadline sweep

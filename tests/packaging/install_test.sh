@@ -413,6 +413,25 @@ expect_stat /etc/vytalwatch/admin-settings.conf "root:vytalwatch 640"
 turn_conf_has() { nsenter -t "$LEADER" -a cat /run/vytalwatch/vytal-turnserver.conf 2>/dev/null | grep -qx "$1"; }
 wait_for "vytal-turnserver restarted with it" turn_conf_has 'user-quota=9'
 wait_for "vytal-turnserver is active again" active vytal-turnserver.service
+# A rotation from the page: the key ring is vytalwatch's, and vytal-apply may
+# give a file away (CAP_CHOWN) but not change the mode of one it gave away
+# (no CAP_FOWNER): the new ring gets its mode first, then its owner.
+apply_journal() { { in_machine systemctl status --no-pager vytal-apply.path vytal-apply.service
+  in_machine journalctl --no-pager -n 40 -u vytal-apply.path -u vytal-apply.service; } 2>&1 | sed 's/^/  /' || true; }
+ROTATE_ID=fedcba9876543210fedcba9876543210
+OLD_CURRENT=$(grep '^current ' "$ROOT/var/lib/vytalwatch/turn/keyring")
+in_machine runuser -u vytalwatch -- sh -c "printf '%s' '{\"id\":\"$ROTATE_ID\",\"kind\":\"rotate\",\"actor\":\"install-test\",\"createdAt\":'\$(date +%s)000',\"overlapSeconds\":600}' >/var/lib/vytalwatch/apply/tmp/r && mv /var/lib/vytalwatch/apply/tmp/r /var/lib/vytalwatch/apply/requests/$ROTATE_ID.json"
+rotated() { test -s "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json"; }
+for _ in $(seq 300); do rotated && break; sleep 0.1; done
+rotated || { echo "vytal-apply has not answered the rotation in 30 s:"; apply_journal; fail "vytal-apply wrote the rotation's result"; }
+echo "ok: vytal-apply wrote the rotation's result"
+check "the rotation was done: $(cat "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json")" \
+  grep -q '"state":"done"' "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json"
+check "the key ring has a new current secret and keeps the old one for the overlap" bash -c \
+  '! grep -qx "$1" "$2" && grep -q "^previous ${1#current }" "$2"' _ "$OLD_CURRENT" "$ROOT/var/lib/vytalwatch/turn/keyring"
+expect_stat /var/lib/vytalwatch/turn/keyring "vytalwatch:vytalwatch 640"
+expect_stat "/var/lib/vytalwatch/apply/results/$ROTATE_ID.json" "vytalwatch:vytalwatch 640"
+SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
 check "vytal-admin's unit has no capability and sees the key ring read-only" bash -c \
   '[ -z "$(nsenter -t "$1" -a systemctl show -P CapabilityBoundingSet vytal-admin.service)" ] && nsenter -t "$1" -a systemctl show -P ReadOnlyPaths vytal-admin.service | grep -q /var/lib/vytalwatch/turn' _ "$LEADER"
 
