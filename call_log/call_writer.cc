@@ -258,7 +258,7 @@ Result<CallUpdate> CallWriter::create(const NewCall& in, const Actor& actor) {
 }
 
 Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& actor, CallEvent event,
-                                      std::string_view action, std::string_view reason) {
+                                      std::string_view action, std::string_view reason, std::optional<int64_t> at_ms) {
   auto loaded = load(call_id);
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
@@ -268,33 +268,34 @@ Result<CallUpdate> CallWriter::finish(std::string_view call_id, const Actor& act
     return Error{"invalid_transition",
                  std::string("a call that is ") + call_status_name(c.status) + " cannot " + call_event_name(event)};
   CallStatus from = c.status;
-  int64_t now = clock_.now_ms();
+  int64_t now = clock_.now_ms(), at = std::min(at_ms.value_or(now), now);
   c.status = *next;
-  c.ended_at = now;
-  c.duration_ms = c.started_at ? now - *c.started_at : 0;
+  c.ended_at = at;
+  c.duration_ms = c.started_at ? std::max<int64_t>(at - *c.started_at, 0) : 0;
   c.end_reason = reason.empty() ? (event == CallEvent::cancel ? "cancelled" : "hung_up") : std::string(reason);
   if (!write_call(c, now, false)) return db_error();
   for (ParticipantRecord& p : c.participants) {
     if (!holds_slot(p)) continue;
-    close_session(p, c, now, "left");
+    close_session(p, c, at, "left");
     if (!write_participant(p, now, false, std::nullopt)) return db_error();
   }
   JsonPtr detail(json_object());
   json_put(detail.get(), "reason", json_str(*c.end_reason));
   json_put(detail.get(), "status", json_string(call_status_name(c.status)));
-  if (!write_event(c.id, call_status_name(c.status), actor.sub, json_dump(detail.get()), now) ||
+  if (!write_event(c.id, call_status_name(c.status), actor.sub, json_dump(detail.get()), at) ||
       !audit(actor, action, "ok", c.id))
     return db_error();
   std::string what = call_status_name(c.status), why = *c.end_reason;
   return CallUpdate{std::move(c), from, actor.sub, std::move(what), "", std::move(why)};
 }
 
-Result<CallUpdate> CallWriter::end(std::string_view call_id, const Actor& actor, std::string_view reason) {
-  return finish(call_id, actor, CallEvent::end, "call.end", reason);
+Result<CallUpdate> CallWriter::end(std::string_view call_id, const Actor& actor, std::string_view reason,
+                                   std::optional<int64_t> at_ms) {
+  return finish(call_id, actor, CallEvent::end, "call.end", reason, at_ms);
 }
 
 Result<CallUpdate> CallWriter::cancel(std::string_view call_id, const Actor& actor, std::string_view reason) {
-  return finish(call_id, actor, CallEvent::cancel, "call.cancel", reason);
+  return finish(call_id, actor, CallEvent::cancel, "call.cancel", reason, std::nullopt);
 }
 
 Result<CallUpdate> CallWriter::add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
@@ -381,18 +382,19 @@ Result<CallUpdate> CallWriter::join(std::string_view call_id, const Actor& actor
   return CallUpdate{std::move(c), from, actor.sub, "joined", actor.sub, ""};
 }
 
-Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor, std::string_view reason) {
+Result<CallUpdate> CallWriter::leave(std::string_view call_id, const Actor& actor, std::string_view reason,
+                                     int64_t at_ms) {
   auto loaded = load(call_id);
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
   for (ParticipantRecord& p : c.participants) {
     if (p.user_id != actor.sub || !holds_slot(p)) continue;
-    int64_t now = clock_.now_ms();
-    close_session(p, c, now, "left");
+    int64_t now = clock_.now_ms(), at = std::min(at_ms, now);
+    close_session(p, c, at, "left");
     JsonPtr detail(json_object());
     json_put(detail.get(), "reason", json_str(reason));
     if (!write_participant(p, now, false, std::nullopt) ||
-        !write_event(c.id, "participant_left", actor.sub, json_dump(detail.get()), now))
+        !write_event(c.id, "participant_left", actor.sub, json_dump(detail.get()), at))
       return db_error();
     CallStatus status = c.status;
     return CallUpdate{std::move(c), status, actor.sub, "left", actor.sub, std::string(reason)};
@@ -423,16 +425,16 @@ Result<CallUpdate> CallWriter::remove(std::string_view call_id, std::string_view
   return Error{"not_participant", "that user is not in this call"};
 }
 
-Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor& actor) {
+Result<CallUpdate> CallWriter::disconnect(std::string_view call_id, const Actor& actor, int64_t at_ms) {
   auto loaded = load(call_id);
   if (!loaded) return loaded.error();
   CallRecord& c = loaded.value();
   for (ParticipantRecord& p : c.participants) {
     if (p.user_id != actor.sub || !is_open_session(p)) continue;
-    int64_t now = clock_.now_ms();
-    close_session(p, c, now, "reconnecting");
+    int64_t now = clock_.now_ms(), at = std::min(at_ms, now);
+    close_session(p, c, at, "reconnecting");
     if (!write_participant(p, now, false, std::nullopt) ||
-        !write_event(c.id, "participant_disconnected", actor.sub, "", now))
+        !write_event(c.id, "participant_disconnected", actor.sub, "", at))
       return db_error();
     CallStatus status = c.status;
     return CallUpdate{std::move(c), status, actor.sub, "reconnecting", actor.sub, ""};

@@ -88,16 +88,20 @@ class CallWriter {
   void undo_batch();
 
   Result<CallUpdate> create(const NewCall& call, const Actor& actor);
-  Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason);
+  // `at_ms`: when the call ended, for an end recorded after it happened
+  // (signaling's all_left written again); now when absent.
+  Result<CallUpdate> end(std::string_view call_id, const Actor& actor, std::string_view reason,
+                         std::optional<int64_t> at_ms = std::nullopt);
   Result<CallUpdate> cancel(std::string_view call_id, const Actor& actor, std::string_view reason);
   Result<CallUpdate> add_participant(std::string_view call_id, const Actor& actor, std::string_view user_id,
                                      std::string_view role);
   // A participant's session starts (the second one in makes a scheduled call
   // active), drops (the slot is kept: status reconnecting, time stops) or
-  // ends (reason: left, timeout).
+  // ends (reason: left, timeout). A drop or an end happened at `at_ms` (its
+  // time in the call stops there), which may be before it is recorded.
   Result<CallUpdate> join(std::string_view call_id, const Actor& actor);
-  Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor);
-  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason);
+  Result<CallUpdate> disconnect(std::string_view call_id, const Actor& actor, int64_t at_ms);
+  Result<CallUpdate> leave(std::string_view call_id, const Actor& actor, std::string_view reason, int64_t at_ms);
   // An operator removes `user_id` from the call (vytal-admin, vytalctl): its
   // session closes with status removed, a participant_removed event and the
   // audit record (the operator's reason) are written, and join refuses the
@@ -133,7 +137,7 @@ class CallWriter {
  private:
   Result<CallRecord> load(std::string_view call_id);
   Result<CallUpdate> finish(std::string_view call_id, const Actor& actor, CallEvent event, std::string_view action,
-                            std::string_view reason);
+                            std::string_view reason, std::optional<int64_t> at_ms);
   Error deny(const Actor& actor, std::string_view action, std::optional<std::string_view> call_id);
   Error db_error();
   int64_t next_seq() { return ++seq_; }

@@ -238,26 +238,27 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
   if (!subject_allows(s, rid)) return;
   s.joining_call = *call_id;
   Actor actor = s.actor();
-  bool queued = d_.call_log.submit([id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
-                                   [this, session_id = s.id, actor, request_id = retain(rid)](Result<CallUpdate> r) {
-                                     auto it = sessions_.find(session_id);
-                                     Session* sp = it == sessions_.end() ? nullptr : it->second.get();
-                                     if (sp) sp->joining_call.clear();
-                                     if (!r) {
-                                       if (r.error().code != kCallLogUnavailable)
-                                         d_.metrics.count_rejected("ws_join_" + r.error().code);
-                                       if (sp)
-                                         send_error(*sp, signaling_code(r.error().code), join_error_message(r.error()),
-                                                    request_id.get());
-                                       return;
-                                     }
-                                     enter_room(session_id, actor, r.value(), request_id.get());
-                                   },
-                                   CallLog::WhenFull::refuse);
+  bool queued = d_.call_log.submit(
+      [id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
+      [this, session_id = s.id, id = std::string(*call_id), actor, request_id = retain(rid)](Result<CallUpdate> r) {
+        if (auto j = joins_in_flight_.find(id); j != joins_in_flight_.end() && --j->second == 0)
+          joins_in_flight_.erase(j);
+        auto it = sessions_.find(session_id);
+        Session* sp = it == sessions_.end() ? nullptr : it->second.get();
+        if (sp) sp->joining_call.clear();
+        if (!r) {
+          if (r.error().code != kCallLogUnavailable) d_.metrics.count_rejected("ws_join_" + r.error().code);
+          if (sp) send_error(*sp, signaling_code(r.error().code), join_error_message(r.error()), request_id.get());
+          return;
+        }
+        enter_room(session_id, actor, r.value(), request_id.get());
+      },
+      CallLog::WhenFull::refuse);
   if (!queued) {
     s.joining_call.clear();
-    refuse(s, "ws_overloaded", "overloaded", "the call log is overloaded; retry", rid);
+    return refuse(s, "ws_overloaded", "overloaded", "the call log is overloaded; retry", rid);
   }
+  ++joins_in_flight_[std::string(*call_id)];  // counted by call: its connection may go before the join is recorded
 }
 
 void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUpdate& update, const json_t* rid) {
@@ -287,7 +288,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
     m.reconnecting_since_ms = d_.clock.now_ms();
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
     // The Result, not .ok(): "not in the call" is an answer, not a database failure.
-    record_presence(call.id, [call_id = call.id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
+    record_presence(call.id, {PresenceWrite::Kind::disconnect, actor.sub, actor.role, "", d_.clock.now_ms()});
     return;
   }
   m.session = s;
@@ -349,9 +350,7 @@ void Signaling::leave(Session& s, const json_t* rid) {
 void Signaling::member_gone(const std::string& call_id, const std::string& user, Role role, std::string_view reason,
                             bool close_room) {
   d_.turn.revoke(user + "@" + call_id);  // its TURN credentials die with its place in the call
-  Actor actor{user, role, ""};
-  record_presence(call_id,
-                  [call_id, actor, why = std::string(reason)](CallWriter& w) { return w.leave(call_id, actor, why); });
+  record_presence(call_id, {PresenceWrite::Kind::leave, user, role, std::string(reason), d_.clock.now_ms()});
   auto room = rooms_.find(call_id);
   if (room == rooms_.end()) return;
   JsonPtr note(message("participant-left"));
@@ -371,71 +370,67 @@ void Signaling::close_room_if_empty(const std::string& call_id) {
   // Everyone has gone: the call is over.
   // After the leaves before it, waiting in order when the queue is full; the
   // observer tells the room (someone may have rejoined meanwhile).
-  record_presence(call_id, [call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
+  record_presence(call_id, {PresenceWrite::Kind::all_left, "", Role::service, "", d_.clock.now_ms()});
 }
 
-template <typename Work>
-void Signaling::record_presence(const std::string& call_id, Work work) {
-  auto unsettled = [this, call_id] {
-    if (unsettled_.insert(call_id).second)
-      LOG_WARN(
-          "signald: call %s: who is in it could not be recorded; it is compared with its room every %d s until it is",
-          call_id.c_str(), static_cast<int>(kSettleMs / 1000));
+void Signaling::record_presence(const std::string& call_id, PresenceWrite write, bool again) {
+  Actor actor{write.user, write.role, ""};
+  auto work = [call_id, actor, write](CallWriter& w) -> Result<CallUpdate> {
+    switch (write.kind) {
+      case PresenceWrite::Kind::leave: return w.leave(call_id, actor, write.reason, write.at_ms);
+      case PresenceWrite::Kind::disconnect: return w.disconnect(call_id, actor, write.at_ms);
+      case PresenceWrite::Kind::all_left: return w.end(call_id, kSystem, "all_left", write.at_ms);
+    }
+    return Error{"invalid", "unknown presence write"};
+  };
+  if (again) ++unsettled_[call_id].retrying;
+  // A refusal (not in the call, already ended) is an answer: the record
+  // already says so. Only a write the database did not take is missing.
+  auto done = [this, call_id, write, again](bool missing) {
+    auto it = unsettled_.find(call_id);
+    if (missing && it == unsettled_.end()) {
+      LOG_WARN("signald: call %s: who is in it could not be recorded; written again every %d s until it is",
+               call_id.c_str(), static_cast<int>(kSettleMs / 1000));
+      it = unsettled_.try_emplace(call_id).first;
+    }
+    if (it == unsettled_.end()) return;
+    if (again) --it->second.retrying;
+    if (missing) it->second.failed.push_back(write);
+    if (it->second.failed.empty() && it->second.retrying == 0) {
+      LOG_INFO("signald: call %s: who is in it is recorded again", call_id.c_str());
+      unsettled_.erase(it);
+    }
     d_.metrics.unsettled_calls = unsettled_.size();
   };
   bool queued = d_.call_log.submit(
-      std::move(work),
-      [unsettled](Result<CallUpdate> r) {
-        // A refusal (not in the call, already ended) is an answer: the record
-        // already says so. Only a write the database did not take is missing.
-        if (!r && r.error().code == kCallLogUnavailable) unsettled();
-      },
+      std::move(work), [done](Result<CallUpdate> r) { done(!r && r.error().code == kCallLogUnavailable); },
       CallLog::WhenFull::wait);
-  if (!queued) unsettled();
+  if (!queued) done(true);
 }
 
 void Signaling::settle_calls() {
-  for (auto it = unsettled_.begin(); it != unsettled_.end();) {
-    const std::string call_id = *it;
-    auto loaded = d_.call_log.reader().get(call_id);
-    if (!loaded) {  // the read failed: next time
-      ++it;
-      continue;
-    }
-    const std::optional<CallRecord>& call = loaded.value();
+  std::vector<std::pair<std::string, PresenceWrite>> again;
+  for (auto& [call_id, unsettled] : unsettled_) {
+    if (unsettled.failed.empty() || joins_in_flight_.count(call_id)) continue;  // a join changes the room: later
     auto room = rooms_.find(call_id);
-    bool joining = false;  // a join being recorded: the room is about to change
-    for (const auto& [id, session] : sessions_) joining = joining || session->joining_call == call_id;
-    int written = 0;
-    if (call && !is_terminal(call->status) && !joining) {
-      for (const ParticipantRecord& p : call->participants) {
-        if (p.status != "joined" && p.status != "reconnecting") continue;
-        const Member* m = nullptr;
-        if (room != rooms_.end())
-          if (auto found = room->second.members.find(p.user_id); found != room->second.members.end())
-            m = &found->second;
-        Actor actor{p.user_id, p.role == "patient" ? Role::patient : Role::provider, ""};
-        if (!m) {  // gone from the room: its leave is missing
-          record_presence(call_id, [call_id, actor](CallWriter& w) { return w.leave(call_id, actor, "left"); });
-          ++written;
-        } else if (!m->session && p.status == "joined") {  // dropped: its disconnect is missing
-          record_presence(call_id, [call_id, actor](CallWriter& w) { return w.disconnect(call_id, actor); });
-          ++written;
-        }
-      }
-      if (room == rooms_.end() && call->status == CallStatus::active) {  // everyone gone: all_left is missing
-        record_presence(call_id, [call_id](CallWriter& w) { return w.end(call_id, kSystem, "all_left"); });
-        ++written;
-      }
+    for (PresenceWrite& w : unsettled.failed) {
+      const Member* m = nullptr;
+      if (room != rooms_.end())
+        if (auto found = room->second.members.find(w.user); found != room->second.members.end()) m = &found->second;
+      // Written again only while the room still says what it recorded: not
+      // once the participant is back, nor the end once someone rejoined. A
+      // drop before a leave also kept here goes first: its time stops there.
+      bool wanted = w.kind == PresenceWrite::Kind::leave        ? !m
+                    : w.kind == PresenceWrite::Kind::disconnect ? !m || !m->session
+                                                                : room == rooms_.end();
+      if (wanted) again.emplace_back(call_id, std::move(w));
     }
-    if (written > 0 || joining) {  // checked again at the next pass
-      if (written > 0) LOG_INFO("signald: call %s: %d write(s) of who is in it made again", call_id.c_str(), written);
-      ++it;
-      continue;
-    }
-    LOG_INFO("signald: call %s: its record matches its room again", call_id.c_str());
-    it = unsettled_.erase(it);
+    unsettled.failed.clear();
   }
+  // In the order they were first made: each call's leaves before its end.
+  for (auto& [call_id, w] : again) record_presence(call_id, std::move(w), true);
+  for (auto it = unsettled_.begin(); it != unsettled_.end();)
+    it = it->second.failed.empty() && it->second.retrying == 0 ? unsettled_.erase(it) : std::next(it);
   d_.metrics.unsettled_calls = unsettled_.size();
 }
 
@@ -550,9 +545,7 @@ void Signaling::on_ws_closed(WsLink link) {
         m->second.session = nullptr;
         m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
         m->second.reconnecting_since_ms = d_.clock.now_ms();
-        record_presence(s->call_id, [call_id = s->call_id, actor = s->actor()](CallWriter& w) {
-          return w.disconnect(call_id, actor);
-        });
+        record_presence(s->call_id, {PresenceWrite::Kind::disconnect, s->user, s->role, "", d_.clock.now_ms()});
         JsonPtr note(message("participant-reconnecting"));
         json_put(note.get(), "callId", json_str(s->call_id));
         json_put(note.get(), "userId", json_str(s->user));

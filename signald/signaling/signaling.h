@@ -13,9 +13,9 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "call_log/call_log.h"
 #include "common/clock.h"
@@ -139,13 +139,18 @@ class Signaling final : public WsHandler {
                    bool close_room = true);
   void close_room_if_empty(const std::string& call_id);
   // Who is in a call (a leave, a drop, the all_left end) is told to the room
-  // at once and recorded after; a write of it the call log cannot commit
-  // marks the call unsettled.
-  template <typename Work>
-  void record_presence(const std::string& call_id, Work work);
-  // Every kSettleMs from tick(): each unsettled call's record is compared
-  // with its room, and what the record lacks is written again; a call whose
-  // record matches its room is settled.
+  // at once and recorded after, with the time it happened. A write of it the
+  // call log cannot commit is kept in unsettled_, and written again (`again`)
+  // by settle_calls, every kSettleMs from tick(), while the room still says
+  // what it recorded.
+  struct PresenceWrite {
+    enum class Kind { leave, disconnect, all_left } kind;
+    std::string user;  // empty for all_left
+    Role role;
+    std::string reason;  // a leave's: left, timeout
+    int64_t at_ms;       // wall clock, when it happened
+  };
+  void record_presence(const std::string& call_id, PresenceWrite write, bool again = false);
   void settle_calls();
   // A call ended or was cancelled (however: the call log's observer): tell its room.
   void call_finished(const CallRecord& call, std::string_view ended_by);
@@ -161,8 +166,13 @@ class Signaling final : public WsHandler {
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id
-  std::set<std::string> unsettled_;              // calls whose record may not match their room
+  struct Unsettled {
+    std::vector<PresenceWrite> failed;  // not recorded; written again at the next settle_calls
+    int retrying = 0;                   // written again, not committed yet
+  };
+  std::map<std::string, Unsettled> unsettled_;  // by call id
   int64_t next_settle_ms_ = 0;
+  std::unordered_map<std::string, int> joins_in_flight_;  // by call id
   // An operator's words for a call it is ending, until call-ended is sent.
   std::unordered_map<std::string, std::string> end_messages_;
 };

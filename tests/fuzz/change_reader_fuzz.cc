@@ -75,10 +75,10 @@ void make_call_log(const std::string& path) {
                    "192.0.2.1:50000", "udp", 0, 0, 0, 0, false});
     w.record_turn({"turn-" + std::to_string(i), "usage", "1800000600:" + patient + "@" + id, patient, id,
                    "192.0.2.1:50000", "udp", 1 << 20, 1 << 19, 900, 800, i % 2 == 0});
-    w.disconnect(id, p);
+    w.disconnect(id, p, clock.now_ms());
     clock.advance_ms(5000);
     if (i % 2) w.join(id, p);
-    w.leave(id, p, "left");
+    w.leave(id, p, "left", clock.now_ms());
     w.audit(p, "read_call", "forbidden", id);
     if (i % 3) w.end(id, d, "hung_up");
   }

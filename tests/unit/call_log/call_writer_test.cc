@@ -83,7 +83,7 @@ class CallLogTest : public ::testing::Test {
     return in_tx([&](CallWriter& w) { return w.join(id, a); });
   }
   Result<CallUpdate> leave(const std::string& id, const Actor& a) {
-    return in_tx([&](CallWriter& w) { return w.leave(id, a, "left"); });
+    return in_tx([&](CallWriter& w) { return w.leave(id, a, "left", clock_.now_ms()); });
   }
   Result<CallUpdate> end(const std::string& id, const Actor& a, const std::string& reason = "") {
     return in_tx([&](CallWriter& w) { return w.end(id, a, reason); });

@@ -316,6 +316,18 @@ class SignalingTest : public ::testing::Test {
     return "none";
   }
 
+  // A call its patient and provider have both joined, each on its own connection.
+  struct InCall {
+    std::string id;
+    std::unique_ptr<Client> patient, provider;
+  };
+  InCall StartCall(const std::string& patient, const std::string& provider) {
+    InCall c{CreateCall(patient, provider), Connect(patient, "patient"), Connect(provider, "provider")};
+    Join(*c.patient, c.id);
+    Join(*c.provider, c.id);
+    return c;
+  }
+
   std::string Status(const std::string& call_id) {
     auto call = log_->reader().get(call_id);
     return call && call.value() ? call_status_name(call.value()->status) : "?";
@@ -324,11 +336,7 @@ class SignalingTest : public ::testing::Test {
 
 TEST_F(SignalingTest, ADroppedParticipantKeepsItsSlotForTheGraceThenLeaves) {
   Start();
-  std::string id = CreateCall("pat-1", "prov-1");
-  auto patient = Connect("pat-1", "patient");
-  auto provider = Connect("prov-1", "provider");
-  Join(*patient, id);
-  Join(*provider, id);
+  auto [id, patient, provider] = StartCall("pat-1", "prov-1");
   ASSERT_EQ(Status(id), "active");
 
   patient->drop();
@@ -354,11 +362,7 @@ TEST_F(SignalingTest, ADroppedParticipantKeepsItsSlotForTheGraceThenLeaves) {
 
 TEST_F(SignalingTest, RejoiningWithinTheGraceTakesTheSlotBack) {
   Start();
-  std::string id = CreateCall("pat-2", "prov-2");
-  auto patient = Connect("pat-2", "patient");
-  auto provider = Connect("prov-2", "provider");
-  Join(*patient, id);
-  Join(*provider, id);
+  auto [id, patient, provider] = StartCall("pat-2", "prov-2");
   patient->drop();
   ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
   clock_.advance_ms(20'000);
@@ -377,11 +381,7 @@ TEST_F(SignalingTest, RejoiningWithinTheGraceTakesTheSlotBack) {
 
 TEST_F(SignalingTest, EveryoneGoneEndsTheCallAllLeft) {
   Start();
-  std::string id = CreateCall("pat-3", "prov-3");
-  auto patient = Connect("pat-3", "patient");
-  auto provider = Connect("prov-3", "provider");
-  Join(*patient, id);
-  Join(*provider, id);
+  auto [id, patient, provider] = StartCall("pat-3", "prov-3");
   patient->drop();
   provider->drop();
   Pump();
@@ -396,14 +396,11 @@ TEST_F(SignalingTest, EveryoneGoneEndsTheCallAllLeft) {
 // A leave is told to the room at once and recorded after: when the call log
 // cannot take it (and so the all_left end after it), the call is compared
 // with its room until its record says what the room knows.
-TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainUntilTheRecordMatches) {
+TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainWithTheirTime) {
   Start();
-  std::string id = CreateCall("pat-7", "prov-7");
-  auto patient = Connect("pat-7", "patient");
-  auto provider = Connect("prov-7", "provider");
-  Join(*patient, id);
-  Join(*provider, id);
+  auto [id, patient, provider] = StartCall("pat-7", "prov-7");
   FailParticipantWritesTo("left");
+  const int64_t left_at = clock_.now_ms();
   Send(*patient, R"({"type":"leave"})");
   ASSERT_TRUE(Await(*patient, "left"));
   ASSERT_TRUE(Await(*provider, "participant-left"));
@@ -429,21 +426,50 @@ TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainUntilTheRecordM
   EXPECT_EQ(call.value()->end_reason.value_or(""), "all_left");
   EXPECT_EQ(ParticipantStatus(id, "pat-7"), "left");
   EXPECT_EQ(ParticipantStatus(id, "prov-7"), "left");
+  // Recorded with the time they happened, not the time they were written.
+  EXPECT_EQ(call.value()->ended_at.value_or(0), left_at);
+  for (const ParticipantRecord& p : call.value()->participants) EXPECT_EQ(p.left_at.value_or(0), left_at) << p.user_id;
+  EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; })) << "a settled call stayed unsettled";
+}
+
+// A participant whose grace ran out while the call log could not take its
+// leave: written again with its reason (timeout) and its time.
+TEST_F(SignalingTest, ATimeoutWrittenAgainKeepsItsReasonAndTime) {
+  Start();
+  auto [id, patient, provider] = StartCall("pat-9", "prov-9");
+  patient->drop();
+  ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
+  ASSERT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-9") == "reconnecting"; }));
+  FailParticipantWritesTo("left");
+  clock_.advance_ms(31'000);
+  const int64_t timed_out_at = clock_.now_ms();
+  signaling_->tick();
+  ASSERT_TRUE(Await(*provider, "participant-left"));
+  ASSERT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 1; }));
+
+  FailParticipantWritesTo("");
   clock_.advance_ms(5'000);
   signaling_->tick();
-  EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; })) << "a settled call stayed unsettled";
+  ASSERT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-9") == "left"; })) << ParticipantStatus(id, "pat-9");
+  EXPECT_EQ(Status(id), "active") << "the provider is still in it";
+  auto db = sqlite_open(settings_.call_log.db_path, SqliteOpenOptions{});
+  ASSERT_TRUE(db);
+  Statement ev(db.value().get(),
+               "SELECT detail, occurred_at FROM call_events WHERE call_id = ? AND type = 'participant_left'");
+  ev.bind(1, id);
+  ASSERT_EQ(ev.step(), SQLITE_ROW);
+  EXPECT_EQ(ev.text(0), R"({"reason":"timeout"})");
+  EXPECT_EQ(ev.integer(1), timed_out_at);
+  EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; }));
 }
 
 // A drop the call log could not take is written again while the dropped
 // participant is within its grace; the call goes on.
 TEST_F(SignalingTest, ADropTheCallLogCouldNotTakeIsWrittenAgain) {
   Start();
-  std::string id = CreateCall("pat-8", "prov-8");
-  auto patient = Connect("pat-8", "patient");
-  auto provider = Connect("prov-8", "provider");
-  Join(*patient, id);
-  Join(*provider, id);
+  auto [id, patient, provider] = StartCall("pat-8", "prov-8");
   FailParticipantWritesTo("reconnecting");
+  const int64_t dropped_at = clock_.now_ms();
   patient->drop();
   ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
   ASSERT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 1; }));
@@ -454,10 +480,12 @@ TEST_F(SignalingTest, ADropTheCallLogCouldNotTakeIsWrittenAgain) {
   signaling_->tick();
   EXPECT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-8") == "reconnecting"; }))
       << ParticipantStatus(id, "pat-8");
+  auto call = log_->reader().get(id);
+  ASSERT_TRUE(call && call.value());
+  for (const ParticipantRecord& p : call.value()->participants)
+    if (p.user_id == "pat-8") EXPECT_EQ(p.left_at.value_or(0), dropped_at) << "its time in the call ran on";
   EXPECT_EQ(ParticipantStatus(id, "prov-8"), "joined");
   EXPECT_EQ(Status(id), "active");
-  clock_.advance_ms(5'000);
-  signaling_->tick();
   EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; }));
   EXPECT_TRUE(Received(*provider, "participant-left").empty()) << "the grace was cut short";
 }
