@@ -183,8 +183,16 @@ class HttpServer {
   void release(std::unique_ptr<Connection> c);
   // WebSocket (websocket.cc)
   WsLink upgrade(Connection* c, std::string_view key, std::string_view protocol, WsHandler* handler, void* user);
+  // Handles the frames a read brought. The frames they make for connections
+  // with nothing waiting are staged meanwhile and written when the read is
+  // handled: the messages of one read reach each peer in one system call.
   void process_websocket(Connection* c);
+  void read_websocket(Connection* c);
   void ws_send(Connection* c, uint8_t opcode, std::string_view payload);
+  // Writes what is staged for `c` (before a close frame goes behind it), or
+  // for every connection.
+  void ws_write_staged(Connection* c);
+  void ws_write_all_staged();
   void ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric);
   void ws_keepalive(Connection* c, int64_t now_ms);
   // Drops a client whose unsent bytes are over a cap: its bytes leave the
@@ -213,6 +221,13 @@ class HttpServer {
   std::vector<Connection*> to_close_;                 // to be closed from the top of the loop
   std::unordered_map<std::string, int> per_ip_;
   size_t ws_output_bytes_ = 0;  // unsent bytes of every WebSocket connection
+  struct Staged {
+    Connection* conn;
+    std::string bytes;  // whole frames, in the order they were sent
+  };
+  bool staging_ = false;
+  std::vector<Staged> staged_;  // the first staged_count_ in use; the others keep their capacity
+  size_t staged_count_ = 0;
 };
 
 }  // namespace vytal

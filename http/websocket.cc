@@ -60,6 +60,7 @@ void WsLink::send(std::string_view text) const { server_->ws_send(conn_, kWsText
 
 void WsLink::close(uint16_t code, std::string_view reason) const {
   if (conn_->state != Connection::State::websocket) return;
+  server_->ws_write_staged(conn_);
   ws_write_close(bufferevent_get_output(conn_->bev.get()), code, reason);
   conn_->state = Connection::State::closing;
   bufferevent_disable(conn_->bev.get(), EV_READ);
@@ -69,6 +70,37 @@ void* WsLink::user() const { return conn_->ws_user; }
 const std::string& WsLink::remote_addr() const { return conn_->ip; }
 
 void HttpServer::process_websocket(Connection* c) {
+  bool outer = std::exchange(staging_, true);
+  read_websocket(c);
+  staging_ = outer;
+  if (!outer) ws_write_all_staged();
+}
+
+void HttpServer::ws_write_staged(Connection* c) {
+  for (size_t i = 0; i < staged_count_; ++i) {
+    Staged& st = staged_[i];
+    if (st.conn != c || st.bytes.empty()) continue;
+    iovec all[1] = {{st.bytes.data(), st.bytes.size()}};
+    write_or_buffer(c->bev.get(), all);
+    st.bytes.clear();
+  }
+}
+
+void HttpServer::ws_write_all_staged() {
+  for (size_t i = 0; i < staged_count_; ++i) {
+    Staged& st = staged_[i];
+    // A connection dropped or closed since has no use for them.
+    if (!st.bytes.empty() && st.conn->state == Connection::State::websocket && st.conn->bev) {
+      iovec all[1] = {{st.bytes.data(), st.bytes.size()}};
+      write_or_buffer(st.conn->bev.get(), all);
+    }
+    st.bytes.clear();
+    st.conn = nullptr;
+  }
+  staged_count_ = 0;
+}
+
+void HttpServer::read_websocket(Connection* c) {
   evbuffer* in = bufferevent_get_input(c->bev.get());
   if (evbuffer_get_length(in) == 0) return;
   // Any frame from the client shows it is alive: the next ping can wait.
@@ -92,6 +124,7 @@ void HttpServer::process_websocket(Connection* c) {
       case WsEvent::Kind::pong: c->ws_handler->on_ws_control(WsLink(this, c)); break;
       case WsEvent::Kind::close:
         // RFC 6455 section 5.5.1: answer with a close (echoing the code), then close.
+        ws_write_staged(c);
         ws_write_close(bufferevent_get_output(c->bev.get()),
                        e.close_code == kWsCloseNoStatus ? uint16_t{kWsCloseNormal} : e.close_code, "");
         c->state = Connection::State::closing;
@@ -137,6 +170,17 @@ void HttpServer::ws_send(Connection* c, uint8_t opcode, std::string_view payload
   // add now and remove after the next turn).
   unsigned char header[kWsMaxHeaderBytes];
   size_t header_len = ws_frame_header(header, opcode, payload.size());
+  if (staging_ && evbuffer_get_length(out) == 0) {
+    size_t i = 0;
+    while (i < staged_count_ && staged_[i].conn != c) ++i;
+    if (i == staged_count_) {
+      if (i == staged_.size()) staged_.emplace_back();
+      staged_[i].conn = c;
+      ++staged_count_;
+    }
+    staged_[i].bytes.append(reinterpret_cast<const char*>(header), header_len).append(payload);
+    return;
+  }
   iovec parts[2] = {{header, header_len}, {const_cast<char*>(payload.data()), payload.size()}};
   write_or_buffer(c->bev.get(), parts);
 }
@@ -170,6 +214,7 @@ void HttpServer::on_ws_output(evbuffer*, const evbuffer_cb_info* info, void* arg
 
 void HttpServer::ws_fail(Connection* c, uint16_t code, std::string_view reason, const char* metric) {
   metrics_.count_rejected(metric);
+  ws_write_staged(c);
   ws_write_close(bufferevent_get_output(c->bev.get()), code, reason);
   c->state = Connection::State::closing;
   bufferevent_disable(c->bev.get(), EV_READ);

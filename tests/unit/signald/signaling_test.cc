@@ -336,7 +336,9 @@ class SignalingTest : public ::testing::Test {
 
 TEST_F(SignalingTest, ADroppedParticipantKeepsItsSlotForTheGraceThenLeaves) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-1", "prov-1");
+  InCall in_call = StartCall("pat-1", "prov-1");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   ASSERT_EQ(Status(id), "active");
 
   patient->drop();
@@ -362,7 +364,9 @@ TEST_F(SignalingTest, ADroppedParticipantKeepsItsSlotForTheGraceThenLeaves) {
 
 TEST_F(SignalingTest, RejoiningWithinTheGraceTakesTheSlotBack) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-2", "prov-2");
+  InCall in_call = StartCall("pat-2", "prov-2");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   patient->drop();
   ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
   clock_.advance_ms(20'000);
@@ -381,7 +385,9 @@ TEST_F(SignalingTest, RejoiningWithinTheGraceTakesTheSlotBack) {
 
 TEST_F(SignalingTest, EveryoneGoneEndsTheCallAllLeft) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-3", "prov-3");
+  InCall in_call = StartCall("pat-3", "prov-3");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   patient->drop();
   provider->drop();
   Pump();
@@ -398,7 +404,9 @@ TEST_F(SignalingTest, EveryoneGoneEndsTheCallAllLeft) {
 // with its room until its record says what the room knows.
 TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainWithTheirTime) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-7", "prov-7");
+  InCall in_call = StartCall("pat-7", "prov-7");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   FailParticipantWritesTo("left");
   const int64_t left_at = clock_.now_ms();
   Send(*patient, R"({"type":"leave"})");
@@ -436,7 +444,9 @@ TEST_F(SignalingTest, LeavesTheCallLogCouldNotTakeAreWrittenAgainWithTheirTime) 
 // leave: written again with its reason (timeout) and its time.
 TEST_F(SignalingTest, ATimeoutWrittenAgainKeepsItsReasonAndTime) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-9", "prov-9");
+  InCall in_call = StartCall("pat-9", "prov-9");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   patient->drop();
   ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
   ASSERT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-9") == "reconnecting"; }));
@@ -467,7 +477,9 @@ TEST_F(SignalingTest, ATimeoutWrittenAgainKeepsItsReasonAndTime) {
 // participant is within its grace; the call goes on.
 TEST_F(SignalingTest, ADropTheCallLogCouldNotTakeIsWrittenAgain) {
   Start();
-  auto [id, patient, provider] = StartCall("pat-8", "prov-8");
+  InCall in_call = StartCall("pat-8", "prov-8");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
   FailParticipantWritesTo("reconnecting");
   const int64_t dropped_at = clock_.now_ms();
   patient->drop();
