@@ -24,7 +24,7 @@ JsonPtr retain(const json_t* j) { return JsonPtr(j ? json_incref(const_cast<json
 
 const Actor kSystem{"vytal-signald", Role::service, ""};
 
-// How often calls whose record may not match their room are compared again.
+// How often presence writes the call log could not take are written again.
 constexpr int64_t kSettleMs = 5000;
 
 // The error codes of CallWriter as signaling reports them.
@@ -287,7 +287,6 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
     m.session = nullptr;
     m.reconnecting_since_ms = d_.clock.now_ms();
     m.grace_until_ms = now + d_.settings.signaling.reconnect_grace_s * 1000;
-    // The Result, not .ok(): "not in the call" is an answer, not a database failure.
     record_presence(call.id, {PresenceWrite::Kind::disconnect, actor.sub, actor.role, "", d_.clock.now_ms()});
     return;
   }
