@@ -558,12 +558,6 @@ void Signaling::on_ws_closed(WsLink link) {
   d_.metrics.ws_sessions = sessions_.size();
 }
 
-bool Signaling::join_in_flight(const std::string& user, const std::string& call_id) const {
-  for (const auto& [id, session] : sessions_)
-    if (session->user == user && session->joining_call == call_id) return true;
-  return false;
-}
-
 JsonPtr Signaling::ice_servers_message(const Session& s) {
   // Credentials minted for a call name it ("<user>@<call id>"): the TURN
   // plugin attributes usage to the call, and leaving the call revokes them.
@@ -581,9 +575,12 @@ void Signaling::tick() {
   };
   std::vector<Expired> expired;
   for (auto& [call_id, room] : rooms_) {
+    // A join into the call being recorded may bring a member back, even one
+    // whose connection has gone since (enter_room): the grace waits for it.
+    bool joining = joins_in_flight_.count(call_id) > 0;
     for (auto it = room.members.begin(); it != room.members.end();) {
       Member& m = it->second;
-      if (!m.session && now >= m.grace_until_ms && !join_in_flight(it->first, call_id)) {
+      if (!m.session && now >= m.grace_until_ms && !joining) {
         expired.push_back({call_id, it->first, m.role == "patient" ? Role::patient : Role::provider});
         it = room.members.erase(it);
         continue;

@@ -116,7 +116,6 @@ class Signaling final : public WsHandler {
   // come back; those who do not are timed out as usual (an active call they
   // all left ends, all_left).
   void adopt_stranded(const std::vector<StrandedParticipant>& stranded);
-  bool join_in_flight(const std::string& user, const std::string& call_id) const;
   void send_error(Session& s, std::string_view code, std::string_view message, const json_t* request_id);
   // A refused request: counted (vytal_rejected_total{reason}), then the error.
   void refuse(Session& s, const std::string& reason, std::string_view code, std::string_view message,
@@ -172,7 +171,8 @@ class Signaling final : public WsHandler {
   };
   std::map<std::string, Unsettled> unsettled_;  // by call id
   int64_t next_settle_ms_ = 0;
-  std::unordered_map<std::string, int> joins_in_flight_;  // by call id
+  // Joins being recorded, by call id: its connection may go before one is.
+  std::unordered_map<std::string, int> joins_in_flight_;
   // An operator's words for a call it is ending, until call-ended is sent.
   std::unordered_map<std::string, std::string> end_messages_;
 };

@@ -494,12 +494,65 @@ TEST_F(SignalingTest, ADropTheCallLogCouldNotTakeIsWrittenAgain) {
       << ParticipantStatus(id, "pat-8");
   auto call = log_->reader().get(id);
   ASSERT_TRUE(call && call.value());
-  for (const ParticipantRecord& p : call.value()->participants)
-    if (p.user_id == "pat-8") EXPECT_EQ(p.left_at.value_or(0), dropped_at) << "its time in the call ran on";
+  for (const ParticipantRecord& p : call.value()->participants) {
+    if (p.user_id == "pat-8") {
+      EXPECT_EQ(p.left_at.value_or(0), dropped_at) << "its time in the call ran on";
+    }
+  }
   EXPECT_EQ(ParticipantStatus(id, "prov-8"), "joined");
   EXPECT_EQ(Status(id), "active");
   EXPECT_TRUE(PumpUntil([&] { return metrics_.unsettled_calls == 0; }));
   EXPECT_TRUE(Received(*provider, "participant-left").empty()) << "the grace was cut short";
+}
+
+// A participant back within its grace whose join is still being recorded
+// when the grace runs out is not timed out under it, even when that
+// connection has gone too: the join decides, and gives it a fresh grace.
+TEST_F(SignalingTest, AJoinBeingRecordedHoldsTheGraceBackEvenWithItsConnectionGone) {
+  Start();
+  InCall in_call = StartCall("pat-10", "prov-10");
+  const std::string id = in_call.id;
+  auto &patient = in_call.patient, &provider = in_call.provider;
+  patient->drop();
+  ASSERT_TRUE(Await(*provider, "participant-reconnecting"));
+  ASSERT_TRUE(PumpUntil([&] { return ParticipantStatus(id, "pat-10") == "reconnecting"; }));
+
+  // The test's own connection holds the call log's write lock (under the
+  // busy timeout), so the join waits to be recorded.
+  auto db = sqlite_open(settings_.call_log.db_path, SqliteOpenOptions{});
+  ASSERT_TRUE(db) << db.error().message;
+  std::string error;
+  ASSERT_TRUE(sqlite_exec(db.value().get(), "BEGIN IMMEDIATE", &error)) << error;
+  auto again = Connect("pat-10", "patient");
+  Send(*again, R"({"type":"join","callId":")" + id + R"("})");
+  Pump();
+  again->drop();
+  Pump();
+  clock_.advance_ms(31'000);
+  signaling_->tick();
+  EXPECT_TRUE(Received(*provider, "participant-left").empty()) << "timed out under its own join";
+
+  auto events = [&](const char* type) {  // the patient's, of `type`
+    Statement st(db.value().get(),
+                 "SELECT count(*) FROM call_events WHERE call_id = ? AND type = ? AND actor_id = 'pat-10'");
+    st.bind(1, id);
+    st.bind(2, type);
+    if (st.step() != SQLITE_ROW) return int64_t{-1};
+    return st.integer(0);
+  };
+  ASSERT_TRUE(sqlite_exec(db.value().get(), "ROLLBACK", &error)) << error;
+  // Recorded, then its connection's drop after it: a fresh grace.
+  ASSERT_TRUE(PumpUntil([&] { return events("participant_disconnected") == 2; }));
+  EXPECT_EQ(events("participant_joined"), 2);
+  EXPECT_EQ(events("participant_left"), 0);
+  clock_.advance_ms(29'000);
+  signaling_->tick();
+  EXPECT_TRUE(Received(*provider, "participant-left").empty()) << "the grace did not start again";
+  clock_.advance_ms(2'000);
+  signaling_->tick();
+  JsonPtr left = Await(*provider, "participant-left");
+  ASSERT_TRUE(left);
+  EXPECT_EQ(json_string_field(left.get(), "reason").value_or(""), "timeout");
 }
 
 TEST_F(SignalingTest, TheMessageRateRefillsWithTime) {
