@@ -213,9 +213,9 @@ void HttpServer::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, 
   if (refusal) {
     // Answer without allocating anything: a fixed response, then close.
     static const char kBusy[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        "Content-Length: 74\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many "
-        "connections\"}}";
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+        "X-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: 74\r\n\r\n"
+        "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many connections\"}}";
     ssize_t ignored = ::send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)ignored;
     evutil_closesocket(fd);

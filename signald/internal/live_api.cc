@@ -63,6 +63,7 @@ void LiveApi::handle(HttpRequest& req, Responder responder) {
   if (req.path == "/internal/live") {
     if (req.method != HTTP_GET) {
       metrics_.count_request("/internal/live", req.method_name(), 405);
+      metrics_.count_rejected("method_not_allowed");
       return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes GET"));
     }
     return live(req, std::move(responder));
@@ -78,6 +79,7 @@ void LiveApi::handle(HttpRequest& req, Responder responder) {
   }
   if (req.method != HTTP_POST) {
     metrics_.count_request(route, req.method_name(), 405);
+    metrics_.count_rejected("method_not_allowed");
     return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes POST"));
   }
   act(req, std::move(responder), parts[0], is_remove(parts) ? &parts[2] : nullptr);
@@ -168,8 +170,7 @@ void LiveApi::act(HttpRequest& req, Responder responder, const std::string& call
       else if (code == "forbidden")
         fail(403, "forbidden", r.error().message);
       else {
-        status = 503;
-        answer = HttpServer::error_response(503, kCallLogUnavailable, "the call log could not record this; retry");
+        fail(503, kCallLogUnavailable, "the call log could not record this; retry");
       }
     }
     metrics_.count_request(route, "POST", status);

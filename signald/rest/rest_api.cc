@@ -137,7 +137,8 @@ void RestApi::handle(HttpRequest& req, Responder responder) {
       if (*origin == allowed) x.cors_origin = allowed;
   }
   std::vector<std::string> seg = segments(req.path);
-  const bool get = req.method == HTTP_GET, post = req.method == HTTP_POST;
+  // HEAD is GET without the body (RFC 9110 9.3.2; HttpServer leaves it out).
+  const bool get = req.method == HTTP_GET || req.method == HTTP_HEAD, post = req.method == HTTP_POST;
 
   if (req.method == HTTP_OPTIONS) {  // CORS preflight
     x.route = "preflight";

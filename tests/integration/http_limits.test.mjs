@@ -75,6 +75,9 @@ test('connections over the per-address cap get 503 and the others keep working',
   const { text } = await untilClosed(extra);
   assert.match(text, /^HTTP\/1\.1 503 /);
   assert.match(text, /too_many_connections/);
+  // The same headers as every other answer, though this one is a fixed text.
+  assert.match(text, /\r\nCache-Control: no-store\r\n/);
+  assert.match(text, /\r\nX-Content-Type-Options: nosniff\r\n/);
   // The held connections still get answers.
   const answer = await new Promise((resolve) => {
     let buf = '';

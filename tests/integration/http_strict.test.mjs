@@ -63,6 +63,26 @@ test('HTTP/1.0 without Host is still served', async () => {
   assert.match(reply, /^HTTP\/1\.1 200 /, reply);
 });
 
+test('HEAD on the REST routes is answered like GET, without the body', async () => {
+  const created = await api(sd.url, 'POST', '/webrtc/calls', { tok: service, body: CALL });
+  assert.equal(created.status, 201);
+  const patient = token('p-strict', 'patient');
+  for (const [path, tok] of [[`/webrtc/calls/${created.body.id}`, service], ['/webrtc/calls', patient], [`/webrtc/ice-servers?callId=${created.body.id}`, patient], ['/webrtc/demo/', null]]) {
+    const auth = tok ? `Authorization: Bearer ${tok}\r\n` : '';
+    const get = await rawHttp(`GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+    const head = await rawHttp(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+    assert.match(get, /^HTTP\/1\.1 200 /, `GET ${path}: ${get.slice(0, 200)}`);
+    assert.match(head, /^HTTP\/1\.1 200 /, `HEAD ${path}: ${head.slice(0, 200)}`);
+    const length = (reply) => Number(reply.match(/\r\nContent-Length: (\d+)\r\n/i)?.[1]);
+    assert.ok(length(get) > 0, `GET ${path} has a body`);
+    assert.ok(Math.abs(length(head) - length(get)) < 64, `HEAD ${path} announces the GET's length (${length(head)} against ${length(get)})`);
+    assert.equal(head.slice(head.indexOf('\r\n\r\n') + 4), '', `HEAD ${path} sent no body`);
+  }
+  // Still only GET and POST otherwise.
+  const put = await rawHttp(`PUT /webrtc/calls/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${service}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  assert.match(put, /^HTTP\/1\.1 405 /);
+});
+
 test('a chunked trailer never acts as a header: Authorization only in a trailer is token_missing, nothing written', async () => {
   const before = calls();
   const missing = await metric(sd.url, 'vytal_rejected_total{reason="token_missing"}');

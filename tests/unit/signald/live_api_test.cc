@@ -162,7 +162,31 @@ TEST_F(LiveApiTest, LiveAnswersTheRoomsAndOnlyToGet) {
   EXPECT_EQ(json_integer_field(j.get(), "now").value_or(0), clock_.now_ms());
   EXPECT_EQ(Status(Request("POST", "/internal/live", "{}")), 405);
   EXPECT_EQ(Status(Request("GET", std::string("/internal/calls/") + kUnknownCall + "/end")), 405);
+  EXPECT_EQ(metrics_.rejected("method_not_allowed"), 2u);
   EXPECT_EQ(Status(Request("POST", std::string("/internal/calls/") + kUnknownCall + "/finish", "{}")), 404);
+}
+
+// An end the call log cannot commit (as on a full disk: the transaction
+// rolls back) is 503 call_log_unavailable, counted; the call is unchanged.
+TEST_F(LiveApiTest, AnEndTheCallLogCannotCommitIsRefusedAndCounted) {
+  std::string call = CreateCall();
+  {
+    auto db = sqlite_open(settings_.call_log.db_path, SqliteOpenOptions{});
+    ASSERT_TRUE(db);
+    std::string error;
+    ASSERT_TRUE(sqlite_exec(db.value().get(),
+                            "CREATE TRIGGER test_fail BEFORE UPDATE ON calls WHEN NEW.status <> OLD.status "
+                            "BEGIN SELECT RAISE(ABORT, 'the test refuses this write'); END;",
+                            &error))
+        << error;
+  }
+  std::string r = Request("POST", "/internal/calls/" + call + "/end", R"({"actor":"cli:root","reason":"disk full"})");
+  EXPECT_EQ(Status(r), 503) << r;
+  EXPECT_EQ(Code(r), "call_log_unavailable");
+  EXPECT_EQ(metrics_.rejected("call_log_unavailable"), 1u);
+  auto c = log_->reader().get(call);
+  ASSERT_TRUE(c && c.value());
+  EXPECT_EQ(c.value()->status, CallStatus::scheduled);
 }
 
 TEST_F(LiveApiTest, RefusesBadJson) {
