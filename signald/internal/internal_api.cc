@@ -26,6 +26,7 @@ void InternalApi::handle(HttpRequest& req, Responder responder) {
   if (req.path == "/internal/audit") {
     if (req.method != HTTP_POST) {
       metrics_.count_request("/internal/audit", req.method_name(), 405);
+      metrics_.count_rejected("method_not_allowed");
       return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes POST"));
     }
     return audit(req, std::move(responder));
@@ -71,6 +72,7 @@ void InternalApi::audit(HttpRequest& req, Responder responder) {
       [this, n, responder = std::move(responder)](bool committed) mutable {
         int status = committed ? 200 : 503;
         metrics_.count_request("/internal/audit", "POST", status);
+        if (!committed) metrics_.count_rejected(kCallLogUnavailable);
         std::move(responder).send(
             committed ? ok_json("{\"written\":" + std::to_string(n) + "}")
                       : HttpServer::error_response(503, kCallLogUnavailable, "the call log could not record this"));

@@ -498,6 +498,11 @@ test('signald serves /internal/ only on its local socket, and only to its own us
   const socket = join(sd.dataDir, 'signald.sock');
   const viaSocket = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://signald/internal/healthz'], { encoding: 'utf8' });
   assert.equal(viaSocket, '200');
+  // A wrong method on the local channel is refused and counted, like over TCP.
+  const refusedBefore = await metric(sd.url, 'vytal_rejected_total{reason="method_not_allowed"}');
+  const wrongMethod = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://signald/internal/audit'], { encoding: 'utf8' });
+  assert.equal(wrongMethod, '405');
+  assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="method_not_allowed"}'), refusedBefore + 1);
   if (process.getuid() !== 0) {
     t.skip('the other-user half needs root to switch users (run the suite as root)');
     return;

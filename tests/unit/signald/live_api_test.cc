@@ -166,8 +166,9 @@ TEST_F(LiveApiTest, LiveAnswersTheRoomsAndOnlyToGet) {
   EXPECT_EQ(Status(Request("POST", std::string("/internal/calls/") + kUnknownCall + "/finish", "{}")), 404);
 }
 
-// An end the call log cannot commit (as on a full disk: the transaction
-// rolls back) is 503 call_log_unavailable, counted; the call is unchanged.
+// An end the call log cannot commit (a write refused, as on a full disk:
+// nothing of it is kept) is 503 call_log_unavailable, counted; the call is
+// unchanged.
 TEST_F(LiveApiTest, AnEndTheCallLogCannotCommitIsRefusedAndCounted) {
   std::string call = CreateCall();
   {
