@@ -124,6 +124,13 @@ HttpResponse HttpServer::error_response(int status, std::string_view code, std::
   return r;
 }
 
+void HttpServer::refuse(Responder responder, HttpMetrics& metrics, std::string_view route, std::string_view method,
+                        int status, std::string_view code, std::string_view message) {
+  metrics.count_request(route, method, status);
+  metrics.count_rejected(code);
+  std::move(responder).send(error_response(status, code, message));
+}
+
 bool HttpServer::start(std::string* error) {
   sockaddr_storage ss{};
   int len = 0;

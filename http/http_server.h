@@ -156,6 +156,10 @@ class HttpServer {
 
   // A JSON error body: {"error":{"code":...,"message":...}}.
   static HttpResponse error_response(int status, std::string_view code, std::string_view message);
+  // A refused request answered with error_response, counted by route,
+  // method and status and by reason (the code) in `metrics`.
+  static void refuse(Responder responder, HttpMetrics& metrics, std::string_view route, std::string_view method,
+                     int status, std::string_view code, std::string_view message);
 
  private:
   friend class Responder;

@@ -25,9 +25,8 @@ HttpResponse ok_json(std::string body) {
 void InternalApi::handle(HttpRequest& req, Responder responder) {
   if (req.path == "/internal/audit") {
     if (req.method != HTTP_POST) {
-      metrics_.count_request("/internal/audit", req.method_name(), 405);
-      metrics_.count_rejected("method_not_allowed");
-      return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes POST"));
+      return HttpServer::refuse(std::move(responder), metrics_, "/internal/audit", req.method_name(), 405,
+                                "method_not_allowed", "this route takes POST");
     }
     return audit(req, std::move(responder));
   }
@@ -46,9 +45,7 @@ void InternalApi::handle(HttpRequest& req, Responder responder) {
 
 void InternalApi::audit(HttpRequest& req, Responder responder) {
   auto refuse = [&](int status, const char* code, const std::string& message) {
-    metrics_.count_request("/internal/audit", "POST", status);
-    metrics_.count_rejected(code);
-    std::move(responder).send(HttpServer::error_response(status, code, message));
+    HttpServer::refuse(std::move(responder), metrics_, "/internal/audit", "POST", status, code, message);
   };
   std::string error;
   JsonPtr doc = json_parse(req.body, &error);

@@ -62,9 +62,8 @@ bool LiveApi::handles(const HttpRequest& request) {
 void LiveApi::handle(HttpRequest& req, Responder responder) {
   if (req.path == "/internal/live") {
     if (req.method != HTTP_GET) {
-      metrics_.count_request("/internal/live", req.method_name(), 405);
-      metrics_.count_rejected("method_not_allowed");
-      return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes GET"));
+      return HttpServer::refuse(std::move(responder), metrics_, "/internal/live", req.method_name(), 405,
+                                "method_not_allowed", "this route takes GET");
     }
     return live(req, std::move(responder));
   }
@@ -78,9 +77,8 @@ void LiveApi::handle(HttpRequest& req, Responder responder) {
         HttpServer::error_response(404, "not_found", "no such route on the local channel"));
   }
   if (req.method != HTTP_POST) {
-    metrics_.count_request(route, req.method_name(), 405);
-    metrics_.count_rejected("method_not_allowed");
-    return std::move(responder).send(HttpServer::error_response(405, "method_not_allowed", "this route takes POST"));
+    return HttpServer::refuse(std::move(responder), metrics_, route, req.method_name(), 405, "method_not_allowed",
+                              "this route takes POST");
   }
   act(req, std::move(responder), parts[0], is_remove(parts) ? &parts[2] : nullptr);
 }
@@ -90,10 +88,8 @@ void LiveApi::live(HttpRequest& req, Responder responder) {
   constexpr std::string_view kCall = "call=";
   std::string_view query = req.query;
   if (!query.empty() && (query.rfind(kCall, 0) != 0 || !is_uuid(query.substr(kCall.size())))) {
-    metrics_.count_request("/internal/live", "GET", 400);
-    metrics_.count_rejected("validation");
-    return std::move(responder).send(
-        HttpServer::error_response(400, "validation", "the only query this route takes is call=<call id>"));
+    return HttpServer::refuse(std::move(responder), metrics_, "/internal/live", "GET", 400, "validation",
+                              "the only query this route takes is call=<call id>");
   }
   std::string pinned(query.empty() ? std::string_view() : query.substr(kCall.size()));
   metrics_.count_request("/internal/live", "GET", 200);
@@ -110,9 +106,7 @@ void LiveApi::live(HttpRequest& req, Responder responder) {
 void LiveApi::act(HttpRequest& req, Responder responder, const std::string& call_id, const std::string* user) {
   const char* route = user ? "/internal/calls/{id}/participants/{user}/remove" : "/internal/calls/{id}/end";
   auto refuse = [&](int status, const char* code, const std::string& message) {
-    metrics_.count_request(route, "POST", status);
-    metrics_.count_rejected(code);
-    std::move(responder).send(HttpServer::error_response(status, code, message));
+    HttpServer::refuse(std::move(responder), metrics_, route, "POST", status, code, message);
   };
   std::string error;
   JsonPtr doc = json_parse(req.body, &error);
@@ -179,9 +173,8 @@ void LiveApi::act(HttpRequest& req, Responder responder, const std::string& call
   bool queued = user ? signaling_.admin_remove(call_id, *user, std::string(*reason), std::move(audit), done)
                      : signaling_.admin_end(call_id, std::move(audit), std::string(*reason), done);
   if (!queued) {
-    metrics_.count_request(route, "POST", 503);
-    metrics_.count_rejected("overloaded");
-    std::move(*shared).send(HttpServer::error_response(503, "overloaded", "the call log is busy; retry later"));
+    HttpServer::refuse(std::move(*shared), metrics_, route, "POST", 503, "overloaded",
+                       "the call log is busy; retry later");
   }
 }
 
