@@ -5,6 +5,8 @@
 # source with our patches and plugin), a PostgreSQL 15 standing in for the
 # platform's central database, and vytal-syncd shipping the call log to it.
 # Prints the URLs and development JWTs. Ctrl-C stops everything.
+# VYTAL_DEV_DIR: another folder for the configuration, data and logs;
+# PORT, PG_PORT: signald's and PostgreSQL's ports when the configuration is made.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ensure_packages "${BUILD_PACKAGES[@]}" curl patch postgresql-15
@@ -12,7 +14,7 @@ build
 echo "==> building vytal-turnserver (coturn 4.6.1 from Debian's source, our patches)"
 "$ROOT/turn_plugin/build-turnserver.sh" "$BUILD_DIR/turn"
 
-DEV=$ROOT/.cache/dev
+DEV=${VYTAL_DEV_DIR:-$ROOT/.cache/dev}
 mkdir -p "$DEV/data"
 CONF=$DEV/appliance.conf
 PG_PORT=${PG_PORT:-55432}
