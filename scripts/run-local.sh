@@ -6,7 +6,7 @@
 # platform's central database, and vytal-syncd shipping the call log to it.
 # Prints the URLs and development JWTs. Ctrl-C stops everything.
 # VYTAL_DEV_DIR: another folder for the configuration, data and logs;
-# PORT, PG_PORT: signald's and PostgreSQL's ports when the configuration is made.
+# PORT, PG_PORT: signald's and PostgreSQL's ports, read only when the configuration is made.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ensure_packages "${BUILD_PACKAGES[@]}" curl patch postgresql-15
@@ -52,6 +52,8 @@ VYTAL_SYNC_METRICS_PORT = 9102
 CONF
   chmod 600 "$CONF"
 fi
+# PostgreSQL on the configuration's port, whatever PG_PORT says on a later start.
+PG_PORT=$(sed -n 's/^DATABASE_PORT = //p' "$CONF")
 CTL="$BUILD_DIR/vytalctl/vytalctl --config $CONF"
 [ -f "$DEV/turn-keyring" ] || $CTL rotate-turn-secret --overlap 0 >/dev/null
 

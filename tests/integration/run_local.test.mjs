@@ -30,15 +30,24 @@ function curl(url, ...args) {
   return { status: Number(out.slice(i + 1)), body: out.slice(0, i) };
 }
 const psql = (sql) => inNs('psql', ['-h', '127.0.0.1', '-p', '55432', '-U', 'vytalwatch', '-d', 'vytalwatch', '-tAc', sql]).trim();
+// A call's status in the printed PostgreSQL once syncd has shipped it ('' if not within 20 s).
+async function syncedStatus(id) {
+  for (let i = 0; i < 100; i++) {
+    const status = psql(`SELECT status FROM calls WHERE id = '${id}'`);
+    if (status) return status;
+    await sleep(200);
+  }
+  return '';
+}
 
 const running = new Set();
 
 // Starts run-local.sh in its own process group in the namespace; resolves
 // with its printed text once it says how to stop it.
-async function runLocal() {
+async function runLocal(env = {}) {
   const proc = track(
     spawn('ip', ['netns', 'exec', NS, 'bash', join(ROOT, 'scripts/run-local.sh')], {
-      env: { ...process.env, VYTAL_BUILD_DIR: BUILD_DIR, VYTAL_DEV_DIR: DEV },
+      env: { ...process.env, VYTAL_BUILD_DIR: BUILD_DIR, VYTAL_DEV_DIR: DEV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     }),
@@ -116,12 +125,7 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
 
   // syncd ships the call to the printed PostgreSQL.
   assert.equal(curl('http://127.0.0.1:9102/metrics').status, 200);
-  let synced = '';
-  for (let i = 0; i < 100 && !synced; i++) {
-    synced = psql(`SELECT status FROM calls WHERE id = '${callId}'`);
-    if (!synced) await sleep(200);
-  }
-  assert.equal(synced, 'scheduled');
+  assert.equal(await syncedStatus(callId), 'scheduled');
 
   // The printed TURN command relays through vytal-turnserver with its credential.
   const uclient = out.match(/^\s*(\S+turnutils_uclient .+)$/m)[1];
@@ -136,12 +140,15 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   assert.equal(execFileSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).trim(), '', 'processes left after Ctrl-C');
   assert.ok(!existsSync(join(DEV, 'pg/data/postmaster.pid')), 'PostgreSQL still running');
 
-  // Again on the same folder: the first run's tokens, call and admin account still hold.
-  const second = await runLocal();
+  // Again on the same folder: the first run's tokens, call and admin account
+  // still hold, and the configuration's ports win over the environment's.
+  const second = await runLocal({ PORT: '3999', PG_PORT: '55999' });
   try {
     const created = curl(`${url}/webrtc/calls`, '-X', 'POST', '-H', `Authorization: Bearer ${service}`, '-H', 'Content-Type: application/json',
       '--data-binary', '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}');
     assert.equal(created.status, 201, created.body);
+    const newCall = JSON.parse(created.body).id;
+    assert.equal(await syncedStatus(newCall), 'scheduled');
     const again = curl(`${url}/webrtc/calls/${callId}`, '-H', `Authorization: Bearer ${patient}`);
     assert.equal(again.status, 200, again.body);
     assert.match(second.out, new RegExp(`account dev-admin, password ${password};`));
