@@ -59,6 +59,12 @@ CTL="$BUILD_DIR/vytalctl/vytalctl --config $CONF"
 
 PIDS=()
 PG_DIR=$DEV/pg
+# As root, PostgreSQL runs as postgres, which must reach its folder. When it
+# cannot (a checkout under /root, mode 700), PostgreSQL's folder is one of its
+# own under /var/tmp, named after the development folder.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DEV"; then
+  PG_DIR=/var/tmp/vytal-dev-pg-$(printf %s "$DEV" | sha256sum | cut -c1-12)
+fi
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 stop_all() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done

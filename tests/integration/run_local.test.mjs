@@ -11,14 +11,19 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BUILD_DIR } from './lib/signald.mjs';
 import { track } from './lib/children.mjs';
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const NS = `vytal-runlocal-${process.pid}`;
-const DEV = join(BUILD_DIR, 'run-local-test');
+// Under a folder only root may enter, as a checkout under /root is: the
+// script must find PostgreSQL (which runs as postgres) a folder it can reach.
+const PARENT = mkdtempSync(join(tmpdir(), 'vytal-runlocal-'));
+const DEV = join(PARENT, 'dev');
+let pgDir; // where the script put PostgreSQL, as it prints it
 const root = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const inNs = (cmd, args, input) =>
@@ -77,8 +82,10 @@ const printed = (out, label) => out.match(new RegExp(`^\\s*${label}:?\\s+(\\S+)`
 // After a failure: Ctrl-C what still runs, PostgreSQL stopped if it outlived that.
 after(async () => {
   for (const proc of running) await ctrlC(proc);
-  if (existsSync(join(DEV, 'pg/data/postmaster.pid')))
-    spawnSync('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', join(DEV, 'pg/data'), '-m', 'immediate', 'stop']);
+  if (pgDir && existsSync(join(pgDir, 'data/postmaster.pid')))
+    spawnSync('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', join(pgDir, 'data'), '-m', 'immediate', 'stop']);
+  if (pgDir) rmSync(pgDir, { recursive: true, force: true });
+  rmSync(PARENT, { recursive: true, force: true });
   try {
     execFileSync('ip', ['netns', 'del', NS]);
   } catch {}
@@ -87,9 +94,7 @@ after(async () => {
 test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a restart keeps its tokens and calls', { skip: !root && 'needs root (network namespace)', timeout: 280000 }, async () => {
   execFileSync('ip', ['netns', 'add', NS]);
   execFileSync('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
-  rmSync(DEV, { recursive: true, force: true });
-  mkdirSync(DEV, { recursive: true });
-  chmodSync(DEV, 0o755); // PostgreSQL runs as postgres under it
+  mkdirSync(DEV);
 
   const first = await runLocal();
   const out = first.out;
@@ -99,7 +104,9 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   const service = printed(jwts, 'service');
   const patient = printed(jwts, 'patient');
   const password = out.match(/account dev-admin, password (\S+?);/)?.[1];
-  assert.ok(url && callId && service && patient && password, `missing from what it printed:\n${out}`);
+  pgDir = out.match(/^==> PostgreSQL 15 on 127\.0\.0\.1:55432 \((\S+)\)/m)?.[1];
+  assert.ok(url && callId && service && patient && password && pgDir, `missing from what it printed:\n${out}`);
+  assert.match(pgDir, /^\/var\/tmp\/vytal-dev-pg-[0-9a-f]{12}$/);
   assert.equal(url, 'http://localhost:3000');
   // Built already (by CTest's turn.build): nothing rebuilt under the tests running beside it.
   assert.match(out, /vytal-turnserver is up to date/);
@@ -138,7 +145,7 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   const end = await ctrlC(first);
   assert.equal(end.signal, null, first.out);
   assert.equal(execFileSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).trim(), '', 'processes left after Ctrl-C');
-  assert.ok(!existsSync(join(DEV, 'pg/data/postmaster.pid')), 'PostgreSQL still running');
+  assert.ok(!existsSync(join(pgDir, 'data/postmaster.pid')), 'PostgreSQL still running');
 
   // Again on the same folder: the first run's tokens, call and admin account
   // still hold, and the configuration's ports win over the environment's.
