@@ -52,8 +52,11 @@ VYTAL_SYNC_METRICS_PORT = 9102
 CONF
   chmod 600 "$CONF"
 fi
-# PostgreSQL on the configuration's port, whatever PG_PORT says on a later start.
+# The configuration's ports from here on, whatever PORT and PG_PORT say on a
+# later start: PostgreSQL's read from it, and no PORT in the environment that
+# the daemons would take over their configuration file.
 PG_PORT=$(sed -n 's/^DATABASE_PORT = //p' "$CONF")
+unset PORT
 CTL="$BUILD_DIR/vytalctl/vytalctl --config $CONF"
 [ -f "$DEV/turn-keyring" ] || $CTL rotate-turn-secret --overlap 0 >/dev/null
 
