@@ -427,6 +427,18 @@ test('coturn refuses a credential signed with the wrong secret with 401', { time
 
 const pluginOnly = { skip: !PLUGIN && 'needs vytal-turnserver and the plugin (VYTAL_TURN_BIN_DIR)', timeout: 60000 };
 const turnPort = () => state.turn.port;
+// A new server on a stopped one's port. The port is in the ephemeral range, so
+// another test's outgoing connection may hold it for a moment: tried 3 times.
+async function restartOnItsPort(old) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startTurnserver(state.dir, old.port, old.relay);
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await sleep(1000);
+    }
+  }
+}
 const credential = (secret, username) => ({ username, password: hmacB64(secret, username) });
 
 test('a participant who leaves a call is refused at its next TURN request, within a second', pluginOnly, async () => {
@@ -551,9 +563,11 @@ test('a TURN server restart closes its sessions\' usage rows, and its refusals a
   assert.equal(rowState(), 'active', 'the running allocation has no active usage row');
 
   // coturn 4.6.1 sends no final report when it is killed; the next start tells signald.
+  const gone = new Promise((res) => state.turn.proc.once('exit', res));
   state.turn.proc.kill('SIGKILL');
+  await gone; // its listeners are closed only once it has exited
   await running;
-  state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
+  state.turn = await restartOnItsPort(state.turn);
   // The new server's first report ("started") closes them; up to 30 s on a busy machine.
   for (let i = 0; i < 300 && rowState() !== 'closed'; i++) await sleep(100);
   assert.equal(rowState(), 'closed', 'the killed server\'s session is still active in the call log');
@@ -573,7 +587,7 @@ test('a TURN server stopped with SIGTERM reports its open sessions\' usage first
   // A new server for the tests after this one, whatever happens here.
   t.after(async () => {
     await stopChild(state.turn.proc);
-    state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
+    state.turn = await restartOnItsPort(state.turn);
   });
   const secret = state.secret ?? SECRET;
   const username = `${nowS() + 600}:graceful-stop`;
@@ -617,7 +631,7 @@ test('a TURN server stopped with SIGTERM reports its open sessions\' usage first
 test('a TURN server stopped with SIGTERM while many sessions are open closes every one of their usage rows', pluginOnly, async (t) => {
   t.after(async () => {
     await stopChild(state.turn.proc);
-    state.turn = await startTurnserver(state.dir, state.turn.port, state.turn.relay);
+    state.turn = await restartOnItsPort(state.turn);
   });
   const CLIENTS = 15;
   const secret = state.secret ?? SECRET;
