@@ -26,8 +26,9 @@ const DEV = join(PARENT, 'dev');
 let pgDir; // where the script put PostgreSQL, as it prints it
 const root = process.getuid?.() === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const inNs = (cmd, args, input) =>
-  execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8', input, timeout: 60000 });
+const inNs = (cmd, args) => execFileSync('ip', ['netns', 'exec', NS, cmd, ...args], { encoding: 'utf8', timeout: 60000 });
+// What still runs in the namespace ('' when nothing does).
+const nsPids = () => execFileSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).trim();
 // curl inside the namespace: { status, body }.
 function curl(url, ...args) {
   const out = inNs('curl', ['-s', '-m', '10', '-w', '\n%{http_code}', ...args, url]);
@@ -144,7 +145,7 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   // Ctrl-C: it ends, and nothing it started is left in the namespace.
   const end = await ctrlC(first);
   assert.equal(end.signal, null, first.out);
-  assert.equal(execFileSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).trim(), '', 'processes left after Ctrl-C');
+  assert.equal(nsPids(), '', 'processes left after Ctrl-C');
   assert.ok(!existsSync(join(pgDir, 'data/postmaster.pid')), 'PostgreSQL still running');
 
   // Again on the same folder: the first run's tokens, call and admin account
@@ -163,5 +164,5 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   } finally {
     await ctrlC(second);
   }
-  assert.equal(execFileSync('ip', ['netns', 'pids', NS], { encoding: 'utf8' }).trim(), '', 'processes left after the second Ctrl-C');
+  assert.equal(nsPids(), '', 'processes left after the second Ctrl-C');
 });
