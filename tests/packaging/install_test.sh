@@ -404,9 +404,14 @@ step "a settings request through vytal-apply.path"
 check "vytal-apply.path is active" active vytal-apply.path
 APPLY_ID=0123456789abcdef0123456789abcdef
 in_machine runuser -u vytalwatch -- sh -c "printf '%s' '{\"id\":\"$APPLY_ID\",\"kind\":\"settings\",\"actor\":\"install-test\",\"createdAt\":'\$(date +%s)000',\"changes\":{\"VYTAL_TURN_USER_QUOTA\":\"9\"},\"expect\":{},\"restart\":true}' >/var/lib/vytalwatch/apply/tmp/r && mv /var/lib/vytalwatch/apply/tmp/r /var/lib/vytalwatch/apply/requests/$APPLY_ID.json"
-wait_for "vytal-apply wrote its result" test -s "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json"
-check "the request was applied: $(cat "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json")" \
-  grep -q '"state":"done"' "$ROOT/var/lib/vytalwatch/apply/results/$APPLY_ID.json"
+# A result is results/<id>.json until vytal-admin (every 2 s) puts it in the
+# audit log and renames it <id>.audited.json; nothing moves it after that.
+RESULTS="$ROOT/var/lib/vytalwatch/apply/results"
+answered() { test -s "$RESULTS/$1.json" || test -s "$RESULTS/$1.audited.json"; }
+wait_for "vytal-apply wrote its result" answered "$APPLY_ID"
+wait_for "vytal-admin audited the result" test -s "$RESULTS/$APPLY_ID.audited.json"
+check "the request was applied: $(cat "$RESULTS/$APPLY_ID.audited.json")" \
+  grep -q '"state":"done"' "$RESULTS/$APPLY_ID.audited.json"
 check "admin-settings.conf holds the setting" grep -qx 'VYTAL_TURN_USER_QUOTA = 9' "$ROOT/etc/vytalwatch/admin-settings.conf"
 expect_stat /etc/vytalwatch/admin-settings.conf "root:vytalwatch 640"
 # (the machine's /run is its own tmpfs: read it from inside)
@@ -421,16 +426,19 @@ apply_journal() { { in_machine systemctl status --no-pager vytal-apply.path vyta
 ROTATE_ID=fedcba9876543210fedcba9876543210
 OLD_CURRENT=$(grep '^current ' "$ROOT/var/lib/vytalwatch/turn/keyring")
 in_machine runuser -u vytalwatch -- sh -c "printf '%s' '{\"id\":\"$ROTATE_ID\",\"kind\":\"rotate\",\"actor\":\"install-test\",\"createdAt\":'\$(date +%s)000',\"overlapSeconds\":600}' >/var/lib/vytalwatch/apply/tmp/r && mv /var/lib/vytalwatch/apply/tmp/r /var/lib/vytalwatch/apply/requests/$ROTATE_ID.json"
-rotated() { test -s "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json"; }
-for _ in $(seq 300); do rotated && break; sleep 0.1; done
-rotated || { echo "vytal-apply has not answered the rotation in 30 s:"; apply_journal; fail "vytal-apply wrote the rotation's result"; }
+for _ in $(seq 300); do answered "$ROTATE_ID" && break; sleep 0.1; done
+answered "$ROTATE_ID" || { echo "vytal-apply has not answered the rotation in 30 s:"; apply_journal; fail "vytal-apply wrote the rotation's result"; }
 echo "ok: vytal-apply wrote the rotation's result"
-check "the rotation was done: $(cat "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json")" \
-  grep -q '"state":"done"' "$ROOT/var/lib/vytalwatch/apply/results/$ROTATE_ID.json"
+wait_for "vytal-admin audited the rotation's result" test -s "$RESULTS/$ROTATE_ID.audited.json"
+check "the rotation was done: $(cat "$RESULTS/$ROTATE_ID.audited.json")" \
+  grep -q '"state":"done"' "$RESULTS/$ROTATE_ID.audited.json"
+rotation_audited() { in_net curl -sf "$ADMIN_URL/api/audit?actor=install-test&action=turn.rotate" -H "Cookie: $ADMIN_COOKIE" |
+  grep -q "\"outcome\":\"ok\".*$ROTATE_ID"; }
+wait_for "the admin page's audit shows the rotation, done, by its actor" rotation_audited
 check "the key ring has a new current secret and keeps the old one for the overlap" bash -c \
   '! grep -qx "$1" "$2" && grep -q "^previous ${1#current }" "$2"' _ "$OLD_CURRENT" "$ROOT/var/lib/vytalwatch/turn/keyring"
 expect_stat /var/lib/vytalwatch/turn/keyring "vytalwatch:vytalwatch 640"
-expect_stat "/var/lib/vytalwatch/apply/results/$ROTATE_ID.json" "vytalwatch:vytalwatch 640"
+expect_stat "/var/lib/vytalwatch/apply/results/$ROTATE_ID.audited.json" "vytalwatch:vytalwatch 640"
 SECRETS_SUM=$(cat "$ROOT/var/lib/vytalwatch/turn/keyring" "$ROOT/etc/vytalwatch/tls/"* | sha256sum)
 check "vytal-admin's unit has no capability and sees the key ring read-only" bash -c \
   '[ -z "$(nsenter -t "$1" -a systemctl show -P CapabilityBoundingSet vytal-admin.service)" ] && nsenter -t "$1" -a systemctl show -P ReadOnlyPaths vytal-admin.service | grep -q /var/lib/vytalwatch/turn' _ "$LEADER"
