@@ -34,6 +34,7 @@ struct PendingRequest {
   std::string value;
   bool in_value = false;
   size_t header_bytes = 0;
+  size_t wire_bytes = 0;      // read so far while unfinished: head, body and chunked framing
   bool headers_done = false;  // after on_headers_complete, header callbacks are chunked trailers
   int reject_status = 0;
   const char* reject_code = nullptr;

@@ -3,12 +3,11 @@
 // in stop signald at start-up.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync, createSign, sign as rawSign, createHmac } from 'node:crypto';
 import {
-  startSignald, runSignaldExpectingExit, hs256, claims, token, api, sql, metric, tempDir, JWT_SECRET,
+  startSignald, runSignaldExpectingExit, hs256, claims, token, api, sql, metric, rawHttp, tempDir, JWT_SECRET,
 } from './lib/signald.mjs';
 
 const b64url = (b) => Buffer.from(b).toString('base64url');
@@ -23,18 +22,6 @@ function rs256(payload, privateKey) {
 function es256(payload, privateKey) {
   const input = `${enc({ alg: 'ES256', typ: 'JWT' })}.${enc(payload)}`;
   return `${input}.${rawSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
-}
-
-function rawHttp(port, payload) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(payload));
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => (buf += d));
-    s.on('end', () => resolve(buf));
-    s.on('error', (e) => (e.code === 'ECONNRESET' ? resolve(buf) : reject(e)));
-    setTimeout(() => { s.destroy(); resolve(buf); }, 5000);
-  });
 }
 
 const callRows = (sd) => sql(sd.dataDir, 'SELECT (SELECT count(*) FROM calls) || \'/\' || (SELECT count(*) FROM call_participants) || \'/\' || (SELECT count(*) FROM call_events)');
@@ -125,6 +112,24 @@ describe('HS256 with audience and issuer configured', () => {
     const chunk = 'x'.repeat(40000);
     const reply = await rawHttp(sd.port, `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n0\r\n\r\n`);
     assert.match(reply, /^HTTP\/1\.1 413 /);
+  });
+
+  test('chunk extensions that never end are refused once the request passes twice its limits, and counted', async () => {
+    const head = `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${valid()}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    // Short extensions are framing like any other: the call is created.
+    const body = JSON.stringify(CALL);
+    const ok = await rawHttp(sd.port, `${head}${body.length.toString(16)};note=${'n'.repeat(1000)}\r\n${body}\r\n0\r\n\r\n`.replace('HTTP/1.1\r\n', 'HTTP/1.1\r\nConnection: close\r\n'));
+    assert.match(ok, /^HTTP\/1\.1 201 /);
+    const rowsBefore = callRows(sd);
+    const before = await metric(sd.url, 'vytal_rejected_total{reason="body_too_large"}');
+    // http-parser bounds one chunk's size line (80 KiB); 40 chunks of one byte,
+    // each with 4,000 bytes of extension, pass 2 * (8 KiB + 64 KiB) = 147,456
+    // bytes while the body is 40 bytes.
+    const reply = await rawHttp(sd.port, head + `1;ext=${'e'.repeat(4000)}\r\nx\r\n`.repeat(40));
+    assert.match(reply, /^HTTP\/1\.1 413 /);
+    assert.match(reply, /"code":"body_too_large".*chunked framing is too large/);
+    assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="body_too_large"}'), before + 1);
+    assert.equal(callRows(sd), rowsBefore);
   });
 
   test("a patient cannot read or end another patient's call, and the attempt is audited", async () => {

@@ -4,8 +4,7 @@
 // malformed_http and counted; a media type that only starts like JSON is 415.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startSignald, token, api, sql, metric } from './lib/signald.mjs';
+import { startSignald, token, api, sql, metric, rawHttp } from './lib/signald.mjs';
 
 let sd;
 const service = token('platform-backend', 'service');
@@ -18,19 +17,6 @@ after(async () => {
   await sd.stop();
   sd.cleanup();
 });
-
-// Sends raw bytes; resolves with everything received until the server closes.
-function rawHttp(payload) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sd.port, '127.0.0.1', () => s.write(payload));
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => (buf += d));
-    s.on('end', () => resolve(buf));
-    s.on('error', (e) => (e.code === 'ECONNRESET' ? resolve(buf) : reject(e)));
-    setTimeout(() => { s.destroy(); resolve(buf); }, 5000);
-  });
-}
 
 const calls = () => Number(sql(sd.dataDir, 'SELECT count(*) FROM calls'));
 const malformed = () => metric(sd.url, 'vytal_rejected_total{reason="malformed_http"}');
@@ -50,7 +36,7 @@ const refused = [
 for (const [name, payload] of refused) {
   test(`refused with 400 malformed_http and counted: ${name}`, async () => {
     const before = await malformed();
-    const reply = await rawHttp(payload);
+    const reply = await rawHttp(sd.port, payload);
     assert.match(reply, /^HTTP\/1\.1 400 /, reply);
     assert.match(reply, /"code":"malformed_http"/);
     assert.match(reply, /Connection: close/i);
@@ -59,7 +45,7 @@ for (const [name, payload] of refused) {
 }
 
 test('HTTP/1.0 without Host is still served', async () => {
-  const reply = await rawHttp('GET /healthz HTTP/1.0\r\n\r\n');
+  const reply = await rawHttp(sd.port, 'GET /healthz HTTP/1.0\r\n\r\n');
   assert.match(reply, /^HTTP\/1\.1 200 /, reply);
 });
 
@@ -69,8 +55,8 @@ test('HEAD on the REST routes is answered like GET, without the body', async () 
   const patient = token('p-strict', 'patient');
   for (const [path, tok] of [[`/webrtc/calls/${created.body.id}`, service], ['/webrtc/calls', patient], [`/webrtc/ice-servers?callId=${created.body.id}`, patient], ['/webrtc/demo/', null]]) {
     const auth = tok ? `Authorization: Bearer ${tok}\r\n` : '';
-    const get = await rawHttp(`GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
-    const head = await rawHttp(`HEAD ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+    const get = await rawHttp(sd.port, `GET ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+    const head = await rawHttp(sd.port, `HEAD ${path} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
     assert.match(get, /^HTTP\/1\.1 200 /, `GET ${path}: ${get.slice(0, 200)}`);
     assert.match(head, /^HTTP\/1\.1 200 /, `HEAD ${path}: ${head.slice(0, 200)}`);
     const length = (reply) => Number(reply.match(/\r\nContent-Length: (\d+)\r\n/i)?.[1]);
@@ -79,7 +65,7 @@ test('HEAD on the REST routes is answered like GET, without the body', async () 
     assert.equal(head.slice(head.indexOf('\r\n\r\n') + 4), '', `HEAD ${path} sent no body`);
   }
   // Still only GET and POST otherwise.
-  const put = await rawHttp(`PUT /webrtc/calls/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${service}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  const put = await rawHttp(sd.port, `PUT /webrtc/calls/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${service}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   assert.match(put, /^HTTP\/1\.1 405 /);
 });
 
@@ -89,6 +75,7 @@ test('a chunked trailer never acts as a header: Authorization only in a trailer 
   // A second trailer after it: lenient code merges the first into the headers when the next begins.
   const body = `${CALL.length.toString(16)}\r\n${CALL}\r\n0\r\nAuthorization: Bearer ${service}\r\nX-After: 1\r\n\r\n`;
   const reply = await rawHttp(
+    sd.port,
     'POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n' +
       `Connection: close\r\nTrailer: Authorization\r\n\r\n${body}`,
   );
@@ -98,6 +85,7 @@ test('a chunked trailer never acts as a header: Authorization only in a trailer 
   assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="token_missing"}'), missing + 1);
   // The same request with the header where it belongs is accepted.
   const ok = await rawHttp(
+    sd.port,
     `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${service}\r\n` +
       `Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n${CALL.length.toString(16)}\r\n${CALL}\r\n0\r\nX-Trailer: t\r\n\r\n`,
   );
@@ -121,7 +109,7 @@ test('Content-Type compares the media type exactly; parameters are allowed', asy
 
 test('pipelined requests are still checked one by one', async () => {
   const before = await malformed();
-  const reply = await rawHttp('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nX-F: a\r\n b\r\n\r\n');
+  const reply = await rawHttp(sd.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nX-F: a\r\n b\r\n\r\n');
   assert.match(reply, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 400 /, reply);
   assert.equal(await malformed(), before + 1);
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createHmac } from 'node:crypto';
+import net from 'node:net';
 import { checkResponse } from './openapi.mjs';
 
 // The sanitizer build's options (tests/sanitize/run.sh: where reports go),
@@ -132,6 +133,20 @@ export async function api(base, method, path, { tok, body, headers = {} } = {}) 
   const wrong = checkResponse({ method, path, status: res.status, contentType: res.headers.get('content-type') ?? '', body: parsed, text });
   if (wrong) throw new Error(`the answer disagrees with docs/openapi.yaml: ${wrong}`);
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+// Sends raw bytes to a port on 127.0.0.1; resolves with everything received
+// until the server closes (or after 5 s).
+export function rawHttp(port, payload) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(payload));
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d) => (buf += d));
+    s.on('end', () => resolve(buf));
+    s.on('error', (e) => (e.code === 'ECONNRESET' ? resolve(buf) : reject(e)));
+    setTimeout(() => { s.destroy(); resolve(buf); }, 5000);
+  });
 }
 
 // Reads the call log with Debian's sqlite3 shell (read-only).
