@@ -7,7 +7,7 @@
 # syncs to disk did (the disk's part of those stalls).
 # Usage: bench/create_calls.sh [ROUNDS] [SECONDS]   (defaults 3 and 10)
 # Prints a Markdown table of medians for docs/BENCHMARKS.md.
-set -euo pipefail
+set -Eeuo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${VYTAL_BUILD_DIR:-$ROOT/build}
 ROUNDS=${1:-3}
@@ -17,6 +17,8 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 
 WORK=$(mktemp -d)
 trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# A failed step says where, with the end of signald's log.
+trap 'echo "create_calls.sh: line $LINENO failed; signald ${PID:+(pid $PID) }logged:" >&2; tail -5 "$WORK/log" >&2 2>/dev/null || true' ERR
 export JWT_SECRET=bench-secret-0123456789abcdef0123456789
 export VYTAL_BENCH_TOKEN
 VYTAL_BENCH_TOKEN=$("$BUILD/vytalctl/vytalctl" dev-token --sub bench --role service --ttl 7200)
@@ -28,6 +30,7 @@ start_signald() {  # $1: group commit true|false
     "$BUILD/signald/vytal-signald" 2>"$WORK/log" &
   PID=$!
   for _ in $(seq 100); do grep -q "listening on" "$WORK/log" && break; sleep 0.05; done
+  grep -q "listening on" "$WORK/log" || { echo "signald did not start within 5 s" >&2; return 1; }
   URL=http://127.0.0.1:$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$WORK/log" | grep -o '[0-9]*$')
 }
 stop_signald() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
