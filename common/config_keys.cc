@@ -62,7 +62,9 @@ constexpr ConfigKey kKeys[] = {
     {"WEBRTC_TURN_USERNAME", "", "Static TURN username, used only when TURN_SHARED_SECRET is empty."},
     {"WEBRTC_TURN_PASSWORD", "", "Static TURN password, used only when TURN_SHARED_SECRET is empty."},
     {"VYTAL_MAX_HEADER_BYTES", "8192", "Largest request line plus headers accepted (431 beyond)."},
-    {"VYTAL_MAX_BODY_BYTES", "65536", "Largest request body accepted (413 beyond)."},
+    {"VYTAL_MAX_BODY_BYTES", "65536",
+     "Largest request body accepted (413 beyond). A request's bytes on the wire, chunked framing included, are refused "
+     "(413) past twice this and VYTAL_MAX_HEADER_BYTES together."},
     {"VYTAL_MAX_CONNECTIONS", "19500", "Open client connections signald accepts in all."},
     {"VYTAL_MAX_CONNECTIONS_PER_IP", "2000", "Open client connections accepted from one address."},
     {"VYTAL_TRUSTED_PROXIES", "",

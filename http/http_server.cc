@@ -334,10 +334,11 @@ void HttpServer::process_input(Connection* c) {
     // The callbacks count the head and the body; a chunked body's framing
     // (chunk sizes, extensions) reaches none of them, and http-parser skips
     // extensions of any length. So an unfinished request's bytes on the wire
-    // are counted too: at most twice what the two limits allow.
+    // are counted too, whatever they are: at most twice what the two limits
+    // allow.
     PendingRequest* r = c->pending.get();
     if (r && (r->wire_bytes += used) > 2 * (options_.max_header_bytes + options_.max_body_bytes)) {
-      fail(c, 413, "body_too_large", "the request's chunked framing is too large", "body_too_large");
+      fail(c, 413, "body_too_large", "the request is too large on the wire", "body_too_large");
       return;
     }
   }

@@ -127,9 +127,23 @@ describe('HS256 with audience and issuer configured', () => {
     // bytes while the body is 40 bytes.
     const reply = await rawHttp(sd.port, head + `1;ext=${'e'.repeat(4000)}\r\nx\r\n`.repeat(40));
     assert.match(reply, /^HTTP\/1\.1 413 /);
-    assert.match(reply, /"code":"body_too_large".*chunked framing is too large/);
+    assert.match(reply, /"code":"body_too_large".*too large on the wire/);
     assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="body_too_large"}'), before + 1);
     assert.equal(callRows(sd), rowsBefore);
+  });
+
+  test('the bytes on the wire are counted per request: pipelined chunked creates, together over the bound, are all created', async () => {
+    // Three creates on one connection, each with a 60,000-byte chunk
+    // extension: about 180,000 bytes in all, over the 147,456 one request
+    // may send, but each well under it.
+    const body = JSON.stringify(CALL);
+    const one = (close) => `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${valid()}\r\n` +
+      `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n${close ? 'Connection: close\r\n' : ''}\r\n` +
+      `${body.length.toString(16)};note=${'n'.repeat(60000)}\r\n${body}\r\n0\r\n\r\n`;
+    const rowsBefore = Number(sql(sd.dataDir, 'SELECT count(*) FROM calls'));
+    const reply = await rawHttp(sd.port, one(false) + one(false) + one(true));
+    assert.deepEqual([...reply.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['201', '201', '201'], reply);
+    assert.equal(Number(sql(sd.dataDir, 'SELECT count(*) FROM calls')), rowsBefore + 3);
   });
 
   test("a patient cannot read or end another patient's call, and the attempt is audited", async () => {
