@@ -17,8 +17,10 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 
 WORK=$(mktemp -d)
 trap 'kill "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-# A failed step says where, with the end of signald's log.
-trap 'echo "create_calls.sh: line $LINENO failed; signald ${PID:+(pid $PID) }logged:" >&2; tail -5 "$WORK/log" >&2 2>/dev/null || true' ERR
+# A failed step says where, with the ends of signald's log and wrk's output
+# (once: not again from the substitution it failed in).
+trap '[ "$BASHPID" = "$$" ] && { echo "create_calls.sh: line $LINENO failed; signald ${PID:+(pid $PID) }logged:" >&2
+  tail -5 "$WORK/log" >&2 2>/dev/null; echo "wrk printed:" >&2; tail -3 "$WORK/wrk" >&2 2>/dev/null; } || true' ERR
 export JWT_SECRET=bench-secret-0123456789abcdef0123456789
 export VYTAL_BENCH_TOKEN
 VYTAL_BENCH_TOKEN=$("$BUILD/vytalctl/vytalctl" dev-token --sub bench --role service --ttl 7200)
@@ -48,6 +50,7 @@ slow_commits() {  # transactions that took over 5 ms, all of them, their syncs t
 run_wrk() {  # $1 JSON body to POST (empty: GET), $2 path
   VYTAL_BENCH_BODY=$1 wrk -t2 -c$CONNECTIONS -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/request.lua" "$URL$2" \
     >"$WORK/wrk" 2>&1
+  grep -q 'Requests/sec' "$WORK/wrk" || { echo "wrk measured nothing" >&2; return 1; }
   awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
@@ -63,6 +66,7 @@ for round in $(seq "$ROUNDS"); do
   for gc in true false; do
     start_signald $gc
     idle=$(rss_kib)
+    [ -n "$idle" ] || { echo "signald is gone" >&2; false; }
     read -r rps p50 p99 bad < <(run_wrk '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' /webrtc/calls)
     R[create_$gc]+="$rps "; R[p50_$gc]+="$p50 "; R[p99_$gc]+="$p99 "; R[bad_$gc]+="$bad "
     R[idle_$gc]+="$idle "; R[hwm_$gc]+="$(hwm_kib) "
