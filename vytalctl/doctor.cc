@@ -590,6 +590,22 @@ DoctorCheck check_clock() {
 
 // ---- TURN ------------------------------------------------------------------
 
+// What to do about a refused Allocate, by its error code.
+std::string refused_allocation_fix(const Config& config, const std::string& error) {
+  if (error.rfind("401", 0) == 0)
+    return "it checks another key ring than signald mints with: see config-turn; systemctl restart vytal-turnserver";
+  if (error.rfind("486", 0) == 0)
+    // coturn keeps a freed allocation about a second, and counts it meanwhile.
+    return "a quota is full: either vytalctl-doctor's own, " +
+           std::to_string(config.integer("VYTAL_TURN_USER_QUOTA", 1, 100000)) +
+           " allocations (VYTAL_TURN_USER_QUOTA), as each doctor run's allocation counts for about a second after "
+           "it is freed: run doctor again a few seconds apart; or the server's, " +
+           std::to_string(config.integer("VYTAL_TURN_TOTAL_QUOTA", 1, 10000000)) +
+           " allocations in all (VYTAL_TURN_TOTAL_QUOTA): signald's /metrics counts those in use "
+           "(vytal_turn_allocations)";
+  return "journalctl -u vytal-turnserver -n 50 says why";
+}
+
 DoctorCheck check_turn_allocation(const Config& config, const StatusOptions& st, int64_t now_s) {
   const char* id = "turn-allocation";
   std::string secret = config.str("TURN_SHARED_SECRET");
@@ -611,10 +627,7 @@ DoctorCheck check_turn_allocation(const Config& config, const StatusOptions& st,
   if (!a) {
     if (a.error().code == "refused")
       return fail(id, "vytal-turnserver refused an allocation with a fresh credential: " + a.error().message,
-                  a.error().message.rfind("401", 0) == 0
-                      ? "it checks another key ring than signald mints with: see config-turn; systemctl restart "
-                        "vytal-turnserver"
-                      : "journalctl -u vytal-turnserver -n 50 says why");
+                  refused_allocation_fix(config, a.error().message));
     return fail(id, "no TURN allocation on " + host_port(st.turn_host, st.turn_port) + ": " + a.error().message,
                 "systemctl status vytal-turnserver; journalctl -u vytal-turnserver -n 50");
   }

@@ -27,10 +27,12 @@ import { SYNCD } from './lib/syncd.mjs';
 import { ADMIN } from './lib/admin.mjs';
 import { startPostgres } from './lib/postgres.mjs';
 import { track } from './lib/children.mjs';
+import { restCredential, turnClient } from './lib/turn_raw.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const NS = process.env.VYTAL_DOCTOR_NETNS;
 const RELAY = '198.51.100.7';
+const USER_QUOTA = 100;
 
 if (!NS) {
   // Outer run: the namespace, a veth pair inside it carrying the relay
@@ -151,7 +153,7 @@ function inner() {
       // holds a freed allocation for a second (a refresh to lifetime 0 expires
       // in 1 s), and these tests run doctor up to 13 times a second: over the
       // package's quota of 12 (in CI the last run was refused 486).
-      'VYTAL_TURN_USER_QUOTA = 100',
+      `VYTAL_TURN_USER_QUOTA = ${USER_QUOTA}`,
       '',
     ].join('\n'));
     writeFileSync(conf.secrets, `JWT_SECRET = ${JWT_SECRET}\n${extraSecrets}`);
@@ -306,6 +308,34 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
       assert.ok(s.body.problems.some((x) => x.severity === 'critical' && /vytal-turnserver is down/.test(x.title)), JSON.stringify(s.body.problems));
     } finally {
       await startTurn();
+    }
+    assert.equal(doctor().byId['turn-allocation'].status, 'OK');
+  });
+
+  test('vytalctl-doctor\'s TURN quota full: turn-allocation FAILs with 486, and the fix names both quotas', async () => {
+    const secret = /^current (\S+)$/m.exec(readFileSync(p('turn', 'keyring'), 'utf8'))[1];
+    const held = [];
+    try {
+      // Allocations as vytalctl-doctor, one per client, until the server refuses one.
+      let answer = 'ok';
+      for (let i = 0; i <= USER_QUOTA && answer === 'ok'; i++) {
+        const c = await turnClient({ host: '127.0.0.1', port: 3478, ...restCredential(secret, 'vytalctl-doctor', 60) });
+        held.push(c);
+        answer = await c.allocate();
+      }
+      assert.equal(answer, 486, 'the quota never filled');
+      const d = doctor();
+      assert.equal(d.code, 1);
+      assert.deepEqual(d.failed, ['turn-allocation']);
+      assert.match(d.byId['turn-allocation'].detail, /^vytal-turnserver refused an allocation with a fresh credential: 486/);
+      assert.match(d.byId['turn-allocation'].fix, new RegExp(`^a quota is full: either vytalctl-doctor's own, ${USER_QUOTA} allocations \\(VYTAL_TURN_USER_QUOTA\\), .*run doctor again a few seconds apart; or the server's, \\d+ allocations in all \\(VYTAL_TURN_TOTAL_QUOTA\\)`));
+    } finally {
+      for (const c of held) {
+        if (c.relay) await c.refresh(0).catch(() => {});
+        await c.close();
+      }
+      // Freed, they count for about a second more: the next tests wait for that.
+      await until('doctor to allocate again', () => doctor().byId['turn-allocation'].status === 'OK', 10000).catch(() => {});
     }
     assert.equal(doctor().byId['turn-allocation'].status, 'OK');
   });
