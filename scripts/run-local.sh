@@ -52,11 +52,13 @@ VYTAL_SYNC_METRICS_PORT = 9102
 CONF
   chmod 600 "$CONF"
 fi
-# The configuration's ports from here on, whatever PORT and PG_PORT say on a
-# later start: PostgreSQL's read from it, and no PORT in the environment that
-# the daemons would take over their configuration file.
+# The configuration file alone from here on, whatever the environment says
+# on a later start: PostgreSQL's port is read from it, and no configuration
+# key stays in the environment, where every daemon and vytalctl would take it
+# over the file (a DATABASE_HOST or JWT_SECRET left from other work, say).
+# docs/CONFIG.md's table names every key (a unit test holds it to the code).
 PG_PORT=$(sed -n 's/^DATABASE_PORT = //p' "$CONF")
-unset PORT
+for key in $(sed -n 's/^| `\([A-Z0-9_]*\)` |.*/\1/p' "$ROOT/docs/CONFIG.md"); do unset "$key"; done
 CTL="$BUILD_DIR/vytalctl/vytalctl --config $CONF"
 [ -f "$DEV/turn-keyring" ] || $CTL rotate-turn-secret --overlap 0 >/dev/null
 

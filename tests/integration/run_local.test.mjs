@@ -149,8 +149,11 @@ test('run-local.sh: everything it prints works, Ctrl-C stops all of it, and a re
   assert.ok(!existsSync(join(pgDir, 'data/postmaster.pid')), 'PostgreSQL still running');
 
   // Again on the same folder: the first run's tokens, call and admin account
-  // still hold, and the configuration's ports win over the environment's.
-  const second = await runLocal({ PORT: '3999', PG_PORT: '55999' });
+  // still hold, and the configuration wins over the environment's keys: its
+  // ports, its JWT secret (the first run's tokens still work) and its central
+  // database (the new call reaches it).
+  const second = await runLocal({ PORT: '3999', PG_PORT: '55999', JWT_SECRET: 'not-the-configured-secret-0123456789abcdef',
+    DATABASE_NAME: 'not_the_configured_database' });
   try {
     const created = curl(`${url}/webrtc/calls`, '-X', 'POST', '-H', `Authorization: Bearer ${service}`, '-H', 'Content-Type: application/json',
       '--data-binary', '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}');
