@@ -85,6 +85,7 @@ struct Load::Conn {
   EventPtr join_timer;
   bool settled = false;
   bool joined = false;
+  bool queued = false;  // in Load::queued_
 };
 
 struct Load::Phase {
@@ -238,12 +239,28 @@ void Load::on_error(Conn& c, std::string_view text) {
   if (!c.settled) settle(c, false, text);
 }
 
-void Load::send(Conn& c) {
+void Load::send(Conn& c, bool at_once) {
   int64_t t = now_ns();
   static constexpr char kHex[] = "0123456789abcdef";
   for (size_t i = 0; i < kTsDigits; ++i) c.frame[c.ts_at + kTsDigits - 1 - i] = kHex[(t >> (4 * i)) & 0xf];
-  c.ws->send_text(c.frame);
+  if (at_once) {
+    c.ws->send_text(c.frame);
+  } else {
+    c.ws->queue_text(c.frame);
+    if (!c.queued) {
+      c.queued = true;
+      queued_.push_back(&c);
+    }
+  }
   ++phase_->sent;
+}
+
+void Load::on_read_done(WsClient&) {
+  for (Conn* c : queued_) {
+    c->queued = false;
+    c->ws->flush();
+  }
+  queued_.clear();
 }
 
 void Load::on_relayed(Conn& c, std::string_view text, size_t mark) {
@@ -268,7 +285,7 @@ void Load::on_relayed(Conn& c, std::string_view text, size_t mark) {
   ++phase_->received;
   if (now <= phase_->ends_at) ++phase_->in_time;
   if (phase_->spec.mode == PhaseSpec::Mode::window && !phase_->draining && now < phase_->ends_at) {
-    if (c.peer->ws->is_open()) send(*c.peer);  // the sender keeps its window full
+    if (c.peer->ws->is_open()) send(*c.peer, false);  // the sender keeps its window full
   } else if (phase_->draining && phase_->sent == phase_->received) {
     finish();
   }

@@ -63,6 +63,7 @@ class Load final : public WsHandler {
   void on_open(WsClient& c) override;
   void on_message(WsClient& c, std::string_view text) override;
   void on_closed(WsClient& c, std::string_view why) override;
+  void on_read_done(WsClient& c) override;
 
  private:
   struct Conn;
@@ -70,7 +71,10 @@ class Load final : public WsHandler {
 
   void connect_next();
   void settle(Conn& c, bool joined, std::string_view why);
-  void send(Conn& c);
+  // Stamps and sends c's message: written at once, or queued until the read
+  // being handled is done (saturation: one write for the messages one read
+  // answers, as a server writes what one read relays).
+  void send(Conn& c, bool at_once = true);
   void on_relayed(Conn& c, std::string_view text, size_t mark);
   void on_error(Conn& c, std::string_view text);
   void on_control(Conn& c, std::string_view text);
@@ -91,6 +95,7 @@ class Load final : public WsHandler {
   uint64_t errors_ = 0;
   uint64_t closes_ = 0;
   std::unique_ptr<Phase> phase_;
+  std::vector<Conn*> queued_;  // connections with messages queued by the read being handled
 };
 
 }  // namespace vytal::bench

@@ -82,8 +82,12 @@ bool WsClient::connect(const WsTarget& target, const in_addr& source, std::strin
 
 void WsClient::send_text(std::string_view text) {
   if (state_ != State::open) return;
-  send_frame(WSLAY_TEXT_FRAME, text);
+  queue_text(text);
   flush();
+}
+
+void WsClient::queue_text(std::string_view text) {
+  if (state_ == State::open) send_frame(WSLAY_TEXT_FRAME, text);
 }
 
 // The send callback only appends to out_, so wslay takes the whole frame.
@@ -123,6 +127,7 @@ void WsClient::on_readable(evutil_socket_t, short, void* self) noexcept {
     c->read_handshake();
   else if (c->state_ == State::open)
     c->read_frames();
+  c->handler_.on_read_done(*c);
 }
 
 void WsClient::on_writable(evutil_socket_t, short, void* self) noexcept {

@@ -7,8 +7,9 @@
 // client 12 % of its CPU here; the client trusts the server it measures.
 //
 // Output is written at once when the socket takes it (one write per send, no
-// write interest registered unless the kernel's buffer is full), so the
-// client adds as little per-message work as it can to what it measures.
+// write interest registered unless the kernel's buffer is full), or queued
+// and written by one flush for several messages, so the client adds as
+// little per-message work as it can to what it measures.
 // Single-threaded: every call and callback runs on the event_base's thread.
 #pragma once
 
@@ -41,6 +42,8 @@ class WsHandler {
   virtual void on_message(WsClient& c, std::string_view text) = 0;
   // Once per connection: failed handshake, protocol error, close frame or EOF.
   virtual void on_closed(WsClient& c, std::string_view why) = 0;
+  // After the messages of one read from the socket were handed over.
+  virtual void on_read_done(WsClient& c) = 0;
 
  protected:
   ~WsHandler() = default;
@@ -59,6 +62,10 @@ class WsClient {
   bool connect(const WsTarget& target, const in_addr& source, std::string_view subprotocols, std::string& error);
   // Queues one text message and writes what the socket takes.
   void send_text(std::string_view text);
+  // Queues one text message; the next flush() or send_text() writes it.
+  void queue_text(std::string_view text);
+  // Writes what is queued, as much as the socket takes.
+  void flush();
   // Bytes accepted by send_text that the kernel has not taken yet.
   size_t pending_output() const { return evbuffer_get_length(out_.get()); }
   bool is_open() const { return state_ == State::open; }
@@ -82,7 +89,6 @@ class WsClient {
   void read_frames();
   void on_frame_chunk(const wslay_frame_iocb& io, size_t got);
   void send_frame(uint8_t opcode, std::string_view payload);
-  void flush();
   void fail(std::string_view why);
 
   event_base* base_;
