@@ -114,18 +114,25 @@ describe('HS256 with audience and issuer configured', () => {
     assert.match(reply, /^HTTP\/1\.1 413 /);
   });
 
-  test('chunk extensions that never end are refused once the request passes twice its limits, and counted', async () => {
-    const head = `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${valid()}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
-    // Short extensions are framing like any other: the call is created.
+  // A create with a chunked body: its headers, and the whole request with
+  // the body in one chunk whose size line carries `ext`.
+  const chunkedHead = (close = false) => `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${valid()}\r\n` +
+    `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  const chunkedCreate = (ext, close = false) => {
     const body = JSON.stringify(CALL);
-    const ok = await rawHttp(sd.port, `${head}${body.length.toString(16)};note=${'n'.repeat(1000)}\r\n${body}\r\n0\r\n\r\n`.replace('HTTP/1.1\r\n', 'HTTP/1.1\r\nConnection: close\r\n'));
+    return `${chunkedHead(close)}${body.length.toString(16)}${ext}\r\n${body}\r\n0\r\n\r\n`;
+  };
+
+  test('chunk extensions that never end are refused once the request passes twice its limits, and counted', async () => {
+    // Short extensions are framing like any other: the call is created.
+    const ok = await rawHttp(sd.port, chunkedCreate(`;note=${'n'.repeat(1000)}`, true));
     assert.match(ok, /^HTTP\/1\.1 201 /);
     const rowsBefore = callRows(sd);
     const before = await metric(sd.url, 'vytal_rejected_total{reason="body_too_large"}');
     // http-parser bounds one chunk's size line (80 KiB); 40 chunks of one byte,
     // each with 4,000 bytes of extension, pass 2 * (8 KiB + 64 KiB) = 147,456
     // bytes while the body is 40 bytes.
-    const reply = await rawHttp(sd.port, head + `1;ext=${'e'.repeat(4000)}\r\nx\r\n`.repeat(40));
+    const reply = await rawHttp(sd.port, chunkedHead() + `1;ext=${'e'.repeat(4000)}\r\nx\r\n`.repeat(40));
     assert.match(reply, /^HTTP\/1\.1 413 /);
     assert.match(reply, /"code":"body_too_large".*too large on the wire/);
     assert.equal(await metric(sd.url, 'vytal_rejected_total{reason="body_too_large"}'), before + 1);
@@ -136,14 +143,12 @@ describe('HS256 with audience and issuer configured', () => {
     // Three creates on one connection, each with a 60,000-byte chunk
     // extension: about 180,000 bytes in all, over the 147,456 one request
     // may send, but each well under it.
-    const body = JSON.stringify(CALL);
-    const one = (close) => `POST /webrtc/calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${valid()}\r\n` +
-      `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n${close ? 'Connection: close\r\n' : ''}\r\n` +
-      `${body.length.toString(16)};note=${'n'.repeat(60000)}\r\n${body}\r\n0\r\n\r\n`;
-    const rowsBefore = Number(sql(sd.dataDir, 'SELECT count(*) FROM calls'));
-    const reply = await rawHttp(sd.port, one(false) + one(false) + one(true));
+    const ext = `;note=${'n'.repeat(60000)}`;
+    const calls = () => Number(sql(sd.dataDir, 'SELECT count(*) FROM calls'));
+    const before = calls();
+    const reply = await rawHttp(sd.port, chunkedCreate(ext) + chunkedCreate(ext) + chunkedCreate(ext, true));
     assert.deepEqual([...reply.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]), ['201', '201', '201'], reply);
-    assert.equal(Number(sql(sd.dataDir, 'SELECT count(*) FROM calls')), rowsBefore + 3);
+    assert.equal(calls(), before + 3);
   });
 
   test("a patient cannot read or end another patient's call, and the attempt is audited", async () => {
