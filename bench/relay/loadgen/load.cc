@@ -85,7 +85,7 @@ struct Load::Conn {
   EventPtr join_timer;
   bool settled = false;
   bool joined = false;
-  bool queued = false;  // in Load::queued_
+  bool queued = false;  // messages queued by its peer's read, written when that read is done
 };
 
 struct Load::Phase {
@@ -247,20 +247,17 @@ void Load::send(Conn& c, bool at_once) {
     c.ws->send_text(c.frame);
   } else {
     c.ws->queue_text(c.frame);
-    if (!c.queued) {
-      c.queued = true;
-      queued_.push_back(&c);
-    }
+    c.queued = true;
   }
   ++phase_->sent;
 }
 
-void Load::on_read_done(WsClient&) {
-  for (Conn* c : queued_) {
-    c->queued = false;
-    c->ws->flush();
-  }
-  queued_.clear();
+// A read only ever queues messages to its own connection's peer (on_relayed).
+void Load::on_read_done(WsClient& ws) {
+  Conn& peer = *static_cast<Conn*>(ws.user())->peer;
+  if (!peer.queued) return;
+  peer.queued = false;
+  peer.ws->flush();
 }
 
 void Load::on_relayed(Conn& c, std::string_view text, size_t mark) {

@@ -95,7 +95,6 @@ class Load final : public WsHandler {
   uint64_t errors_ = 0;
   uint64_t closes_ = 0;
   std::unique_ptr<Phase> phase_;
-  std::vector<Conn*> queued_;  // connections with messages queued by the read being handled
 };
 
 }  // namespace vytal::bench
