@@ -334,7 +334,10 @@ t=T(); s=ctypes.CDLL(None).adjtimex(ctypes.byref(t)); print(int(s != 5 and not (
         if (c.relay) await c.refresh(0).catch(() => {});
         await c.close();
       }
-      // Freed, they count for about a second more: the next tests wait for that.
+      // Freed, they count for about a second more (the server's lifetime-0
+      // expiry): the next tests wait until all of them are gone. One doctor
+      // run getting through is not enough: it may take a place freed early.
+      await sleep(2500);
       await until('doctor to allocate again', () => doctor().byId['turn-allocation'].status === 'OK', 10000).catch(() => {});
     }
     assert.equal(doctor().byId['turn-allocation'].status, 'OK');
