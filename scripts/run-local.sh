@@ -107,8 +107,18 @@ PATIENT_TOKEN=$($CTL dev-token --sub patient-uuid --role patient --ttl 86400)
 PROVIDER_TOKEN=$($CTL dev-token --sub provider-uuid --role provider --ttl 86400)
 PORT_IN_CONF=$(sed -n 's/^PORT = //p' "$CONF")
 URL=http://localhost:$PORT_IN_CONF
-for _ in $(seq 100); do curl -sf "$URL/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/healthz" >/dev/null || { echo "signald did not start:"; tail -5 "$DEV/signald.log"; exit 1; }
+# Waits up to 30 s until CHECK succeeds; otherwise says which program did
+# not start, with the end of its log, and stops everything.
+wait_until_up() {
+  local name=$1 log=$2
+  shift 2
+  for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "$name did not start within 30 s; the end of $log:" >&2
+  tail -5 "$log" >&2
+  exit 1
+}
+tcp_open() { (exec 3<>"/dev/tcp/$1/$2"); }
+wait_until_up signald "$DEV/signald.log" curl -sf "$URL/healthz"
 # The admin page, with a development admin account made once.
 "$BUILD_DIR/admin_ui/vytal-admin" --config "$CONF" 2>>"$DEV/admin.log" &
 PIDS+=($!)
@@ -119,6 +129,10 @@ fi
 CALL_ID=$(curl -sf -X POST "$URL/webrtc/calls" -H "Content-Type: application/json" \
   -H "Authorization: Bearer $SERVICE_TOKEN" \
   -d '{"patientId":"patient-uuid","providerId":"provider-uuid","type":"video"}' | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+# Everything printed below answers before it is printed.
+wait_until_up vytal-turnserver "$DEV/turnserver.log" tcp_open 127.0.0.1 3478
+wait_until_up vytal-syncd "$DEV/syncd.log" curl -sf http://127.0.0.1:9102/metrics
+wait_until_up vytal-admin "$DEV/admin.log" curl -sf http://localhost:3001/
 TURN=$($CTL turn-credential --user dev-user)
 TURN_USERNAME=$(sed -n 's/^username=//p' <<<"$TURN")
 TURN_PASSWORD=$(sed -n 's/^password=//p' <<<"$TURN")
