@@ -10,7 +10,15 @@
 //   VYTAL_TURNSERVER_BIN (default build/turn/bin/vytal-turnserver), VYTAL_TURN_PLUGIN
 //   (default build/turn_plugin/libvytal_turn.so), STOCK_TURNSERVER_BIN (default turnserver),
 //   UCLIENT_BIN (default Debian's turnutils_uclient, the same client for both)
+//   TURN_IR_ROUNDS                 rounds of the instruction count (default 5; 0 for none)
 //   TURN_DOC                       a Markdown file to write the table into
+//
+// CPU time per message swings by about 15 % from round to round on a VM, for
+// the same binary. So each server also runs under valgrind's cachegrind, whose
+// count of the instructions it executes is the same whatever else the machine
+// does: instructions per message, with what starting and stopping costs taken
+// off. The kernel's share is compared by system calls per message, counted in
+// the timed rounds by perf's raw_syscalls tracepoint (when perf is installed).
 //
 // Both servers: loopback only, REST API credentials (use-auth-secret) with the
 // same secret (stock: static-auth-secret; ours: the plugin's key ring), the
@@ -31,6 +39,12 @@ const BUILD = resolve(process.env.VYTAL_BUILD_DIR ?? join(ROOT, 'build'));
 const ROUNDS = Number(process.argv[2] ?? 5);
 const env = (k, d) => process.env[k] ?? d;
 const LENGTH = Number(env('TURN_LENGTH', 200));
+// Under cachegrind the server runs tens of times slower: smaller loads of the same two kinds.
+const IR_ROUNDS = Number(env('TURN_IR_ROUNDS', 5));
+const IR_LOADS = [
+  { name: 'paced: 20 clients × 50 msg/s', clients: 20, messages: 500, interval: 20 },
+  { name: 'heavy: 10 clients × 1000 msg/s', clients: 10, messages: 2000, interval: 1 },
+];
 const LOADS = [
   { name: `paced: ${env('TURN_PACED_CLIENTS', 200)} clients × 50 msg/s`, clients: env('TURN_PACED_CLIENTS', 200), messages: env('TURN_PACED_MESSAGES', 1000), interval: 20 },
   { name: `heavy: ${env('TURN_HEAVY_CLIENTS', 50)} clients × 1000 msg/s`, clients: env('TURN_HEAVY_CLIENTS', 50), messages: env('TURN_HEAVY_MESSAGES', 20000), interval: 1 },
@@ -85,10 +99,10 @@ function run(command, args, timeoutMs) {
   });
 }
 
-function stop(proc, signal = 'SIGTERM') {
+function stop(proc, signal = 'SIGTERM', timeoutMs = 5000) {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     proc.once('exit', () => {
       clearTimeout(timer);
       res();
@@ -97,7 +111,8 @@ function stop(proc, signal = 'SIGTERM') {
   });
 }
 
-async function startServer(kind, dir) {
+// `wrapper`: a command the server runs under (valgrind), exec'ing it in the same process.
+async function startServer(kind, dir, wrapper = []) {
   let port;
   for (let i = 0; i < 20 && !port; i++) {
     const p = 34000 + Math.floor(Math.random() * 1000);
@@ -125,12 +140,14 @@ async function startServer(kind, dir) {
   } else {
     args.push(`--static-auth-secret=${SECRET}`);
   }
-  const proc = track(spawn(kind === 'vytal' ? VYTAL : STOCK, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const binary = kind === 'vytal' ? VYTAL : STOCK;
+  const command = wrapper.length ? [...wrapper, binary] : [binary];
+  const proc = track(spawn(command[0], [...command.slice(1), ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   proc.stderr.on('data', (c) => (stderr += c));
   // Listening once its UDP port shows in /proc/net/udp (looked up, not bound).
   const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < (wrapper.length ? 2400 : 200); i++) {
     if (proc.exitCode !== null || readFileSync('/proc/net/udp', 'utf8').includes(` ${local} `)) break;
     await sleep(25);
   }
@@ -159,43 +176,93 @@ function parseUclient(out) {
   return { sent: sentAll, received: Math.min(receivedAll, sentAll), rate: median(perSecond) };
 }
 
+const PERF = (() => {
+  try {
+    execFileSync('perf', ['stat', '-x,', '-e', 'raw_syscalls:sys_enter', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+// Counts the system calls of every thread of `pid` until the returned function is called.
+function countSyscalls(pid) {
+  if (!PERF) return async () => NaN;
+  const perf = track(spawn('perf', ['stat', '-x,', '-e', 'raw_syscalls:sys_enter', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let err = '';
+  perf.stderr.on('data', (c) => (err += c));
+  return async () => {
+    await stop(perf, 'SIGINT');
+    return Number(err.match(/^(\d+),[^\n]*raw_syscalls:sys_enter/m)?.[1] ?? NaN);
+  };
+}
+
+// Runs uclient's load against `server`; resolves with its parsed counts, its
+// CPU time and the run's wall-clock seconds.
+async function loadServer(kind, server, load) {
+  const t0 = performance.now();
+  const args = ['-y', '-c', '-m', String(load.clients), '-n', String(load.messages), '-l', String(LENGTH), '-z', String(load.interval),
+    '-W', SECRET, '-u', 'bench', '-p', String(server.port), HOST];
+  // The shell that waited for uclient holds its CPU time (cutime, cstime): printed last.
+  const r = await run('sh', ['-c', '"$@"; s=$?; echo; cat /proc/$$/stat; exit $s', 'sh', UCLIENT, ...args], 180000);
+  const wall = (performance.now() - t0) / 1000;
+  const u = parseUclient(r.out);
+  if (!u || u.received === 0) throw new Error(`${kind}: uclient failed (exit ${r.code}):\n${r.out.slice(-2000)}`);
+  return { ...u, wall, clientCpu: statCpuMicros(r.out.trimEnd().split('\n').at(-1)).children };
+}
+
+async function stopSink(server) {
+  if (!server.sink) return NaN;
+  await sleep(200);
+  await stop(server.sink);
+  return Number(server.sink.output.match(/datagrams (\d+)/)?.[1] ?? 0);
+}
+
 async function oneRun(kind, load) {
   const dir = mkdtempSync(join(tmpdir(), 'vytal-turn-bench-'));
   const server = await startServer(kind, dir);
   try {
     const cpu0 = cpuMicros(server.proc.pid);
     const busy0 = machineBusyMicros();
-    const t0 = performance.now();
-    const args = ['-y', '-c', '-m', String(load.clients), '-n', String(load.messages), '-l', String(LENGTH), '-z', String(load.interval),
-      '-W', SECRET, '-u', 'bench', '-p', String(server.port), HOST];
-    // The shell that waited for uclient holds its CPU time (cutime, cstime): printed last.
-    const r = await run('sh', ['-c', '"$@"; s=$?; echo; cat /proc/$$/stat; exit $s', 'sh', UCLIENT, ...args], 180000);
-    const wall = (performance.now() - t0) / 1000;
+    const syscalls = countSyscalls(server.proc.pid);
+    const u = await loadServer(kind, server, load);
+    const calls = await syscalls();
     const cpu = cpuMicros(server.proc.pid) - cpu0;
     const busy = machineBusyMicros() - busy0;
-    const clientCpu = statCpuMicros(r.out.trimEnd().split('\n').at(-1)).children;
     const hwm = Number(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)[1]);
-    const u = parseUclient(r.out);
-    if (!u || u.received === 0) throw new Error(`${kind}: uclient failed (exit ${r.code}):\n${r.out.slice(-2000)}`);
     await stop(server.proc);
-    let usage = '';
-    if (server.sink) {
-      await sleep(200);
-      await stop(server.sink);
-      usage = server.sink.output.match(/datagrams (\d+)/)?.[1] ?? '0';
-    }
-    const result = {
+    return {
       rate: u.rate,
       received: u.received,
       lostPct: (100 * (u.sent - u.received)) / u.sent,
       cpuPerMsg: cpu / u.received,
-      cores: cpu / 1e6 / wall,
-      clientCores: clientCpu / 1e6 / wall,
-      busyCores: busy / 1e6 / wall,
+      syscallsPerMsg: calls / u.received,
+      cores: cpu / 1e6 / u.wall,
+      clientCores: u.clientCpu / 1e6 / u.wall,
+      busyCores: busy / 1e6 / u.wall,
       hwm,
-      usage: usage === '' ? NaN : Number(usage),
+      usage: await stopSink(server),
     };
-    return result;
+  } finally {
+    await stop(server.proc, 'SIGKILL');
+    if (server.sink) await stop(server.sink, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The instructions one life of the server executes under cachegrind, from
+// start to SIGTERM, with `load` run against it (none: started and stopped).
+async function countInstructions(kind, load) {
+  const dir = mkdtempSync(join(tmpdir(), 'vytal-turn-bench-'));
+  const out = join(dir, 'cachegrind.out');
+  const server = await startServer(kind, dir, ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--branch-sim=no', `--cachegrind-out-file=${out}`, '-q']);
+  try {
+    const u = load ? await loadServer(kind, server, load) : null;
+    await stop(server.proc, 'SIGTERM', 60000);
+    const usage = await stopSink(server);
+    const instructions = Number(readFileSync(out, 'utf8').match(/^summary: (\d+)/m)?.[1]);
+    if (!Number.isFinite(instructions)) throw new Error(`${kind}: no instruction count in ${out}`);
+    return { instructions, received: u?.received ?? 0, lostPct: u ? (100 * (u.sent - u.received)) / u.sent : 0, usage };
   } finally {
     await stop(server.proc, 'SIGKILL');
     if (server.sink) await stop(server.sink, 'SIGKILL');
@@ -220,21 +287,36 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
   }
 }
+// Instruction counts: alternating too, though they barely move between rounds.
+const counts = Object.fromEntries(IR_LOADS.map((l) => [l.name, { vytal: [], stock: [] }]));
+const idle = { vytal: [], stock: [] };
+for (let round = 1; round <= IR_ROUNDS; round++) {
+  for (const kind of KINDS) {
+    const base = await countInstructions(kind, null);
+    idle[kind].push(base.instructions);
+    for (const load of IR_LOADS) {
+      const c = await countInstructions(kind, load);
+      c.perMsg = (c.instructions - base.instructions) / c.received;
+      counts[load.name][kind].push(c);
+      log(`instructions round ${round} ${load.name} ${kind}: ${JSON.stringify({ ...c, idle: base.instructions }, (k, v) => (typeof v === 'number' ? Number(v.toFixed(1)) : v))}`);
+    }
+  }
+}
 const load1 = loadavg();
 
 const fmt = (v, d = 0) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const rows = [
-  '| load | server | delivered msg/s | lost % | server CPU µs/msg | server CPU (cores) | server peak RSS KiB | usage datagrams | uclient CPU (cores) | machine busy (cores) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| load | server | delivered msg/s | lost % | server CPU µs/msg | system calls/msg | server CPU (cores) | server peak RSS KiB | usage datagrams | uclient CPU (cores) | machine busy (cores) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const load of LOADS) {
   const m = (kind, key) => median(runs[load.name][kind].map((r) => r[key]));
   for (const kind of KINDS) {
-    rows.push(`| ${kind === 'vytal' ? load.name : ''} | ${LABEL[kind]} | ${fmt(m(kind, 'rate'))} | ${fmt(m(kind, 'lostPct'), 2)} | ${fmt(m(kind, 'cpuPerMsg'), 2)} | ${fmt(m(kind, 'cores'), 2)} | ${fmt(m(kind, 'hwm'))} | ${kind === 'vytal' ? fmt(m(kind, 'usage')) : '(none)'} | ${fmt(m(kind, 'clientCores'), 2)} | ${fmt(m(kind, 'busyCores'), 2)} |`);
+    rows.push(`| ${kind === 'vytal' ? load.name : ''} | ${LABEL[kind]} | ${fmt(m(kind, 'rate'))} | ${fmt(m(kind, 'lostPct'), 2)} | ${fmt(m(kind, 'cpuPerMsg'), 2)} | ${fmt(m(kind, 'syscallsPerMsg'), 2)} | ${fmt(m(kind, 'cores'), 2)} | ${fmt(m(kind, 'hwm'))} | ${kind === 'vytal' ? fmt(m(kind, 'usage')) : '(none)'} | ${fmt(m(kind, 'clientCores'), 2)} | ${fmt(m(kind, 'busyCores'), 2)} |`);
   }
   // Ratios of medians; "stock/ours" for CPU so that above 1 is better for us, like throughput.
   const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(3)}x` : '–');
-  rows.push(`| | **ours/stock** | **${ratio(m('vytal', 'rate'), m('stock', 'rate'))}** | | CPU efficiency stock/ours: **${ratio(m('stock', 'cpuPerMsg'), m('vytal', 'cpuPerMsg'))}** | | ${ratio(m('vytal', 'hwm'), m('stock', 'hwm'))} | | | |`);
+  rows.push(`| | **ours/stock** | **${ratio(m('vytal', 'rate'), m('stock', 'rate'))}** | | CPU efficiency stock/ours: **${ratio(m('stock', 'cpuPerMsg'), m('vytal', 'cpuPerMsg'))}** | stock/ours: ${ratio(m('stock', 'syscallsPerMsg'), m('vytal', 'syscallsPerMsg'))} | | ${ratio(m('vytal', 'hwm'), m('stock', 'hwm'))} | | | |`);
 }
 const series = (load, kind, key) => runs[load.name][kind].map((r) => r[key]);
 const pairRows = [
@@ -242,7 +324,18 @@ const pairRows = [
   '| --- | --- | --- |',
   ...LOADS.map((l) => `| ${l.name} | ${pairedRatios(series(l, 'vytal', 'rate'), series(l, 'stock', 'rate'))} | ${pairedRatios(series(l, 'stock', 'cpuPerMsg'), series(l, 'vytal', 'cpuPerMsg'))} |`),
 ];
-const table = `${rows.join('\n')}\n\n${pairRows.join('\n')}`;
+const irRows = [
+  '| load under cachegrind | server | messages delivered | lost % | instructions, started and stopped with no load | instructions per message | usage datagrams |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+];
+for (const load of IR_LOADS) {
+  const m = (kind, key) => median(counts[load.name][kind].map((c) => c[key]));
+  for (const kind of KINDS)
+    irRows.push(`| ${kind === 'vytal' ? load.name : ''} | ${LABEL[kind]} | ${fmt(m(kind, 'received'))} | ${fmt(m(kind, 'lostPct'), 2)} | ${fmt(median(idle[kind]))} | ${fmt(m(kind, 'perMsg'))} | ${kind === 'vytal' ? fmt(m(kind, 'usage')) : '(none)'} |`);
+  const all = (kind) => counts[load.name][kind].map((c) => c.perMsg.toFixed(0)).join(', ');
+  irRows.push(`| | **instruction efficiency stock/ours** | | | | **${(m('stock', 'perMsg') / m('vytal', 'perMsg')).toFixed(3)}x** (rounds: ours ${all('vytal')}; stock ${all('stock')}) | |`);
+}
+const table = `${rows.join('\n')}\n\n${pairRows.join('\n')}${IR_ROUNDS > 0 ? `\n\n${irRows.join('\n')}` : ''}`;
 console.log(table);
 
 if (process.env.TURN_DOC) {
@@ -264,10 +357,17 @@ servers alternate within each round; medians of ${ROUNDS} rounds. Delivered msg/
 once-a-second receive counts from the first to the last second of sending (uclient starts each client 1 to 6 s
 after connecting; the median falls where they overlap). Server CPU: utime + stime from \`/proc/<pid>/stat\`
 over the uclient run (connecting and the staggered start included, for the cores column), divided by the messages
-delivered. CPU efficiency stock/ours above 1: ours spends less CPU per message. Machine busy: all the machine's busy time (\`/proc/stat\`)
+delivered. CPU efficiency stock/ours above 1: ours spends less CPU per message. System calls/msg: every thread's
+system calls over the uclient run (perf's \`raw_syscalls:sys_enter\` tracepoint), per message delivered. Machine busy: all the machine's busy time (\`/proc/stat\`)
 in cores, of 2: what is beyond the server and uclient is other users' work on this shared machine (and kernel
 work no process was charged for).
-
+${IR_ROUNDS > 0 ? `
+The last table: each server run under valgrind's cachegrind (\`--cache-sim=no\`), which counts the instructions
+the process executes in user space, the same for the same work whatever else the machine does. Smaller loads
+of the same kinds (under cachegrind the server runs tens of times slower), ${IR_ROUNDS} alternating rounds, medians;
+instructions per message: (one life with the load − one life started and stopped with no load) / messages delivered.
+The kernel's part of the CPU is compared by the system calls per message above.
+` : ''}
 ${table}`;
   writeSection(process.env.TURN_DOC, HEADING, body);
   log(`wrote the table into ${process.env.TURN_DOC}`);
