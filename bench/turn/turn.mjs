@@ -39,7 +39,7 @@ const BUILD = resolve(process.env.VYTAL_BUILD_DIR ?? join(ROOT, 'build'));
 const ROUNDS = Number(process.argv[2] ?? 5);
 const env = (k, d) => process.env[k] ?? d;
 const LENGTH = Number(env('TURN_LENGTH', 200));
-// Under cachegrind the server runs tens of times slower: smaller loads of the same two kinds.
+// Under cachegrind the server runs many times slower: smaller loads of the same two kinds.
 const IR_ROUNDS = Number(env('TURN_IR_ROUNDS', 5));
 const IR_LOADS = [
   { name: 'paced: 20 clients × 50 msg/s', clients: 20, messages: 500, interval: 20 },
@@ -364,7 +364,7 @@ work no process was charged for).
 ${IR_ROUNDS > 0 ? `
 The last table: each server run under valgrind's cachegrind (\`--cache-sim=no\`), which counts the instructions
 the process executes in user space, the same for the same work whatever else the machine does. Smaller loads
-of the same kinds (under cachegrind the server runs tens of times slower), ${IR_ROUNDS} alternating rounds, medians;
+of the same kinds (under cachegrind the server runs many times slower), ${IR_ROUNDS} alternating rounds, medians;
 instructions per message: (one life with the load − one life started and stopped with no load) / messages delivered.
 The kernel's part of the CPU is compared by the system calls per message above.
 ` : ''}
