@@ -208,7 +208,7 @@ async function loadServer(kind, server, load) {
   const wall = (performance.now() - t0) / 1000;
   const u = parseUclient(r.out);
   if (!u || u.received === 0) throw new Error(`${kind}: uclient failed (exit ${r.code}):\n${r.out.slice(-2000)}`);
-  return { ...u, wall, clientCpu: statCpuMicros(r.out.trimEnd().split('\n').at(-1)).children };
+  return { ...u, lostPct: (100 * (u.sent - u.received)) / u.sent, wall, clientCpu: statCpuMicros(r.out.trimEnd().split('\n').at(-1)).children };
 }
 
 async function stopSink(server) {
@@ -218,10 +218,23 @@ async function stopSink(server) {
   return Number(server.sink.output.match(/datagrams (\d+)/)?.[1] ?? 0);
 }
 
-async function oneRun(kind, load) {
+// Starts a server in a folder of its own (under `wrapper(dir)`, if given),
+// runs `body` with it, and kills what is left and removes the folder
+// whatever happened.
+async function withServer(kind, wrapper, body) {
   const dir = mkdtempSync(join(tmpdir(), 'vytal-turn-bench-'));
-  const server = await startServer(kind, dir);
+  const server = await startServer(kind, dir, wrapper ? wrapper(dir) : []);
   try {
+    return await body(server, dir);
+  } finally {
+    await stop(server.proc, 'SIGKILL');
+    if (server.sink) await stop(server.sink, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function oneRun(kind, load) {
+  return withServer(kind, null, async (server) => {
     const cpu0 = cpuMicros(server.proc.pid);
     const busy0 = machineBusyMicros();
     const syscalls = countSyscalls(server.proc.pid);
@@ -234,7 +247,7 @@ async function oneRun(kind, load) {
     return {
       rate: u.rate,
       received: u.received,
-      lostPct: (100 * (u.sent - u.received)) / u.sent,
+      lostPct: u.lostPct,
       cpuPerMsg: cpu / u.received,
       syscallsPerMsg: calls / u.received,
       cores: cpu / 1e6 / u.wall,
@@ -243,31 +256,22 @@ async function oneRun(kind, load) {
       hwm,
       usage: await stopSink(server),
     };
-  } finally {
-    await stop(server.proc, 'SIGKILL');
-    if (server.sink) await stop(server.sink, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 // The instructions one life of the server executes under cachegrind, from
 // start to SIGTERM, with `load` run against it (none: started and stopped).
-async function countInstructions(kind, load) {
-  const dir = mkdtempSync(join(tmpdir(), 'vytal-turn-bench-'));
-  const out = join(dir, 'cachegrind.out');
-  const server = await startServer(kind, dir, ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--branch-sim=no', `--cachegrind-out-file=${out}`, '-q']);
-  try {
+function countInstructions(kind, load) {
+  const out = (dir) => join(dir, 'cachegrind.out');
+  const cachegrind = (dir) => ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--branch-sim=no', `--cachegrind-out-file=${out(dir)}`, '-q'];
+  return withServer(kind, cachegrind, async (server, dir) => {
     const u = load ? await loadServer(kind, server, load) : null;
     await stop(server.proc, 'SIGTERM', 60000);
     const usage = await stopSink(server);
-    const instructions = Number(readFileSync(out, 'utf8').match(/^summary: (\d+)/m)?.[1]);
-    if (!Number.isFinite(instructions)) throw new Error(`${kind}: no instruction count in ${out}`);
-    return { instructions, received: u?.received ?? 0, lostPct: u ? (100 * (u.sent - u.received)) / u.sent : 0, usage };
-  } finally {
-    await stop(server.proc, 'SIGKILL');
-    if (server.sink) await stop(server.sink, 'SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  }
+    const instructions = Number(readFileSync(out(dir), 'utf8').match(/^summary: (\d+)/m)?.[1]);
+    if (!Number.isFinite(instructions)) throw new Error(`${kind}: no instruction count in ${out(dir)}`);
+    return { instructions, received: u?.received ?? 0, lostPct: u?.lostPct ?? 0, usage };
+  });
 }
 
 // ---------------------------------------------------------------- run
