@@ -282,9 +282,13 @@ const started = new Date();
 const load0 = loadavg();
 const KINDS = ['vytal', 'stock'];
 const runs = Object.fromEntries(LOADS.map((l) => [l.name, { vytal: [], stock: [] }]));
+// The order flips every round (ours first, then stock first): when the
+// machine speeds up or slows down over the run, as VMs do, the drift falls on
+// both servers alike instead of always favouring the one that runs second.
+const orderOf = (round) => (round % 2 ? KINDS : [...KINDS].reverse());
 for (let round = 1; round <= ROUNDS; round++) {
   for (const load of LOADS) {
-    for (const kind of KINDS) {
+    for (const kind of orderOf(round)) {
       const r = await oneRun(kind, load);
       runs[load.name][kind].push(r);
       log(`round ${round} ${load.name} ${kind}: ${JSON.stringify(r, (k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
@@ -295,7 +299,7 @@ for (let round = 1; round <= ROUNDS; round++) {
 const counts = Object.fromEntries(IR_LOADS.map((l) => [l.name, { vytal: [], stock: [] }]));
 const idle = { vytal: [], stock: [] };
 for (let round = 1; round <= IR_ROUNDS; round++) {
-  for (const kind of KINDS) {
+  for (const kind of orderOf(round)) {
     const base = await countInstructions(kind, null);
     idle[kind].push(base.instructions);
     for (const load of IR_LOADS) {
@@ -357,7 +361,7 @@ vytal-turnserver (coturn 4.6.1 built by \`turn_plugin/build-turnserver.sh\`, Rel
 non-verbose log to a file, allow-loopback-peers for this benchmark only; default threads: one relay thread per CPU).
 Load: Debian's \`turnutils_uclient -y -c -l ${LENGTH}\` (client to client: each message crosses two allocations of
 the server), paced (\`-z 20\`, RTP-like) and heavy (\`-z 1\`). Each run against a fresh server; the
-servers alternate within each round; medians of ${ROUNDS} rounds. Delivered msg/s: the median of uclient's
+servers alternate within each round, ours first in odd rounds and stock first in even ones; medians of ${ROUNDS} rounds. Delivered msg/s: the median of uclient's
 once-a-second receive counts from the first to the last second of sending (uclient starts each client 1 to 6 s
 after connecting; the median falls where they overlap). Server CPU: utime + stime from \`/proc/<pid>/stat\`
 over the uclient run (connecting and the staggered start included, for the cores column), divided by the messages
