@@ -1,5 +1,5 @@
 // libvytal_turn.so: the appliance's plugin for vytal-turnserver, behind the C
-// ABI of vytal_turn_plugin.h (version 3; tables for hosts of 1 and 2).
+// ABI of vytal_turn_plugin.h (version 4; tables for hosts of 1 to 3).
 //
 // - REST credentials "<expiry>:<user>[@<call id>]" are checked against the
 //   key ring file (current secret, and the previous one until its overlap
@@ -10,8 +10,9 @@
 // - A revoked user (the revocations file: "<user id>[@<call id>] <until unix
 //   seconds>") is refused at its next request, including refreshes and
 //   permissions of a session already allocated; the host ends its running
-//   allocations within a sweep (patch 0009). Files are re-read when they
-//   change, looked at no more than every 200 ms.
+//   allocations within a sweep (patch 0009), which looks at the sessions
+//   only after the list changed (revocations_version, patch 0014). Files
+//   are re-read when they change, looked at no more than every 200 ms.
 // - user-quota counts the person: the quota key is the user id, without the
 //   call a credential was minted for (patch 0008).
 // - Allocation and usage events go to signald as JSON datagrams on a Unix
@@ -89,11 +90,14 @@ class WatchedFile {
         if (stamp != stamp_) {
           stamp_ = stamp;
           std::atomic_store(&value_, exists ? parse_(path_) : std::shared_ptr<const T>());
+          version_.fetch_add(1);  // after the store: whoever sees the new version gets the new value
         }
       }
     }
     return std::atomic_load(&value_);
   }
+  // Changes each time get() takes a new value from the file.
+  uint64_t version() const { return version_.load(); }
 
  private:
   std::string path_;
@@ -102,6 +106,7 @@ class WatchedFile {
   std::atomic<int64_t> checked_ms_{-1000000};
   std::string stamp_;
   std::shared_ptr<const T> value_;
+  std::atomic<uint64_t> version_{0};
 };
 
 std::shared_ptr<const KeyRing> load_ring(const std::string& path) {
@@ -448,6 +453,12 @@ int plugin_still_allowed(const char* username, const char*) {
   return 0;
 }
 
+uint64_t plugin_revocations_version() {
+  if (!g || !g->has_revocations) return 0;
+  g->revoked.get();  // re-reads the file when it changed
+  return g->revoked.version();
+}
+
 int plugin_quota_key(const char* username, const char*, char* key, size_t key_len) {
   std::string_view person = person_of(username);
   if (person.empty() || person.size() >= key_len) return -1;  // coturn's own name
@@ -522,15 +533,18 @@ constexpr vytal_turn_plugin kPlugin = {
     plugin_quota_key,
     plugin_on_refusal,
     plugin_pending_reports,
+    plugin_revocations_version,
     {},
 };
 // The table as a host of an earlier ABI version reads it: without what came later.
 constexpr vytal_turn_plugin for_host(vytal_turn_plugin table, int version) {
   table.abi_version = version;
-  if (version < 3) table.pending_reports = nullptr;  // a stop does not wait for them
+  if (version < 4) table.revocations_version = nullptr;  // the host sweeps every round
+  if (version < 3) table.pending_reports = nullptr;      // a stop does not wait for them
   if (version < 2) table.quota_key = nullptr, table.on_refusal = nullptr;
   return table;
 }
+const vytal_turn_plugin kPluginV3 = for_host(kPlugin, 3);
 const vytal_turn_plugin kPluginV2 = for_host(kPlugin, 2);
 const vytal_turn_plugin kPluginV1 = for_host(kPlugin, 1);
 
@@ -540,6 +554,7 @@ const vytal_turn_plugin kPluginV1 = for_host(kPlugin, 1);
 extern "C" __attribute__((visibility("default"))) const vytal_turn_plugin* vytal_turn_plugin_entry(
     int host_max_abi_version) {
   if (host_max_abi_version >= VYTAL_TURN_PLUGIN_ABI_VERSION) return &vytal::kPlugin;
+  if (host_max_abi_version == 3) return &vytal::kPluginV3;
   if (host_max_abi_version == 2) return &vytal::kPluginV2;
   return host_max_abi_version == 1 ? &vytal::kPluginV1 : nullptr;
 }

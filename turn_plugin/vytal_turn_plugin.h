@@ -24,6 +24,7 @@
  *
  * Version 2 adds quota_key, on_refusal and the refusal event, and the
  * session totals of the usage event. Version 3 adds pending_reports.
+ * Version 4 adds revocations_version.
  */
 #ifndef VYTAL_TURN_PLUGIN_H
 #define VYTAL_TURN_PLUGIN_H
@@ -35,7 +36,7 @@
 extern "C" {
 #endif
 
-#define VYTAL_TURN_PLUGIN_ABI_VERSION 3
+#define VYTAL_TURN_PLUGIN_ABI_VERSION 4
 #define VYTAL_TURN_PLUGIN_MAX_SECRETS 4
 
 enum vytal_turn_allocation_event_kind {
@@ -134,7 +135,15 @@ struct vytal_turn_plugin {
    * only once none wait (at most 2 s in all). Never waits for the socket. */
   int (*pending_reports)(void);
 
-  void* reserved[4];
+  /* Version 4, optional. A number that changes whenever still_allowed may
+   * have started refusing someone (the plugin took a new revocations list),
+   * and stays the same otherwise. The host's sweep (every 250 ms per relay
+   * thread) then asks still_allowed about its sessions only in the rounds
+   * after a change, until a round finds nobody refused, instead of every
+   * round. Must be cheap: asked 4 times a second per relay thread. */
+  uint64_t (*revocations_version)(void);
+
+  void* reserved[3];
 };
 
 /* The one exported symbol. */

@@ -66,9 +66,53 @@ TEST_F(TurnPluginTest, EachHostVersionGetsItsTable) {
   ASSERT_NE(v2, nullptr);
   EXPECT_EQ(v2->abi_version, 2);
   EXPECT_TRUE(v2->quota_key && v2->on_refusal && !v2->pending_reports);
-  EXPECT_EQ(entry(3)->abi_version, 3);
-  EXPECT_NE(entry(3)->pending_reports, nullptr);
-  EXPECT_EQ(entry(4), entry(3));  // a later host speaks 3 too
+  const vytal_turn_plugin* v3 = entry(3);
+  ASSERT_NE(v3, nullptr);
+  EXPECT_EQ(v3->abi_version, 3);
+  EXPECT_TRUE(v3->pending_reports && !v3->revocations_version);
+  EXPECT_EQ(entry(4)->abi_version, 4);
+  EXPECT_NE(entry(4)->revocations_version, nullptr);
+  EXPECT_EQ(entry(5), entry(4));  // a later host speaks 4 too
+}
+
+// The host's sweep asks about its sessions only in the rounds after
+// revocations_version() changed: it must change whenever a revocation may
+// have been added, and stay the same while the file does (a sweep that
+// never ran again would let a revoked user relay until its allocation ends).
+TEST_F(TurnPluginTest, TheRevocationsVersionChangesWithTheFileOnly) {
+  const std::filesystem::path revoked = dir_ / "revoked";
+  auto write_revoked = [&](const std::string& text) {
+    FILE* f = std::fopen(revoked.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  };
+  auto after_a_look = [] { std::this_thread::sleep_for(std::chrono::milliseconds(250)); };  // looked at every 200 ms
+  char err[256] = "";
+  ASSERT_EQ(plugin_->init(config().c_str(), err, sizeof err), 0) << err;
+  EXPECT_EQ(plugin_->revocations_version(), 0u) << "no revocations file: nobody can be revoked";
+  plugin_->cleanup();
+
+  write_revoked("");
+  ASSERT_EQ(plugin_->init((config() + ";revoked=" + revoked.string()).c_str(), err, sizeof err), 0) << err;
+  const std::string user = username();
+  uint64_t v = plugin_->revocations_version();
+  after_a_look();
+  EXPECT_EQ(plugin_->revocations_version(), v) << "the file did not change";
+
+  write_revoked("patient-1 " + std::to_string(std::time(nullptr) + 60) + "\n");
+  after_a_look();
+  uint64_t revoked_version = plugin_->revocations_version();
+  EXPECT_NE(revoked_version, v) << "patient-1 revoked: the sweep must look again";
+  EXPECT_EQ(plugin_->still_allowed(user.c_str(), "vytalwatch"), 0);
+  after_a_look();
+  EXPECT_EQ(plugin_->revocations_version(), revoked_version) << "nothing changed since";
+
+  write_revoked("patient-1 " + std::to_string(std::time(nullptr) + 60) + "\npatient-2 " +
+                std::to_string(std::time(nullptr) + 60) + "\n");
+  after_a_look();
+  EXPECT_NE(plugin_->revocations_version(), revoked_version) << "patient-2 added";
+  plugin_->cleanup();
 }
 
 // coturn checks credentials on several threads at once, and the first checks
