@@ -427,14 +427,26 @@ test('coturn refuses a credential signed with the wrong secret with 401', { time
 
 const pluginOnly = { skip: !PLUGIN && 'needs vytal-turnserver and the plugin (VYTAL_TURN_BIN_DIR)', timeout: 60000 };
 const turnPort = () => state.turn.port;
-// A new server on a stopped one's port. The port is in the ephemeral range, so
-// another test's outgoing connection may hold it for a moment: tried 3 times.
+// A new server on a stopped one's port (signald hands out its URLs). The
+// port is in the ephemeral range, so another test's outgoing socket may hold
+// it meanwhile (a CI run saw it still taken after 3 tries a second apart):
+// tried again for up to 15 s, and a failure says what holds it.
 async function restartOnItsPort(old) {
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + 15000;
+  for (;;) {
     try {
       return await startTurnserver(state.dir, old.port, old.relay);
     } catch (e) {
-      if (attempt === 3) throw e;
+      if (Date.now() > deadline) {
+        let holders = '';
+        try {
+          holders = execFileSync('ss', ['-Hanp', `sport = :${old.port}`], { encoding: 'utf8' });
+        } catch (err) {
+          holders = `(ss: ${err.message})`;
+        }
+        e.message += `\nport ${old.port} held by:\n${holders}`;
+        throw e;
+      }
       await sleep(1000);
     }
   }
