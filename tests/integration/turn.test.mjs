@@ -93,13 +93,17 @@ function ephemeralUdpPort() {
   });
 }
 
-// A port free for both UDP and TCP (the TURN listener uses both).
-async function freeUdpTcpPort(avoid = []) {
-  for (let i = 0; i < 50; i++) {
-    const p = await ephemeralUdpPort();
-    if (!avoid.includes(p) && (await tcpFree(p))) return p;
+// A port free for both UDP and TCP (the TURN listener uses both), picked
+// below Linux's ephemeral range (32768+) and the relay ranges (20000+): the
+// plugin tests restart a server on its port (signald hands out its URLs),
+// and a port in the ephemeral range can meanwhile become another test's
+// outgoing port (a CI run found it still taken 15 s after a clean stop).
+async function freeUdpTcpPort() {
+  for (let i = 0; i < 200; i++) {
+    const p = 10000 + Math.floor(Math.random() * 10000);
+    if ((await udpFree(p)) && (await tcpFree(p))) return p;
   }
-  throw new Error('no free UDP+TCP port');
+  throw new Error('no free UDP+TCP port in 10000-19999');
 }
 
 // turnutils_peer listens on p (RTP) and p+1 (RTCP).
@@ -428,9 +432,9 @@ test('coturn refuses a credential signed with the wrong secret with 401', { time
 const pluginOnly = { skip: !PLUGIN && 'needs vytal-turnserver and the plugin (VYTAL_TURN_BIN_DIR)', timeout: 60000 };
 const turnPort = () => state.turn.port;
 // A new server on a stopped one's port (signald hands out its URLs). The
-// port is in the ephemeral range, so another test's outgoing socket may hold
-// it meanwhile (a CI run saw it still taken after 3 tries a second apart):
-// tried again for up to 15 s, and a failure says what holds it.
+// port is outside the ephemeral range, so it is free again once the old
+// server has closed its sockets; tried again for up to 15 s all the same,
+// and a failure says what holds it.
 async function restartOnItsPort(old) {
   const deadline = Date.now() + 15000;
   for (;;) {
