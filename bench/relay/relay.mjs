@@ -1,5 +1,5 @@
 // Benchmark: signaling relay throughput, latency and cost, vytal-signald
-// against a Socket.IO 4 baseline, in alternating rounds (A B A B ...).
+// against a Socket.IO 4 baseline, both in every round, the order flipped each round (A B, B A, ...).
 //
 // Usage: node bench/relay/relay.mjs [ROUNDS] [SECONDS] [CALLS]   (defaults 5 10 1000)
 // Environment (optional):
@@ -37,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hs256 } from '../../tests/integration/lib/signald.mjs';
 import { startSignald, startBaseline, createCalls, findBinary, spawnPrioritized } from './servers.mjs';
-import { newHistogram, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, rssKiB, writeSection } from './stats.mjs';
+import { newHistogram, percentile, median, pairedRatios, cpuMicros, machineBusyMicros, stealSampler, rssKiB, writeSection } from './stats.mjs';
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -130,6 +130,7 @@ const normal = (pids) => {
 async function runPhase(server, client, phase, seconds) {
   const cpu0 = cpuMicros(server.pid);
   const busy0 = machineBusyMicros();
+  const steal = stealSampler();
   const t0 = performance.now();
   const amount = phase.mode === 'window' ? phase.window : phase.rate;
   // Never real-time while saturating: the two would take both cores whole.
@@ -147,6 +148,7 @@ async function runPhase(server, client, phase, seconds) {
   const wallS = (performance.now() - t0) / 1000;
   const serverCpu = cpuMicros(server.pid) - cpu0;
   const busyCores = (machineBusyMicros() - busy0) / 1e6 / wallS;
+  const stolen = steal.stop();
   const hist = newHistogram();
   for (const [i, n] of r.hist) hist[i] += n;
   return {
@@ -158,6 +160,8 @@ async function runPhase(server, client, phase, seconds) {
     serverCores: serverCpu / 1e6 / wallS,
     clientCores: r.cpuMicros / 1e6 / wallS,
     busyCores,
+    stolenMsPerS: stolen.totalMicros / 1000 / wallS,
+    stolenWorstMs: stolen.worstMicros / 1000,
     rss: rssKiB(server.pid),
     sent: r.sent,
     lost: r.sent - r.received,
@@ -232,7 +236,10 @@ if (RT) {
 const started = new Date();
 const load0 = loadavg();
 const runs = Object.fromEntries(SERVERS.map((k) => [k, []]));
-for (let round = 1; round <= ROUNDS; round++) for (const kind of SERVERS) runs[kind].push(await oneServer(kind, round));
+// Which server runs first flips every round (the first in odd rounds), so
+// that a machine drifting faster or slower over the run falls on both alike.
+for (let round = 1; round <= ROUNDS; round++)
+  for (const kind of round % 2 ? SERVERS : [...SERVERS].reverse()) runs[kind].push(await oneServer(kind, round));
 const load1 = loadavg();
 
 // ---------------------------------------------------------------- table
@@ -243,19 +250,19 @@ const med = (kind, phase, key) => median(runs[kind].map((r) => r.phases[phase][k
 const total = (kind, phase, key) => runs[kind].reduce((a, r) => a + r.phases[phase][key], 0);
 const [A, B] = SERVERS;
 const rows = [
-  '| load | server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | server CPU (cores) | server RSS KiB | lost | closes | errors | client CPU (cores) | machine busy (cores) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| load | server | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | server CPU (cores) | server RSS KiB | lost | closes | errors | client CPU (cores) | machine busy (cores) | stolen by the host (ms/s) | most stolen in 100 ms (ms) |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const { name } of PHASES) {
   for (const kind of SERVERS) {
     const m = (key, d) => fmt(med(kind, name, key), d);
     rows.push(
-      `| ${kind === A ? name : ''} | ${LABEL[kind]} | ${m('delivered')} | ${m('p50', 2)} | ${m('p99', 2)} | ${m('p999', 2)} | ${m('cpuPerMsg', 1)} | ${m('serverCores', 2)} | ${m('rss')} | ${total(kind, name, 'lost')} | ${total(kind, name, 'closes')} | ${total(kind, name, 'errors')} | ${m('clientCores', 2)} | ${m('busyCores', 2)} |`,
+      `| ${kind === A ? name : ''} | ${LABEL[kind]} | ${m('delivered')} | ${m('p50', 2)} | ${m('p99', 2)} | ${m('p999', 2)} | ${m('cpuPerMsg', 1)} | ${m('serverCores', 2)} | ${m('rss')} | ${total(kind, name, 'lost')} | ${total(kind, name, 'closes')} | ${total(kind, name, 'errors')} | ${m('clientCores', 2)} | ${m('busyCores', 2)} | ${m('stolenMsPerS', 1)} | ${m('stolenWorstMs')} |`,
     );
   }
   if (B) {
     const r = (key) => ratio(med(A, name, key), med(B, name, key));
-    rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | | |`);
+    rows.push(`| | **${LABEL[A]}/${LABEL[B]}** | **${r('delivered')}** | ${r('p50')} | ${r('p99')} | ${r('p999')} | ${r('cpuPerMsg')} | | ${r('rss')} | | | | | | | |`);
   }
 }
 const series = (kind, phase, key) => runs[kind].map((r) => r.phases[phase][key]);
@@ -279,7 +286,25 @@ const list = (l) => l.map(([k, p, n]) => `${LABEL[k]} ${p} ${n}`).join('; ');
 const notes =
   (notSent.length ? `\n\nNot sent because the client's send buffer to that connection was over 64 KiB (sum over the rounds): ${list(notSent)}.` : '') +
   (stale.length ? `\n\nArrived during a later load, after its own had stopped waiting (not counted there): ${list(stale)}.` : '');
-const table = [rows.join('\n') + notes, pairRows.join('\n'), memRows.join('\n')].filter(Boolean).join('\n\n');
+// Each round's tail at the fixed rates beside the time the host stole then:
+// the medians above hide which rounds a stalled machine spoiled.
+const ratePhases = PHASES.filter((p) => p.mode === 'rate');
+const roundRows = ratePhases.length
+  ? [
+      `| ${LABEL[A]}, round by round: p99 ms (stolen ms/s, most in 100 ms) | ${ratePhases.map((p) => p.name).join(' | ')} |`,
+      `| --- |${ratePhases.map(() => ' --- |').join('')}`,
+      ...runs[A].map(
+        (r, i) =>
+          `| round ${i + 1} | ${ratePhases
+            .map(({ name }) => {
+              const x = r.phases[name];
+              return `${fmt(x.p99, 2)} (${fmt(x.stolenMsPerS, 1)}, ${fmt(x.stolenWorstMs)})`;
+            })
+            .join(' | ')} |`,
+      ),
+    ]
+  : [];
+const table = [rows.join('\n') + notes, pairRows.join('\n'), roundRows.join('\n'), memRows.join('\n')].filter(Boolean).join('\n\n');
 console.log(table);
 
 if (process.env.RELAY_DOC) {
@@ -299,15 +324,18 @@ session)` : 'both at the default priority'}.${RT ? ` During the fixed-rate loads
 instead of stalling them for milliseconds; not while saturating, where the two would hold both cores whole.` : ''} signald: calls created with \`POST /webrtc/calls\`, both participants join; its
 per-connection rate limit raised above the load (still charged). Socket.IO 4 (\`bench/baseline-socketio/server.mjs\`,
 WebSocket transport only): the same client speaks Engine.IO 4 / Socket.IO 5 framing over the same WebSocket code.
-Rounds alternate ${SERVERS.map((k) => LABEL[k]).join(', ')}, each against a fresh server; medians of ${ROUNDS} rounds of
+Each round runs ${SERVERS.map((k) => LABEL[k]).join(' and ')}, each against a fresh server, ${LABEL[A]} first in odd rounds${B ? ` and ${LABEL[B]} first in even ones` : ''}; medians of ${ROUNDS} rounds of
 ${SECONDS} s per load, after a 2 s warm-up. Latency: send to receive, both ends in one process
 (\`CLOCK_MONOTONIC\`). Delivered: messages received within the ${SECONDS} s. Lost: sent but not received
 ${DRAIN_MS / 1000} s after the end (sum over the rounds, like closes and errors; with no close, what is counted lost
 under overload was still queued in the server's or the kernel's buffers). Server CPU: utime + stime from
 \`/proc/<pid>/stat\` over the phase and its drain, divided by the messages received in that time. RSS: \`VmRSS\` at the end of the phase.
 Client CPU: the load client's own (\`getrusage\`). Machine busy: all the machine's busy time (\`/proc/stat\`) in cores,
-of 2: what is beyond the server and the client is other work on this shared machine (and kernel work no process was
-charged for).
+of ${cpus().length}: what is beyond the server and the client is other work on this shared machine (and kernel work no process was
+charged for). Stolen by the host: the time the hypervisor ran something else while this machine's vCPUs had work
+(\`steal\` in \`/proc/stat\`, sampled every 100 ms, in 10 ms ticks), summed over the vCPUs per second of the phase,
+and the most one vCPU lost in one 100 ms: every message due during such a stall is late, and the client then catches
+up at what is left of its core.
 
 ${table}`;
   writeSection(process.env.RELAY_DOC, HEADING, body);

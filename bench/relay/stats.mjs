@@ -76,6 +76,37 @@ export function machineBusyMicros() {
   return ((ticks.slice(0, 8).reduce((a, b) => a + b, 0) - idle) * 1e6) / CLK_TCK;
 }
 
+// Time the hypervisor gave this machine's vCPUs to others while they had work
+// ("steal" in /proc/stat), per vCPU, in microseconds.
+function stolenMicrosPerCpu() {
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d/.test(l))
+    .map((l) => (Number(l.trim().split(/\s+/)[8]) * 1e6) / CLK_TCK);
+}
+
+// Samples the stolen time every 100 ms until stop(): the total over every
+// vCPU, and the most one vCPU lost in one 100 ms (a stall that long delays
+// every message due in it). /proc/stat counts in ticks of 10 ms.
+export function stealSampler() {
+  const first = stolenMicrosPerCpu();
+  let prev = first;
+  let worst = 0;
+  const sample = () => {
+    const now = stolenMicrosPerCpu();
+    for (let i = 0; i < now.length; i++) worst = Math.max(worst, now[i] - prev[i]);
+    prev = now;
+  };
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { totalMicros: prev.reduce((a, b) => a + b, 0) - first.reduce((a, b) => a + b, 0), worstMicros: worst };
+    },
+  };
+}
+
 export function rssKiB(pid) {
   return Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
 }
