@@ -294,7 +294,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   m.grace_until_ms = 0;
   m.connected_since_ms = d_.clock.now_ms();
   m.reconnecting_since_ms = 0;
-  m.connection_state.clear();  // a failure reported on the previous connection is not this one's
+  if (m.media) m.media->connection_state.clear();  // a failure reported on the previous connection is not this one's
   s->call_id = call.id;
   s->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;  // at 80 % of the credentials' lifetime
 

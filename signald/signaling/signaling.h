@@ -8,7 +8,6 @@
 #include <event2/event.h>
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,16 +93,23 @@ class Signaling final : public WsHandler {
     double rtt_ms = -1, jitter_ms = -1, packet_loss = -1, bitrate_kbps = -1;
   };
   static constexpr size_t kQualityHistory = 30;
+  // What a member's browser last reported about its media (quality-report),
+  // for the admin's live view.
+  struct MediaReport {
+    std::vector<QualityPoint> quality;  // the last kQualityHistory reports, oldest first
+    // The selected candidate pair of the latest report: host|srflx|prflx|relay,
+    // udp|tcp, and the relayed leg's protocol (udp|tcp|tls) when relayed.
+    std::string local_candidate, remote_candidate, protocol, relay_protocol, connection_state;
+  };
   struct Member {
     std::string role;
     Session* session = nullptr;  // null while reconnecting
     int64_t grace_until_ms = 0;
     int64_t connected_since_ms = 0;     // wall clock, the current connection's join
     int64_t reconnecting_since_ms = 0;  // wall clock, 0 while connected
-    std::deque<QualityPoint> quality;   // the last kQualityHistory reports
-    // The selected candidate pair of the latest report: host|srflx|prflx|relay,
-    // udp|tcp, and the relayed leg's protocol (udp|tcp|tls) when relayed.
-    std::string local_candidate, remote_candidate, protocol, relay_protocol, connection_state;
+    // Made at the member's first report: memory per joined connection is a
+    // target (docs/BENCHMARKS.md), and a waiting participant sends none.
+    std::unique_ptr<MediaReport> media;
   };
   struct Room {
     std::map<std::string, Member> members;  // by user id

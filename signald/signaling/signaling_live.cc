@@ -60,15 +60,17 @@ void Signaling::note_quality(Session& s, const json_t* msg) {
   if (room == rooms_.end()) return;
   auto m = room->second.members.find(s.user);
   if (m == room->second.members.end() || m->second.session != &s) return;
-  Member& member = m->second;
+  if (!m->second.media) m->second.media = std::make_unique<MediaReport>();
+  MediaReport& member = *m->second.media;
   QualityPoint q;
   q.at_ms = d_.clock.now_ms();
   q.rtt_ms = figure(msg, "rttMs", 600000);
   q.jitter_ms = figure(msg, "jitterMs", 600000);
   q.packet_loss = figure(msg, "packetLoss", 1);
   q.bitrate_kbps = figure(msg, "bitrateKbps", 10000000);
+  if (member.quality.size() >= kQualityHistory)
+    member.quality.erase(member.quality.begin(), member.quality.end() - (kQualityHistory - 1));
   member.quality.push_back(q);
-  while (member.quality.size() > kQualityHistory) member.quality.pop_front();
   // A report without a pair (no media yet) keeps the previous one's.
   if (std::string local = word(msg, "localCandidateType", kCandidateTypes); !local.empty()) {
     member.local_candidate = local;
@@ -91,9 +93,10 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
   // failed or dropped.
   auto needs_attention = [](const Room& room) {
     for (const auto& [user, m] : room.members) {
-      if (!m.session || m.connection_state == "failed" || m.connection_state == "disconnected") return true;
-      if (m.quality.empty()) continue;
-      const QualityPoint& q = m.quality.back();
+      if (!m.session) return true;
+      if (!m.media) continue;
+      if (m.media->connection_state == "failed" || m.media->connection_state == "disconnected") return true;
+      const QualityPoint& q = m.media->quality.back();
       if (q.rtt_ms > 400 || q.packet_loss > 0.05 || q.jitter_ms > 50) return true;
     }
     return false;
@@ -110,6 +113,7 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
   size_t shown = std::min(max_calls, order.size());
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(), first);
   order.resize(shown);
+  static const std::vector<QualityPoint> kNoReports;
   for (const auto& [rank, id, room_ptr] : order) {
     const Room& room = *room_ptr;
     json_t* call = json_object();
@@ -124,10 +128,11 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
       json_put(j, "connectedSince", m.connected_since_ms ? json_integer(m.connected_since_ms) : json_null());
       json_put(j, "reconnectingSince", m.session ? json_null() : json_integer(m.reconnecting_since_ms));
       json_put(j, "address", m.session ? json_str(m.session->remote_addr) : json_null());
-      if (m.quality.empty()) {
+      if (!m.media) {
         json_put(j, "quality", json_null());
       } else {
-        const QualityPoint& q = m.quality.back();
+        const MediaReport& media = *m.media;
+        const QualityPoint& q = media.quality.back();
         json_t* latest = json_object();
         json_put(latest, "at", json_integer(q.at_ms));
         json_put(latest, "rttMs", number_or_null(q.rtt_ms));
@@ -135,15 +140,15 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
         json_put(latest, "packetLoss", number_or_null(q.packet_loss));
         json_put(latest, "bitrateKbps", number_or_null(q.bitrate_kbps));
         auto opt = [](const std::string& s) { return s.empty() ? json_null() : json_str(s); };
-        json_put(latest, "localCandidateType", opt(m.local_candidate));
-        json_put(latest, "remoteCandidateType", opt(m.remote_candidate));
-        json_put(latest, "protocol", opt(m.protocol));
-        json_put(latest, "relayProtocol", opt(m.relay_protocol));
-        json_put(latest, "connectionState", opt(m.connection_state));
+        json_put(latest, "localCandidateType", opt(media.local_candidate));
+        json_put(latest, "remoteCandidateType", opt(media.remote_candidate));
+        json_put(latest, "protocol", opt(media.protocol));
+        json_put(latest, "relayProtocol", opt(media.relay_protocol));
+        json_put(latest, "connectionState", opt(media.connection_state));
         json_put(j, "quality", latest);
       }
       json_t* history = json_array();
-      for (const QualityPoint& q : m.quality) {
+      for (const QualityPoint& q : m.media ? m.media->quality : kNoReports) {
         json_t* p = json_object();
         json_put(p, "at", json_integer(q.at_ms));
         json_put(p, "bitrateKbps", number_or_null(q.bitrate_kbps));
