@@ -16,7 +16,7 @@
 namespace vytal {
 
 enum class JwtAlgorithm { hs256, rs256, es256 };
-enum class Role { patient, provider, admin, service };
+enum class Role : uint8_t { patient, provider, admin, service };
 
 const char* role_name(Role role);
 Result<JwtAlgorithm> parse_jwt_algorithm(std::string_view name);

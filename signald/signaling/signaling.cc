@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "common/crypto.h"
@@ -60,8 +61,8 @@ json_t* message(std::string_view type) {
 
 Signaling::Signaling(SignalingDeps deps) : d_(deps), limits_(deps.settings.limits, deps.clock) {
   // Memory per idle connection is a target (docs/BENCHMARKS.md): with glibc a
-  // session is one 224-byte block up to 216 bytes, a 240-byte one past that.
-  static_assert(sizeof(Session) <= 216, "Signaling::Session outgrew its 224-byte malloc block");
+  // session is one 160-byte block up to 152 bytes, a 176-byte one past that.
+  static_assert(sizeof(Session) <= 152, "Signaling::Session outgrew its 160-byte malloc block");
   tick_.reset(event_new(d_.base, -1, EV_PERSIST, &Signaling::on_tick, this));
   timeval one_second{1, 0};
   event_add(tick_.get(), &one_second);
@@ -82,7 +83,7 @@ void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded)
     room.active = room.active || p.call_active;
     auto [member, inserted] = room.members.try_emplace(p.user_id);
     if (!inserted) continue;  // already back on a connection of this run
-    member->second.role = p.role;
+    member->second.role = &*role_names_.insert(p.role).first;
     member->second.grace_until_ms = until;
     member->second.reconnecting_since_ms = d_.clock.now_ms();
     calls.insert(p.call_id);
@@ -226,17 +227,15 @@ void Signaling::on_ws_message(WsLink link, std::string_view text) {
 }
 
 void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
-  if (!s.joining_call.empty())
-    return refuse(s, "ws_join_in_progress", "join_in_progress", "a join is already in progress", rid);
+  if (s.joining) return refuse(s, "ws_join_in_progress", "join_in_progress", "a join is already in progress", rid);
   if (d_.clock.now_s() >= s.token_exp_s)
     return refuse(s, "ws_token_expired", "token_expired", "the token has expired; reconnect with a fresh one", rid);
-  if (!s.call_id.empty())
-    return refuse(s, "ws_already_joined", "already_joined", "leave this call before joining another", rid);
+  if (s.room) return refuse(s, "ws_already_joined", "already_joined", "leave this call before joining another", rid);
   auto call_id = json_string_field(msg, "callId");
   if (!call_id || !is_uuid(*call_id))
     return refuse(s, "ws_invalid_message", "validation", "callId must be a call id", rid);
   if (!subject_allows(s, rid)) return;
-  s.joining_call = *call_id;
+  s.joining = true;
   Actor actor = s.actor();
   bool queued = d_.call_log.submit(
       [id = std::string(*call_id), actor](CallWriter& w) { return w.join(id, actor); },
@@ -245,7 +244,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
           joins_in_flight_.erase(j);
         auto it = sessions_.find(session_id);
         Session* sp = it == sessions_.end() ? nullptr : it->second.get();
-        if (sp) sp->joining_call.clear();
+        if (sp) sp->joining = false;
         if (!r) {
           if (r.error().code != kCallLogUnavailable) d_.metrics.count_rejected("ws_join_" + r.error().code);
           if (sp) send_error(*sp, signaling_code(r.error().code), join_error_message(r.error()), request_id.get());
@@ -255,7 +254,7 @@ void Signaling::join(Session& s, const json_t* msg, const json_t* rid) {
       },
       CallLog::WhenFull::refuse);
   if (!queued) {
-    s.joining_call.clear();
+    s.joining = false;
     return refuse(s, "ws_overloaded", "overloaded", "the call log is overloaded; retry", rid);
   }
   ++joins_in_flight_[std::string(*call_id)];  // counted by call: its connection may go before the join is recorded
@@ -266,7 +265,8 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   Session* s = it == sessions_.end() ? nullptr : it->second.get();
   const CallRecord& call = update.call;
   int64_t now = d_.clock.monotonic_ms();
-  Room& room = rooms_[call.id];
+  RoomEntry& entry = *rooms_.try_emplace(call.id).first;
+  Room& room = entry.second;
   room.active = call.status == CallStatus::active;
   std::string role = actor.role == Role::patient ? "patient" : "provider";
   for (const ParticipantRecord& p : call.participants)
@@ -279,10 +279,10 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   if (m.session && m.session != s) {            // the same user from another tab or device: the newest wins
     Session* old = m.session;
     send_error(*old, "replaced", "you joined this call from another connection", nullptr);
-    old->call_id.clear();
+    old->room = nullptr;
     old->link.close(4000, "replaced");
   }
-  m.role = role;
+  m.role = &*role_names_.insert(role).first;
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
     m.reconnecting_since_ms = d_.clock.now_ms();
@@ -295,7 +295,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
   m.connected_since_ms = d_.clock.now_ms();
   m.reconnecting_since_ms = 0;
   if (m.media) m.media->connection_state.clear();  // a failure reported on the previous connection is not this one's
-  s->call_id = call.id;
+  s->room = &entry;
   s->ice_refresh_ms = now + d_.settings.ice.ttl_s * 800;  // at 80 % of the credentials' lifetime
 
   JsonPtr joined = ice_servers_message(*s);
@@ -310,7 +310,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
     if (user == s->user) continue;
     json_t* p = json_object();
     json_put(p, "userId", json_str(user));
-    json_put(p, "role", json_str(member.role));
+    json_put(p, "role", json_str(*member.role));
     json_put(p, "state", json_string(member.session ? "connected" : "reconnecting"));
     json_array_append_new(others, p);
   }
@@ -327,18 +327,11 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
 }
 
 void Signaling::leave(Session& s, const json_t* rid) {
-  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
-  std::string call_id = std::move(s.call_id);
-  s.call_id.clear();
-  auto room = rooms_.find(call_id);
-  std::string role;
-  if (room != rooms_.end()) {
-    auto m = room->second.members.find(s.user);
-    if (m != room->second.members.end() && m->second.session == &s) {
-      role = m->second.role;
-      room->second.members.erase(m);
-    }
-  }
+  if (!s.room) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
+  RoomEntry* entry = std::exchange(s.room, nullptr);
+  std::string call_id = entry->first;
+  std::map<std::string, Member>& members = entry->second.members;
+  if (auto m = members.find(s.user); m != members.end() && m->second.session == &s) members.erase(m);
   JsonPtr left(message("left"));
   json_put(left.get(), "callId", json_str(call_id));
   if (rid) json_put(left.get(), "requestId", json_incref(const_cast<json_t*>(rid)));
@@ -435,26 +428,24 @@ void Signaling::settle_calls() {
 
 void Signaling::relay(Session& s, const MessageParser::Message& m) {
   const json_t* rid = m.request_id.get();
-  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
-  auto room = rooms_.find(s.call_id);
-  if (room == rooms_.end()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
-  RelayOut out = relay_message(m, s.call_id, s.user);
+  if (!s.room) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
+  Room& room = s.room->second;
+  RelayOut out = relay_message(m, s.call_id(), s.user);
   if (out.error) return refuse(s, "ws_invalid_message", "validation", out.error, rid);
   if (out.to) {
-    auto target = room->second.members.find(std::string(*out.to));
-    if (target == room->second.members.end() || !target->second.session || target->first == s.user)
+    auto target = room.members.find(std::string(*out.to));
+    if (target == room.members.end() || !target->second.session || target->first == s.user)
       return refuse(s, "ws_participant_not_found", "participant_not_found",
                     "no such participant connected in this call", rid);
     target->second.session->link.send(out.text);
   } else {
-    broadcast_text(room->second, out.text, s.user);
+    broadcast_text(room, out.text, s.user);
   }
 }
 
 void Signaling::quality_report(Session& s, const json_t* msg) {
-  if (s.call_id.empty()) return;
-  auto room = rooms_.find(s.call_id);
-  if (room == rooms_.end()) return;
+  if (!s.room) return;
+  Room& room = s.room->second;
   // Every report feeds the quality histograms, before sampling; a failed
   // media connection counts once per connection.
   d_.metrics.observe_quality(report_number(msg, "rttMs", 600000), report_number(msg, "jitterMs", 600000),
@@ -467,8 +458,7 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
   const SignalingSettings& cfg = d_.settings.signaling;
   int64_t now = d_.clock.monotonic_ms();
   // Sampled and bounded: browsers may report every second for hours.
-  if (now - s.last_quality_ms < cfg.quality_sample_s * 1000 ||
-      room->second.quality_samples >= cfg.quality_samples_per_call) {
+  if (now - s.last_quality_ms < cfg.quality_sample_s * 1000 || room.quality_samples >= cfg.quality_samples_per_call) {
     d_.metrics.count_rejected("quality_report_sampled_out");
     return;
   }
@@ -483,13 +473,13 @@ void Signaling::quality_report(Session& s, const json_t* msg) {
                   field("bitrateKbps", 1, 10000000)};
   if (!q.rtt_ms && !q.jitter_ms && !q.packet_loss_permille && !q.bitrate_kbps) return;
   s.last_quality_ms = now;
-  ++room->second.quality_samples;
+  ++room.quality_samples;
   d_.call_log.record(
-      [call_id = s.call_id, actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); });
+      [call_id = s.call_id(), actor = s.actor(), q](CallWriter& w) { return w.record_quality(call_id, actor, q); });
 }
 
 void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
-  if (s.call_id.empty()) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
+  if (!s.room) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   std::string reason = "hung_up";
   if (auto r = json_string_field(msg, "reason")) {
     if (!is_platform_id(*r) || r->size() > 64)
@@ -498,7 +488,7 @@ void Signaling::end_call(Session& s, const json_t* msg, const json_t* rid) {
   }
   if (!subject_allows(s, rid)) return;
   bool queued = d_.call_log.submit(
-      [call_id = s.call_id, actor = s.actor(), reason](CallWriter& w) { return w.end(call_id, actor, reason); },
+      [call_id = s.call_id(), actor = s.actor(), reason](CallWriter& w) { return w.end(call_id, actor, reason); },
       [this, session_id = s.id, request_id = retain(rid)](Result<CallUpdate> r) {
         // Success reaches the room through the observer (call_finished).
         auto it = sessions_.find(session_id);
@@ -527,7 +517,7 @@ void Signaling::call_finished(const CallRecord& call, std::string_view ended_by)
   if (words) json_put(note.get(), "message", json_str(*words));
   broadcast(room->second, note.get(), "");
   for (auto& [user, member] : room->second.members) {
-    if (member.session) member.session->call_id.clear();
+    if (member.session) member.session->room = nullptr;
     d_.turn.revoke(user + "@" + call.id);
   }
   rooms_.erase(room);
@@ -535,22 +525,20 @@ void Signaling::call_finished(const CallRecord& call, std::string_view ended_by)
 
 void Signaling::on_ws_closed(WsLink link) {
   auto* s = static_cast<Session*>(link.user());
-  if (!s->call_id.empty()) {
-    auto room = rooms_.find(s->call_id);
-    if (room != rooms_.end()) {
-      auto m = room->second.members.find(s->user);
-      if (m != room->second.members.end() && m->second.session == s) {
-        // The slot is kept for the grace period; time stops until it returns.
-        m->second.session = nullptr;
-        m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
-        m->second.reconnecting_since_ms = d_.clock.now_ms();
-        record_presence(s->call_id, {PresenceWrite::Kind::disconnect, s->user, s->role, "", d_.clock.now_ms()});
-        JsonPtr note(message("participant-reconnecting"));
-        json_put(note.get(), "callId", json_str(s->call_id));
-        json_put(note.get(), "userId", json_str(s->user));
-        json_put(note.get(), "graceSeconds", json_integer(d_.settings.signaling.reconnect_grace_s));
-        broadcast(room->second, note.get(), s->user);
-      }
+  if (s->room) {
+    Room& room = s->room->second;
+    auto m = room.members.find(s->user);
+    if (m != room.members.end() && m->second.session == s) {
+      // The slot is kept for the grace period; time stops until it returns.
+      m->second.session = nullptr;
+      m->second.grace_until_ms = d_.clock.monotonic_ms() + d_.settings.signaling.reconnect_grace_s * 1000;
+      m->second.reconnecting_since_ms = d_.clock.now_ms();
+      record_presence(s->call_id(), {PresenceWrite::Kind::disconnect, s->user, s->role, "", d_.clock.now_ms()});
+      JsonPtr note(message("participant-reconnecting"));
+      json_put(note.get(), "callId", json_str(s->call_id()));
+      json_put(note.get(), "userId", json_str(s->user));
+      json_put(note.get(), "graceSeconds", json_integer(d_.settings.signaling.reconnect_grace_s));
+      broadcast(room, note.get(), s->user);
     }
   }
   limits_.close_session(s->user, s->role);
@@ -561,7 +549,7 @@ void Signaling::on_ws_closed(WsLink link) {
 JsonPtr Signaling::ice_servers_message(const Session& s) {
   // Credentials minted for a call name it ("<user>@<call id>"): the TURN
   // plugin attributes usage to the call, and leaving the call revokes them.
-  std::string turn_user = s.call_id.empty() ? s.user : s.user + "@" + s.call_id;
+  std::string turn_user = s.room ? s.user + "@" + s.call_id() : s.user;
   return ice_servers_json(d_.settings.ice, d_.turn.current_secret(), turn_user, d_.clock.now_s());
 }
 
@@ -581,7 +569,7 @@ void Signaling::tick() {
     for (auto it = room.members.begin(); it != room.members.end();) {
       Member& m = it->second;
       if (!m.session && now >= m.grace_until_ms && !joining) {
-        expired.push_back({call_id, it->first, m.role == "patient" ? Role::patient : Role::provider});
+        expired.push_back({call_id, it->first, *m.role == "patient" ? Role::patient : Role::provider});
         it = room.members.erase(it);
         continue;
       }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -102,8 +103,8 @@ class Signaling final : public WsHandler {
     std::string local_candidate, remote_candidate, protocol, relay_protocol, connection_state;
   };
   struct Member {
-    std::string role;
-    Session* session = nullptr;  // null while reconnecting
+    const std::string* role = nullptr;  // one of role_names_
+    Session* session = nullptr;         // null while reconnecting
     int64_t grace_until_ms = 0;
     int64_t connected_since_ms = 0;     // wall clock, the current connection's join
     int64_t reconnecting_since_ms = 0;  // wall clock, 0 while connected
@@ -116,6 +117,7 @@ class Signaling final : public WsHandler {
     bool active = false;
     int quality_samples = 0;
   };
+  using RoomEntry = std::unordered_map<std::string, Room>::value_type;  // a call id and its room
 
   static void on_tick(evutil_socket_t, short, void* self) noexcept;
   // The participants a previous run left in calls get the grace period to
@@ -171,6 +173,9 @@ class Signaling final : public WsHandler {
   uint64_t next_session_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unordered_map<std::string, Room> rooms_;  // by call id
+  // The participant roles members have (the REST API allows six), each held
+  // once: a member points at its role's name.
+  std::set<std::string> role_names_;
   struct Unsettled {
     std::vector<PresenceWrite> failed;  // not recorded; written again at the next settle_calls
     int retrying = 0;                   // written again, not committed yet

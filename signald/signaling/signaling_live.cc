@@ -56,29 +56,29 @@ std::string close_reason(const std::string& reason) {
 }  // namespace
 
 void Signaling::note_quality(Session& s, const json_t* msg) {
-  auto room = rooms_.find(s.call_id);
-  if (room == rooms_.end()) return;
-  auto m = room->second.members.find(s.user);
-  if (m == room->second.members.end() || m->second.session != &s) return;
+  if (!s.room) return;
+  std::map<std::string, Member>& members = s.room->second.members;
+  auto m = members.find(s.user);
+  if (m == members.end() || m->second.session != &s) return;
   if (!m->second.media) m->second.media = std::make_unique<MediaReport>();
-  MediaReport& member = *m->second.media;
+  MediaReport& media = *m->second.media;
   QualityPoint q;
   q.at_ms = d_.clock.now_ms();
   q.rtt_ms = figure(msg, "rttMs", 600000);
   q.jitter_ms = figure(msg, "jitterMs", 600000);
   q.packet_loss = figure(msg, "packetLoss", 1);
   q.bitrate_kbps = figure(msg, "bitrateKbps", 10000000);
-  if (member.quality.size() >= kQualityHistory)
-    member.quality.erase(member.quality.begin(), member.quality.end() - (kQualityHistory - 1));
-  member.quality.push_back(q);
+  if (media.quality.size() >= kQualityHistory)
+    media.quality.erase(media.quality.begin(), media.quality.end() - (kQualityHistory - 1));
+  media.quality.push_back(q);
   // A report without a pair (no media yet) keeps the previous one's.
   if (std::string local = word(msg, "localCandidateType", kCandidateTypes); !local.empty()) {
-    member.local_candidate = local;
-    member.remote_candidate = word(msg, "remoteCandidateType", kCandidateTypes);
-    member.protocol = word(msg, "protocol", kProtocols);
-    member.relay_protocol = local == "relay" ? word(msg, "relayProtocol", kRelayProtocols) : "";
+    media.local_candidate = local;
+    media.remote_candidate = word(msg, "remoteCandidateType", kCandidateTypes);
+    media.protocol = word(msg, "protocol", kProtocols);
+    media.relay_protocol = local == "relay" ? word(msg, "relayProtocol", kRelayProtocols) : "";
   }
-  member.connection_state = word(msg, "connectionState", kConnectionStates);
+  media.connection_state = word(msg, "connectionState", kConnectionStates);
 }
 
 JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std::string& pinned) const {
@@ -113,7 +113,6 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
   size_t shown = std::min(max_calls, order.size());
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(), first);
   order.resize(shown);
-  static const std::vector<QualityPoint> kNoReports;
   for (const auto& [rank, id, room_ptr] : order) {
     const Room& room = *room_ptr;
     json_t* call = json_object();
@@ -123,7 +122,7 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
     for (const auto& [user, m] : room.members) {
       json_t* j = json_object();
       json_put(j, "userId", json_str(user));
-      json_put(j, "role", json_str(m.role));
+      json_put(j, "role", json_str(*m.role));
       json_put(j, "state", json_string(m.session ? "connected" : "reconnecting"));
       json_put(j, "connectedSince", m.connected_since_ms ? json_integer(m.connected_since_ms) : json_null());
       json_put(j, "reconnectingSince", m.session ? json_null() : json_integer(m.reconnecting_since_ms));
@@ -148,13 +147,15 @@ JsonPtr Signaling::live_json(const TurnOf& turn_of, size_t max_calls, const std:
         json_put(j, "quality", latest);
       }
       json_t* history = json_array();
-      for (const QualityPoint& q : m.media ? m.media->quality : kNoReports) {
-        json_t* p = json_object();
-        json_put(p, "at", json_integer(q.at_ms));
-        json_put(p, "bitrateKbps", number_or_null(q.bitrate_kbps));
-        json_put(p, "packetLoss", number_or_null(q.packet_loss));
-        json_put(p, "rttMs", number_or_null(q.rtt_ms));
-        json_array_append_new(history, p);
+      if (m.media) {
+        for (const QualityPoint& q : m.media->quality) {
+          json_t* p = json_object();
+          json_put(p, "at", json_integer(q.at_ms));
+          json_put(p, "bitrateKbps", number_or_null(q.bitrate_kbps));
+          json_put(p, "packetLoss", number_or_null(q.packet_loss));
+          json_put(p, "rttMs", number_or_null(q.rtt_ms));
+          json_array_append_new(history, p);
+        }
       }
       json_put(j, "history", history);
       json_put(j, "turn", turn_of ? turn_of(*id, user) : json_array());
@@ -218,7 +219,7 @@ void Signaling::removed(const std::string& call_id, const std::string& user, con
       json_put(note.get(), "callId", json_str(call_id));
       json_put(note.get(), "reason", json_str(reason));
       send(*s, note.get());
-      s->call_id.clear();  // not "reconnecting" when the close completes
+      s->room = nullptr;  // not "reconnecting" when the close completes
       s->link.close(kWsCloseRemoved, close_reason(reason));
     }
     room->second.members.erase(m);

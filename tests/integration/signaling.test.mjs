@@ -320,6 +320,37 @@ test(
       assert.doesNotMatch(b.text, / 101 /);
     });
 
+test('the same user joining from a second tab takes the slot: the first is told replaced and closed with 4000, nobody sees it reconnect', async () => {
+  const call = await createCall(sd, 'pat-tab', 'dr-tab');
+  const first = await client(sd, 'pat-tab', 'patient');
+  await first.join(call.id);
+  const d = await client(sd, 'dr-tab', 'provider');
+  await d.join(call.id);
+  await first.next('participant-joined');
+
+  const second = await client(sd, 'pat-tab', 'patient');
+  const joined = await second.join(call.id);
+  assert.deepEqual(joined.participants, [{userId: 'dr-tab', role: 'provider', state: 'connected'}]);
+  const told = await first.next('error');
+  assert.equal(told.code, 'replaced');
+  assert.equal((await first.waitClosed()).code, 4000);
+  const pj = await d.next('participant-joined', 3000, (m) => m.userId === 'pat-tab');
+  assert.equal(pj.reconnected, false);
+  // The relay reaches the new tab only, both ways.
+  d.send({type: 'offer', to: 'pat-tab', sdp: sdp('offer', 7)});
+  assert.equal((await second.next('offer')).from, 'dr-tab');
+  second.send({type: 'answer', to: 'dr-tab', sdp: sdp('answer', 7)});
+  assert.equal((await d.next('answer')).from, 'pat-tab');
+  assert.equal(participantStatus(call.id, 'pat-tab'), 'joined');
+  // Leaving from the new tab is a leave; the old tab's close never read as a drop.
+  second.send({type: 'leave', requestId: 'bye'});
+  await second.next('left');
+  const gone = await d.next('participant-left');
+  assert.deepEqual({userId: gone.userId, reason: gone.reason}, {userId: 'pat-tab', reason: 'left'});
+  assert.equal(d.all('participant-reconnecting').length, 0, 'the replaced tab is not a reconnecting participant');
+  assert.equal(await eventually(() => participantStatus(call.id, 'pat-tab') === 'left'), true, 'row left');
+});
+
 test('reconnect within the grace period keeps the slot; a drop without return times out after it', async () => {
   const call = await createCall(sd, 'pat-r', 'dr-r');
   const p = await client(sd, 'pat-r', 'patient');
