@@ -36,6 +36,7 @@ import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { connect as wsConnect, createCall } from './lib/ws_client.mjs';
 import { turnSession } from './lib/turn_client.mjs';
+import { turnClient } from './lib/turn_raw.mjs';
 import { onExit, stopChild, track } from './lib/children.mjs';
 
 // Debian's stock coturn by default; VYTAL_TURN_BIN_DIR points at a build of
@@ -118,8 +119,8 @@ async function freeUdpPair(avoid = []) {
 // A narrow relay range below Linux's default ephemeral range (32768+), so it
 // does not collide with the ports picked above.
 function relayRange() {
-  const min = 20000 + 40 * Math.floor(Math.random() * 300);
-  return { min, max: min + 39 };
+  const min = 20000 + 100 * Math.floor(Math.random() * 120);
+  return { min, max: min + 99 };
 }
 
 // ---------------------------------------------------------------- turnserver
@@ -659,8 +660,29 @@ test('a TURN server stopped with SIGTERM while many sessions are open closes eve
   assert.ok(count("state = 'active'") >= CLIENTS, `only ${count("state = 'active'")} of ${CLIENTS} sessions are active`);
 
   const closed = new Promise((res) => state.turn.proc.once('close', (code, signal) => res({ code, signal })));
+  // New allocations asked for while it stops, every 5 ms, each from a
+  // fresh 5-tuple: each is made before its relay thread reports (and
+  // reported with the rest) or refused (508 "Server stopping", patch 0015),
+  // never left open with the process gone (the rows below).
+  const late = [];
+  const askers = [];
+  let ended = false;
+  const asking = (async () => {
+    for (let i = 0; i < 100 && !ended; i++) {
+      const c = await turnClient({ host: HOST, port: turnPort(), ...credential(secret, username), timeoutMs: 1000 });
+      askers.push(c);
+      c.allocate().then((r) => late.push(r === 'ok' ? r : `${r} ${c.lastReason}`), () => late.push('no answer'));
+      await sleep(5);
+    }
+  })();
   state.turn.proc.kill('SIGTERM');
   const exit = await closed;
+  ended = true;
+  await asking;
+  await sleep(1100);  // the last requests' timeouts
+  await Promise.all(askers.map((c) => c.close()));
+  t.diagnostic(`allocations asked for during the stop: ${JSON.stringify(late)}`);
+  assert.ok(late.every((r) => ['ok', '508 Server stopping', 'no answer'].includes(r)), `unexpected answers during the stop: ${late}`);
   const log = state.turn.log.slice(-3000);
   assert.deepEqual(exit, { code: 0, signal: null }, `vytal-turnserver did not stop cleanly:\n${log}`);
   assert.match(log, /; 0 plugin report\(s\) unsent/, 'the plugin still held reports when the process ended');
@@ -673,7 +695,7 @@ test('a TURN server stopped with SIGTERM while many sessions are open closes eve
     const relays = active.split('\n').map((r) => r.split('|')[4]).filter(Boolean);
     const stopLines = state.turn.log.split('\n').filter((l) => /stopp(ing|ed)|signal \d+|unsent/.test(l) || relays.some((a) => l.includes(a))).join('\n');
     const overloaded = await metric(state.signald.url, 'vytal_rejected_total{reason="turn_report_overloaded"}');
-    assert.fail(`sessions of the stopped server are still active in the call log:\n${active}\n${stopLines}\nturn_report_overloaded: ${overloaded}`);
+    assert.fail(`sessions of the stopped server are still active in the call log:\n${active}\n${stopLines}\nturn_report_overloaded: ${overloaded}\nallocations asked for during the stop: ${late}`);
   }
   assert.ok(count("state = 'closed' AND bytes_received > 0") >= CLIENTS, 'the closed sessions lost their bytes');
 });

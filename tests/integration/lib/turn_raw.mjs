@@ -91,7 +91,8 @@ function decode(buf) {
   const cls = ((type & 0x0100) >> 7) | ((type & 0x0010) >> 4);
   const method = (type & 0x000f) | ((type & 0x00e0) >> 1) | ((type & 0x3e00) >> 2);
   const err = attrs[A.ERROR_CODE];
-  return { cls, method, attrs, error: err ? err[2] * 100 + err[3] : 0, reason: err ? err.subarray(4).toString() : '', tid: buf.subarray(8, 20) };
+  // coturn's reason phrases may carry their C string's NUL.
+  return { cls, method, attrs, error: err ? err[2] * 100 + err[3] : 0, reason: err ? err.subarray(4).toString().replace(/\0+$/, '') : '', tid: buf.subarray(8, 20) };
 }
 
 // REST API credentials: username "<expiry>:<user>", password base64(HMAC-SHA1(secret, username)).
