@@ -29,7 +29,17 @@ Result<SqlitePtr> sqlite_open(const std::string& path, const SqliteOpenOptions& 
   } else {
     pragmas += "PRAGMA query_only=ON;";
   }
-  if (!sqlite_exec(db.get(), pragmas.c_str(), &error)) return Error{"sqlite_open", path + ": " + error};
+  // Turning a new file's journal to WAL takes its exclusive lock from a shared
+  // one. While another connection holds a shared lock too, SQLite answers
+  // SQLITE_BUSY at once rather than call the busy handler (both waiting could
+  // deadlock). Programs opening a new database together meet that (vytal-admin
+  // starting while `vytalctl admin add` makes admin.db): try again until the
+  // busy timeout has passed.
+  for (int waited_ms = 0; !sqlite_exec(db.get(), pragmas.c_str(), &error); waited_ms += 5) {
+    if ((sqlite3_errcode(db.get()) & 0xff) != SQLITE_BUSY || waited_ms >= options.busy_timeout_ms)
+      return Error{"sqlite_open", path + ": " + error};
+    sqlite3_sleep(5);
+  }
   return db;
 }
 
