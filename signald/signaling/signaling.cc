@@ -83,7 +83,7 @@ void Signaling::adopt_stranded(const std::vector<StrandedParticipant>& stranded)
     room.active = room.active || p.call_active;
     auto [member, inserted] = room.members.try_emplace(p.user_id);
     if (!inserted) continue;  // already back on a connection of this run
-    member->second.role = &*role_names_.insert(p.role).first;
+    member->second.role = role_named(p.role);
     member->second.grace_until_ms = until;
     member->second.reconnecting_since_ms = d_.clock.now_ms();
     calls.insert(p.call_id);
@@ -282,7 +282,7 @@ void Signaling::enter_room(uint64_t session_id, const Actor& actor, const CallUp
     old->room = nullptr;
     old->link.close(4000, "replaced");
   }
-  m.role = &*role_names_.insert(role).first;
+  m.role = role_named(role);
   if (!s) {  // the connection dropped while the join was being recorded
     m.session = nullptr;
     m.reconnecting_since_ms = d_.clock.now_ms();
@@ -330,7 +330,7 @@ void Signaling::leave(Session& s, const json_t* rid) {
   if (!s.room) return refuse(s, "ws_not_joined", "not_joined", "join a call first", rid);
   RoomEntry* entry = std::exchange(s.room, nullptr);
   std::string call_id = entry->first;
-  std::map<std::string, Member>& members = entry->second.members;
+  Members& members = entry->second.members;
   if (auto m = members.find(s.user); m != members.end() && m->second.session == &s) members.erase(m);
   JsonPtr left(message("left"));
   json_put(left.get(), "callId", json_str(call_id));
@@ -433,7 +433,7 @@ void Signaling::relay(Session& s, const MessageParser::Message& m) {
   RelayOut out = relay_message(m, s.call_id(), s.user);
   if (out.error) return refuse(s, "ws_invalid_message", "validation", out.error, rid);
   if (out.to) {
-    auto target = room.members.find(std::string(*out.to));
+    auto target = room.members.find(*out.to);
     if (target == room.members.end() || !target->second.session || target->first == s.user)
       return refuse(s, "ws_participant_not_found", "participant_not_found",
                     "no such participant connected in this call", rid);

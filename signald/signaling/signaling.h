@@ -112,8 +112,10 @@ class Signaling final : public WsHandler {
     // target (docs/BENCHMARKS.md), and a waiting participant sends none.
     std::unique_ptr<MediaReport> media;
   };
+  // By user id; found by a view of one too (the relay's `to`).
+  using Members = std::map<std::string, Member, std::less<>>;
   struct Room {
-    std::map<std::string, Member> members;  // by user id
+    Members members;
     bool active = false;
     int quality_samples = 0;
   };
@@ -176,6 +178,7 @@ class Signaling final : public WsHandler {
   // The participant roles members have (the REST API allows six), each held
   // once: a member points at its role's name.
   std::set<std::string> role_names_;
+  const std::string* role_named(const std::string& role) { return &*role_names_.insert(role).first; }
   struct Unsettled {
     std::vector<PresenceWrite> failed;  // not recorded; written again at the next settle_calls
     int retrying = 0;                   // written again, not committed yet

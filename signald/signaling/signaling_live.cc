@@ -57,7 +57,7 @@ std::string close_reason(const std::string& reason) {
 
 void Signaling::note_quality(Session& s, const json_t* msg) {
   if (!s.room) return;
-  std::map<std::string, Member>& members = s.room->second.members;
+  Members& members = s.room->second.members;
   auto m = members.find(s.user);
   if (m == members.end() || m->second.session != &s) return;
   if (!m->second.media) m->second.media = std::make_unique<MediaReport>();
