@@ -35,7 +35,6 @@ import { startSignald, token, api, tempDir, sql, metric, BUILD_DIR, VYTALCTL } f
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { connect as wsConnect, createCall } from './lib/ws_client.mjs';
-import { turnSession } from './lib/turn_client.mjs';
 import { turnClient } from './lib/turn_raw.mjs';
 import { onExit, stopChild, track } from './lib/children.mjs';
 
@@ -466,7 +465,7 @@ test('a participant who leaves a call is refused at its next TURN request, withi
   const entry = joined.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
   assert.match(entry.username, new RegExp(`^\\d+:pat-turn@${call.id}$`));
 
-  const session = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  const session = await turnClient({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
   assert.equal(await session.allocate(), 'ok');
   assert.equal(await session.permit(HOST), 'ok');
 
@@ -478,11 +477,11 @@ test('a participant who leaves a call is refused at its next TURN request, withi
   while (Date.now() - left < 3000 && (answer = await session.permit(HOST)) === 'ok') await sleep(100);
   assert.equal(answer, 403, 'a permission on the revoked allocation');
   assert.ok(Date.now() - left <= 1500, `refused ${Date.now() - left} ms after leaving`);
-  session.close();
+  await session.close();
   // A new allocation with the same credential is refused too.
-  const again = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  const again = await turnClient({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
   assert.equal(await again.allocate(), 401);
-  again.close();
+  await again.close();
   p.close();
 });
 
@@ -506,17 +505,17 @@ test('secret rotation under traffic: sessions go on, the previous secret dies af
   const ice = await api(state.signald.url, 'GET', '/webrtc/ice-servers', { tok: token('after-rotation', 'service') });
   const entry = ice.body.iceServers.find((s) => s.urls.some((u) => u.startsWith('turn:')));
   assert.equal(entry.credential, hmacB64(newSecret, entry.username));
-  const fresh = await turnSession({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
+  const fresh = await turnClient({ host: HOST, port: turnPort(), username: entry.username, password: entry.credential });
   assert.equal(await fresh.allocate(), 'ok', 'a credential minted after the rotation works');
-  fresh.close();
+  await fresh.close();
   // During the overlap the previous secret still works; after it, not.
-  const during = await turnSession({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:late-old`) });
+  const during = await turnClient({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:late-old`) });
   assert.equal(await during.allocate(), 'ok', 'previous secret within the overlap');
-  during.close();
+  await during.close();
   await sleep(Math.max(0, overlapEnds - Date.now()) + 1500);
-  const afterOverlap = await turnSession({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:too-late`) });
+  const afterOverlap = await turnClient({ host: HOST, port: turnPort(), ...credential(oldSecret, `${nowS() + 600}:too-late`) });
   assert.equal(await afterOverlap.allocate(), 401, 'previous secret after the overlap');
-  afterOverlap.close();
+  await afterOverlap.close();
   state.secret = newSecret;
 });
 

@@ -4,17 +4,17 @@
 // outcome for each peer: "ok" or the error code. Sends nothing to any peer.
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { turnSession } from './turn_client.mjs';
+import { turnClient } from './turn_raw.mjs';
 
 const [secret, ...peers] = process.argv.slice(2);
 const username = `${Math.floor(Date.now() / 1000) + 600}:policy-test`;
 const password = createHmac('sha1', secret).update(username).digest('base64');
 const out = {};
 for (const family of ['ipv4', 'ipv6']) {
-  const s = await turnSession({ host: '127.0.0.1', port: 3478, username, password });
-  const allocated = await s.allocate(family);
+  const s = await turnClient({ host: '127.0.0.1', port: 3478, username, password });
+  const allocated = await s.allocate({ family });
   if (allocated !== 'ok') throw new Error(`allocate ${family}: ${allocated}`);
   for (const ip of peers.filter((p) => (family === 'ipv6') === net.isIPv6(p))) out[ip] = await s.permit(ip);
-  s.close();
+  await s.close();
 }
 console.log(JSON.stringify(out));

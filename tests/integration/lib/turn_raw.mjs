@@ -1,6 +1,8 @@
-// A raw TURN client over UDP (RFC 8656, long-term credentials) for the abuse
-// tests: everything an attacker's client does, one request at a time, with
-// the server's answer as 'ok' or the error code. Allocate (UDP or, to see it
+// A raw TURN client over UDP or TCP (RFC 8656, long-term credentials) for the
+// tests: one request at a time, with the server's answer as 'ok' or the error
+// code, including what coturn's own tools cannot do safely (permissions
+// towards addresses that must never receive a packet: CreatePermission sends
+// nothing to the peer) and everything an attacker's client does. Allocate (UDP or, to see it
 // refused, TCP relaying), Refresh (lifetime 0 deallocates), CreatePermission,
 // ChannelBind, Send indications and ChannelData, and what the relay delivers
 // back (Data indications, ChannelData). Sends only where the test says.
@@ -132,6 +134,9 @@ export async function turnClient({ host, port, username, password, tcp = false, 
     sock.on('message', (m) => onMessage(m));
     write = (msg) => sock.send(msg, port, host);
   }
+  // A client a failed assertion left open does not keep the test's process
+  // alive (a request waiting for its answer does, by its timer).
+  sock.unref();
   const waiting = new Map();
   const received = []; // what the relay delivered: { from: {ip, port} | {channel}, data }
   function onMessage(m) {
