@@ -2,13 +2,11 @@
 // allocates (IPv4 and IPv6 relays) on the TURN server at 127.0.0.1:3478 with a
 // REST credential from SECRET and prints, as JSON, the CreatePermission
 // outcome for each peer: "ok" or the error code. Sends nothing to any peer.
-import { createHmac } from 'node:crypto';
 import net from 'node:net';
-import { turnClient } from './turn_raw.mjs';
+import { restCredential, turnClient } from './turn_raw.mjs';
 
 const [secret, ...peers] = process.argv.slice(2);
-const username = `${Math.floor(Date.now() / 1000) + 600}:policy-test`;
-const password = createHmac('sha1', secret).update(username).digest('base64');
+const { username, password } = restCredential(secret, 'policy-test');
 const out = {};
 for (const family of ['ipv4', 'ipv6']) {
   const s = await turnClient({ host: '127.0.0.1', port: 3478, username, password });

@@ -1,11 +1,12 @@
 // A raw TURN client over UDP or TCP (RFC 8656, long-term credentials) for the
 // tests: one request at a time, with the server's answer as 'ok' or the error
-// code, including what coturn's own tools cannot do safely (permissions
-// towards addresses that must never receive a packet: CreatePermission sends
-// nothing to the peer) and everything an attacker's client does. Allocate (UDP or, to see it
-// refused, TCP relaying), Refresh (lifetime 0 deallocates), CreatePermission,
-// ChannelBind, Send indications and ChannelData, and what the relay delivers
-// back (Data indications, ChannelData). Sends only where the test says.
+// code. It does what coturn's own tools cannot do safely (permissions towards
+// addresses that must never receive a packet: CreatePermission sends nothing
+// to the peer) and everything an attacker's client does: Allocate (UDP or, to
+// see it refused, TCP relaying), Refresh (lifetime 0 deallocates),
+// CreatePermission, ChannelBind, Send indications and ChannelData, and what
+// the relay delivers back (Data indications, ChannelData). Sends only where
+// the test says.
 import dgram from 'node:dgram';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import net from 'node:net';
